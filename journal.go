@@ -1,0 +1,275 @@
+// Package journal is an embeddable, append-only, crash-safe journal of route
+// lifecycle events for an integration runtime: it records when routes are
+// registered, started, failed, stopped, suspended, resumed, reloaded and
+// removed, and replays them after a restart.
+//
+// Events are appended in batches; every event gets a sequence number (the
+// first ever is 0) that is never reused. A batch is atomic: after any crash
+// it is wholly present or wholly absent. Storage is a directory of segment
+// files of CRC-32C checked records (package wal), with an in-memory B-tree
+// index (package index).
+//
+// # Durability
+//
+// Immediate (the default): AppendBatch returns once the batch is on stable
+// storage (fdatasync); it survives a process crash, an OS crash and a power
+// cut. Concurrent AppendBatch calls share one fdatasync.
+//
+// Eventual: AppendBatch returns once the batch is handed to the OS; it
+// survives the process being killed, but a power cut or OS crash may lose
+// batches appended since the last Sync (never part of one: recovery cuts a
+// torn batch off).
+package journal
+
+import (
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"time"
+
+	"github.com/seglog/journal/vfs"
+	"github.com/seglog/journal/wal"
+)
+
+// Sentinel errors, matched with errors.Is.
+var (
+	// ErrClosed: the Journal was closed.
+	ErrClosed = wal.ErrClosed
+	// ErrLocked: another Journal, in this process or another, has the
+	// directory open.
+	ErrLocked = wal.ErrLocked
+	// ErrCorrupt: data on disk is damaged in a way a crash cannot explain.
+	// The error names the file and offset.
+	ErrCorrupt = wal.ErrCorrupt
+	// ErrInvalid: bad input or options. Nothing was written.
+	ErrInvalid = wal.ErrInvalid
+	// ErrFailed: an earlier write or fsync failed, so the journal refuses
+	// appends until it is closed and reopened.
+	ErrFailed = wal.ErrFailed
+	// ErrNotJournal: a directory given to Inspect holds no journal.
+	ErrNotJournal = errors.New("not a journal directory")
+)
+
+// Durability says when AppendBatch counts a batch as done.
+type Durability uint8
+
+const (
+	// Immediate: the batch is on stable storage (fdatasync) before
+	// AppendBatch returns.
+	Immediate Durability = iota
+	// Eventual: no fsync per commit; the batch is written to the OS before
+	// AppendBatch returns, so it survives a process crash, not power loss.
+	Eventual
+)
+
+// DefaultCompactionThreshold is used when Options.CompactionThresholdEvents
+// is 0.
+const DefaultCompactionThreshold = 10_000
+
+// Options configure a Journal. The zero value is the sensible default.
+type Options struct {
+	Durability Durability
+	// CompactionThresholdEvents: compaction of removed routes' events is
+	// considered once the journal holds at least this many live events.
+	// 0 means DefaultCompactionThreshold.
+	CompactionThresholdEvents uint64
+	// SegmentSize: rotate the active segment file at about this many bytes.
+	// 0 means 64 MiB.
+	SegmentSize int64
+
+	// FS is the filesystem all I/O goes through; nil means the operating
+	// system's. Tests use it to inject errors and simulate power cuts.
+	FS vfs.FS
+	// Logger receives warnings (a torn tail cut on Open, a failed write);
+	// nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Journal is an open journal directory. It is safe for concurrent use by
+// many goroutines.
+type Journal struct {
+	log  *wal.Log
+	opts Options
+}
+
+// Open opens the journal in dir, creating dir and its missing parents, and
+// takes an exclusive lock: a second Open of the same directory, from this
+// or another process, fails at once with an error wrapping ErrLocked.
+//
+// A torn batch at the end of the log (one being written at a crash) is cut
+// off and Open succeeds. Damage anywhere else fails Open with an error
+// wrapping ErrCorrupt naming the file and offset, and modifies nothing.
+// Invalid options give an error wrapping ErrInvalid.
+func Open(dir string, opts Options) (*Journal, error) {
+	if opts.Durability > Eventual {
+		return nil, fmt.Errorf("journal: %w: unknown durability %d", ErrInvalid, opts.Durability)
+	}
+	if opts.SegmentSize < 0 {
+		return nil, fmt.Errorf("journal: %w: negative segment size %d", ErrInvalid, opts.SegmentSize)
+	}
+	if opts.CompactionThresholdEvents == 0 {
+		opts.CompactionThresholdEvents = DefaultCompactionThreshold
+	}
+	l, err := wal.Open(dir, wal.Options{
+		Durability:  wal.Durability(opts.Durability),
+		SegmentSize: opts.SegmentSize,
+		FS:          opts.FS,
+		Logger:      opts.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	return &Journal{log: l, opts: opts}, nil
+}
+
+// AppendBatch appends events atomically: after any crash they are all in
+// the journal or none is. They get contiguous sequence numbers after every
+// earlier event and share one TimestampMs (Unix ms at append). An empty
+// batch is a no-op.
+//
+// An invalid event (unknown Kind, empty RouteID, RouteID over
+// MaxRouteIDLen, Error set on a kind other than RouteFailed) gives an error
+// wrapping ErrInvalid and nothing of the batch is written. After a failed
+// write or fsync the error wraps ErrFailed and the journal accepts no more
+// appends until reopened.
+func (j *Journal) AppendBatch(events []Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	var one [1]wal.Record
+	recs := one[:0]
+	if len(events) > 1 {
+		recs = make([]wal.Record, 0, len(events))
+	}
+	var vals []byte
+	for i, e := range events {
+		if err := e.validate(); err != nil {
+			return fmt.Errorf("journal: event %d: %w", i, err)
+		}
+		vals = appendValue(vals, e)
+	}
+	// vals holds every value back to back; slice it per record.
+	off := 0
+	for _, e := range events {
+		n := 1 + len(e.Error)
+		recs = append(recs, wal.Record{
+			Key:       []byte(e.RouteID),
+			Value:     vals[off : off+n],
+			Tombstone: e.Kind == RouteRemoved,
+		})
+		off += n
+	}
+	if _, err := j.log.Append(wal.Batch{Time: time.Now().UnixMilli(), Records: recs}); err != nil {
+		return fmt.Errorf("journal: append: %w", err)
+	}
+	return nil
+}
+
+// LoadAll returns every live event in sequence order.
+func (j *Journal) LoadAll() ([]Event, error) {
+	var out []Event
+	intern := make(map[string]string)
+	for e, err := range j.log.Entries(0) {
+		if err != nil {
+			return nil, fmt.Errorf("journal: load: %w", err)
+		}
+		ev, err := decodeEvent(e.Key, e.Value, e.Tombstone, intern)
+		if err != nil {
+			return nil, fmt.Errorf("journal: load: sequence %d: %w", e.Seq, err)
+		}
+		out = append(out, ev)
+	}
+	return out, nil
+}
+
+// Entries streams the live entries with Seq >= from in sequence order,
+// without loading them all. It sees the journal as of the call: batches
+// appended during the iteration are not included, and batches are seen
+// whole. An error (ErrCorrupt with file and offset, ErrClosed) is yielded
+// once and ends the iteration.
+func (j *Journal) Entries(from uint64) iter.Seq2[Entry, error] {
+	return func(yield func(Entry, error) bool) {
+		for e, err := range j.log.Entries(from) {
+			if err != nil {
+				yield(Entry{}, fmt.Errorf("journal: %w", err))
+				return
+			}
+			ev, err := decodeEvent(e.Key, e.Value, e.Tombstone, nil)
+			if err != nil {
+				yield(Entry{}, fmt.Errorf("journal: sequence %d: %w", e.Seq, err))
+				return
+			}
+			if !yield(Entry{Seq: e.Seq, TimestampMs: e.Time, Event: ev}, nil) {
+				return
+			}
+		}
+	}
+}
+
+// Sync makes every batch appended so far durable (for Eventual journals;
+// under Immediate it already is).
+func (j *Journal) Sync() error {
+	if err := j.log.Sync(); err != nil {
+		return fmt.Errorf("journal: sync: %w", err)
+	}
+	return nil
+}
+
+// Close makes everything durable, gives back space reserved on disk,
+// releases the directory lock and closes the files. Calls after Close
+// return ErrClosed.
+func (j *Journal) Close() error {
+	if err := j.log.Close(); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	return nil
+}
+
+// InspectFilter selects what Inspect returns.
+type InspectFilter struct {
+	RouteID string // "" = every route
+	Limit   int    // <= 0 = no limit
+}
+
+// Inspect reads the journal in dir without opening it for writing: it takes
+// no lock and works while another process has the journal open and is
+// appending, returning only complete, valid batches. Entries come newest
+// first, filtered by route first, then cut at Limit.
+//
+// A missing dir gives an error matching fs.ErrNotExist; a directory holding
+// no journal gives ErrNotJournal; damaged data gives ErrCorrupt.
+func Inspect(dir string, filter InspectFilter) ([]Entry, error) {
+	return inspect(dir, filter, nil)
+}
+
+func inspect(dir string, filter InspectFilter, fsys vfs.FS) ([]Entry, error) {
+	v, err := wal.OpenView(dir, fsys)
+	if errors.Is(err, wal.ErrNotFound) {
+		return nil, fmt.Errorf("journal: inspect %s: %w", dir, ErrNotJournal)
+	}
+	if err != nil {
+		// A missing dir keeps matching fs.ErrNotExist through the wrapping.
+		return nil, fmt.Errorf("journal: inspect: %w", err)
+	}
+	defer v.Close()
+	var out []Entry
+	intern := make(map[string]string)
+	for e, err := range v.Newest() {
+		if err != nil {
+			return nil, fmt.Errorf("journal: inspect: %w", err)
+		}
+		if filter.RouteID != "" && string(e.Key) != filter.RouteID {
+			continue
+		}
+		ev, err := decodeEvent(e.Key, e.Value, e.Tombstone, intern)
+		if err != nil {
+			return nil, fmt.Errorf("journal: inspect: sequence %d: %w", e.Seq, err)
+		}
+		out = append(out, Entry{Seq: e.Seq, TimestampMs: e.Time, Event: ev})
+		if filter.Limit > 0 && len(out) >= filter.Limit {
+			break
+		}
+	}
+	return out, nil
+}

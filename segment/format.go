@@ -1,0 +1,226 @@
+// Package segment defines one segment file of the log: its on-disk format,
+// a writer that appends frames to it, and readers that scan it and tell a
+// torn tail (a write in flight at a crash) from real damage.
+//
+// # File layout
+//
+// A segment starts with a 32-byte file header:
+//
+//	0  magic     [8]byte  "SEGLOG\x00\x01"
+//	8  version   uint16   1
+//	10 reserved  uint16   zero
+//	12 crc       uint32   CRC-32C of the header with this field zeroed
+//	16 id        uint64   segment number
+//	24 base      uint64   next sequence number when the segment was created,
+//	                      so the sequence survives removal of every entry
+//
+// followed by frames, back to back. A frame holds one atomically appended
+// batch of entries and starts with a 40-byte header:
+//
+//	0  hcrc      uint32   CRC-32C of header bytes [4,40): a damaged length is
+//	                      detected here, never mistaken for the end of the log
+//	4  length    uint32   payload length in bytes
+//	8  pcrc      uint32   CRC-32C of the payload
+//	12 synced    uint32   offset in this segment up to which data was durable
+//	                      when the frame was written (see Classify)
+//	16 first     uint64   sequence number of the first entry
+//	24 time      int64    batch timestamp, Unix milliseconds
+//	32 count     uint32   number of entries (at least 1)
+//	36 codec     uint8    payload encoding (CodecNone)
+//	37 flags     uint8    FlagSparse
+//	38 reserved  uint16   zero
+//
+// All integers are little-endian. The payload is the entries, each:
+//
+//	[uvarint delta]        only with FlagSparse, not for the first entry:
+//	                       seq = previous seq + 1 + delta
+//	uvarint keyLen<<1 | tombstone
+//	key   [keyLen]byte
+//	uvarint valueLen
+//	value [valueLen]byte
+//
+// Without FlagSparse the entries' sequence numbers are first, first+1, ...
+//
+// After the last frame the file holds zeros (preallocated space) or ends. A
+// frame header that is all zeros marks the end of the written data.
+package segment
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+)
+
+// Sentinel errors. Errors returned by this package wrap one of them, with the
+// file and offset as context.
+var (
+	// ErrCorrupt means bytes on disk fail their checksum or framing in a way
+	// a torn write cannot explain.
+	ErrCorrupt = errors.New("corrupt data")
+	// ErrInvalid means the caller asked for something malformed.
+	ErrInvalid = errors.New("invalid argument")
+)
+
+// Sizes and limits of the format.
+const (
+	FileHeaderSize  = 32
+	FrameHeaderSize = 40
+	// MaxPayload bounds one frame's payload; a header claiming more is
+	// corrupt, so a damaged length never causes a huge allocation.
+	MaxPayload = 64 << 20
+	// MaxSegmentSize bounds a segment so offsets fit the header's uint32
+	// fields.
+	MaxSegmentSize = 1 << 31
+	// SectorSize is the granularity at which the tail scan looks for
+	// unwritten (zero) space.
+	SectorSize = 512
+)
+
+// Codecs for the frame payload.
+const (
+	CodecNone uint8 = 0
+)
+
+// Frame flags.
+const (
+	// FlagSparse marks a frame whose entries carry sequence deltas, as
+	// written by the compactor after removing entries.
+	FlagSparse uint8 = 1 << 0
+)
+
+const knownFlags = FlagSparse
+
+const fileMagic = "SEGLOG\x00\x01"
+
+const formatVersion = 1
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Checksum returns the CRC-32C of p.
+func Checksum(p []byte) uint32 { return crc32.Checksum(p, castagnoli) }
+
+// FrameHeader is the decoded header of one frame.
+type FrameHeader struct {
+	Length   uint32 // payload length
+	CRC      uint32 // payload CRC-32C
+	Synced   uint32 // durable offset in the segment when written
+	FirstSeq uint64
+	Time     int64
+	Count    uint32
+	Codec    uint8
+	Flags    uint8
+}
+
+// Size is the frame's total size on disk.
+func (h FrameHeader) Size() int64 { return FrameHeaderSize + int64(h.Length) }
+
+// PutFrameHeader encodes h into dst[:FrameHeaderSize], computing the header
+// checksum.
+func PutFrameHeader(dst []byte, h FrameHeader) {
+	_ = dst[FrameHeaderSize-1]
+	binary.LittleEndian.PutUint32(dst[4:], h.Length)
+	binary.LittleEndian.PutUint32(dst[8:], h.CRC)
+	binary.LittleEndian.PutUint32(dst[12:], h.Synced)
+	binary.LittleEndian.PutUint64(dst[16:], h.FirstSeq)
+	binary.LittleEndian.PutUint64(dst[24:], uint64(h.Time))
+	binary.LittleEndian.PutUint32(dst[32:], h.Count)
+	dst[36] = h.Codec
+	dst[37] = h.Flags
+	dst[38], dst[39] = 0, 0
+	binary.LittleEndian.PutUint32(dst[0:], Checksum(dst[4:FrameHeaderSize]))
+}
+
+// errZeroHeader reports a header of zeros: the end of written data.
+var errZeroHeader = errors.New("zero header")
+
+// ParseFrameHeader decodes and validates a frame header. It returns
+// errZeroHeader for an all-zero header and an error wrapping ErrCorrupt for
+// any header that fails its checksum or carries impossible values.
+func ParseFrameHeader(src []byte) (FrameHeader, error) {
+	if len(src) < FrameHeaderSize {
+		return FrameHeader{}, fmt.Errorf("%w: short frame header", ErrCorrupt)
+	}
+	src = src[:FrameHeaderSize]
+	if isZero(src) {
+		return FrameHeader{}, errZeroHeader
+	}
+	if got, want := Checksum(src[4:]), binary.LittleEndian.Uint32(src); got != want {
+		return FrameHeader{}, fmt.Errorf("%w: frame header checksum %08x, want %08x", ErrCorrupt, got, want)
+	}
+	h := FrameHeader{
+		Length:   binary.LittleEndian.Uint32(src[4:]),
+		CRC:      binary.LittleEndian.Uint32(src[8:]),
+		Synced:   binary.LittleEndian.Uint32(src[12:]),
+		FirstSeq: binary.LittleEndian.Uint64(src[16:]),
+		Time:     int64(binary.LittleEndian.Uint64(src[24:])),
+		Count:    binary.LittleEndian.Uint32(src[32:]),
+		Codec:    src[36],
+		Flags:    src[37],
+	}
+	switch {
+	case h.Length > MaxPayload:
+		return h, fmt.Errorf("%w: frame length %d over limit", ErrCorrupt, h.Length)
+	case h.Count == 0 || h.Count > h.Length:
+		return h, fmt.Errorf("%w: frame entry count %d for length %d", ErrCorrupt, h.Count, h.Length)
+	case h.Codec != CodecNone:
+		return h, fmt.Errorf("%w: unknown codec %d", ErrCorrupt, h.Codec)
+	case h.Flags&^knownFlags != 0 || src[38] != 0 || src[39] != 0:
+		return h, fmt.Errorf("%w: unknown frame flags", ErrCorrupt)
+	case h.FirstSeq+uint64(h.Count) < h.FirstSeq:
+		return h, fmt.Errorf("%w: frame sequence overflows", ErrCorrupt)
+	}
+	return h, nil
+}
+
+// FileHeader is the decoded header of a segment file.
+type FileHeader struct {
+	ID   uint64 // segment number
+	Base uint64 // next sequence number when the segment was created
+}
+
+// PutFileHeader encodes a segment file header.
+func PutFileHeader(dst []byte, fh FileHeader) {
+	_ = dst[FileHeaderSize-1]
+	clear(dst[:FileHeaderSize])
+	copy(dst, fileMagic)
+	binary.LittleEndian.PutUint16(dst[8:], formatVersion)
+	binary.LittleEndian.PutUint64(dst[16:], fh.ID)
+	binary.LittleEndian.PutUint64(dst[24:], fh.Base)
+	binary.LittleEndian.PutUint32(dst[12:], Checksum(dst[:FileHeaderSize]))
+}
+
+// ParseFileHeader validates a segment file header.
+func ParseFileHeader(src []byte) (FileHeader, error) {
+	if len(src) < FileHeaderSize {
+		return FileHeader{}, fmt.Errorf("%w: short file header", ErrCorrupt)
+	}
+	if string(src[:8]) != fileMagic {
+		return FileHeader{}, fmt.Errorf("%w: not a segment file (bad magic)", ErrCorrupt)
+	}
+	var tmp [FileHeaderSize]byte
+	copy(tmp[:], src)
+	clear(tmp[12:16])
+	if got, want := Checksum(tmp[:]), binary.LittleEndian.Uint32(src[12:]); got != want {
+		return FileHeader{}, fmt.Errorf("%w: file header checksum %08x, want %08x", ErrCorrupt, got, want)
+	}
+	if v := binary.LittleEndian.Uint16(src[8:]); v != formatVersion {
+		return FileHeader{}, fmt.Errorf("%w: unsupported segment version %d", ErrCorrupt, v)
+	}
+	return FileHeader{ID: binary.LittleEndian.Uint64(src[16:]), Base: binary.LittleEndian.Uint64(src[24:])}, nil
+}
+
+func isZero(p []byte) bool {
+	for len(p) >= 8 {
+		if binary.LittleEndian.Uint64(p) != 0 {
+			return false
+		}
+		p = p[8:]
+	}
+	for _, b := range p {
+		if b != 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,133 @@
+package segment
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/seglog/journal/vfs"
+)
+
+// FrameInfo locates one frame of a segment and summarizes it.
+type FrameInfo struct {
+	Offset uint32
+	Count  uint32 // entries in the frame
+	First  uint64 // first sequence number
+	Last   uint64 // last sequence number
+}
+
+// An index file is written beside a sealed segment so that opening the log
+// does not re-read the segment: it lists every frame of the segment.
+//
+//	0  magic   [8]byte "SEGIDX\x00\x01"
+//	8  id      uint64  segment number
+//	16 size    uint64  size of the sealed segment file
+//	24 frames  uint32  number of frames
+//	28 crc     uint32  CRC-32C of bytes [0,28)
+//	32 frames × {offset uint32, count uint32, first uint64, last uint64}
+//	end crc    uint32  CRC-32C of the frame list
+//
+// It is valid only for a segment whose size equals the recorded size: a
+// segment appended to after sealing no longer matches, and is scanned.
+const (
+	indexMagic      = "SEGIDX\x00\x01"
+	indexHeaderSize = 32
+	indexEntrySize  = 24
+)
+
+// WriteIndexFile writes the index of a sealed segment durably: to a
+// temporary file, synced, then renamed over name. The caller syncs the
+// directory.
+func WriteIndexFile(fs vfs.FS, name string, id uint64, segSize int64, frames []FrameInfo) error {
+	buf := make([]byte, indexHeaderSize+len(frames)*indexEntrySize+4)
+	copy(buf, indexMagic)
+	binary.LittleEndian.PutUint64(buf[8:], id)
+	binary.LittleEndian.PutUint64(buf[16:], uint64(segSize))
+	binary.LittleEndian.PutUint32(buf[24:], uint32(len(frames)))
+	binary.LittleEndian.PutUint32(buf[28:], Checksum(buf[:28]))
+	p := buf[indexHeaderSize:]
+	for _, fr := range frames {
+		binary.LittleEndian.PutUint32(p[0:], fr.Offset)
+		binary.LittleEndian.PutUint32(p[4:], fr.Count)
+		binary.LittleEndian.PutUint64(p[8:], fr.First)
+		binary.LittleEndian.PutUint64(p[16:], fr.Last)
+		p = p[indexEntrySize:]
+	}
+	body := buf[indexHeaderSize : len(buf)-4]
+	binary.LittleEndian.PutUint32(buf[len(buf)-4:], Checksum(body))
+
+	tmp := name + ".tmp"
+	f, err := fs.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", tmp, err)
+	}
+	if _, err := f.WriteAt(buf, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("sync %s: %w", tmp, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", tmp, err)
+	}
+	if err := fs.Rename(tmp, name); err != nil {
+		return fmt.Errorf("rename %s: %w", tmp, err)
+	}
+	return nil
+}
+
+// ReadIndexFile reads the index of segment id and checks it against the
+// segment's current size. ok is false when the index is missing, damaged,
+// or stale (the segment changed since it was written); the caller then
+// scans the segment instead, so a bad index file never loses data.
+func ReadIndexFile(fs vfs.FS, name string, id uint64, segSize int64) (frames []FrameInfo, ok bool) {
+	f, err := fs.Open(name)
+	if err != nil {
+		return nil, false
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil || size < indexHeaderSize+4 || size > indexHeaderSize+4+int64(MaxSegmentSize/FrameHeaderSize)*indexEntrySize {
+		return nil, false
+	}
+	buf := make([]byte, size)
+	if _, err := f.ReadAt(buf, 0); err != nil {
+		return nil, false
+	}
+	if string(buf[:8]) != indexMagic || Checksum(buf[:28]) != binary.LittleEndian.Uint32(buf[28:]) {
+		return nil, false
+	}
+	if binary.LittleEndian.Uint64(buf[8:]) != id || int64(binary.LittleEndian.Uint64(buf[16:])) != segSize {
+		return nil, false
+	}
+	n := int64(binary.LittleEndian.Uint32(buf[24:]))
+	if size != indexHeaderSize+n*indexEntrySize+4 {
+		return nil, false
+	}
+	body := buf[indexHeaderSize : size-4]
+	if Checksum(body) != binary.LittleEndian.Uint32(buf[size-4:]) {
+		return nil, false
+	}
+	frames = make([]FrameInfo, n)
+	prevEnd := int64(FileHeaderSize)
+	var prevLast uint64
+	for i := range frames {
+		p := body[i*indexEntrySize:]
+		fr := FrameInfo{
+			Offset: binary.LittleEndian.Uint32(p[0:]),
+			Count:  binary.LittleEndian.Uint32(p[4:]),
+			First:  binary.LittleEndian.Uint64(p[8:]),
+			Last:   binary.LittleEndian.Uint64(p[16:]),
+		}
+		// Sanity: frames ascend and lie inside the segment.
+		if int64(fr.Offset) < prevEnd || int64(fr.Offset)+FrameHeaderSize > segSize || fr.Count == 0 ||
+			fr.Last < fr.First || (i > 0 && fr.First <= prevLast) {
+			return nil, false
+		}
+		prevEnd = int64(fr.Offset) + FrameHeaderSize
+		prevLast = fr.Last
+		frames[i] = fr
+	}
+	return frames, true
+}

@@ -1,0 +1,151 @@
+package segment
+
+import (
+	"errors"
+	"fmt"
+	"io"
+)
+
+const readChunk = 256 << 10
+
+// Reader reads the frames of one segment sequentially, verifying both
+// checksums of each. It reads ahead in large chunks, so a scan costs a few
+// system calls per megabyte rather than one per frame.
+type Reader struct {
+	r    io.ReaderAt
+	size int64 // bytes of the file that may be read
+	name string
+
+	buf    []byte
+	bufOff int64 // file offset of buf[0]
+	off    int64 // next frame's offset
+}
+
+// NewReader returns a reader over the first size bytes of r, positioned at
+// the first frame. name is used in error messages.
+func NewReader(r io.ReaderAt, size int64, name string) *Reader {
+	return &Reader{r: r, size: size, name: name, off: FileHeaderSize}
+}
+
+// SetOffset positions the reader at the frame starting at off.
+func (r *Reader) SetOffset(off int64) { r.off = off }
+
+// Offset is the offset of the next frame to read.
+func (r *Reader) Offset() int64 { return r.off }
+
+// peek returns the n bytes at off, reading them if not buffered. It returns
+// fewer than n bytes only at the end of the readable size.
+func (r *Reader) peek(off int64, n int) ([]byte, error) {
+	if off >= r.bufOff && off+int64(n) <= r.bufOff+int64(len(r.buf)) {
+		s := off - r.bufOff
+		return r.buf[s : s+int64(n)], nil
+	}
+	want := max(n, readChunk)
+	if rem := r.size - off; int64(want) > rem {
+		want = int(max(rem, 0))
+	}
+	if cap(r.buf) < want {
+		r.buf = make([]byte, want)
+	}
+	r.buf = r.buf[:want]
+	got, err := r.r.ReadAt(r.buf, off)
+	if err != nil && !(errors.Is(err, io.EOF) && got == want) {
+		if errors.Is(err, io.EOF) {
+			// The file shrank under us; treat as the end.
+			r.buf = r.buf[:got]
+		} else {
+			r.buf = r.buf[:0]
+			return nil, fmt.Errorf("read %s at %d: %w", r.name, off, err)
+		}
+	}
+	r.bufOff = off
+	return r.buf[:min(n, len(r.buf))], nil
+}
+
+// errEnd is returned by next at the clean end of written data.
+var errEnd = errors.New("end of segment")
+
+// frameAt reads and verifies the frame at off. It returns errEnd when off is
+// the end of the readable data or starts a zero header, and an error
+// wrapping ErrCorrupt when the frame is damaged or incomplete.
+func (r *Reader) frameAt(off int64) (FrameHeader, []byte, error) {
+	if off >= r.size {
+		return FrameHeader{}, nil, errEnd
+	}
+	hb, err := r.peek(off, FrameHeaderSize)
+	if err != nil {
+		return FrameHeader{}, nil, err
+	}
+	if len(hb) < FrameHeaderSize {
+		if isZero(hb) {
+			return FrameHeader{}, nil, errEnd
+		}
+		return FrameHeader{}, nil, fmt.Errorf("%w: incomplete frame header", ErrCorrupt)
+	}
+	h, err := ParseFrameHeader(hb)
+	if err == errZeroHeader {
+		return FrameHeader{}, nil, errEnd
+	}
+	if err != nil {
+		return h, nil, err
+	}
+	if off+h.Size() > r.size {
+		return h, nil, fmt.Errorf("%w: frame of %d bytes runs past end of file", ErrCorrupt, h.Size())
+	}
+	fb, err := r.peek(off, int(h.Size()))
+	if err != nil {
+		return h, nil, err
+	}
+	if int64(len(fb)) < h.Size() {
+		return h, nil, fmt.Errorf("%w: frame of %d bytes runs past end of file", ErrCorrupt, h.Size())
+	}
+	p := fb[FrameHeaderSize:]
+	if got := Checksum(p); got != h.CRC {
+		return h, nil, fmt.Errorf("%w: payload checksum %08x, want %08x", ErrCorrupt, got, h.CRC)
+	}
+	return h, p, nil
+}
+
+// Next returns the next frame. The payload aliases an internal buffer valid
+// until the next call. At the end of the written data it returns io.EOF. A
+// damaged frame gives an error wrapping ErrCorrupt naming the file and
+// offset; Next does not decide whether the damage is a torn tail (see Scan).
+func (r *Reader) Next() (off int64, h FrameHeader, payload []byte, err error) {
+	off = r.off
+	h, payload, err = r.frameAt(off)
+	switch {
+	case err == errEnd:
+		return off, h, nil, io.EOF
+	case err != nil:
+		return off, h, nil, fmt.Errorf("%s at offset %d: %w", r.name, off, err)
+	}
+	r.off = off + h.Size()
+	return off, h, payload, nil
+}
+
+// ReadFrame reads and verifies the single frame at off of a file of the
+// given size. The returned payload is freshly allocated.
+func ReadFrame(r io.ReaderAt, size, off int64, name string) (FrameHeader, []byte, error) {
+	hb := make([]byte, FrameHeaderSize)
+	if _, err := r.ReadAt(hb, off); err != nil {
+		return FrameHeader{}, nil, fmt.Errorf("read %s at %d: %w", name, off, err)
+	}
+	h, err := ParseFrameHeader(hb)
+	if err != nil {
+		if err == errZeroHeader {
+			err = fmt.Errorf("%w: no frame here", ErrCorrupt)
+		}
+		return h, nil, fmt.Errorf("%s at offset %d: %w", name, off, err)
+	}
+	if off+h.Size() > size {
+		return h, nil, fmt.Errorf("%s at offset %d: %w: frame runs past end of file", name, off, ErrCorrupt)
+	}
+	p := make([]byte, h.Length)
+	if _, err := r.ReadAt(p, off+FrameHeaderSize); err != nil {
+		return h, nil, fmt.Errorf("read %s at %d: %w", name, off, err)
+	}
+	if got := Checksum(p); got != h.CRC {
+		return h, nil, fmt.Errorf("%s at offset %d: %w: payload checksum %08x, want %08x", name, off, ErrCorrupt, got, h.CRC)
+	}
+	return h, p, nil
+}

@@ -1,0 +1,187 @@
+package segment
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Tail says how the written data of a scanned segment ends.
+type Tail uint8
+
+const (
+	// TailClean: the data ends at end of file or is followed only by zeros.
+	TailClean Tail = iota
+	// TailTorn: the data is followed by damaged bytes that a write in flight
+	// at a crash explains. Cutting the file at End loses nothing that was
+	// ever durable.
+	TailTorn
+)
+
+// ScanResult describes a scanned segment.
+type ScanResult struct {
+	End    int64  // offset just past the last valid frame
+	Tail   Tail   // how the data ends
+	Frames int    // number of valid frames
+	Damage error  // with TailTorn: what was found at End
+	First  uint64 // first sequence number (valid if Frames > 0)
+	Last   uint64 // last sequence number (valid if Frames > 0)
+}
+
+// Scan reads every frame of a segment from its first frame, verifying both
+// checksums of each, and calls fn (if not nil) for each valid frame in order;
+// an error from fn stops the scan and is returned as is.
+//
+// At the first frame that is not valid, Scan tells a torn tail from damage:
+// every frame records in its header the offset up to which its segment was
+// durable when it was written. If any valid frame follows the damaged offset
+// and claims that offset was durable, the damage is in data that was once on
+// stable storage, and Scan returns an error wrapping ErrCorrupt with the
+// file and offset. Otherwise the bytes at the damaged offset were never
+// synced before the crash, and the result says TailTorn: cut the file at End.
+// Zeros after the last frame (preallocated space) are a clean end. A frame
+// whose sequence numbers do not increase is corrupt too.
+//
+// Scan does not modify the file.
+func Scan(r io.ReaderAt, size int64, name string, fn func(off int64, h FrameHeader, payload []byte) error) (ScanResult, error) {
+	var res ScanResult
+	rd := NewReader(r, size, name)
+	for {
+		off, h, p, err := rd.Next()
+		if err == io.EOF {
+			res.End = off
+			return classifyEnd(r, size, name, res, nil)
+		}
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				return res, err // an I/O error, not a verdict on the data
+			}
+			res.End = off
+			return classifyEnd(r, size, name, res, err)
+		}
+		if res.Frames > 0 && h.FirstSeq <= res.Last {
+			return res, fmt.Errorf("%s at offset %d: %w: sequence %d does not follow %d", name, off, ErrCorrupt, h.FirstSeq, res.Last)
+		}
+		last, err := LastSeq(h, p)
+		if err != nil {
+			return res, fmt.Errorf("%s at offset %d: %w", name, off, err)
+		}
+		if res.Frames == 0 {
+			res.First = h.FirstSeq
+		}
+		res.Frames++
+		res.Last = last
+		if fn != nil {
+			if err := fn(off, h, p); err != nil {
+				return res, err
+			}
+		}
+	}
+}
+
+// LastSeq returns the sequence number of a frame's last entry, decoding the
+// payload only for sparse frames.
+func LastSeq(h FrameHeader, p []byte) (uint64, error) {
+	if h.Flags&FlagSparse == 0 {
+		return h.FirstSeq + uint64(h.Count) - 1, nil
+	}
+	it := NewEntryIter(h, p)
+	var last uint64
+	for {
+		e, ok, err := it.Next()
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			return last, nil
+		}
+		last = e.Seq
+	}
+}
+
+// classifyEnd decides what the bytes from res.End on are: zeros (clean), a
+// torn write, or damage to durable data.
+func classifyEnd(r io.ReaderAt, size int64, name string, res ScanResult, damage error) (ScanResult, error) {
+	cause := damage
+	if cause == nil {
+		// A zero header: clean only if nothing but zeros follows.
+		nz, err := firstNonZero(r, res.End, size, name)
+		if err != nil {
+			return res, err
+		}
+		if nz < 0 {
+			res.Tail = TailClean
+			return res, nil
+		}
+		cause = fmt.Errorf("%s at offset %d: %w: zero frame header followed by data at offset %d", name, res.End, ErrCorrupt, nz)
+	}
+	claimed, at, err := durableClaimAfter(r, size, name, res.End)
+	if err != nil {
+		return res, err
+	}
+	if claimed {
+		return res, fmt.Errorf("%w (a valid frame at offset %d records offset %d as durable)", cause, at, res.End)
+	}
+	res.Tail = TailTorn
+	res.Damage = cause
+	return res, nil
+}
+
+// firstNonZero returns the offset of the first non-zero byte in [from,
+// size), or -1.
+func firstNonZero(r io.ReaderAt, from, size int64, name string) (int64, error) {
+	buf := make([]byte, min(readChunk, max(size-from, 0)))
+	for off := from; off < size; {
+		n := int(min(int64(len(buf)), size-off))
+		if _, err := r.ReadAt(buf[:n], off); err != nil && !errors.Is(err, io.EOF) {
+			return 0, fmt.Errorf("read %s at %d: %w", name, off, err)
+		}
+		for i, b := range buf[:n] {
+			if b != 0 {
+				return off + int64(i), nil
+			}
+		}
+		off += int64(n)
+	}
+	return -1, nil
+}
+
+// durableClaimAfter looks at every offset after from for a valid frame
+// whose header says the segment was durable beyond from. Such a frame proves
+// the bytes at from were synced before it was written, so damage there is
+// real. The search is byte by byte (damage may have shifted anything), with
+// cheap rejections first; it only runs when a segment does not end cleanly.
+func durableClaimAfter(r io.ReaderAt, size int64, name string, from int64) (bool, int64, error) {
+	const overlap = FrameHeaderSize
+	buf := make([]byte, readChunk+overlap)
+	for base := from + 1; base+FrameHeaderSize <= size; base += readChunk {
+		n := int(min(int64(len(buf)), size-base))
+		if _, err := r.ReadAt(buf[:n], base); err != nil && !errors.Is(err, io.EOF) {
+			return false, 0, fmt.Errorf("read %s at %d: %w", name, base, err)
+		}
+		for i := 0; i < readChunk && i+FrameHeaderSize <= n; i++ {
+			hb := buf[i : i+FrameHeaderSize]
+			length := binary.LittleEndian.Uint32(hb[4:])
+			if length == 0 || length > MaxPayload || base+int64(i)+FrameHeaderSize+int64(length) > size {
+				continue
+			}
+			if binary.LittleEndian.Uint32(hb[12:]) <= uint32(from) {
+				continue // claims nothing about from; no need to verify it
+			}
+			h, err := ParseFrameHeader(hb)
+			if err != nil {
+				continue
+			}
+			off := base + int64(i)
+			p := make([]byte, h.Length)
+			if _, err := r.ReadAt(p, off+FrameHeaderSize); err != nil && !errors.Is(err, io.EOF) {
+				return false, 0, fmt.Errorf("read %s at %d: %w", name, off, err)
+			}
+			if Checksum(p) == h.CRC {
+				return true, off, nil
+			}
+		}
+	}
+	return false, 0, nil
+}

@@ -1,0 +1,69 @@
+// Package vfs is the filesystem interface through which the journal does all
+// of its file I/O. The default, [Default], is the operating system's
+// filesystem; tests substitute implementations that inject errors or simulate
+// power cuts, so every durability claim can be checked without real crashes.
+//
+// The interface is deliberately small: it has exactly the operations a
+// write-ahead log needs (create, open, positional read and write, fdatasync,
+// truncate, preallocate, rename, remove, list, directory sync, lock).
+package vfs
+
+import (
+	"errors"
+	"io"
+	"os"
+)
+
+// ErrLocked is returned by [FS.Lock] when another holder (this process or
+// another one) already has the lock.
+var ErrLocked = errors.New("locked by another open handle or process")
+
+// File is an open file. Positional reads and writes make concurrent use
+// possible: a File may be read from several goroutines while one writes.
+type File interface {
+	io.ReaderAt
+	io.WriterAt
+	io.Closer
+
+	// Sync makes the file's data (and the metadata needed to read it back,
+	// such as its size) durable: fdatasync on Linux. An error means nothing
+	// written since the last successful Sync may be assumed durable.
+	Sync() error
+	// Truncate changes the file's size; growing it reads back as zeros.
+	Truncate(size int64) error
+	// Preallocate reserves disk blocks for [off, off+n) without changing the
+	// file's size where the platform allows it; it is advisory and may be a
+	// no-op.
+	Preallocate(off, n int64) error
+	// Size returns the current size of the file in bytes.
+	Size() (int64, error)
+}
+
+// FS is a filesystem. Names are paths as understood by package os.
+type FS interface {
+	// Create creates name for reading and writing, truncating it if it
+	// exists. The new directory entry is not durable until SyncDir.
+	Create(name string) (File, error)
+	// Open opens name read-only.
+	Open(name string) (File, error)
+	// OpenReadWrite opens an existing file for reading and writing.
+	OpenReadWrite(name string) (File, error)
+	// Rename renames oldname to newname, replacing newname atomically if it
+	// exists. It is not durable until SyncDir of the directory.
+	Rename(oldname, newname string) error
+	// Remove removes a file or an empty directory.
+	Remove(name string) error
+	// MkdirAll creates a directory and any missing parents.
+	MkdirAll(dir string, perm os.FileMode) error
+	// List returns the names (not paths) of the entries of dir, sorted.
+	List(dir string) ([]string, error)
+	// Stat describes a file.
+	Stat(name string) (os.FileInfo, error)
+	// SyncDir makes the directory's entries (creates, renames, removes)
+	// durable.
+	SyncDir(dir string) error
+	// Lock takes an exclusive lock on the file name, creating it if needed.
+	// It never waits: if another holder has the lock it returns an error
+	// wrapping ErrLocked. Closing the returned Closer releases the lock.
+	Lock(name string) (io.Closer, error)
+}

@@ -1,0 +1,143 @@
+package wal
+
+import (
+	"fmt"
+
+	"github.com/seglog/journal/index"
+	"github.com/seglog/journal/segment"
+)
+
+// Append writes b as one frame and returns the sequence number of its first
+// record; the others follow contiguously. Sequence numbers strictly
+// increase and are never reused. An empty batch writes nothing and returns
+// the next sequence number.
+//
+// With Immediate durability Append returns once the batch is on stable
+// storage; concurrent Appends share one fdatasync (group commit). With
+// Eventual it returns once the batch is written to the OS.
+//
+// A batch over MaxBatchBytes gives an error wrapping ErrInvalid and writes
+// nothing. If a write or sync fails, Append returns an error wrapping the
+// cause and ErrFailed, and every later Append fails the same way until the
+// log is reopened: the batch may or may not be on disk, and reopening
+// recovers a consistent state in which it is wholly present or absent.
+func (l *Log) Append(b Batch) (first uint64, err error) {
+	if len(b.Records) == 0 {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.closed {
+			return 0, ErrClosed
+		}
+		return l.nextSeq, nil
+	}
+	bp := l.getBuf()
+	defer l.putBuf(bp)
+	frame := (*bp)[:segment.FrameHeaderSize]
+	for _, r := range b.Records {
+		frame = segment.AppendEntry(frame, r.Key, r.Value, r.Tombstone)
+		if len(frame)-segment.FrameHeaderSize > MaxBatchBytes {
+			return 0, fmt.Errorf("%w: batch over %d bytes", ErrInvalid, MaxBatchBytes)
+		}
+	}
+	*bp = frame
+	payload := frame[segment.FrameHeaderSize:]
+	h := segment.FrameHeader{CRC: segment.Checksum(payload), Time: b.Time, Count: uint32(len(b.Records))}
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.writable(); err != nil {
+		return 0, err
+	}
+	if off := l.active.Offset(); off > segment.FileHeaderSize && off+int64(len(frame)) > l.opts.SegmentSize {
+		if err := l.rotate(); err != nil {
+			return 0, l.fail(err)
+		}
+	}
+	first = l.nextSeq
+	h.FirstSeq = first
+	off, err := l.active.WriteFrame(frame, h)
+	if err != nil {
+		return 0, l.fail(err)
+	}
+	l.nextSeq += uint64(len(b.Records))
+	l.idx.Add(index.Loc{First: first, Last: l.nextSeq - 1, Seg: uint32(l.active.ID()), Off: uint32(off)})
+	if l.opts.Durability == Eventual {
+		l.visibleSeq = l.nextSeq
+		return first, nil
+	}
+	if err := l.waitSynced(l.nextSeq); err != nil {
+		return 0, err
+	}
+	return first, nil
+}
+
+// writable reports why nothing may be appended now, if anything.
+func (l *Log) writable() error {
+	if l.closed {
+		return ErrClosed
+	}
+	if l.failed != nil {
+		return fmt.Errorf("%w: %w", ErrFailed, l.failed)
+	}
+	return nil
+}
+
+// fail makes err sticky. Called with l.mu held.
+func (l *Log) fail(err error) error {
+	if l.failed == nil {
+		l.failed = err
+		l.log.Error("wal: write failed; refusing appends until reopened", "dir", l.dir, "err", err)
+	}
+	l.cond.Broadcast()
+	return fmt.Errorf("%w: %w", ErrFailed, err)
+}
+
+// waitSynced returns once every sequence number below target is durable.
+// One waiter at a time runs fdatasync for everything written so far, with
+// l.mu released; the others wait for it and are covered by it (group
+// commit). Called with l.mu held.
+func (l *Log) waitSynced(target uint64) error {
+	for l.syncedSeq < target {
+		if l.failed != nil {
+			return fmt.Errorf("%w: %w", ErrFailed, l.failed)
+		}
+		if l.closed {
+			return ErrClosed
+		}
+		if l.syncing {
+			l.cond.Wait()
+			continue
+		}
+		l.syncing = true
+		w, off, upto := l.active, l.active.Offset(), l.nextSeq
+		l.mu.Unlock()
+		err := w.File().Sync()
+		l.mu.Lock()
+		l.syncing = false
+		if err != nil {
+			return l.fail(fmt.Errorf("sync %s: %w", w.Name(), err))
+		}
+		w.MarkSynced(off)
+		l.syncedSeq = max(l.syncedSeq, upto)
+		if l.opts.Durability == Immediate {
+			l.visibleSeq = max(l.visibleSeq, upto)
+		}
+		l.cond.Broadcast()
+	}
+	return nil
+}
+
+func (l *Log) getBuf() *[]byte {
+	if bp, ok := l.bufPool.Get().(*[]byte); ok {
+		return bp
+	}
+	b := make([]byte, 0, 4096)
+	return &b
+}
+
+func (l *Log) putBuf(bp *[]byte) {
+	if cap(*bp) > 1<<20 {
+		return // do not pin a huge buffer for a rare huge batch
+	}
+	l.bufPool.Put(bp)
+}

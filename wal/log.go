@@ -1,0 +1,290 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"sync"
+
+	"github.com/seglog/journal/index"
+	"github.com/seglog/journal/segment"
+	"github.com/seglog/journal/vfs"
+)
+
+// Record is one entry to append.
+type Record struct {
+	Key   []byte
+	Value []byte
+	// Tombstone marks a record that, once compacted, removes every entry
+	// with the same key and a sequence number up to its own (itself too).
+	Tombstone bool
+}
+
+// Batch is a group of records appended atomically: after any crash either
+// all of them are in the log or none is. They get contiguous sequence
+// numbers and share Time.
+type Batch struct {
+	Time    int64 // caller's timestamp, stored with the batch (Unix ms by convention)
+	Records []Record
+}
+
+// Log is an open log directory. It is safe for concurrent use.
+type Log struct {
+	dir  string
+	opts Options
+	fs   vfs.FS
+	log  *slog.Logger
+	lock io.Closer
+
+	mu     sync.Mutex
+	cond   *sync.Cond // signalled when a sync completes
+	closed bool
+	// failed is sticky: after a failed write or sync nothing more is
+	// appended, because the file may no longer hold what we think it holds.
+	failed error
+
+	segs         []*seg // sealed segments then the active one; replaced, never mutated
+	active     *segment.Writer
+	idx        *index.Index
+	nextSeq    uint64 // next sequence number to assign
+	visibleSeq uint64 // readers see sequence numbers below this
+	syncedSeq  uint64 // every sequence number below this is durable
+	syncing    bool   // a goroutine is in fdatasync on behalf of all
+
+	bufPool sync.Pool
+}
+
+// Open opens the log in dir, creating dir and its parents if needed, and
+// takes an exclusive lock on it: a second Open of the same directory, from
+// this process or another, fails at once with an error wrapping ErrLocked.
+//
+// Recovery: a torn write at the end of the newest segment (a batch in
+// flight at a crash) is cut off and the file synced. Damage anywhere else
+// fails Open with an error wrapping ErrCorrupt that names the file and
+// offset, and nothing is modified. Sealed segments with an intact index
+// file are not re-read; their checksums are verified when read.
+func Open(dir string, opts Options) (*Log, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	fsys := opts.FS
+	if err := fsys.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create log directory: %w", err)
+	}
+	lock, err := fsys.Lock(filepath.Join(dir, lockName))
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", dir, err)
+	}
+	l := &Log{dir: dir, opts: opts, fs: fsys, log: opts.Logger, lock: lock}
+	l.cond = sync.NewCond(&l.mu)
+	if err := l.recover(); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+func (l *Log) recover() error {
+	ld, err := load(l.fs, l.dir, false)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", l.dir, err)
+	}
+	if err := l.removeTemps(); err != nil {
+		ld.close()
+		return err
+	}
+	l.idx = ld.idx
+	l.nextSeq = ld.nextSeq
+	l.visibleSeq = ld.nextSeq
+	l.syncedSeq = ld.nextSeq
+	if len(ld.segs) == 0 {
+		l.segs = nil
+		if err := l.createSegment(1); err != nil {
+			return err
+		}
+		return nil
+	}
+	last := ld.segs[len(ld.segs)-1]
+	if ld.badLast {
+		// Recreate it: it never held a frame.
+		last.f.Close()
+		l.segs = ld.segs[:len(ld.segs)-1]
+		l.log.Warn("wal: recreating segment with damaged header left by a crash", "file", last.name)
+		return l.createSegment(last.id)
+	}
+	if ld.torn != nil {
+		l.log.Warn("wal: cutting torn write at end of log", "file", last.name, "offset", last.size, "damage", ld.torn)
+	}
+	// Cut anything after the last valid frame (a torn write, or the zeros of
+	// space reserved earlier) and sync, so that the offsets recorded as
+	// durable in new frames are true even for data a crashed process had
+	// only handed to the OS.
+	if err := last.f.Truncate(last.size); err != nil {
+		ld.close()
+		return fmt.Errorf("cut %s at %d: %w", last.name, last.size, err)
+	}
+	if err := last.f.Sync(); err != nil {
+		ld.close()
+		return fmt.Errorf("sync %s: %w", last.name, err)
+	}
+	if err := last.f.Preallocate(last.size, max(l.opts.SegmentSize-last.size, 0)); err != nil {
+		ld.close()
+		return fmt.Errorf("preallocate %s: %w", last.name, err)
+	}
+	l.segs = ld.segs
+	l.active = segment.Resume(last.f, last.name, last.id, last.size)
+	return nil
+}
+
+// removeTemps deletes temporary files left by an interrupted index write.
+func (l *Log) removeTemps() error {
+	names, err := l.fs.List(l.dir)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if len(n) > len(tmpSuffix) && n[len(n)-len(tmpSuffix):] == tmpSuffix {
+			if err := l.fs.Remove(filepath.Join(l.dir, n)); err != nil && !isNotExist(err) {
+				return fmt.Errorf("remove %s: %w", n, err)
+			}
+		}
+	}
+	return nil
+}
+
+// createSegment creates segment id as the new active segment, with the
+// directory synced so the file survives a power cut before anything in it
+// is acknowledged. Called with l.mu held (or before l is shared).
+func (l *Log) createSegment(id uint64) error {
+	if id > 1<<32-1 {
+		return fmt.Errorf("%w: segment number %d out of range", ErrInvalid, id)
+	}
+	name := segName(l.dir, id)
+	w, err := segment.Create(l.fs, name, segment.FileHeader{ID: id, Base: l.nextSeq}, l.opts.SegmentSize)
+	if err != nil {
+		return err
+	}
+	if err := l.fs.SyncDir(l.dir); err != nil {
+		w.Close()
+		return fmt.Errorf("sync directory %s: %w", l.dir, err)
+	}
+	l.active = w
+	l.segs = append(slices.Clip(l.segs), &seg{id: id, name: name, f: w.File(), base: l.nextSeq, size: segment.FileHeaderSize})
+	return nil
+}
+
+// seal makes the active segment durable and final: synced, cut to its
+// data (returning reserved space) and indexed. Called with l.mu held.
+func (l *Log) seal() error {
+	w := l.active
+	if err := w.File().Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", w.Name(), err)
+	}
+	if err := w.File().Truncate(w.Offset()); err != nil {
+		return fmt.Errorf("truncate %s: %w", w.Name(), err)
+	}
+	if err := w.File().Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", w.Name(), err)
+	}
+	w.MarkSynced(w.Offset())
+	l.syncedSeq = l.nextSeq
+	l.visibleSeq = l.nextSeq
+	// The index file is an optimization: if it is lost, Open scans.
+	if err := segment.WriteIndexFile(l.fs, idxName(l.dir, w.ID()), w.ID(), w.Offset(), l.activeFrameInfos()); err != nil {
+		return err
+	}
+	return l.fs.SyncDir(l.dir)
+}
+
+// activeFrameInfos lists the frames of the active segment from the index.
+// Frames in the active segment are always contiguous.
+func (l *Log) activeFrameInfos() []segment.FrameInfo {
+	id := uint32(l.active.ID())
+	var frames []segment.FrameInfo
+	l.idx.Descend(func(loc index.Loc) bool {
+		if loc.Seg != id {
+			return false
+		}
+		frames = append(frames, segment.FrameInfo{Offset: loc.Off, Count: uint32(loc.Last - loc.First + 1), First: loc.First, Last: loc.Last})
+		return true
+	})
+	slices.Reverse(frames)
+	return frames
+}
+
+// rotate seals the active segment and starts the next. Called with l.mu
+// held. Every sequence number so far is durable afterwards.
+func (l *Log) rotate() error {
+	if err := l.seal(); err != nil {
+		return err
+	}
+	old := l.active
+	segs := slices.Clone(l.segs)
+	segs[len(segs)-1] = &seg{id: old.ID(), name: old.Name(), f: old.File(), base: segs[len(segs)-1].base, size: old.Offset()}
+	l.segs = segs
+	l.cond.Broadcast()
+	return l.createSegment(old.ID() + 1)
+}
+
+// NextSeq returns the sequence number the next appended record will get.
+func (l *Log) NextSeq() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.nextSeq
+}
+
+// Dir is the log's directory.
+func (l *Log) Dir() string { return l.dir }
+
+// Sync makes every batch appended so far durable. After a failed sync the
+// log refuses further appends (see Append).
+func (l *Log) Sync() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	return l.waitSynced(l.nextSeq)
+}
+
+// Close makes everything durable, seals the active segment (returning its
+// reserved space), releases the directory lock and closes the files.
+// Further calls return ErrClosed. Close waits for appends in progress.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	for l.syncing {
+		l.cond.Wait()
+	}
+	l.closed = true
+	var err error
+	if l.failed == nil {
+		err = l.seal()
+	}
+	for _, s := range l.segs {
+		if cerr := s.f.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	l.cond.Broadcast()
+	l.mu.Unlock()
+	if cerr := l.lock.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("close %s: %w", l.dir, err)
+	}
+	return nil
+}
+
+// ErrFailed is wrapped by every append after a write or sync failed: the
+// log no longer knows what is on disk, so it accepts nothing more until it
+// is closed and reopened (which recovers a consistent state).
+var ErrFailed = errors.New("log failed and must be reopened")

@@ -1,0 +1,110 @@
+// Package wal is a directory of rotating segment files forming one ordered
+// log of entries: it assigns sequence numbers, makes appends durable (one
+// fdatasync per group of concurrent commits, or none), recovers after a
+// crash, and serves reads from an in-memory index while appends go on.
+//
+// It knows entries (a key, a value and a tombstone flag), batches and
+// sequence numbers; what the bytes mean is the caller's business.
+//
+// # Files
+//
+// A log directory holds:
+//
+//	LOCK                      exclusive flock while a Log has it open
+//	<id:020d>.seg             segment files (package segment), ids ascending
+//	<id:020d>.idx             frame index of a sealed segment, so Open need
+//	                          not re-read it
+//
+// Only the newest segment (the one with the highest id) is ever appended
+// to. A segment is synced and sealed before the next one is created, so
+// damage in any older segment is damage to durable data.
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/seglog/journal/segment"
+	"github.com/seglog/journal/vfs"
+)
+
+// Sentinel errors, matched with errors.Is. ErrCorrupt and ErrInvalid are
+// shared with package segment.
+var (
+	ErrCorrupt = segment.ErrCorrupt
+	ErrInvalid = segment.ErrInvalid
+	// ErrClosed is returned by calls on a closed Log.
+	ErrClosed = errors.New("closed")
+	// ErrLocked is returned by Open when another Log (in this process or
+	// another) has the directory open.
+	ErrLocked = vfs.ErrLocked
+)
+
+// Durability says when an append counts as done.
+type Durability uint8
+
+const (
+	// Immediate: Append returns after the batch is on stable storage
+	// (fdatasync). Concurrent appends share one fdatasync.
+	Immediate Durability = iota
+	// Eventual: Append returns after the batch is handed to the operating
+	// system (written to the file, no fdatasync): it survives the process
+	// being killed, not a power cut. Sync makes it durable.
+	Eventual
+)
+
+func (d Durability) String() string {
+	switch d {
+	case Immediate:
+		return "Immediate"
+	case Eventual:
+		return "Eventual"
+	}
+	return fmt.Sprintf("Durability(%d)", uint8(d))
+}
+
+// Defaults and limits for Options.
+const (
+	DefaultSegmentSize = 64 << 20
+	MinSegmentSize     = 4 << 10
+	MaxSegmentSize     = 1 << 30
+	// MaxBatchBytes bounds the encoded size of one batch.
+	MaxBatchBytes = segment.MaxPayload
+)
+
+// Options configure a Log. The zero value is the sensible default.
+type Options struct {
+	Durability Durability
+	// SegmentSize: rotate the active segment once it holds about this many
+	// bytes. 0 means DefaultSegmentSize; other values are clamped to
+	// [MinSegmentSize, MaxSegmentSize].
+	SegmentSize int64
+	// FS is the filesystem; nil means the operating system's.
+	FS vfs.FS
+	// Logger receives warnings about recovery; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.Durability > Eventual {
+		return o, fmt.Errorf("%w: unknown durability %d", ErrInvalid, o.Durability)
+	}
+	switch {
+	case o.SegmentSize < 0:
+		return o, fmt.Errorf("%w: negative segment size %d", ErrInvalid, o.SegmentSize)
+	case o.SegmentSize == 0:
+		o.SegmentSize = DefaultSegmentSize
+	case o.SegmentSize < MinSegmentSize:
+		o.SegmentSize = MinSegmentSize
+	case o.SegmentSize > MaxSegmentSize:
+		o.SegmentSize = MaxSegmentSize
+	}
+	if o.FS == nil {
+		o.FS = vfs.Default()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o, nil
+}

@@ -1,0 +1,227 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"slices"
+
+	"github.com/seglog/journal/index"
+	"github.com/seglog/journal/segment"
+)
+
+// Entry is one record as read back.
+type Entry struct {
+	Seq       uint64
+	Time      int64 // the batch's timestamp
+	Key       []byte
+	Value     []byte
+	Tombstone bool
+}
+
+// snapshot is a consistent view of the log: the frames indexed and the
+// sequence numbers visible when it was taken. Appends after it do not
+// change it.
+type snapshot struct {
+	idx     *index.Index
+	segs    []*seg
+	visible uint64 // entries with Seq >= visible are not part of it
+	closed  func() bool
+}
+
+func (l *Log) snapshot() (*snapshot, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil, ErrClosed
+	}
+	segs := slices.Clone(l.segs)
+	act := *segs[len(segs)-1]
+	act.size = l.active.Offset()
+	segs[len(segs)-1] = &act
+	return &snapshot{idx: l.idx.Clone(), segs: segs, visible: l.visibleSeq, closed: l.isClosed}, nil
+}
+
+func (l *Log) isClosed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
+}
+
+// Entries returns an iterator over the entries with Seq >= from, in order,
+// as of the call: batches appended later are not included, and a batch is
+// seen whole or not at all. Key and Value alias a buffer that is reused:
+// copy them to keep them past the iteration step. A damaged frame yields an
+// error wrapping ErrCorrupt (with file and offset) and ends the iteration.
+func (l *Log) Entries(from uint64) iter.Seq2[Entry, error] {
+	return func(yield func(Entry, error) bool) {
+		s, err := l.snapshot()
+		if err != nil {
+			yield(Entry{}, err)
+			return
+		}
+		s.ascend(from, yield)
+	}
+}
+
+// Get returns the entry with sequence number seq. Its Key and Value are
+// freshly allocated. A sequence number not in the log gives an error
+// wrapping ErrNotFound.
+func (l *Log) Get(seq uint64) (Entry, error) {
+	s, err := l.snapshot()
+	if err != nil {
+		return Entry{}, err
+	}
+	return s.get(seq)
+}
+
+// ErrNotFound is returned for a sequence number the log does not hold.
+var ErrNotFound = errors.New("not found")
+
+func (s *snapshot) seg(id uint32) (*seg, error) {
+	i, ok := slices.BinarySearchFunc(s.segs, uint64(id), func(sg *seg, id uint64) int {
+		switch {
+		case sg.id < id:
+			return -1
+		case sg.id > id:
+			return 1
+		}
+		return 0
+	})
+	if !ok {
+		return nil, fmt.Errorf("%w: index names missing segment %d", ErrCorrupt, id)
+	}
+	return s.segs[i], nil
+}
+
+// readErr turns a read failure after Close into ErrClosed.
+func (s *snapshot) readErr(err error) error {
+	if s.closed != nil && s.closed() && !errors.Is(err, ErrCorrupt) {
+		return ErrClosed
+	}
+	return err
+}
+
+func (s *snapshot) ascend(from uint64, yield func(Entry, error) bool) {
+	var cur *seg
+	var rd *segment.Reader
+	s.idx.Ascend(from, func(loc index.Loc) bool {
+		if loc.First >= s.visible {
+			return false
+		}
+		if cur == nil || cur.id != uint64(loc.Seg) {
+			sg, err := s.seg(loc.Seg)
+			if err != nil {
+				yield(Entry{}, err)
+				return false
+			}
+			cur = sg
+			rd = segment.NewReader(sg.f, sg.size, sg.name)
+		}
+		rd.SetOffset(int64(loc.Off))
+		off, h, p, err := rd.Next()
+		if err == io.EOF {
+			err = fmt.Errorf("%s at offset %d: %w: indexed frame missing", cur.name, off, ErrCorrupt)
+		}
+		if err == nil && h.FirstSeq != loc.First {
+			err = fmt.Errorf("%s at offset %d: %w: frame holds sequence %d, index says %d", cur.name, off, ErrCorrupt, h.FirstSeq, loc.First)
+		}
+		if err != nil {
+			yield(Entry{}, s.readErr(err))
+			return false
+		}
+		it := segment.NewEntryIter(h, p)
+		for {
+			e, ok, err := it.Next()
+			if err != nil {
+				yield(Entry{}, fmt.Errorf("%s at offset %d: %w", cur.name, off, err))
+				return false
+			}
+			if !ok {
+				return true
+			}
+			if e.Seq < from {
+				continue
+			}
+			if e.Seq >= s.visible {
+				return false
+			}
+			if !yield(Entry{Seq: e.Seq, Time: h.Time, Key: e.Key, Value: e.Value, Tombstone: e.Tombstone}, nil) {
+				return false
+			}
+		}
+	})
+}
+
+// descend yields the entries newest first.
+func (s *snapshot) descend(yield func(Entry, error) bool) {
+	var buf []Entry
+	s.idx.Descend(func(loc index.Loc) bool {
+		if loc.First >= s.visible {
+			return true
+		}
+		sg, err := s.seg(loc.Seg)
+		if err != nil {
+			yield(Entry{}, err)
+			return false
+		}
+		h, p, err := segment.ReadFrame(sg.f, sg.size, int64(loc.Off), sg.name)
+		if err == nil && h.FirstSeq != loc.First {
+			err = fmt.Errorf("%s at offset %d: %w: frame holds sequence %d, index says %d", sg.name, loc.Off, ErrCorrupt, h.FirstSeq, loc.First)
+		}
+		if err != nil {
+			yield(Entry{}, s.readErr(err))
+			return false
+		}
+		buf = buf[:0]
+		it := segment.NewEntryIter(h, p)
+		for {
+			e, ok, err := it.Next()
+			if err != nil {
+				yield(Entry{}, fmt.Errorf("%s at offset %d: %w", sg.name, loc.Off, err))
+				return false
+			}
+			if !ok {
+				break
+			}
+			if e.Seq < s.visible {
+				buf = append(buf, Entry{Seq: e.Seq, Time: h.Time, Key: e.Key, Value: e.Value, Tombstone: e.Tombstone})
+			}
+		}
+		for i := len(buf) - 1; i >= 0; i-- {
+			if !yield(buf[i], nil) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func (s *snapshot) get(seq uint64) (Entry, error) {
+	loc, ok := s.idx.Find(seq)
+	if !ok || seq >= s.visible {
+		return Entry{}, fmt.Errorf("sequence %d: %w", seq, ErrNotFound)
+	}
+	sg, err := s.seg(loc.Seg)
+	if err != nil {
+		return Entry{}, err
+	}
+	h, p, err := segment.ReadFrame(sg.f, sg.size, int64(loc.Off), sg.name)
+	if err != nil {
+		return Entry{}, s.readErr(err)
+	}
+	it := segment.NewEntryIter(h, p)
+	for {
+		e, ok, err := it.Next()
+		if err != nil {
+			return Entry{}, fmt.Errorf("%s at offset %d: %w", sg.name, loc.Off, err)
+		}
+		if !ok {
+			return Entry{}, fmt.Errorf("sequence %d: %w", seq, ErrNotFound)
+		}
+		if e.Seq == seq {
+			return Entry{Seq: e.Seq, Time: h.Time, Key: e.Key, Value: e.Value, Tombstone: e.Tombstone}, nil
+		}
+	}
+}

@@ -1,0 +1,59 @@
+package wal
+
+import (
+	"fmt"
+	"iter"
+
+	"github.com/seglog/journal/vfs"
+)
+
+// View is a read-only view of a log directory, taken without the lock, so
+// it works while another process has the log open and is appending. It
+// sees the complete, valid batches present when it was opened: a batch
+// being written at that moment looks like a torn tail and is left out.
+// Damage to durable data gives an error wrapping ErrCorrupt.
+type View struct {
+	s  *snapshot
+	ld *loaded
+}
+
+// OpenView opens a view of the log in dir. fsys nil means the OS. A missing
+// dir gives an error matching fs.ErrNotExist; a dir holding no segment
+// gives an error wrapping ErrNotFound.
+func OpenView(dir string, fsys vfs.FS) (*View, error) {
+	if fsys == nil {
+		fsys = vfs.Default()
+	}
+	ld, err := load(fsys, dir, true)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", dir, err)
+	}
+	if len(ld.segs) == 0 {
+		return nil, fmt.Errorf("read %s: no log segments: %w", dir, ErrNotFound)
+	}
+	return &View{s: &snapshot{idx: ld.idx, segs: ld.segs, visible: ld.nextSeq}, ld: ld}, nil
+}
+
+// Entries iterates the entries with Seq >= from in order (see Log.Entries).
+func (v *View) Entries(from uint64) iter.Seq2[Entry, error] {
+	return func(yield func(Entry, error) bool) { v.s.ascend(from, yield) }
+}
+
+// Newest iterates the entries from the newest to the oldest.
+func (v *View) Newest() iter.Seq2[Entry, error] {
+	return v.s.descend
+}
+
+// NextSeq is the sequence number after the newest entry seen.
+func (v *View) NextSeq() uint64 { return v.s.visible }
+
+// Close releases the view's files.
+func (v *View) Close() error {
+	var err error
+	for _, s := range v.ld.segs {
+		if cerr := s.f.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
