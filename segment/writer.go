@@ -86,6 +86,9 @@ func (w *Writer) WriteFrame(frame []byte, h FrameHeader) (int64, error) {
 	if len(frame) <= FrameHeaderSize || len(frame)-FrameHeaderSize > MaxPayload {
 		return 0, fmt.Errorf("%w: frame payload of %d bytes", ErrInvalid, len(frame)-FrameHeaderSize)
 	}
+	if w.off+int64(len(frame)) > MaxSegmentSize {
+		return 0, fmt.Errorf("%w: %s would grow past %d bytes", ErrInvalid, w.name, MaxSegmentSize)
+	}
 	h.Length = uint32(len(frame) - FrameHeaderSize)
 	h.Synced = uint32(w.synced)
 	PutFrameHeader(frame, h)

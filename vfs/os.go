@@ -79,7 +79,12 @@ func (l osLock) Close() error {
 }
 
 func (osFS) Lock(name string) (io.Closer, error) {
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
+	// A directory is locked through a read-only descriptor of it, so
+	// locking a log leaves no file behind.
+	f, err := os.Open(name)
+	if os.IsNotExist(err) {
+		f, err = os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -62,7 +62,8 @@ type FS interface {
 	// SyncDir makes the directory's entries (creates, renames, removes)
 	// durable.
 	SyncDir(dir string) error
-	// Lock takes an exclusive lock on the file name, creating it if needed.
+	// Lock takes an exclusive lock on name: an existing file or directory,
+	// or else a file it creates.
 	// It never waits: if another holder has the lock it returns an error
 	// wrapping ErrLocked. Closing the returned Closer releases the lock.
 	Lock(name string) (io.Closer, error)

@@ -17,7 +17,6 @@ const (
 	segSuffix = ".seg"
 	idxSuffix = ".idx"
 	tmpSuffix = ".tmp"
-	lockName  = "LOCK"
 )
 
 func segName(dir string, id uint64) string {

@@ -46,7 +46,7 @@ type Log struct {
 	// appended, because the file may no longer hold what we think it holds.
 	failed error
 
-	segs         []*seg // sealed segments then the active one; replaced, never mutated
+	segs       []*seg // sealed segments then the active one; replaced, never mutated
 	active     *segment.Writer
 	idx        *index.Index
 	nextSeq    uint64 // next sequence number to assign
@@ -75,7 +75,7 @@ func Open(dir string, opts Options) (*Log, error) {
 	if err := fsys.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create log directory: %w", err)
 	}
-	lock, err := fsys.Lock(filepath.Join(dir, lockName))
+	lock, err := fsys.Lock(dir)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", dir, err)
 	}

@@ -8,9 +8,9 @@
 //
 // # Files
 //
-// A log directory holds:
+// A log directory holds the files below; while a Log has it open, the
+// directory itself carries an exclusive flock.
 //
-//	LOCK                      exclusive flock while a Log has it open
 //	<id:020d>.seg             segment files (package segment), ids ascending
 //	<id:020d>.idx             frame index of a sealed segment, so Open need
 //	                          not re-read it

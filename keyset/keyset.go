@@ -1,0 +1,803 @@
+// Package keyset is a durable set of byte-string keys, kept in memory and
+// stored on disk as a snapshot plus a delta log.
+//
+// It is a generic engine layer: it knows nothing about what the keys mean.
+//
+// # Files
+//
+// Inside the directory given to [Open], a set named N (see [Options.Name])
+// owns these files, all in the segment format of package segment (a 32-byte
+// file header followed by checksummed frames):
+//
+//	N.snap   the whole set at some point. File header: ID = generation G
+//	         (>= 1), Base = number of keys. Frames of at most ~1 MiB of
+//	         payload, one entry per key (value empty, no tombstone), in no
+//	         particular order; FirstSeq numbers the keys 0, 1, 2, ...
+//	N.delta  the operations since that snapshot. File header: ID = the same
+//	         generation G, Base = 0. One frame per operation, one entry each:
+//	         the key, tombstone set for Remove. FirstSeq numbers the
+//	         operations 1, 2, 3, ... within the file.
+//	N.snap.tmp, N.delta.tmp
+//	         temporaries of a rewrite in progress; removed by Open.
+//
+// With no snapshot the generation is 0 and the snapshot is the empty set.
+// The state is the snapshot with the delta applied in order, provided the
+// delta's generation equals the snapshot's. A delta of an older generation
+// is left over from a rewrite interrupted after the new snapshot was in
+// place: the snapshot already contains all of its operations, so it is
+// ignored and replaced. A delta of a newer generation than the snapshot (or
+// a snapshot without a delta) means a file was lost, and Open reports
+// corruption.
+//
+// # Rewrite
+//
+// When the delta holds more than max(2*Len, 1024) operations (or more than
+// 1 GiB), the next Add or Remove writes a new snapshot of generation G+1:
+// to N.snap.tmp, fdatasync, rename over N.snap, fsync the directory; then a
+// fresh, empty delta of generation G+1 is created as N.delta.tmp (header
+// synced), renamed over N.delta and the directory synced again. The first
+// directory sync orders the two renames: the new delta can only become
+// visible after the new snapshot is durable, so a crash at any point leaves
+// either (old snapshot G, delta G) — the state before the rewrite, complete,
+// since every operation is in that delta — or (new snapshot G+1, delta G),
+// whose stale delta Open ignores, or (new snapshot G+1, empty delta G+1).
+// All three describe exactly the same set. An old delta is never applied on
+// top of a newer snapshot, and no operation is ever lost, because the
+// snapshot is made from the in-memory set, which includes every operation
+// written to the delta it replaces. The delta is replaced by rename rather
+// than truncated in place so that its header, which carries the
+// generation, is never half-written.
+//
+// Files therefore stay proportional to the live set, and each operation
+// costs amortized O(1) I/O.
+package keyset
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/seglog/journal/segment"
+	"github.com/seglog/journal/vfs"
+)
+
+// Durability says when Add and Remove return relative to stable storage.
+type Durability uint8
+
+const (
+	// Immediate: Add and Remove return only after the operation is on
+	// stable storage (fdatasync of the delta). Concurrent operations share
+	// fsyncs (group commit). After a crash the set is exactly the one
+	// after the last operation that returned without error (an operation
+	// in flight at the crash may or may not be there).
+	Immediate Durability = iota
+	// Eventual: Add and Remove return once the operation is written to the
+	// operating system, without fsync. A process crash loses nothing; a
+	// power cut or kernel crash may lose operations since the last Sync,
+	// rewrite or Close, but always a suffix: the set after recovery is the
+	// one after some prefix of the operations. Damage to data written since
+	// the last sync cannot be told from a torn write and is cut on Open.
+	Eventual
+)
+
+// String returns "Immediate" or "Eventual".
+func (d Durability) String() string {
+	switch d {
+	case Immediate:
+		return "Immediate"
+	case Eventual:
+		return "Eventual"
+	}
+	return fmt.Sprintf("Durability(%d)", uint8(d))
+}
+
+// ErrClosed is returned by Add, Remove, Sync and Close once the set is
+// closed.
+var ErrClosed = errors.New("keyset: closed")
+
+// Options configure a Set. The zero value is valid.
+type Options struct {
+	// Durability of Add and Remove; the zero value is Immediate.
+	Durability Durability
+	// FS is the filesystem all file I/O goes through; nil means
+	// vfs.Default().
+	FS vfs.FS
+	// Name is the prefix of the set's files inside the directory; "" means
+	// "keys" (files keys.snap and keys.delta). It must not contain a path
+	// separator.
+	Name string
+	// MaxKeySize bounds the length of keys given to Add and Remove; 0 means
+	// 4096. It must be at most 1 MiB. It applies to new operations only:
+	// longer keys already stored are loaded as they are.
+	MaxKeySize int
+}
+
+// Limits.
+const (
+	defaultMaxKeySize = 4096
+	maxMaxKeySize     = 1 << 20
+	// snapFramePayload is the target payload size of one snapshot frame.
+	snapFramePayload = 1 << 20
+	// minRewriteOps is the delta length below which no rewrite happens.
+	minRewriteOps = 1024
+	// maxDeltaBytes forces a rewrite before a delta nears the segment
+	// format's offset limit, whatever the live set.
+	maxDeltaBytes = 1 << 30
+)
+
+// rewriteStep names the points of a snapshot rewrite at which the test hook
+// runs.
+type rewriteStep int
+
+const (
+	stepTempWritten      rewriteStep = iota // N.snap.tmp written, not synced
+	stepTempSynced                          // N.snap.tmp synced
+	stepRenamed                             // renamed over N.snap
+	stepDirSynced                           // directory synced
+	stepDeltaTempCreated                    // N.delta.tmp created and synced
+	stepDeltaRenamed                        // renamed over N.delta
+	stepDeltaReset                          // renamed over N.delta, directory synced
+	numSteps
+)
+
+func (s rewriteStep) String() string {
+	return [...]string{"temp written", "temp synced", "renamed", "dir synced", "delta temp created", "delta renamed", "delta reset"}[s]
+}
+
+// Set is a durable set of keys. It is safe for concurrent use by many
+// goroutines.
+type Set struct {
+	fs         vfs.FS
+	dir        string
+	snapPath   string
+	deltaPath  string
+	snapTmp    string
+	deltaTmp   string
+	durability Durability
+	maxKey     int
+
+	// hook, if set (by tests), runs at each step of a rewrite; an error
+	// stops the rewrite there as if the process had crashed, leaving the
+	// set unusable.
+	hook func(rewriteStep) error
+
+	mu   sync.RWMutex
+	cond *sync.Cond // on mu: sync completions, rewrite end, failures
+
+	keys      map[string]struct{}
+	w         *segment.Writer // the delta
+	gen       uint64          // generation of snapshot and delta
+	deltaOps  int             // operations in the delta
+	nextSeq   uint64          // FirstSeq of the next delta frame
+	buf       []byte          // frame buffer
+	written   uint64          // operations written, ever (this process)
+	durable   uint64          // operations known durable
+	syncing   bool            // a goroutine is syncing the delta
+	rewriting bool            // a rewrite waits for the sync to finish
+	err       error           // sticky failure
+	closed    bool
+
+	// Counters for tests and benchmarks.
+	syncs    int
+	rewrites int
+}
+
+// Open opens the set stored in dir, which must exist (the caller creates
+// and locks it; two Sets on the same files corrupt them). It loads the
+// snapshot, replays the delta, cuts a torn tail of the delta (a write in
+// flight at a crash: truncated and synced) and removes temporaries of an
+// interrupted rewrite. With no files it starts an empty set.
+//
+// Damage that a torn write cannot explain — a bad checksum in the snapshot
+// or in delta data that was once synced, a snapshot without its delta, a
+// delta of a newer generation than the snapshot (snapshot lost) — gives
+// an error wrapping segment.ErrCorrupt naming the file, and Open then
+// modifies nothing. Invalid options give an error wrapping
+// segment.ErrInvalid.
+func Open(dir string, opts Options) (*Set, error) {
+	fs := opts.FS
+	if fs == nil {
+		fs = vfs.Default()
+	}
+	name := opts.Name
+	if name == "" {
+		name = "keys"
+	}
+	if strings.ContainsAny(name, `/\`) || name == "." || name == ".." {
+		return nil, fmt.Errorf("keyset: name %q: %w", name, segment.ErrInvalid)
+	}
+	maxKey := opts.MaxKeySize
+	if maxKey == 0 {
+		maxKey = defaultMaxKeySize
+	}
+	if maxKey < 0 || maxKey > maxMaxKeySize {
+		return nil, fmt.Errorf("keyset: MaxKeySize %d not in [1, %d]: %w", opts.MaxKeySize, maxMaxKeySize, segment.ErrInvalid)
+	}
+	if opts.Durability > Eventual {
+		return nil, fmt.Errorf("keyset: durability %d: %w", opts.Durability, segment.ErrInvalid)
+	}
+	s := &Set{
+		fs:         fs,
+		dir:        dir,
+		snapPath:   filepath.Join(dir, name+".snap"),
+		deltaPath:  filepath.Join(dir, name+".delta"),
+		snapTmp:    filepath.Join(dir, name+".snap.tmp"),
+		deltaTmp:   filepath.Join(dir, name+".delta.tmp"),
+		durability: opts.Durability,
+		maxKey:     maxKey,
+	}
+	s.cond = sync.NewCond(&s.mu)
+	if err := s.load(name); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// load reads the files, verifying everything before changing anything.
+func (s *Set) load(name string) error {
+	names, err := s.fs.List(s.dir)
+	if err != nil {
+		return fmt.Errorf("keyset: list %s: %w", s.dir, err)
+	}
+	has := func(n string) bool {
+		for _, x := range names {
+			if x == n {
+				return true
+			}
+		}
+		return false
+	}
+	haveSnap, haveDelta := has(name+".snap"), has(name+".delta")
+
+	// Phase 1: read and verify, read-only.
+	s.keys = make(map[string]struct{})
+	if haveSnap {
+		if err := s.loadSnapshot(); err != nil {
+			return err
+		}
+	}
+	var (
+		df       vfs.File
+		res      segment.ScanResult
+		freshDel bool // create a new, empty delta of generation s.gen
+	)
+	switch {
+	case !haveDelta && haveSnap:
+		return fmt.Errorf("keyset: %s: %w: snapshot of generation %d has no delta file", s.deltaPath, segment.ErrCorrupt, s.gen)
+	case !haveDelta:
+		freshDel = true
+	default:
+		df, res, freshDel, err = s.loadDelta()
+		if err != nil {
+			return err
+		}
+	}
+
+	// Phase 2: repair.
+	fail := func(err error) error {
+		if df != nil {
+			df.Close()
+		}
+		return err
+	}
+	dirty := false
+	for _, tmp := range []string{s.snapTmp, s.deltaTmp} {
+		if has(filepath.Base(tmp)) {
+			if err := s.fs.Remove(tmp); err != nil {
+				return fail(fmt.Errorf("keyset: remove leftover %s: %w", tmp, err))
+			}
+			dirty = true
+		}
+	}
+	if freshDel {
+		if df != nil {
+			df.Close()
+			df = nil
+		}
+		w, err := s.newDelta(s.gen)
+		if err != nil {
+			return err
+		}
+		s.w, s.deltaOps, s.nextSeq = w, 0, 1
+		dirty = false // newDelta synced the directory
+	} else {
+		end := res.End
+		if res.Tail == segment.TailTorn {
+			if err := df.Truncate(res.End); err != nil {
+				return fail(fmt.Errorf("keyset: cut torn tail of %s at %d: %w", s.deltaPath, res.End, err))
+			}
+			if err := df.Sync(); err != nil {
+				return fail(fmt.Errorf("keyset: sync %s: %w", s.deltaPath, err))
+			}
+		}
+		s.w = segment.Resume(df, s.deltaPath, s.gen, end)
+		s.nextSeq = 1
+		if res.Frames > 0 {
+			s.nextSeq = res.Last + 1
+		}
+	}
+	if dirty {
+		if err := s.fs.SyncDir(s.dir); err != nil {
+			s.w.Close()
+			return fmt.Errorf("keyset: sync directory %s: %w", s.dir, err)
+		}
+	}
+	return nil
+}
+
+// loadSnapshot reads the snapshot into s.keys and sets s.gen.
+func (s *Set) loadSnapshot() error {
+	f, err := s.fs.Open(s.snapPath)
+	if err != nil {
+		return fmt.Errorf("keyset: open %s: %w", s.snapPath, err)
+	}
+	defer f.Close()
+	fh, size, err := readHeader(f, s.snapPath)
+	if err != nil {
+		return err
+	}
+	if fh.Base > uint64(size) {
+		return fmt.Errorf("keyset: %s: %w: header claims %d keys in %d bytes", s.snapPath, segment.ErrCorrupt, fh.Base, size)
+	}
+	s.keys = make(map[string]struct{}, fh.Base)
+	var n uint64
+	res, err := segment.Scan(f, size, s.snapPath, func(off int64, h segment.FrameHeader, p []byte) error {
+		it := segment.NewEntryIter(h, p)
+		for {
+			e, ok, err := it.Next()
+			if err != nil {
+				return fmt.Errorf("keyset: %s at offset %d: %w", s.snapPath, off, err)
+			}
+			if !ok {
+				return nil
+			}
+			if len(e.Key) == 0 || e.Tombstone || len(e.Value) != 0 {
+				return fmt.Errorf("keyset: %s at offset %d: %w: malformed snapshot entry", s.snapPath, off, segment.ErrCorrupt)
+			}
+			s.keys[string(e.Key)] = struct{}{}
+			n++
+		}
+	})
+	if err != nil {
+		return wrapScanErr(err)
+	}
+	// A snapshot is synced before it is renamed into place, so anything but
+	// a clean end is damage, as is a key count that does not match.
+	if res.Tail != segment.TailClean {
+		return fmt.Errorf("keyset: %s: %w: snapshot does not end cleanly: %v", s.snapPath, segment.ErrCorrupt, res.Damage)
+	}
+	if n != fh.Base || uint64(len(s.keys)) != n {
+		return fmt.Errorf("keyset: %s: %w: snapshot holds %d entries, %d distinct, header says %d", s.snapPath, segment.ErrCorrupt, n, len(s.keys), fh.Base)
+	}
+	s.gen = fh.ID
+	return nil
+}
+
+// loadDelta opens the delta and, if it belongs to the snapshot's
+// generation, replays it into s.keys. fresh reports a stale delta that must
+// be replaced.
+func (s *Set) loadDelta() (vfs.File, segment.ScanResult, bool, error) {
+	f, err := s.fs.OpenReadWrite(s.deltaPath)
+	if err != nil {
+		return nil, segment.ScanResult{}, false, fmt.Errorf("keyset: open %s: %w", s.deltaPath, err)
+	}
+	res, fresh, err := s.replayDelta(f)
+	if err != nil {
+		f.Close()
+		return nil, res, false, err
+	}
+	return f, res, fresh, nil
+}
+
+func (s *Set) replayDelta(f vfs.File) (res segment.ScanResult, fresh bool, err error) {
+	fh, size, err := readHeader(f, s.deltaPath)
+	if err != nil {
+		return res, false, err
+	}
+	switch {
+	case fh.ID > s.gen:
+		return res, false, fmt.Errorf("keyset: %s: %w: delta generation %d is newer than snapshot generation %d (snapshot lost?)", s.deltaPath, segment.ErrCorrupt, fh.ID, s.gen)
+	case fh.ID < s.gen:
+		// Left over from a rewrite interrupted after the snapshot was
+		// renamed: the snapshot holds all of its operations.
+		return res, true, nil
+	}
+	ops := 0
+	res, err = segment.Scan(f, size, s.deltaPath, func(off int64, h segment.FrameHeader, p []byte) error {
+		it := segment.NewEntryIter(h, p)
+		for {
+			e, ok, err := it.Next()
+			if err != nil {
+				return fmt.Errorf("keyset: %s at offset %d: %w", s.deltaPath, off, err)
+			}
+			if !ok {
+				return nil
+			}
+			if len(e.Key) == 0 {
+				return fmt.Errorf("keyset: %s at offset %d: %w: empty key", s.deltaPath, off, segment.ErrCorrupt)
+			}
+			if e.Tombstone {
+				delete(s.keys, string(e.Key))
+			} else {
+				s.keys[string(e.Key)] = struct{}{}
+			}
+			ops++
+		}
+	})
+	if err != nil {
+		return res, false, wrapScanErr(err)
+	}
+	s.deltaOps = ops
+	return res, false, nil
+}
+
+func wrapScanErr(err error) error {
+	if strings.HasPrefix(err.Error(), "keyset:") {
+		return err
+	}
+	return fmt.Errorf("keyset: %w", err)
+}
+
+// readHeader reads and validates a segment file header and returns the
+// file's size.
+func readHeader(f vfs.File, name string) (segment.FileHeader, int64, error) {
+	size, err := f.Size()
+	if err != nil {
+		return segment.FileHeader{}, 0, fmt.Errorf("keyset: size of %s: %w", name, err)
+	}
+	var hb [segment.FileHeaderSize]byte
+	if size < segment.FileHeaderSize {
+		return segment.FileHeader{}, 0, fmt.Errorf("keyset: %s: %w: file of %d bytes has no header", name, segment.ErrCorrupt, size)
+	}
+	if _, err := f.ReadAt(hb[:], 0); err != nil {
+		return segment.FileHeader{}, 0, fmt.Errorf("keyset: read %s: %w", name, err)
+	}
+	fh, err := segment.ParseFileHeader(hb[:])
+	if err != nil {
+		return fh, 0, fmt.Errorf("keyset: %s: %w", name, err)
+	}
+	return fh, size, nil
+}
+
+// newDelta creates an empty delta of generation gen durably: header written
+// to N.delta.tmp and synced, renamed over N.delta, directory synced.
+func (s *Set) newDelta(gen uint64) (*segment.Writer, error) {
+	w, err := segment.Create(s.fs, s.deltaTmp, segment.FileHeader{ID: gen}, 0)
+	if err != nil {
+		return nil, fmt.Errorf("keyset: %w", err)
+	}
+	if err := s.step(stepDeltaTempCreated); err != nil {
+		w.Close()
+		return nil, err
+	}
+	if err := s.fs.Rename(s.deltaTmp, s.deltaPath); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("keyset: rename %s: %w", s.deltaTmp, err)
+	}
+	if err := s.step(stepDeltaRenamed); err != nil {
+		w.Close()
+		return nil, err
+	}
+	if err := s.fs.SyncDir(s.dir); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("keyset: sync directory %s: %w", s.dir, err)
+	}
+	return segment.Resume(w.File(), s.deltaPath, gen, w.Offset()), nil
+}
+
+func (s *Set) step(st rewriteStep) error {
+	if s.hook == nil {
+		return nil
+	}
+	return s.hook(st)
+}
+
+func (s *Set) checkKey(key string) error {
+	if len(key) == 0 || len(key) > s.maxKey {
+		return fmt.Errorf("keyset: key of %d bytes (allowed 1 to %d): %w", len(key), s.maxKey, segment.ErrInvalid)
+	}
+	return nil
+}
+
+// usable reports why the set cannot take operations. Callers hold mu.
+func (s *Set) usable() error {
+	if s.closed {
+		return ErrClosed
+	}
+	return s.err
+}
+
+// fail makes err sticky. Callers hold mu.
+func (s *Set) fail(err error) error {
+	if s.err == nil {
+		s.err = fmt.Errorf("keyset: unusable until reopened: %w", err)
+	}
+	s.cond.Broadcast()
+	return s.err
+}
+
+// Add inserts key. With Immediate durability it returns once the key is on
+// stable storage; with Eventual once it is written to the OS (see
+// [Durability] for what survives a crash). Adding a key already present
+// writes nothing, but still waits, under Immediate, until the state it
+// observed is durable. An empty key or one longer than MaxKeySize gives an
+// error wrapping segment.ErrInvalid and writes nothing. After a failed write
+// or sync every Add, Remove and Sync returns an error wrapping the cause
+// until the set is reopened; after Close they return ErrClosed.
+func (s *Set) Add(key string) error { return s.op(key, false) }
+
+// Remove deletes key, with the same durability, error and no-op contract
+// as Add: removing an absent key writes nothing and is not an error.
+func (s *Set) Remove(key string) error { return s.op(key, true) }
+
+func (s *Set) op(key string, remove bool) error {
+	if err := s.checkKey(key); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.usable(); err != nil {
+		return err
+	}
+	_, present := s.keys[key]
+	if present != remove {
+		// No change; under Immediate the observed state must be durable.
+		if s.durability == Immediate {
+			return s.waitDurable(s.written)
+		}
+		return nil
+	}
+	s.buf = append(s.buf[:0], make([]byte, segment.FrameHeaderSize)...)
+	s.buf = segment.AppendEntry(s.buf, []byte(key), nil, remove)
+	p := s.buf[segment.FrameHeaderSize:]
+	h := segment.FrameHeader{
+		CRC:      segment.Checksum(p),
+		FirstSeq: s.nextSeq,
+		Time:     time.Now().UnixMilli(),
+		Count:    1,
+	}
+	if _, err := s.w.WriteFrame(s.buf, h); err != nil {
+		// The frame may be partly written: stop here, Open cuts it.
+		return s.fail(err)
+	}
+	s.nextSeq++
+	s.deltaOps++
+	s.written++
+	seq := s.written
+	if remove {
+		delete(s.keys, key)
+	} else {
+		s.keys[key] = struct{}{}
+	}
+	if !s.rewriting && (s.deltaOps > max(2*len(s.keys), minRewriteOps) || s.w.Offset() > maxDeltaBytes) {
+		// The rewrite makes this operation durable too.
+		return s.rewrite()
+	}
+	if s.durability == Immediate {
+		return s.waitDurable(seq)
+	}
+	return nil
+}
+
+// waitDurable returns once operation seq is durable, syncing the delta
+// itself if no other goroutine is (group commit). Callers hold mu; it is
+// released while syncing or waiting.
+func (s *Set) waitDurable(seq uint64) error {
+	for s.durable < seq {
+		if s.err != nil {
+			return s.err
+		}
+		if s.closed {
+			return ErrClosed
+		}
+		if s.syncing || s.rewriting {
+			s.cond.Wait()
+			continue
+		}
+		s.syncing = true
+		target, off, w := s.written, s.w.Offset(), s.w
+		s.syncs++
+		s.mu.Unlock()
+		err := w.File().Sync()
+		s.mu.Lock()
+		s.syncing = false
+		if err != nil {
+			return s.fail(fmt.Errorf("sync %s: %w", w.Name(), err))
+		}
+		w.MarkSynced(off)
+		s.durable = max(s.durable, target)
+		s.cond.Broadcast()
+	}
+	return nil
+}
+
+// rewrite writes a new snapshot and starts an empty delta (see the package
+// documentation). On success every operation written so far is durable.
+// Callers hold mu.
+func (s *Set) rewrite() error {
+	s.rewriting = true
+	for s.syncing {
+		s.cond.Wait() // the sync in flight uses the current delta
+	}
+	s.rewriting = false
+	defer s.cond.Broadcast()
+	if err := s.usable(); err != nil {
+		return err
+	}
+	if err := s.writeSnapshot(); err != nil {
+		return s.fail(err)
+	}
+	w, err := s.newDelta(s.gen + 1)
+	if err != nil {
+		return s.fail(err)
+	}
+	if err := s.step(stepDeltaReset); err != nil {
+		w.Close()
+		return s.fail(err)
+	}
+	s.w.Close() // its data is in the new snapshot
+	s.w = w
+	s.gen++
+	s.deltaOps = 0
+	s.nextSeq = 1
+	s.durable = s.written
+	s.rewrites++
+	return nil
+}
+
+// writeSnapshot writes the set to N.snap.tmp, syncs it, renames it over
+// N.snap and syncs the directory.
+func (s *Set) writeSnapshot() error {
+	fh := segment.FileHeader{ID: s.gen + 1, Base: uint64(len(s.keys))}
+	w, err := segment.Create(s.fs, s.snapTmp, fh, 0)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if w != nil {
+			w.Close()
+		}
+	}()
+	buf := s.buf[:0]
+	var first, count uint64
+	flush := func() error {
+		if count == 0 {
+			return nil
+		}
+		h := segment.FrameHeader{
+			CRC:      segment.Checksum(buf[segment.FrameHeaderSize:]),
+			FirstSeq: first,
+			Count:    uint32(count),
+		}
+		if _, err := w.WriteFrame(buf, h); err != nil {
+			return err
+		}
+		first += count
+		count = 0
+		return nil
+	}
+	for k := range s.keys {
+		if count > 0 && len(buf)-segment.FrameHeaderSize+len(k)+2*binaryMaxVarintLen > snapFramePayload {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if count == 0 {
+			buf = append(buf[:0], make([]byte, segment.FrameHeaderSize)...)
+		}
+		buf = segment.AppendEntry(buf, []byte(k), nil, false)
+		count++
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	if cap(buf) <= 2*snapFramePayload {
+		s.buf = buf[:0]
+	}
+	if err := s.step(stepTempWritten); err != nil {
+		return err
+	}
+	if err := w.File().Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", s.snapTmp, err)
+	}
+	if err := s.step(stepTempSynced); err != nil {
+		return err
+	}
+	err = w.Close()
+	w = nil
+	if err != nil {
+		return fmt.Errorf("close %s: %w", s.snapTmp, err)
+	}
+	if err := s.fs.Rename(s.snapTmp, s.snapPath); err != nil {
+		return fmt.Errorf("rename %s: %w", s.snapTmp, err)
+	}
+	if err := s.step(stepRenamed); err != nil {
+		return err
+	}
+	// The snapshot's rename must be durable before the delta's: see the
+	// package documentation.
+	if err := s.fs.SyncDir(s.dir); err != nil {
+		return fmt.Errorf("sync directory %s: %w", s.dir, err)
+	}
+	return s.step(stepDirSynced)
+}
+
+const binaryMaxVarintLen = 10
+
+// Has reports whether key is in the set: the in-memory state, including
+// operations not yet durable. After Close it reports false.
+func (s *Set) Has(key string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, ok := s.keys[key]
+	return ok
+}
+
+// Keys returns the keys in the set sorted ascending by byte order, in a new
+// slice. After Close it returns nil.
+func (s *Set) Keys() []string {
+	s.mu.RLock()
+	if s.keys == nil {
+		s.mu.RUnlock()
+		return nil
+	}
+	keys := make([]string, 0, len(s.keys))
+	for k := range s.keys {
+		keys = append(keys, k)
+	}
+	s.mu.RUnlock()
+	slices.Sort(keys)
+	return keys
+}
+
+// Len is the number of keys in the set; 0 after Close.
+func (s *Set) Len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.keys)
+}
+
+// Sync makes every operation that has returned durable, whatever the
+// Durability. It returns the sticky error after a failure, ErrClosed after
+// Close.
+func (s *Set) Sync() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.usable(); err != nil {
+		return err
+	}
+	return s.waitDurable(s.written)
+}
+
+// Close makes every operation durable, as Sync, then closes the files. The
+// files are closed even if that fails, and the error is returned. Later
+// calls of Add, Remove, Sync and Close return ErrClosed.
+func (s *Set) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	err := s.usable()
+	if err == nil {
+		err = s.waitDurable(s.written)
+	}
+	for s.syncing {
+		s.cond.Wait() // a failed sync elsewhere may still be in flight
+	}
+	if s.closed { // closed while waiting
+		return ErrClosed
+	}
+	s.closed = true
+	if cerr := s.w.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("keyset: close %s: %w", s.deltaPath, cerr)
+	}
+	s.keys = nil
+	s.buf = nil
+	s.cond.Broadcast()
+	return err
+}
