@@ -26,8 +26,10 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
+	"github.com/seglog/journal/keyset"
 	"github.com/seglog/journal/vfs"
 	"github.com/seglog/journal/wal"
 )
@@ -89,8 +91,10 @@ type Options struct {
 // Journal is an open journal directory. It is safe for concurrent use by
 // many goroutines.
 type Journal struct {
-	log  *wal.Log
-	opts Options
+	log    *wal.Log
+	cmds   *keyset.Set
+	opts   Options
+	closed atomic.Bool
 }
 
 // Open opens the journal in dir, creating dir and its missing parents, and
@@ -120,7 +124,12 @@ func Open(dir string, opts Options) (*Journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	return &Journal{log: l, opts: opts}, nil
+	cmds, err := openCommands(dir, opts)
+	if err != nil {
+		l.Close()
+		return nil, fmt.Errorf("journal: command IDs: %w", err)
+	}
+	return &Journal{log: l, cmds: cmds, opts: opts}, nil
 }
 
 // AppendBatch appends events atomically: after any crash they are all in
@@ -207,11 +216,14 @@ func (j *Journal) Entries(from uint64) iter.Seq2[Entry, error] {
 	}
 }
 
-// Sync makes every batch appended so far durable (for Eventual journals;
-// under Immediate it already is).
+// Sync makes every batch and command ID operation so far durable (for
+// Eventual journals; under Immediate they already are).
 func (j *Journal) Sync() error {
 	if err := j.log.Sync(); err != nil {
 		return fmt.Errorf("journal: sync: %w", err)
+	}
+	if err := j.cmds.Sync(); err != nil {
+		return commandErr("sync", err)
 	}
 	return nil
 }
@@ -220,8 +232,15 @@ func (j *Journal) Sync() error {
 // releases the directory lock and closes the files. Calls after Close
 // return ErrClosed.
 func (j *Journal) Close() error {
+	if j.closed.Swap(true) {
+		return fmt.Errorf("journal: %w", ErrClosed)
+	}
+	cerr := j.cmds.Close()
 	if err := j.log.Close(); err != nil {
 		return fmt.Errorf("journal: %w", err)
+	}
+	if cerr != nil {
+		return commandErr("close", cerr)
 	}
 	return nil
 }

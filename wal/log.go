@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/seglog/journal/index"
@@ -140,14 +141,15 @@ func (l *Log) recover() error {
 	return nil
 }
 
-// removeTemps deletes temporary files left by an interrupted index write.
+// removeTemps deletes temporary files left by an interrupted index write
+// (and only those: other files in the directory are not the log's).
 func (l *Log) removeTemps() error {
 	names, err := l.fs.List(l.dir)
 	if err != nil {
 		return err
 	}
 	for _, n := range names {
-		if len(n) > len(tmpSuffix) && n[len(n)-len(tmpSuffix):] == tmpSuffix {
+		if strings.HasSuffix(n, idxSuffix+tmpSuffix) {
 			if err := l.fs.Remove(filepath.Join(l.dir, n)); err != nil && !isNotExist(err) {
 				return fmt.Errorf("remove %s: %w", n, err)
 			}
