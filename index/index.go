@@ -1,31 +1,49 @@
 // Package index is the in-memory map from sequence numbers to the frames
-// that hold them: a B-tree (github.com/google/btree) of frame locations.
+// that hold them: a B-tree (github.com/google/btree) of segments, each with
+// the sorted first sequence numbers and offsets of its frames.
 //
-// It holds one item per frame, not per entry, so a journal written in
-// batches costs a fraction of a byte of index per event. Snapshots are
-// copy-on-write clones: a reader takes one in O(1) and iterates it while the
-// writer keeps adding frames.
+// It holds 12 bytes per frame, not per entry, so a journal written in
+// batches costs a fraction of a byte of index per event, and replacing a
+// rewritten segment's frames is one tree update. Snapshots are
+// copy-on-write clones: a reader takes one in O(1) and iterates it while
+// the writer keeps adding frames.
 package index
 
-import "github.com/google/btree"
+import (
+	"slices"
+	"sort"
 
-// Loc locates one frame: the sequence numbers it holds and where it is.
-type Loc struct {
-	First uint64 // first sequence number in the frame
-	Last  uint64 // last sequence number in the frame
-	Seg   uint32 // segment number
-	Off   uint32 // offset of the frame in its segment
+	"github.com/google/btree"
+)
+
+// Frame locates one frame in its segment.
+type Frame struct {
+	First uint64 // sequence number of the frame's first entry
+	Off   uint32 // offset of the frame in the segment file
 }
 
-// degree keeps nodes a few cache lines wide; measured, not critical.
-const degree = 32
+// seg is one segment's frames. Readers share the backing arrays; the
+// writer only ever appends past every reader's length or replaces a seg
+// whole, so shared elements never change.
+type seg struct {
+	id     uint32
+	last   uint64   // last sequence number in the segment
+	firsts []uint64 // per frame, ascending
+	offs   []uint32 // per frame
+}
 
-func less(a, b Loc) bool { return a.First < b.First }
+func (s seg) first() uint64 { return s.firsts[0] }
+
+func less(a, b seg) bool { return a.firsts[0] < b.firsts[0] }
+
+// degree: a journal has tens to thousands of segments; small nodes suffice.
+const degree = 8
 
 // Index maps sequence numbers to frames. It is not safe for concurrent
 // mutation; readers use Clone.
 type Index struct {
-	t *btree.BTreeG[Loc]
+	t      *btree.BTreeG[seg]
+	frames int
 }
 
 // New returns an empty index.
@@ -33,49 +51,155 @@ func New() *Index {
 	return &Index{t: btree.NewG(degree, less)}
 }
 
-// Add inserts or replaces the frame starting at l.First.
-func (x *Index) Add(l Loc) { x.t.ReplaceOrInsert(l) }
+// key returns a probe item whose first sequence number is seq.
+func key(seq uint64) seg { return seg{firsts: []uint64{seq}} }
 
-// Delete removes the frame starting at first, reporting whether it existed.
-func (x *Index) Delete(first uint64) bool {
-	_, ok := x.t.Delete(Loc{First: first})
-	return ok
+// Append adds a frame holding sequence numbers first..last at offset off
+// of segment id. Frames are appended in sequence order: first must be
+// greater than every sequence number already indexed, and id must be the
+// newest segment or a new one.
+func (x *Index) Append(id uint32, first, last uint64, off uint32) {
+	if s, ok := x.t.Max(); ok && s.id == id {
+		s.firsts = append(s.firsts, first)
+		s.offs = append(s.offs, off)
+		s.last = last
+		x.t.ReplaceOrInsert(s)
+	} else {
+		x.t.ReplaceOrInsert(seg{id: id, last: last, firsts: []uint64{first}, offs: []uint32{off}})
+	}
+	x.frames++
+}
+
+// SetSegment replaces every frame of segment id with frames (sorted by
+// First, all within the segment's former range), whose last sequence
+// number is last. With no frames the segment is dropped.
+func (x *Index) SetSegment(id uint32, frames []Frame, last uint64) {
+	x.DeleteSegment(id)
+	if len(frames) == 0 {
+		return
+	}
+	s := seg{id: id, last: last, firsts: make([]uint64, len(frames)), offs: make([]uint32, len(frames))}
+	for i, f := range frames {
+		s.firsts[i], s.offs[i] = f.First, f.Off
+	}
+	x.t.ReplaceOrInsert(s)
+	x.frames += len(frames)
+}
+
+// DeleteSegment drops every frame of segment id.
+func (x *Index) DeleteSegment(id uint32) {
+	var found seg
+	var ok bool
+	x.t.Ascend(func(s seg) bool {
+		if s.id == id {
+			found, ok = s, true
+			return false
+		}
+		return true
+	})
+	if ok {
+		x.t.Delete(found)
+		x.frames -= len(found.firsts)
+	}
+}
+
+// Frames returns the frames of segment id, and the segment's last sequence
+// number.
+func (x *Index) Frames(id uint32) ([]Frame, uint64) {
+	var out []Frame
+	var last uint64
+	x.t.Ascend(func(s seg) bool {
+		if s.id != id {
+			return true
+		}
+		last = s.last
+		out = make([]Frame, len(s.firsts))
+		for i := range s.firsts {
+			out[i] = Frame{First: s.firsts[i], Off: s.offs[i]}
+		}
+		return false
+	})
+	return out, last
 }
 
 // Len is the number of frames.
-func (x *Index) Len() int { return x.t.Len() }
+func (x *Index) Len() int { return x.frames }
+
+// Segments is the number of segments holding frames.
+func (x *Index) Segments() int { return x.t.Len() }
 
 // Clone returns a snapshot that later changes to x do not affect (and vice
-// versa). It costs O(1); nodes are copied lazily on write.
-func (x *Index) Clone() *Index { return &Index{t: x.t.Clone()} }
+// versa). It costs O(1); tree nodes are copied lazily on write.
+func (x *Index) Clone() *Index { return &Index{t: x.t.Clone(), frames: x.frames} }
 
-// Find returns the frame that holds seq, if any.
-func (x *Index) Find(seq uint64) (Loc, bool) {
-	var got Loc
-	var ok bool
-	x.t.DescendLessOrEqual(Loc{First: seq}, func(l Loc) bool {
-		got, ok = l, seq <= l.Last
+// Find returns the segment and offset of the frame that may hold seq: the
+// frame with the greatest first sequence number <= seq, within a segment
+// whose range covers seq. ok is false when no frame can hold seq.
+func (x *Index) Find(seq uint64) (id uint32, off uint32, ok bool) {
+	x.t.DescendLessOrEqual(key(seq), func(s seg) bool {
+		if seq <= s.last {
+			i := sort.Search(len(s.firsts), func(i int) bool { return s.firsts[i] > seq }) - 1
+			id, off, ok = s.id, s.offs[i], true
+		}
 		return false
 	})
-	return got, ok
+	return id, off, ok
 }
 
 // Ascend calls fn for every frame that may hold sequence numbers >= from,
-// in order, until fn returns false.
-func (x *Index) Ascend(from uint64, fn func(Loc) bool) {
+// in order, with its segment, until fn returns false.
+func (x *Index) Ascend(from uint64, fn func(id uint32, f Frame) bool) {
 	start := from
-	if l, ok := x.Find(from); ok {
-		start = l.First
-	}
-	x.t.AscendGreaterOrEqual(Loc{First: start}, fn)
+	x.t.DescendLessOrEqual(key(from), func(s seg) bool {
+		start = s.first()
+		return false
+	})
+	x.t.AscendGreaterOrEqual(key(start), func(s seg) bool {
+		if s.last < from {
+			return true
+		}
+		i := 0
+		if from > s.first() {
+			i = max(sort.Search(len(s.firsts), func(i int) bool { return s.firsts[i] > from })-1, 0)
+		}
+		for ; i < len(s.firsts); i++ {
+			if !fn(s.id, Frame{First: s.firsts[i], Off: s.offs[i]}) {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // Descend calls fn for every frame from the newest to the oldest until fn
 // returns false.
-func (x *Index) Descend(fn func(Loc) bool) { x.t.Descend(fn) }
+func (x *Index) Descend(fn func(id uint32, f Frame) bool) {
+	x.t.Descend(func(s seg) bool {
+		for i := len(s.firsts) - 1; i >= 0; i-- {
+			if !fn(s.id, Frame{First: s.firsts[i], Off: s.offs[i]}) {
+				return false
+			}
+		}
+		return true
+	})
+}
 
-// Min and Max return the oldest and newest frames.
-func (x *Index) Min() (Loc, bool) { return x.t.Min() }
+// Bounds returns the first and last indexed sequence numbers.
+func (x *Index) Bounds() (first, last uint64, ok bool) {
+	lo, ok := x.t.Min()
+	if !ok {
+		return 0, 0, false
+	}
+	hi, _ := x.t.Max()
+	return lo.first(), hi.last, true
+}
 
-// Max returns the newest frame.
-func (x *Index) Max() (Loc, bool) { return x.t.Max() }
+// SegmentIDs lists the segments holding frames, in order.
+func (x *Index) SegmentIDs() []uint32 {
+	var ids []uint32
+	x.t.Ascend(func(s seg) bool {
+		ids = append(ids, s.id)
+		return true
+	})
+	return slices.Clip(ids)
+}

@@ -3,7 +3,6 @@ package wal
 import (
 	"fmt"
 
-	"github.com/seglog/journal/index"
 	"github.com/seglog/journal/segment"
 )
 
@@ -60,7 +59,7 @@ func (l *Log) Append(b Batch) (first uint64, err error) {
 		return 0, l.fail(err)
 	}
 	l.nextSeq += uint64(len(b.Records))
-	l.idx.Add(index.Loc{First: first, Last: l.nextSeq - 1, Seg: uint32(l.active.ID()), Off: uint32(off)})
+	l.idx.Append(uint32(l.active.ID()), first, l.nextSeq-1, uint32(off))
 	if l.opts.Durability == Eventual {
 		l.visibleSeq = l.nextSeq
 		return first, nil

@@ -128,6 +128,9 @@ func load(fsys vfs.FS, dir string, readOnly bool) (_ *loaded, err error) {
 			}
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
+		if id > maxSegmentID {
+			return nil, fmt.Errorf("%s: %w: segment number out of range", name, ErrCorrupt)
+		}
 		if fh.ID != id {
 			return nil, fmt.Errorf("%s: %w: header names segment %d", name, ErrCorrupt, fh.ID)
 		}
@@ -163,7 +166,7 @@ func load(fsys vfs.FS, dir string, readOnly bool) (_ *loaded, err error) {
 			if fr.First < fh.Base || (havePrev && fr.First <= prevLast) {
 				return nil, fmt.Errorf("%s at offset %d: %w: sequence %d out of order", name, fr.Offset, ErrCorrupt, fr.First)
 			}
-			ld.idx.Add(index.Loc{First: fr.First, Last: fr.Last, Seg: uint32(id), Off: fr.Offset})
+			ld.idx.Append(uint32(id), fr.First, fr.Last, fr.Offset)
 			prevLast, havePrev = fr.Last, true
 		}
 		ld.nextSeq = max(ld.nextSeq, fh.Base)

@@ -162,7 +162,7 @@ func (l *Log) removeTemps() error {
 // directory synced so the file survives a power cut before anything in it
 // is acknowledged. Called with l.mu held (or before l is shared).
 func (l *Log) createSegment(id uint64) error {
-	if id > 1<<32-1 {
+	if id > maxSegmentID {
 		return fmt.Errorf("%w: segment number %d out of range", ErrInvalid, id)
 	}
 	name := segName(l.dir, id)
@@ -205,18 +205,20 @@ func (l *Log) seal() error {
 // activeFrameInfos lists the frames of the active segment from the index.
 // Frames in the active segment are always contiguous.
 func (l *Log) activeFrameInfos() []segment.FrameInfo {
-	id := uint32(l.active.ID())
-	var frames []segment.FrameInfo
-	l.idx.Descend(func(loc index.Loc) bool {
-		if loc.Seg != id {
-			return false
+	frames, last := l.idx.Frames(uint32(l.active.ID()))
+	out := make([]segment.FrameInfo, len(frames))
+	for i, f := range frames {
+		end := last
+		if i+1 < len(frames) {
+			end = frames[i+1].First - 1
 		}
-		frames = append(frames, segment.FrameInfo{Offset: loc.Off, Count: uint32(loc.Last - loc.First + 1), First: loc.First, Last: loc.Last})
-		return true
-	})
-	slices.Reverse(frames)
-	return frames
+		out[i] = segment.FrameInfo{Offset: f.Off, Count: uint32(end - f.First + 1), First: f.First, Last: end}
+	}
+	return out
 }
+
+// maxSegmentID keeps segment numbers within the index's uint32.
+const maxSegmentID = 1<<32 - 1
 
 // rotate seals the active segment and starts the next. Called with l.mu
 // held. Every sequence number so far is durable afterwards.

@@ -106,12 +106,12 @@ func (s *snapshot) readErr(err error) error {
 func (s *snapshot) ascend(from uint64, yield func(Entry, error) bool) {
 	var cur *seg
 	var rd *segment.Reader
-	s.idx.Ascend(from, func(loc index.Loc) bool {
+	s.idx.Ascend(from, func(id uint32, loc index.Frame) bool {
 		if loc.First >= s.visible {
 			return false
 		}
-		if cur == nil || cur.id != uint64(loc.Seg) {
-			sg, err := s.seg(loc.Seg)
+		if cur == nil || cur.id != uint64(id) {
+			sg, err := s.seg(id)
 			if err != nil {
 				yield(Entry{}, err)
 				return false
@@ -157,11 +157,11 @@ func (s *snapshot) ascend(from uint64, yield func(Entry, error) bool) {
 // descend yields the entries newest first.
 func (s *snapshot) descend(yield func(Entry, error) bool) {
 	var buf []Entry
-	s.idx.Descend(func(loc index.Loc) bool {
+	s.idx.Descend(func(id uint32, loc index.Frame) bool {
 		if loc.First >= s.visible {
 			return true
 		}
-		sg, err := s.seg(loc.Seg)
+		sg, err := s.seg(id)
 		if err != nil {
 			yield(Entry{}, err)
 			return false
@@ -199,15 +199,15 @@ func (s *snapshot) descend(yield func(Entry, error) bool) {
 }
 
 func (s *snapshot) get(seq uint64) (Entry, error) {
-	loc, ok := s.idx.Find(seq)
+	id, off, ok := s.idx.Find(seq)
 	if !ok || seq >= s.visible {
 		return Entry{}, fmt.Errorf("sequence %d: %w", seq, ErrNotFound)
 	}
-	sg, err := s.seg(loc.Seg)
+	sg, err := s.seg(id)
 	if err != nil {
 		return Entry{}, err
 	}
-	h, p, err := segment.ReadFrame(sg.f, sg.size, int64(loc.Off), sg.name)
+	h, p, err := segment.ReadFrame(sg.f, sg.size, int64(off), sg.name)
 	if err != nil {
 		return Entry{}, s.readErr(err)
 	}
@@ -215,7 +215,7 @@ func (s *snapshot) get(seq uint64) (Entry, error) {
 	for {
 		e, ok, err := it.Next()
 		if err != nil {
-			return Entry{}, fmt.Errorf("%s at offset %d: %w", sg.name, loc.Off, err)
+			return Entry{}, fmt.Errorf("%s at offset %d: %w", sg.name, off, err)
 		}
 		if !ok {
 			return Entry{}, fmt.Errorf("sequence %d: %w", seq, ErrNotFound)
