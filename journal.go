@@ -72,9 +72,11 @@ const DefaultCompactionThreshold = 10_000
 // Options configure a Journal. The zero value is the sensible default.
 type Options struct {
 	Durability Durability
-	// CompactionThresholdEvents: compaction of removed routes' events is
-	// considered once the journal holds at least this many live events.
-	// 0 means DefaultCompactionThreshold.
+	// CompactionThresholdEvents: after an append that leaves at least this
+	// many live events, the events of removed routes are compacted away:
+	// for every route with a RouteRemoved, its events up to its last
+	// RouteRemoved (that one included) vanish from reads. 0 means
+	// DefaultCompactionThreshold.
 	CompactionThresholdEvents uint64
 	// SegmentSize: rotate the active segment file at about this many bytes.
 	// 0 means 64 MiB.
@@ -116,10 +118,11 @@ func Open(dir string, opts Options) (*Journal, error) {
 		opts.CompactionThresholdEvents = DefaultCompactionThreshold
 	}
 	l, err := wal.Open(dir, wal.Options{
-		Durability:  wal.Durability(opts.Durability),
-		SegmentSize: opts.SegmentSize,
-		FS:          opts.FS,
-		Logger:      opts.Logger,
+		Durability:          wal.Durability(opts.Durability),
+		SegmentSize:         opts.SegmentSize,
+		CompactionThreshold: opts.CompactionThresholdEvents,
+		FS:                  opts.FS,
+		Logger:              opts.Logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
@@ -245,6 +248,19 @@ func (j *Journal) Close() error {
 	return nil
 }
 
+// Compact removes the events of removed routes now, whatever the
+// threshold: for every route whose events include a RouteRemoved, every
+// event of that route up to its last RouteRemoved (that one included). It
+// returns once the result is durable, after rewriting the segment files
+// that held removed events. Surviving events keep their sequence numbers,
+// and the next sequence number is unaffected.
+func (j *Journal) Compact() error {
+	if err := j.log.Compact(); err != nil {
+		return fmt.Errorf("journal: compact: %w", err)
+	}
+	return nil
+}
+
 // InspectFilter selects what Inspect returns.
 type InspectFilter struct {
 	RouteID string // "" = every route
@@ -263,7 +279,7 @@ func Inspect(dir string, filter InspectFilter) ([]Entry, error) {
 }
 
 func inspect(dir string, filter InspectFilter, fsys vfs.FS) ([]Entry, error) {
-	v, err := wal.OpenView(dir, fsys)
+	v, err := wal.OpenCompactedView(dir, fsys)
 	if errors.Is(err, wal.ErrNotFound) {
 		return nil, fmt.Errorf("journal: inspect %s: %w", dir, ErrNotJournal)
 	}

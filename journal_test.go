@@ -152,6 +152,9 @@ func copyDir(t *testing.T, src string) string {
 	}
 	for _, e := range ents {
 		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // a temporary file renamed or removed meanwhile
+		}
 		if err != nil {
 			t.Fatal(err)
 		}

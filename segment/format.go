@@ -27,7 +27,7 @@
 //	24 time      int64    batch timestamp, Unix milliseconds
 //	32 count     uint32   number of entries (at least 1)
 //	36 codec     uint8    payload encoding (CodecNone)
-//	37 flags     uint8    FlagSparse
+//	37 flags     uint8    FlagSparse, FlagCompact
 //	38 reserved  uint16   zero
 //
 // All integers are little-endian. The payload is the entries, each:
@@ -87,9 +87,12 @@ const (
 	// FlagSparse marks a frame whose entries carry sequence deltas, as
 	// written by the compactor after removing entries.
 	FlagSparse uint8 = 1 << 0
+	// FlagCompact marks a frame whose append applied compaction: every
+	// tombstone up to the frame's last entry takes effect with it.
+	FlagCompact uint8 = 1 << 1
 )
 
-const knownFlags = FlagSparse
+const knownFlags = FlagSparse | FlagCompact
 
 const fileMagic = "SEGLOG\x00\x01"
 

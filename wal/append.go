@@ -47,13 +47,18 @@ func (l *Log) Append(b Batch) (first uint64, err error) {
 	if err := l.writable(); err != nil {
 		return 0, err
 	}
-	if off := l.active.Offset(); off > segment.FileHeaderSize && off+int64(len(frame)) > l.opts.SegmentSize {
+	if off := l.active.Offset(); off > segment.FileHeaderSize && (l.rotateNext || off+int64(len(frame)) > l.opts.SegmentSize) {
+		l.rotateNext = false
 		if err := l.rotate(); err != nil {
 			return 0, l.fail(err)
 		}
 	}
 	first = l.nextSeq
 	h.FirstSeq = first
+	compact := l.observe(b, first)
+	if compact {
+		h.Flags |= segment.FlagCompact
+	}
 	off, err := l.active.WriteFrame(frame, h)
 	if err != nil {
 		return 0, l.fail(err)
@@ -62,6 +67,14 @@ func (l *Log) Append(b Batch) (first uint64, err error) {
 	l.idx.Append(uint32(l.active.ID()), first, l.nextSeq-1, uint32(off))
 	if l.opts.Durability == Eventual {
 		l.visibleSeq = l.nextSeq
+	}
+	if compact {
+		l.applyCompaction(l.nextSeq)
+		if c := l.cs.Segment(uint32(l.active.ID())); rewriteWorthy(c) && l.active.Offset() >= earlyRotateBytes {
+			l.rotateNext = true
+		}
+	}
+	if l.opts.Durability == Eventual {
 		return first, nil
 	}
 	if err := l.waitSynced(l.nextSeq); err != nil {
@@ -120,6 +133,7 @@ func (l *Log) waitSynced(target uint64) error {
 		l.syncedSeq = max(l.syncedSeq, upto)
 		if l.opts.Durability == Immediate {
 			l.visibleSeq = max(l.visibleSeq, upto)
+			l.publishDead()
 		}
 		l.cond.Broadcast()
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/seglog/journal/compactor"
 	"github.com/seglog/journal/index"
 	"github.com/seglog/journal/segment"
 	"github.com/seglog/journal/vfs"
@@ -55,6 +56,19 @@ type Log struct {
 	syncedSeq  uint64 // every sequence number below this is durable
 	syncing    bool   // a goroutine is in fdatasync on behalf of all
 
+	// Compaction (nil cs: off). dead is what readers skip; deadQ holds
+	// applied removals waiting for their batch to become visible.
+	cs         *compactor.State
+	dead       compactor.DeadSet
+	deadQ      []queuedDead
+	rewriting  bool           // a rewrite pass (background or Compact) runs
+	bg         sync.WaitGroup // background rewriter
+	readers    int            // snapshots in use
+	retired    []vfs.File     // replaced segment files awaiting readers
+	cptMu      sync.Mutex     // serializes checkpoint writes
+	cptThrough uint64         // guarded by cptMu
+	rotateNext bool           // seal the active segment at the next append
+
 	bufPool sync.Pool
 }
 
@@ -97,6 +111,17 @@ func (l *Log) recover() error {
 	if err := l.removeTemps(); err != nil {
 		ld.close()
 		return err
+	}
+	if l.opts.CompactionThreshold > 0 {
+		cs, err := buildState(l.fs, l.dir, ld)
+		if err != nil {
+			ld.close()
+			return fmt.Errorf("open %s: compaction state: %w", l.dir, err)
+		}
+		l.cs = cs
+		l.dead = cs.Dead()
+		l.cptThrough = cs.Through()
+		ld.nextSeq = max(ld.nextSeq, cs.Through())
 	}
 	l.idx = ld.idx
 	l.nextSeq = ld.nextSeq
@@ -195,11 +220,23 @@ func (l *Log) seal() error {
 	w.MarkSynced(w.Offset())
 	l.syncedSeq = l.nextSeq
 	l.visibleSeq = l.nextSeq
+	l.publishDead()
 	// The index file is an optimization: if it is lost, Open scans.
 	if err := segment.WriteIndexFile(l.fs, idxName(l.dir, w.ID()), w.ID(), w.Offset(), l.activeFrameInfos()); err != nil {
 		return err
 	}
-	return l.fs.SyncDir(l.dir)
+	if err := l.fs.SyncDir(l.dir); err != nil {
+		return err
+	}
+	if l.cs != nil {
+		// A checkpoint at every seal keeps Open's replay to the segments
+		// written since.
+		l.cs.SetThrough(l.nextSeq)
+		if err := l.writeCheckpoint(compactor.EncodeCheckpoint(l.cs), l.nextSeq); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // activeFrameInfos lists the frames of the active segment from the index.
@@ -231,7 +268,13 @@ func (l *Log) rotate() error {
 	segs[len(segs)-1] = &seg{id: old.ID(), name: old.Name(), f: old.File(), base: segs[len(segs)-1].base, size: old.Offset()}
 	l.segs = segs
 	l.cond.Broadcast()
-	return l.createSegment(old.ID() + 1)
+	if err := l.createSegment(old.ID() + 1); err != nil {
+		return err
+	}
+	if l.cs != nil {
+		l.kickRewrite()
+	}
+	return nil
 }
 
 // NextSeq returns the sequence number the next appended record will get.
@@ -268,6 +311,11 @@ func (l *Log) Close() error {
 		l.cond.Wait()
 	}
 	l.closed = true
+	// The background rewriter notices closed and stops after its current
+	// segment; wait for it without the lock it needs.
+	l.mu.Unlock()
+	l.bg.Wait()
+	l.mu.Lock()
 	var err error
 	if l.failed == nil {
 		err = l.seal()
@@ -277,6 +325,10 @@ func (l *Log) Close() error {
 			err = cerr
 		}
 	}
+	for _, f := range l.retired {
+		f.Close()
+	}
+	l.retired = nil
 	l.cond.Broadcast()
 	l.mu.Unlock()
 	if cerr := l.lock.Close(); cerr != nil && err == nil {

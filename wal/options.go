@@ -80,6 +80,10 @@ type Options struct {
 	// bytes. 0 means DefaultSegmentSize; other values are clamped to
 	// [MinSegmentSize, MaxSegmentSize].
 	SegmentSize int64
+	// CompactionThreshold turns on compaction of tombstoned records (see
+	// Compact): pending tombstones are applied when an append leaves at
+	// least this many live records. 0 means compaction is off.
+	CompactionThreshold uint64
 	// FS is the filesystem; nil means the operating system's.
 	FS vfs.FS
 	// Logger receives warnings about recovery; nil means slog.Default().

@@ -7,6 +7,7 @@ import (
 	"iter"
 	"slices"
 
+	"github.com/seglog/journal/compactor"
 	"github.com/seglog/journal/index"
 	"github.com/seglog/journal/segment"
 )
@@ -26,10 +27,14 @@ type Entry struct {
 type snapshot struct {
 	idx     *index.Index
 	segs    []*seg
-	visible uint64 // entries with Seq >= visible are not part of it
+	visible uint64            // entries with Seq >= visible are not part of it
+	dead    compactor.DeadSet // entries removed by compaction
 	closed  func() bool
+	release func() // returns the snapshot's hold on segment files
 }
 
+// snapshot takes a consistent view for a reader, who must call release
+// when done: until then replaced segment files stay open.
 func (l *Log) snapshot() (*snapshot, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -40,7 +45,20 @@ func (l *Log) snapshot() (*snapshot, error) {
 	act := *segs[len(segs)-1]
 	act.size = l.active.Offset()
 	segs[len(segs)-1] = &act
-	return &snapshot{idx: l.idx.Clone(), segs: segs, visible: l.visibleSeq, closed: l.isClosed}, nil
+	l.readers++
+	return &snapshot{idx: l.idx.Clone(), segs: segs, visible: l.visibleSeq, dead: l.dead, closed: l.isClosed, release: l.releaseSnapshot}, nil
+}
+
+func (l *Log) releaseSnapshot() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.readers--
+	if l.readers == 0 {
+		for _, f := range l.retired {
+			f.Close()
+		}
+		l.retired = nil
+	}
 }
 
 func (l *Log) isClosed() bool {
@@ -61,6 +79,7 @@ func (l *Log) Entries(from uint64) iter.Seq2[Entry, error] {
 			yield(Entry{}, err)
 			return
 		}
+		defer s.release()
 		s.ascend(from, yield)
 	}
 }
@@ -73,6 +92,7 @@ func (l *Log) Get(seq uint64) (Entry, error) {
 	if err != nil {
 		return Entry{}, err
 	}
+	defer s.release()
 	return s.get(seq)
 }
 
@@ -103,9 +123,13 @@ func (s *snapshot) readErr(err error) error {
 	return err
 }
 
-func (s *snapshot) ascend(from uint64, yield func(Entry, error) bool) {
+// frames calls fn for each frame that may hold sequence numbers >= from
+// and below the visible bound, in order, with its verified payload, until
+// fn returns false. A damaged or missing frame ends it with an error.
+func (s *snapshot) frames(from uint64, fn func(sg *seg, off int64, h segment.FrameHeader, p []byte) bool) error {
 	var cur *seg
 	var rd *segment.Reader
+	var ferr error
 	s.idx.Ascend(from, func(id uint32, loc index.Frame) bool {
 		if loc.First >= s.visible {
 			return false
@@ -113,7 +137,7 @@ func (s *snapshot) ascend(from uint64, yield func(Entry, error) bool) {
 		if cur == nil || cur.id != uint64(id) {
 			sg, err := s.seg(id)
 			if err != nil {
-				yield(Entry{}, err)
+				ferr = err
 				return false
 			}
 			cur = sg
@@ -128,30 +152,43 @@ func (s *snapshot) ascend(from uint64, yield func(Entry, error) bool) {
 			err = fmt.Errorf("%s at offset %d: %w: frame holds sequence %d, index says %d", cur.name, off, ErrCorrupt, h.FirstSeq, loc.First)
 		}
 		if err != nil {
-			yield(Entry{}, s.readErr(err))
+			ferr = s.readErr(err)
 			return false
 		}
+		return fn(cur, off, h, p)
+	})
+	return ferr
+}
+
+func (s *snapshot) ascend(from uint64, yield func(Entry, error) bool) {
+	stopped := false
+	err := s.frames(from, func(sg *seg, off int64, h segment.FrameHeader, p []byte) bool {
 		it := segment.NewEntryIter(h, p)
 		for {
 			e, ok, err := it.Next()
 			if err != nil {
-				yield(Entry{}, fmt.Errorf("%s at offset %d: %w", cur.name, off, err))
+				stopped = true
+				yield(Entry{}, fmt.Errorf("%s at offset %d: %w", sg.name, off, err))
 				return false
 			}
 			if !ok {
 				return true
 			}
-			if e.Seq < from {
+			if e.Seq < from || s.dead.IsDead(e.Seq, e.Key) {
 				continue
 			}
 			if e.Seq >= s.visible {
 				return false
 			}
 			if !yield(Entry{Seq: e.Seq, Time: h.Time, Key: e.Key, Value: e.Value, Tombstone: e.Tombstone}, nil) {
+				stopped = true
 				return false
 			}
 		}
 	})
+	if err != nil && !stopped {
+		yield(Entry{}, err)
+	}
 }
 
 // descend yields the entries newest first.
@@ -185,7 +222,7 @@ func (s *snapshot) descend(yield func(Entry, error) bool) {
 			if !ok {
 				break
 			}
-			if e.Seq < s.visible {
+			if e.Seq < s.visible && !s.dead.IsDead(e.Seq, e.Key) {
 				buf = append(buf, Entry{Seq: e.Seq, Time: h.Time, Key: e.Key, Value: e.Value, Tombstone: e.Tombstone})
 			}
 		}
@@ -221,6 +258,9 @@ func (s *snapshot) get(seq uint64) (Entry, error) {
 			return Entry{}, fmt.Errorf("sequence %d: %w", seq, ErrNotFound)
 		}
 		if e.Seq == seq {
+			if s.dead.IsDead(e.Seq, e.Key) {
+				return Entry{}, fmt.Errorf("sequence %d: %w (removed by compaction)", seq, ErrNotFound)
+			}
 			return Entry{Seq: e.Seq, Time: h.Time, Key: e.Key, Value: e.Value, Tombstone: e.Tombstone}, nil
 		}
 	}

@@ -1,8 +1,12 @@
 package wal
 
 import (
+	"bytes"
 	"fmt"
 	"iter"
+	"path/filepath"
+
+	"github.com/seglog/journal/compactor"
 
 	"github.com/seglog/journal/vfs"
 )
@@ -29,9 +33,59 @@ func OpenView(dir string, fsys vfs.FS) (*View, error) {
 		return nil, fmt.Errorf("read %s: %w", dir, err)
 	}
 	if len(ld.segs) == 0 {
+		ld.close()
 		return nil, fmt.Errorf("read %s: no log segments: %w", dir, ErrNotFound)
 	}
-	return &View{s: &snapshot{idx: ld.idx, segs: ld.segs, visible: ld.nextSeq}, ld: ld}, nil
+	v := &View{s: &snapshot{idx: ld.idx, segs: ld.segs, visible: ld.nextSeq}, ld: ld}
+	return v, nil
+}
+
+// OpenCompactedView is OpenView for a log written with compaction: records
+// removed by compaction are left out. It loads the compaction checkpoint
+// before and after reading the segments and retries if a compaction
+// replaced it meanwhile, so the view never pairs segments with a state
+// that does not describe them.
+func OpenCompactedView(dir string, fsys vfs.FS) (*View, error) {
+	if fsys == nil {
+		fsys = vfs.Default()
+	}
+	var lastErr error
+	for range 20 {
+		before, _ := readFileBytes(fsys, filepath.Join(dir, compactor.CheckpointName))
+		v, err := OpenView(dir, fsys)
+		if err != nil {
+			return nil, err
+		}
+		cs, err := buildState(fsys, dir, v.ld)
+		after, _ := readFileBytes(fsys, filepath.Join(dir, compactor.CheckpointName))
+		if err == nil && bytes.Equal(before, after) {
+			v.s.dead = cs.Dead()
+			return v, nil
+		}
+		v.Close()
+		if err != nil {
+			lastErr = err
+			if bytes.Equal(before, after) {
+				return nil, fmt.Errorf("read %s: %w", dir, err)
+			}
+		}
+	}
+	return nil, fmt.Errorf("read %s: compaction kept changing the log: %w", dir, lastErr)
+}
+
+func readFileBytes(fsys vfs.FS, name string) ([]byte, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	n, err := f.Size()
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, n)
+	_, err = f.ReadAt(b, 0)
+	return b, err
 }
 
 // Entries iterates the entries with Seq >= from in order (see Log.Entries).

@@ -1,0 +1,508 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/seglog/journal"
+	"github.com/seglog/journal/segment"
+	"github.com/seglog/journal/wal"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// bin is the journal binary built by TestMain.
+var bin string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	tmp, err := os.MkdirTemp("", "journal-cli-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = filepath.Join(tmp, "journal")
+	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(goTool); err != nil {
+		goTool = "go"
+	}
+	cmd := exec.Command(goTool, "build", "-o", bin, ".")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building the journal binary:", err)
+		os.RemoveAll(tmp)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(tmp)
+	os.Exit(code)
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// runBin runs the built binary with stdin and args.
+func runBin(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdin = strings.NewReader(stdin)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run %v: %v", args, err)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+func ev(k journal.EventKind, r string) journal.Event { return journal.Event{Kind: k, RouteID: r} }
+
+// fixedBatches is the content of the golden journal.
+var fixedBatches = [][]journal.Event{
+	{ev(journal.RouteRegistered, "orders-in"), ev(journal.RouteStartRequested, "orders-in")},
+	{ev(journal.RouteStarted, "orders-in")},
+	{ev(journal.RouteRegistered, "payments-out"), ev(journal.RouteStartRequested, "payments-out")},
+	{{Kind: journal.RouteFailed, RouteID: "payments-out", Error: `connect to "broker-2:9092" refused <retry in 5s>`}},
+	{ev(journal.RouteStartRequested, "payments-out")},
+	{ev(journal.RouteStarted, "payments-out")},
+	{ev(journal.RouteRegistered, "audit-bridge"), ev(journal.RouteStartRequested, "audit-bridge"), ev(journal.RouteStarted, "audit-bridge")},
+	{ev(journal.RouteSuspended, "orders-in")},
+	{ev(journal.RouteResumed, "orders-in")},
+	{{Kind: journal.RouteFailed, RouteID: "orders-in", Error: "boom"}},
+	{ev(journal.RouteReloaded, "orders-in")},
+	{ev(journal.RouteStopped, "audit-bridge"), ev(journal.RouteRemoved, "audit-bridge")},
+}
+
+func flatten(bs [][]journal.Event) []journal.Event {
+	var out []journal.Event
+	for _, b := range bs {
+		out = append(out, b...)
+	}
+	return out
+}
+
+// writeJournal writes batches to a new journal in dir and closes it.
+func writeJournal(t *testing.T, dir string, opts journal.Options, batches [][]journal.Event) {
+	t.Helper()
+	j, err := journal.Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range batches {
+		if err := j.AppendBatch(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var (
+	timeRE   = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z`)
+	tsRE     = regexp.MustCompile(`"timestamp_ms":(\d+)`)
+	allocRE  = regexp.MustCompile(`[\d.]+ allocated`)
+	timeMask = "YYYY-MM-DDTHH:MM:SS.mmmZ" // as wide as a real time
+)
+
+// normalize replaces what varies between runs: times, the directory and
+// allocated byte counts (filesystem dependent).
+func normalize(s, dir string) string {
+	s = strings.ReplaceAll(s, dir, "$DIR")
+	s = timeRE.ReplaceAllString(s, timeMask)
+	s = tsRE.ReplaceAllString(s, `"timestamp_ms":0`)
+	return allocRE.ReplaceAllString(s, "N allocated")
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from %s:\n--- got ---\n%s--- want ---\n%s", name, path, got, want)
+	}
+}
+
+func TestGolden(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "j")
+	before := time.Now().UnixMilli()
+	writeJournal(t, dir, journal.Options{}, fixedBatches)
+	after := time.Now().UnixMilli()
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"inspect", []string{"inspect", dir}},
+		{"inspect_json", []string{"inspect", dir, "--json"}},
+		{"inspect_route_limit", []string{"inspect", "--route", "orders-in", dir, "--limit", "4"}},
+		{"inspect_route_limit_json", []string{"inspect", dir, "--route=payments-out", "--limit=2", "--json"}},
+		{"inspect_unknown_route", []string{"inspect", dir, "--route", "nope"}},
+		{"stats", []string{"stats", dir}},
+		{"verify_clean", []string{"verify", dir}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runBin(t, "", tc.args...)
+			if r.code != 0 || r.stderr != "" {
+				t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+			}
+			for _, m := range tsRE.FindAllStringSubmatch(r.stdout, -1) {
+				if ms, _ := strconv.ParseInt(m[1], 10, 64); ms < before || ms > after {
+					t.Errorf("timestamp %d outside [%d, %d]", ms, before, after)
+				}
+			}
+			for _, m := range timeRE.FindAllString(r.stdout, -1) {
+				tm, err := time.Parse(time.RFC3339, m)
+				if err != nil || tm.UnixMilli() < before || tm.UnixMilli() > after {
+					t.Errorf("time %s (%v) outside [%d, %d]", m, err, before, after)
+				}
+			}
+			golden(t, tc.name, normalize(r.stdout, dir))
+		})
+	}
+}
+
+// The JSON lines have the exact shape of the replaced system's entries.
+func TestInspectJSONShape(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "j")
+	writeJournal(t, dir, journal.Options{}, [][]journal.Event{
+		{ev(journal.RouteRegistered, "r1")},
+		{{Kind: journal.RouteFailed, RouteID: "r1", Error: "boom"}},
+	})
+	r := runBin(t, "", "inspect", "--json", dir)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	re0 := regexp.MustCompile(`^\{"seq":0,"timestamp_ms":\d+,"event":\{"RouteRegistered":\{"route_id":"r1"\}\}\}$`)
+	re1 := regexp.MustCompile(`^\{"seq":1,"timestamp_ms":\d+,"event":\{"RouteFailed":\{"route_id":"r1","error":"boom"\}\}\}$`)
+	if len(lines) != 2 || !re1.MatchString(lines[0]) || !re0.MatchString(lines[1]) {
+		t.Errorf("output:\n%s", r.stdout)
+	}
+}
+
+// damagedJournal writes a journal of several segments, closes it, flips
+// one bit in the payload of the sixth record of its first segment and
+// returns the segment's path, the record's offset and the events before it.
+func damagedJournal(t *testing.T, dir string) (seg string, off int64, prefix []journal.Event) {
+	t.Helper()
+	var batches [][]journal.Event
+	for i := range 150 {
+		r := fmt.Sprintf("route-%02d", i%20)
+		batches = append(batches, []journal.Event{ev(journal.RouteStartRequested, r), ev(journal.RouteStarted, r)})
+	}
+	writeJournal(t, dir, journal.Options{SegmentSize: wal.MinSegmentSize}, batches)
+	seg = filepath.Join(dir, "00000000000000000001.seg")
+	data, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var offs []int64
+	if _, err := segment.Scan(bytes.NewReader(data), int64(len(data)), seg, func(o int64, _ segment.FrameHeader, _ []byte) error {
+		offs = append(offs, o)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "00000000000000000002.seg")); err != nil {
+		t.Fatalf("want several segments: %v", err)
+	}
+	off = offs[5]
+	data[off+segment.FrameHeaderSize+3] ^= 0x04
+	if err := os.WriteFile(seg, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return seg, off, flatten(batches[:5])
+}
+
+func TestVerifyDamaged(t *testing.T) {
+	dir := t.TempDir()
+	seg, off, _ := damagedJournal(t, dir)
+	r := runBin(t, "", "verify", dir)
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1; stdout:\n%s", r.code, r.stdout)
+	}
+	if want := fmt.Sprintf("DAMAGED  %s at offset %d: ", seg, off); !strings.Contains(r.stdout, want) {
+		t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+	}
+}
+
+func TestVerifyTornTail(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "j")
+	writeJournal(t, dir, journal.Options{}, fixedBatches)
+	seg := filepath.Join(dir, "00000000000000000001.seg")
+	f, err := os.OpenFile(seg, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := f.Stat()
+	f.Write([]byte{1, 2, 3, 4, 5, 6, 7})
+	f.Close()
+	r := runBin(t, "", "verify", dir)
+	want := fmt.Sprintf("torn tail at offset %d, will be cut on next Open", fi.Size())
+	if r.code != 0 || !strings.Contains(r.stdout, want) {
+		t.Errorf("exit %d, want 0 and %q in:\n%s", r.code, want, r.stdout)
+	}
+}
+
+// dirState captures every file's content in dir.
+func dirState(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m[e.Name()] = string(b)
+	}
+	return m
+}
+
+func TestRepairDeclined(t *testing.T) {
+	dir := t.TempDir()
+	damagedJournal(t, dir)
+	before := dirState(t, dir)
+	r := runBin(t, "n\n", "repair", dir)
+	if r.code != 1 || !strings.Contains(r.stderr, "nothing changed") {
+		t.Errorf("exit %d, stderr %q; want 1, nothing changed", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "[y/N]") || !strings.Contains(r.stdout, "lost:") {
+		t.Errorf("no plan or prompt:\n%s", r.stdout)
+	}
+	if after := dirState(t, dir); !mapsEqual(before, after) {
+		t.Errorf("declined repair changed the directory")
+	}
+	// No answer at all (EOF) declines too.
+	if r := runBin(t, "", "repair", dir); r.code != 1 {
+		t.Errorf("EOF on stdin: exit %d", r.code)
+	}
+	if after := dirState(t, dir); !mapsEqual(before, after) {
+		t.Errorf("repair with EOF on stdin changed the directory")
+	}
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestRepairYes(t *testing.T) {
+	dir := t.TempDir()
+	seg, off, prefix := damagedJournal(t, dir)
+	orig, _ := os.ReadFile(seg)
+	r := runBin(t, "", "repair", dir, "--yes")
+	if r.code != 0 {
+		t.Fatalf("exit %d, stderr %s", r.code, r.stderr)
+	}
+	for _, want := range []string{
+		fmt.Sprintf("damage:   %s at offset %d", seg, off),
+		"kept:     5 records, 10 events (seqs up to 9)",
+		"lost:     145 records, 290 events, seqs 10..299",
+		"continue: new appends start at seq 300",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	j, err := journal.Open(dir, journal.Options{})
+	if err != nil {
+		t.Fatalf("open after repair: %v", err)
+	}
+	got, err := j.LoadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, prefix) {
+		t.Errorf("after repair LoadAll = %v\nwant %v", got, prefix)
+	}
+	if err := j.AppendBatch([]journal.Event{ev(journal.RouteRegistered, "new")}); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	ents, _ := journal.Inspect(dir, journal.InspectFilter{Limit: 1})
+	if len(ents) != 1 || ents[0].Seq != 300 {
+		t.Errorf("new append got %+v, want seq 300 (lost seqs not reused)", ents)
+	}
+	sides, _ := filepath.Glob(filepath.Join(dir, "repair-*.cut"))
+	if len(sides) != 1 {
+		t.Fatalf("side files %v", sides)
+	}
+	pieces, err := wal.ReadSideFile(sides[0], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pieces[0].Name != filepath.Base(seg) || pieces[0].Offset != off || !bytes.Equal(pieces[0].Data, orig[off:]) {
+		t.Errorf("first piece %s at %d (%d bytes), want the %d bytes of %s from %d",
+			pieces[0].Name, pieces[0].Offset, len(pieces[0].Data), len(orig)-int(off), seg, off)
+	}
+	if v := runBin(t, "", "verify", dir); v.code != 0 {
+		t.Errorf("verify after repair: exit %d\n%s", v.code, v.stdout)
+	}
+	if r := runBin(t, "", "repair", dir); r.code != 0 || !strings.Contains(r.stdout, "nothing to repair") {
+		t.Errorf("second repair: exit %d\n%s", r.code, r.stdout)
+	}
+}
+
+// Read commands take no lock; repair refuses a journal open elsewhere.
+func TestOpenElsewhere(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "j")
+	j, err := journal.Open(dir, journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	for _, b := range fixedBatches {
+		if err := j.AppendBatch(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, args := range [][]string{{"inspect", dir}, {"stats", dir}, {"verify", dir}} {
+		if r := runBin(t, "", args...); r.code != 0 {
+			t.Errorf("%v on an open journal: exit %d, stderr %s", args, r.code, r.stderr)
+		}
+	}
+	r := runBin(t, "", "inspect", dir, "--limit", "1")
+	if !strings.Contains(r.stdout, "RouteRemoved") {
+		t.Errorf("inspect of an open journal misses the newest entry:\n%s", r.stdout)
+	}
+	r = runBin(t, "", "repair", "--yes", dir)
+	if r.code != 1 || !strings.Contains(r.stderr, "open in another process") {
+		t.Errorf("repair of an open journal: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+func TestBadArguments(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{},
+		{"frobnicate"},
+		{"inspect"},
+		{"stats"},
+		{"verify"},
+		{"repair"},
+		{"inspect", dir, "--bogus"},
+		{"inspect", dir, "--limit", "x"},
+		{"inspect", dir, "--limit", "-1"},
+		{"stats", dir, "extra"},
+		{"repair", dir, "--yes=maybe"},
+		{"help", "frobnicate"},
+	} {
+		r := runBin(t, "", args...)
+		if r.code != 2 || !strings.Contains(r.stderr, "usage: journal") || r.stdout != "" {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 2 and usage on stderr", args, r.code, r.stdout, r.stderr)
+		}
+	}
+}
+
+func TestHelp(t *testing.T) {
+	r := runBin(t, "", "--help")
+	if r.code != 0 {
+		t.Errorf("--help: exit %d", r.code)
+	}
+	for _, name := range []string{"inspect", "stats", "verify", "repair", "demo", "compact", "commands"} {
+		if !strings.Contains(r.stdout, "  "+name+" ") {
+			t.Errorf("--help does not list %s:\n%s", name, r.stdout)
+		}
+		c := runBin(t, "", name, "--help")
+		if c.code != 0 || !strings.Contains(c.stdout, "usage: journal "+name) {
+			t.Errorf("%s --help: exit %d, stdout %q", name, c.code, c.stdout)
+		}
+	}
+}
+
+func TestNotAvailableYet(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "j")
+	writeJournal(t, dir, journal.Options{}, fixedBatches)
+	for _, name := range []string{"compact", "commands"} {
+		r := runBin(t, "", name, dir)
+		if r.code != 1 || !strings.HasPrefix(r.stderr, "journal "+name+": not available yet: ") {
+			t.Errorf("%s: exit %d, stderr %q", name, r.code, r.stderr)
+		}
+	}
+}
+
+func TestReadErrors(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing")
+	empty := t.TempDir()
+	for _, args := range [][]string{
+		{"inspect", missing}, {"stats", missing}, {"verify", missing}, {"repair", missing},
+		{"inspect", empty}, {"stats", empty}, {"verify", empty},
+	} {
+		r := runBin(t, "", args...)
+		if r.code != 1 || r.stderr == "" || r.stdout != "" {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 1 and an error", args, r.code, r.stdout, r.stderr)
+		}
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("a read command created %s", missing)
+	}
+}
+
+func TestDemo(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "demo")
+	start := time.Now()
+	r := runBin(t, "", "demo", dir)
+	if r.code != 0 {
+		t.Fatalf("exit %d, stderr %s", r.code, r.stderr)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("demo took %v", d)
+	}
+	if r.stderr != "" {
+		t.Errorf("stderr not a terminal, yet: %q", r.stderr)
+	}
+	for _, want := range []string{"journal directory: " + dir, "SEQ  TIME", "RouteFailed", "segments", "next seq", "bytes per event"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if n := strings.Count(r.stdout, "Z  Route"); n != 25 {
+		t.Errorf("%d entries shown, want 25", n)
+	}
+	if v := runBin(t, "", "verify", dir); v.code != 0 {
+		t.Errorf("verify of the demo journal: exit %d\n%s", v.code, v.stdout)
+	}
+	// Without DIR it makes one under the temporary directory.
+	r = runBin(t, "", "demo")
+	m := regexp.MustCompile(`journal directory: (\S+)`).FindStringSubmatch(r.stdout)
+	if r.code != 0 || m == nil {
+		t.Fatalf("demo without DIR: exit %d\n%s", r.code, r.stdout)
+	}
+	defer os.RemoveAll(m[1])
+	if !strings.HasPrefix(m[1], os.TempDir()) {
+		t.Errorf("demo directory %s not under %s", m[1], os.TempDir())
+	}
+}

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/seglog/journal/vfs"
+	"github.com/seglog/journal/wal"
+)
+
+type repairFlags struct {
+	yes bool
+}
+
+var repairCommand = &command{
+	name:     "repair",
+	synopsis: "DIR [--yes]",
+	summary:  "cut a damaged journal at its first damaged record",
+	help: `Make a damaged journal in DIR open again by cutting it at its first damaged
+record: that segment is truncated there and every later segment removed.
+
+Before acting it prints what is lost (records, events, sequence numbers)
+and asks for confirmation unless --yes. Everything cut is first saved in
+a side file DIR/repair-<unix-time>.cut (format: see wal.RepairLocked). The
+journal must not be open elsewhere: repair takes its lock.
+
+A journal that is clean (or only has a torn tail, which Open cuts by
+itself) is left alone.`,
+	minArgs: 1, maxArgs: 1,
+	setup: func(fs *flag.FlagSet) any {
+		f := &repairFlags{}
+		fs.BoolVar(&f.yes, "yes", false, "do not ask for confirmation")
+		return f
+	},
+	run: runRepair,
+}
+
+func runRepair(e *env, args []string, fl any) int {
+	f := fl.(*repairFlags)
+	dir := args[0]
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fail(e, "repair", err)
+	}
+	if !fi.IsDir() {
+		return fail(e, "repair", fmt.Errorf("%s is not a directory", dir))
+	}
+	lock, err := vfs.Default().Lock(dir)
+	if errors.Is(err, vfs.ErrLocked) {
+		return fail(e, "repair", fmt.Errorf("%s is open in another process (its lock is held); close it before repairing", dir))
+	}
+	if err != nil {
+		return fail(e, "repair", err)
+	}
+	defer lock.Close()
+
+	plan, err := wal.PlanRepair(dir, nil)
+	if err != nil {
+		return fail(e, "repair", err)
+	}
+	w := e.stdout
+	if !plan.Needed() {
+		fmt.Fprintf(w, "nothing to repair: %s has no damage\n", dir)
+		return 0
+	}
+	side := sidePath(dir)
+	printPlan(w, plan, side)
+	if !f.yes {
+		fmt.Fprintf(w, "Repair %s? [y/N] ", dir)
+		if !confirmed(e.stdin) {
+			fmt.Fprintln(w)
+			fmt.Fprintf(e.stderr, "journal repair: aborted; nothing changed\n")
+			return 1
+		}
+	}
+	rep, err := wal.RepairLocked(dir, nil, side)
+	if err != nil {
+		return fail(e, "repair", err)
+	}
+	fmt.Fprintf(w, "repaired %s: %d bytes saved in %s\n", dir, rep.SideBytes, rep.SidePath)
+	return 0
+}
+
+// sidePath picks an unused side file name in dir.
+func sidePath(dir string) string {
+	base := fmt.Sprintf("repair-%d", time.Now().Unix())
+	p := filepath.Join(dir, base+".cut")
+	for i := 2; ; i++ {
+		if _, err := os.Lstat(p); os.IsNotExist(err) {
+			return p
+		}
+		p = filepath.Join(dir, fmt.Sprintf("%s-%d.cut", base, i))
+	}
+}
+
+func confirmed(r io.Reader) bool {
+	line, _ := bufio.NewReader(r).ReadString('\n')
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true
+	}
+	return false
+}
+
+func joinRanges(rs []wal.SeqRange) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = r.String()
+	}
+	return strings.Join(parts, ", ")
+}
+
+// printPlan tells exactly what the repair would do and lose.
+func printPlan(w io.Writer, p wal.RepairPlan, side string) {
+	if p.Cut {
+		fmt.Fprintf(w, "damage:   %s at offset %d: %s\n", p.CutFile, p.CutOffset, p.Reason)
+		fmt.Fprintf(w, "cut:      %s from offset %d", p.CutFile, p.CutOffset)
+		if p.CutOffset < 32 {
+			fmt.Fprintf(w, " (its header is damaged: the file is removed)")
+		}
+		fmt.Fprintln(w)
+		for _, s := range p.RemoveSegments {
+			fmt.Fprintf(w, "remove:   %s (later segment)\n", s)
+		}
+	}
+	for _, s := range p.RemoveIndexes {
+		fmt.Fprintf(w, "remove:   %s (index file)\n", s)
+	}
+	if p.KeptEntries > 0 {
+		fmt.Fprintf(w, "kept:     %d records, %d events (seqs up to %d)\n", p.KeptFrames, p.KeptEntries, p.KeptLastSeq)
+	} else {
+		fmt.Fprintf(w, "kept:     %d records, 0 events\n", p.KeptFrames)
+	}
+	if p.Cut {
+		lost := "no sequence numbers"
+		if rs := p.LostSeqs(); len(rs) > 0 {
+			lost = "seqs " + joinRanges(rs)
+		}
+		fmt.Fprintf(w, "lost:     %d records, %d events, %s (%d bytes cut)\n", p.LostFrames(), p.LostEntries(), lost, p.CutBytes)
+		for _, lf := range p.Lost {
+			if lf.Damaged {
+				fmt.Fprintf(w, "          the damaged record at offset %d held %d events (seqs %d..%d per its header); its contents are unreadable\n",
+					lf.Offset, lf.Count, lf.First, lf.Last)
+			}
+		}
+		if !p.SeqsKnown() {
+			fmt.Fprintf(w, "          %d cut bytes could not be decoded: the sequence numbers they held cannot be determined", p.Undecoded)
+			if gaps := p.SeqGaps(); len(gaps) > 0 {
+				fmt.Fprintf(w, " (missing from the records found: %s)", joinRanges(gaps))
+			}
+			fmt.Fprintln(w)
+		}
+		if p.NewSegment != "" {
+			fmt.Fprintf(w, "continue: new appends start at seq %d (an empty segment %s records it)\n", p.NextSeq, p.NewSegment)
+		} else {
+			fmt.Fprintf(w, "continue: new appends start at seq %d\n", p.NextSeq)
+		}
+	}
+	fmt.Fprintf(w, "save:     everything removed goes to %s\n", side)
+}

@@ -1,0 +1,119 @@
+package compactor
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/seglog/journal/segment"
+	"github.com/seglog/journal/vfs"
+)
+
+// RewriteResult describes a rewritten segment.
+type RewriteResult struct {
+	Frames []segment.FrameInfo // the new file's frames
+	Size   int64               // the new file's size
+	Last   uint64              // last sequence number in the new file (if any frame)
+	Kept   uint64              // entries kept
+	Purged map[string]uint64   // removed entries dropped, by key
+}
+
+// Empty reports whether nothing survived: the segment can be deleted
+// instead of replaced.
+func (r RewriteResult) Empty() bool { return len(r.Frames) == 0 }
+
+const writeChunk = 1 << 20
+
+// Rewrite copies the segment src (its first size bytes hold frames; fh is
+// its header) into a new file tmpName without the entries that dead
+// removes. Surviving entries keep their sequence numbers and batch
+// timestamps; a frame that lost entries is written as a sparse frame. The
+// new file is synced; nothing is renamed or removed, so a crash during
+// Rewrite leaves the log as it was. Every source frame's checksums are
+// verified: damage gives an error wrapping ErrCorrupt and no new file is
+// used.
+func Rewrite(fs vfs.FS, src vfs.File, size int64, srcName string, fh segment.FileHeader, dead DeadSet, tmpName string) (res RewriteResult, err error) {
+	out, err := fs.Create(tmpName)
+	if err != nil {
+		return res, fmt.Errorf("rewrite %s: %w", srcName, err)
+	}
+	defer func() {
+		if cerr := out.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("rewrite %s: %w", srcName, cerr)
+		}
+		if err != nil {
+			fs.Remove(tmpName)
+		}
+	}()
+	res.Purged = make(map[string]uint64)
+	buf := make([]byte, segment.FileHeaderSize, writeChunk+4096)
+	segment.PutFileHeader(buf, fh)
+	var flushed int64 // bytes of the new file already written
+	flush := func() error {
+		if _, err := out.WriteAt(buf, flushed); err != nil {
+			return fmt.Errorf("rewrite %s: write %s: %w", srcName, tmpName, err)
+		}
+		flushed += int64(len(buf))
+		buf = buf[:0]
+		return nil
+	}
+	rd := segment.NewReader(src, size, srcName)
+	var payload []byte
+	for {
+		off, h, p, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return res, fmt.Errorf("rewrite: %w", err)
+		}
+		it := segment.NewEntryIter(h, p)
+		payload = payload[:0]
+		var first, prev uint64
+		var count uint32
+		for {
+			e, ok, err := it.Next()
+			if err != nil {
+				return res, fmt.Errorf("rewrite: %s at offset %d: %w", srcName, off, err)
+			}
+			if !ok {
+				break
+			}
+			if dead.IsDead(e.Seq, e.Key) {
+				res.Purged[string(e.Key)]++
+				continue
+			}
+			if count == 0 {
+				first = e.Seq
+				payload = segment.AppendSparseEntry(payload, true, 0, e.Key, e.Value, e.Tombstone)
+			} else {
+				payload = segment.AppendSparseEntry(payload, false, e.Seq-prev-1, e.Key, e.Value, e.Tombstone)
+			}
+			prev = e.Seq
+			count++
+		}
+		if count == 0 {
+			continue
+		}
+		fo := flushed + int64(len(buf))
+		nh := segment.FrameHeader{Length: uint32(len(payload)), CRC: segment.Checksum(payload), Synced: uint32(fo), FirstSeq: first, Time: h.Time, Count: count, Flags: segment.FlagSparse}
+		var hb [segment.FrameHeaderSize]byte
+		segment.PutFrameHeader(hb[:], nh)
+		buf = append(append(buf, hb[:]...), payload...)
+		res.Frames = append(res.Frames, segment.FrameInfo{Offset: uint32(fo), Count: count, First: first, Last: prev})
+		res.Last = prev
+		res.Kept += uint64(count)
+		if len(buf) >= writeChunk {
+			if err := flush(); err != nil {
+				return res, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return res, err
+	}
+	if err := out.Sync(); err != nil {
+		return res, fmt.Errorf("rewrite %s: sync %s: %w", srcName, tmpName, err)
+	}
+	res.Size = flushed
+	return res, nil
+}

@@ -1,0 +1,224 @@
+// Package compactor removes dead entries from a log of keyed entries.
+//
+// The rule: a tombstone entry with key K and sequence number S removes every
+// entry with key K and a sequence number <= S, itself included; entries of
+// K after S survive. Removal happens in two steps. Applying (State.Apply)
+// is logical and O(1) per tombstone: from then on readers skip the removed
+// entries (a DeadSet answers "is this entry removed?"). Rewriting
+// (Rewrite) is physical: a sealed segment holding enough removed entries is
+// copied without them and atomically replaces the old file.
+//
+// State does the bookkeeping incrementally, so deciding whether anything
+// is removable costs O(1) per appended entry, and applying costs time
+// proportional to the tombstones applied, never a re-read of the log.
+package compactor
+
+import (
+	"unsafe"
+
+	"github.com/google/btree"
+)
+
+// State tracks, per key, the live entries and the tombstones not yet
+// applied, and per segment how many entries are on disk and how many of
+// them are removed. It is not safe for concurrent use: the log mutates it
+// under its lock, and readers use DeadSet snapshots.
+type State struct {
+	keys    map[string]*keyState
+	pending map[string]struct{} // keys with a tombstone not yet applied
+	dead    *btree.BTreeG[deadItem]
+	maxDead uint64 // largest applied tombstone sequence number
+	live    uint64 // entries not removed
+	segs    map[uint32]*SegCounts
+	through uint64 // sequence number after the last observed entry
+}
+
+// SegCounts are the entries of one segment.
+type SegCounts struct {
+	Total uint64 // entries on disk
+	Dead  uint64 // of which removed
+}
+
+type keyState struct {
+	live        uint64 // entries not removed
+	sinceTomb   uint64 // live entries after the last tombstone
+	tomb        uint64 // last tombstone's sequence number (valid if hasTomb)
+	hasTomb     bool
+	deadPresent uint64     // removed entries still on disk
+	bySeg       []segCount // live entries by segment, in sequence order
+}
+
+type segCount struct {
+	seg uint32
+	n   uint64
+}
+
+type deadItem struct {
+	key string
+	seq uint64 // entries of key with a sequence number <= seq are removed
+}
+
+func deadLess(a, b deadItem) bool { return a.key < b.key }
+
+// NewState returns the state of an empty log.
+func NewState() *State {
+	return &State{
+		keys:    make(map[string]*keyState),
+		pending: make(map[string]struct{}),
+		dead:    btree.NewG(16, deadLess),
+		segs:    make(map[uint32]*SegCounts),
+	}
+}
+
+// Observe records an appended entry of segment seg. Entries must be
+// observed in sequence order.
+func (s *State) Observe(seg uint32, seq uint64, key []byte, tombstone bool) {
+	ks, ok := s.keys[string(key)]
+	if !ok {
+		ks = &keyState{}
+		s.keys[string(key)] = ks
+	}
+	ks.live++
+	s.live++
+	sc := s.segs[seg]
+	if sc == nil {
+		sc = &SegCounts{}
+		s.segs[seg] = sc
+	}
+	sc.Total++
+	if n := len(ks.bySeg); n > 0 && ks.bySeg[n-1].seg == seg {
+		ks.bySeg[n-1].n++
+	} else {
+		ks.bySeg = append(ks.bySeg, segCount{seg: seg, n: 1})
+	}
+	if tombstone {
+		ks.sinceTomb = 0
+		ks.tomb, ks.hasTomb = seq, true
+		if _, ok := s.pending[string(key)]; !ok {
+			s.pending[string(key)] = struct{}{}
+		}
+	} else {
+		ks.sinceTomb++
+	}
+	s.through = max(s.through, seq+1)
+}
+
+// Pending reports whether a tombstone waits to be applied: something is
+// removable (a tombstone always removes at least itself).
+func (s *State) Pending() bool { return len(s.pending) > 0 }
+
+// Live is the number of entries not removed.
+func (s *State) Live() uint64 { return s.live }
+
+// Through is the sequence number after the last observed entry.
+func (s *State) Through() uint64 { return s.through }
+
+// SetThrough raises Through, for a log whose next sequence number is past
+// its last entry.
+func (s *State) SetThrough(next uint64) { s.through = max(s.through, next) }
+
+// Apply applies every pending tombstone and returns how many entries it
+// removed.
+func (s *State) Apply() uint64 {
+	var removed uint64
+	for k := range s.pending {
+		ks := s.keys[k]
+		n := ks.live - ks.sinceTomb // the entries up to and including the tombstone
+		removed += n
+		ks.live -= n
+		s.live -= n
+		ks.deadPresent += n
+		for n > 0 && len(ks.bySeg) > 0 {
+			take := min(n, ks.bySeg[0].n)
+			s.segs[ks.bySeg[0].seg].Dead += take
+			ks.bySeg[0].n -= take
+			if ks.bySeg[0].n == 0 {
+				ks.bySeg = ks.bySeg[1:]
+			}
+			n -= take
+		}
+		s.dead.ReplaceOrInsert(deadItem{key: k, seq: ks.tomb})
+		s.maxDead = max(s.maxDead, ks.tomb)
+		delete(s.pending, k)
+	}
+	return removed
+}
+
+// Purged records that a rewrite of segment seg dropped n removed entries of
+// key from disk.
+func (s *State) Purged(seg uint32, key string, n uint64) {
+	if sc := s.segs[seg]; sc != nil {
+		sc.Total -= min(n, sc.Total)
+		sc.Dead -= min(n, sc.Dead)
+	}
+	ks := s.keys[key]
+	if ks == nil {
+		return
+	}
+	ks.deadPresent -= min(n, ks.deadPresent)
+	s.forgetIfIdle(key, ks)
+}
+
+// forgetIfIdle drops a key that has nothing left on disk: no live entry,
+// no removed entry (so no reader can meet one), no pending tombstone.
+func (s *State) forgetIfIdle(key string, ks *keyState) {
+	if ks.live != 0 || ks.deadPresent != 0 {
+		return
+	}
+	if _, p := s.pending[key]; p {
+		return
+	}
+	delete(s.keys, key)
+	s.dead.Delete(deadItem{key: key})
+}
+
+// SegmentGone records that segment seg no longer exists on disk.
+func (s *State) SegmentGone(seg uint32) { delete(s.segs, seg) }
+
+// Segment returns the counts of segment seg.
+func (s *State) Segment(seg uint32) SegCounts {
+	if sc := s.segs[seg]; sc != nil {
+		return *sc
+	}
+	return SegCounts{}
+}
+
+// SegmentIDs lists the segments with counts, in no particular order.
+func (s *State) SegmentIDs() []uint32 {
+	ids := make([]uint32, 0, len(s.segs))
+	for id := range s.segs {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// Keys is the number of keys tracked.
+func (s *State) Keys() int { return len(s.keys) }
+
+// Dead returns a snapshot of the removed entries, unaffected by later
+// changes to s. It costs O(1).
+func (s *State) Dead() DeadSet {
+	return DeadSet{t: s.dead.Clone(), max: s.maxDead, any: s.dead.Len() > 0}
+}
+
+// DeadSet answers whether an entry has been removed. The zero value
+// removes nothing.
+type DeadSet struct {
+	t   *btree.BTreeG[deadItem]
+	max uint64
+	any bool
+}
+
+// IsDead reports whether the entry (seq, key) is removed.
+func (d DeadSet) IsDead(seq uint64, key []byte) bool {
+	if !d.any || seq > d.max {
+		return false
+	}
+	// The probe's key aliases the caller's bytes; it is not retained.
+	probe := deadItem{key: unsafe.String(unsafe.SliceData(key), len(key))}
+	it, ok := d.t.Get(probe)
+	return ok && seq <= it.seq
+}
+
+// Empty reports whether the set removes nothing.
+func (d DeadSet) Empty() bool { return !d.any }

@@ -1,0 +1,381 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/seglog/journal/compactor"
+	"github.com/seglog/journal/index"
+	"github.com/seglog/journal/segment"
+	"github.com/seglog/journal/vfs"
+)
+
+// Compaction (see package compactor): a tombstone record removes every
+// record of its key up to itself. The log applies pending tombstones when
+// an append leaves at least Options.CompactionThreshold live records and
+// something is removable; that append's frame carries FlagCompact, so the
+// removal is exactly as durable as the batch that triggered it, and replay
+// after a crash re-applies it. Sealed segments that have become mostly
+// dead are rewritten in the background.
+
+// queuedDead is an applied removal not yet visible to readers: under
+// Immediate it waits for the fdatasync of the batch that applied it.
+type queuedDead struct {
+	upto uint64 // visible once visibleSeq >= upto
+	dead compactor.DeadSet
+}
+
+// rewriteShare: a sealed segment is rewritten once at least half of its
+// records are removed (a wholly removed one is simply deleted).
+func rewriteWorthy(c compactor.SegCounts) bool {
+	return c.Total > 0 && c.Dead > 0 && 2*c.Dead >= c.Total
+}
+
+// earlyRotateBytes: under churn the active segment is sealed early once it
+// is mostly dead and at least this big, so its space can be reclaimed.
+const earlyRotateBytes = 1 << 20
+
+// observe feeds a batch about to be written at first to the compaction
+// state and reports whether its append applies compaction. Called with
+// l.mu held.
+func (l *Log) observe(b Batch, first uint64) bool {
+	if l.cs == nil {
+		return false
+	}
+	seg := uint32(l.active.ID())
+	for i, r := range b.Records {
+		l.cs.Observe(seg, first+uint64(i), r.Key, r.Tombstone)
+	}
+	return l.cs.Pending() && l.cs.Live() >= l.opts.CompactionThreshold
+}
+
+// applyCompaction applies pending tombstones; readers see the result once
+// sequence numbers below upto are visible. Called with l.mu held.
+func (l *Log) applyCompaction(upto uint64) {
+	l.cs.Apply()
+	l.deadQ = append(l.deadQ, queuedDead{upto: upto, dead: l.cs.Dead()})
+	l.publishDead()
+	l.kickRewrite()
+}
+
+// publishDead makes applied removals visible as visibleSeq passes them.
+// Called with l.mu held whenever visibleSeq advances.
+func (l *Log) publishDead() {
+	n := 0
+	for n < len(l.deadQ) && l.deadQ[n].upto <= l.visibleSeq {
+		l.dead = l.deadQ[n].dead
+		n++
+	}
+	if n > 0 {
+		l.deadQ = append(l.deadQ[:0], l.deadQ[n:]...)
+	}
+}
+
+// kickRewrite starts the background rewriter if a sealed segment is worth
+// rewriting and none is running. Called with l.mu held.
+func (l *Log) kickRewrite() {
+	if l.cs == nil || l.rewriting || l.closed || l.failed != nil {
+		return
+	}
+	if _, ok := l.rewriteCandidate(); !ok {
+		return
+	}
+	l.rewriting = true
+	l.bg.Add(1)
+	go func() {
+		defer l.bg.Done()
+		err := l.rewritePass(false)
+		l.mu.Lock()
+		l.rewriting = false
+		l.cond.Broadcast()
+		l.mu.Unlock()
+		if err != nil && !errors.Is(err, ErrClosed) {
+			// Retried at the next trigger; the log stays correct meanwhile.
+			l.log.Warn("wal: background compaction failed; will retry", "dir", l.dir, "err", err)
+		}
+	}()
+}
+
+// rewriteCandidate picks a sealed segment to rewrite. Called with l.mu held.
+func (l *Log) rewriteCandidate() (*seg, bool) {
+	return l.candidate(rewriteWorthy)
+}
+
+func (l *Log) candidate(worthy func(compactor.SegCounts) bool) (*seg, bool) {
+	for _, s := range l.segs[:len(l.segs)-1] { // never the active segment
+		if worthy(l.cs.Segment(uint32(s.id))) {
+			return s, true
+		}
+	}
+	return nil, false
+}
+
+// rewritePass rewrites candidate segments until none is left. With all
+// set, any sealed segment holding a removed record is a candidate.
+// Only the records removed by the visible dead set are dropped, so nothing
+// is removed from disk before the batch that removed it is durable.
+func (l *Log) rewritePass(all bool) error {
+	worthy := rewriteWorthy
+	if all {
+		worthy = func(c compactor.SegCounts) bool { return c.Dead > 0 }
+	}
+	changed := false
+	for {
+		l.mu.Lock()
+		if l.closed {
+			l.mu.Unlock()
+			return ErrClosed
+		}
+		s, ok := l.candidate(worthy)
+		dead := l.dead
+		l.mu.Unlock()
+		if !ok {
+			break
+		}
+		if err := l.rewriteSegment(s, dead); err != nil {
+			return err
+		}
+		changed = true
+	}
+	if !changed {
+		return nil
+	}
+	// One checkpoint for the pass: until it is written, a crash leaves a
+	// checkpoint whose counts overstate what is on disk, which only makes a
+	// later pass look at those segments again.
+	return l.checkpoint()
+}
+
+// WaitCompaction waits until no background segment rewrite is running.
+func (l *Log) WaitCompaction() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for l.rewriting {
+		l.cond.Wait()
+	}
+}
+
+// rewriteSegment replaces (or deletes) one sealed segment. The file work
+// happens without l.mu; only the swap of in-memory state holds it.
+func (l *Log) rewriteSegment(s *seg, dead compactor.DeadSet) error {
+	tmp := s.name + tmpSuffix
+	res, err := compactor.Rewrite(l.fs, s.f, s.size, s.name, segment.FileHeader{ID: s.id, Base: s.base}, dead, tmp)
+	if err != nil {
+		return err
+	}
+	idxPath := idxName(l.dir, s.id)
+	var nf vfs.File
+	if res.Empty() {
+		err = removeAll(l.fs, tmp, idxPath, s.name)
+	} else {
+		// Old index first: a crash before the new one is in place leaves a
+		// segment without index, which Open scans.
+		err = removeAll(l.fs, idxPath)
+		if err == nil {
+			err = l.fs.Rename(tmp, s.name)
+		}
+		if err == nil {
+			err = segment.WriteIndexFile(l.fs, idxPath, s.id, res.Size, res.Frames)
+		}
+		if err == nil {
+			nf, err = l.fs.Open(s.name)
+		}
+	}
+	if err == nil {
+		err = l.fs.SyncDir(l.dir)
+	}
+	if err != nil {
+		if nf != nil {
+			nf.Close()
+		}
+		return fmt.Errorf("compact %s: %w", s.name, err)
+	}
+
+	l.mu.Lock()
+	segs := make([]*seg, 0, len(l.segs))
+	for _, o := range l.segs {
+		if o != s {
+			segs = append(segs, o)
+		} else if !res.Empty() {
+			segs = append(segs, &seg{id: s.id, name: s.name, f: nf, size: res.Size, base: s.base})
+		}
+	}
+	l.segs = segs
+	id := uint32(s.id)
+	if res.Empty() {
+		l.idx.DeleteSegment(id)
+	} else {
+		frames := make([]index.Frame, len(res.Frames))
+		for i, fr := range res.Frames {
+			frames[i] = index.Frame{First: fr.First, Off: fr.Offset}
+		}
+		l.idx.SetSegment(id, frames, res.Last)
+	}
+	for key, n := range res.Purged {
+		l.cs.Purged(id, key, n)
+	}
+	if res.Empty() {
+		l.cs.SegmentGone(id)
+	}
+	l.retire(s.f)
+	l.mu.Unlock()
+	return nil
+}
+
+func removeAll(fsys vfs.FS, names ...string) error {
+	for _, n := range names {
+		if err := fsys.Remove(n); err != nil && !isNotExist(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// retire closes a replaced segment's file once no snapshot may read it.
+// Called with l.mu held.
+func (l *Log) retire(f vfs.File) {
+	if l.readers == 0 {
+		f.Close()
+		return
+	}
+	l.retired = append(l.retired, f)
+}
+
+// checkpoint writes the compaction state durably, as of a sequence number
+// through which the log is synced first. Called without l.mu.
+func (l *Log) checkpoint() error {
+	l.mu.Lock()
+	if err := l.writable(); err != nil {
+		l.mu.Unlock()
+		return err
+	}
+	through := l.nextSeq
+	l.cs.SetThrough(through)
+	body := compactor.EncodeCheckpoint(l.cs)
+	err := l.waitSynced(through)
+	l.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return l.writeCheckpoint(body, through)
+}
+
+// writeCheckpoint replaces the checkpoint unless a newer one is in place.
+// The log must be durable through `through`.
+func (l *Log) writeCheckpoint(body []byte, through uint64) error {
+	l.cptMu.Lock()
+	defer l.cptMu.Unlock()
+	if through < l.cptThrough {
+		return nil
+	}
+	if err := compactor.WriteCheckpoint(l.fs, l.dir, body); err != nil {
+		return err
+	}
+	l.cptThrough = through
+	return nil
+}
+
+// Compact applies every pending tombstone now, makes the result durable,
+// and rewrites every sealed segment holding removed records. It returns
+// once the result is durable. It gives an error wrapping ErrInvalid on a
+// log opened without compaction.
+func (l *Log) Compact() error {
+	l.mu.Lock()
+	if err := l.writable(); err != nil {
+		l.mu.Unlock()
+		return err
+	}
+	if l.cs == nil {
+		l.mu.Unlock()
+		return fmt.Errorf("%w: compaction is off for this log", ErrInvalid)
+	}
+	for l.rewriting {
+		l.cond.Wait()
+	}
+	if err := l.writable(); err != nil {
+		l.mu.Unlock()
+		return err
+	}
+	l.rewriting = true // keep the background rewriter out
+	if l.cs.Pending() {
+		l.cs.Apply()
+	}
+	// Sealing makes the active segment's removed records reclaimable and
+	// writes a checkpoint holding the applied state.
+	var err error
+	if l.active.Offset() > segment.FileHeaderSize {
+		err = l.rotate()
+	} else {
+		err = l.waitSynced(l.nextSeq)
+	}
+	if err == nil {
+		l.deadQ = nil
+		l.dead = l.cs.Dead()
+	} else {
+		err = l.fail(err)
+	}
+	l.mu.Unlock()
+	if err == nil {
+		err = l.checkpoint()
+	}
+	if err == nil {
+		err = l.rewritePass(true)
+	}
+	l.mu.Lock()
+	l.rewriting = false
+	l.cond.Broadcast()
+	l.mu.Unlock()
+	return err
+}
+
+// buildState loads the checkpoint in dir and replays the records after it
+// from the segments in ld, giving the compaction state of the whole log.
+func buildState(fsys vfs.FS, dir string, ld *loaded) (*compactor.State, error) {
+	cs, err := compactor.ReadCheckpoint(fsys, dir)
+	if errors.Is(err, compactor.ErrNoCheckpoint) {
+		cs, err = compactor.NewState(), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	s := &snapshot{idx: ld.idx, segs: ld.segs, visible: ld.nextSeq}
+	var ferr error
+	err = s.frames(cs.Through(), func(sg *seg, off int64, h segment.FrameHeader, p []byte) bool {
+		if h.FirstSeq < cs.Through() {
+			return true // covered by the checkpoint
+		}
+		it := segment.NewEntryIter(h, p)
+		for {
+			e, ok, err := it.Next()
+			if err != nil {
+				ferr = fmt.Errorf("%s at offset %d: %w", sg.name, off, err)
+				return false
+			}
+			if !ok {
+				break
+			}
+			cs.Observe(uint32(sg.id), e.Seq, e.Key, e.Tombstone)
+		}
+		if h.Flags&segment.FlagCompact != 0 {
+			cs.Apply()
+		}
+		return true
+	})
+	if err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return nil, err
+	}
+	present := make(map[uint32]bool, len(ld.segs))
+	for _, sg := range ld.segs {
+		present[uint32(sg.id)] = true
+	}
+	for _, id := range cs.SegmentIDs() {
+		if !present[id] {
+			cs.SegmentGone(id) // deleted by a compaction whose checkpoint was not written
+		}
+	}
+	cs.SetThrough(ld.nextSeq)
+	return cs, nil
+}

@@ -1,0 +1,274 @@
+package wal
+
+// Directed recovery tests on the in-memory vfstest filesystem: damage that a
+// crash cannot explain must fail Open with ErrCorrupt and never silently drop
+// durable data, and torn tails must be cut.
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/seglog/journal/segment"
+	"github.com/seglog/journal/vfs/vfstest"
+)
+
+var crashQuiet = slog.New(slog.DiscardHandler)
+
+const crashDir = "/log"
+
+func crashFS(t *testing.T) *vfstest.FS {
+	t.Helper()
+	fs := vfstest.New()
+	if err := fs.MkdirAll(crashDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fs.SyncDir("/")
+	return fs
+}
+
+func crashOpen(t *testing.T, fs *vfstest.FS, d Durability) *Log {
+	t.Helper()
+	l, err := Open(crashDir, Options{FS: fs, Durability: d, SegmentSize: MinSegmentSize, Logger: crashQuiet})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return l
+}
+
+// crashAppend appends n batches of 3 records each; it returns the first
+// sequence number of each.
+func crashAppend(t *testing.T, l *Log, n int, tag string) []uint64 {
+	t.Helper()
+	var firsts []uint64
+	for i := range n {
+		var recs []Record
+		for k := range 3 {
+			recs = append(recs, Record{Key: fmt.Appendf(nil, "%s-%d-%d", tag, i, k), Value: make([]byte, 100)})
+		}
+		first, err := l.Append(Batch{Time: int64(i), Records: recs})
+		if err != nil {
+			t.Fatalf("Append %d: %v", i, err)
+		}
+		firsts = append(firsts, first)
+	}
+	return firsts
+}
+
+func crashSeqs(t *testing.T, l *Log) ([]uint64, error) {
+	t.Helper()
+	var seqs []uint64
+	for e, err := range l.Entries(0) {
+		if err != nil {
+			return seqs, err
+		}
+		seqs = append(seqs, e.Seq)
+	}
+	return seqs, nil
+}
+
+// TestCrashTornTailAtEveryPrefix writes an Eventual tail of unsynced frames
+// and opens every prefix of it (cut at each byte of the last frames): Open
+// must succeed and keep exactly the whole frames.
+func TestCrashTornTailAtEveryPrefix(t *testing.T) {
+	fs := crashFS(t)
+	l := crashOpen(t, fs, Eventual)
+	crashAppend(t, l, 2, "a")
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	crashAppend(t, l, 3, "b")
+	name := segName(crashDir, 1)
+	full, err := fs.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	frameSize := (len(full) - segment.FileHeaderSize) / 5
+	syncedEnd := segment.FileHeaderSize + 2*frameSize
+	for cut := syncedEnd; cut <= len(full); cut++ {
+		c := fs.CrashClone(vfstest.CrashOptions{})
+		if err := c.WriteFile(name, full[:cut]); err != nil {
+			t.Fatal(err)
+		}
+		c.Remove(idxName(crashDir, 1))
+		l2, err := Open(crashDir, Options{FS: c, Durability: Eventual, Logger: crashQuiet})
+		if err != nil {
+			t.Fatalf("cut at %d: Open: %v", cut, err)
+		}
+		seqs, err := crashSeqs(t, l2)
+		if err != nil {
+			t.Fatalf("cut at %d: %v", cut, err)
+		}
+		wantFrames := (cut - segment.FileHeaderSize) / frameSize
+		if len(seqs) != 3*wantFrames {
+			t.Fatalf("cut at %d: %d entries, want %d", cut, len(seqs), 3*wantFrames)
+		}
+		if first, err := l2.Append(Batch{Records: []Record{{Key: []byte("k")}}}); err != nil || first != uint64(3*wantFrames) {
+			t.Fatalf("cut at %d: next append got seq %d, %v; want %d", cut, first, err, 3*wantFrames)
+		}
+		l2.Close()
+	}
+}
+
+// TestCrashDamageInSyncedDataIsCorrupt flips a byte in a frame of the active
+// segment that later frames record as durable: Open must refuse with
+// ErrCorrupt and leave the file as it was.
+func TestCrashDamageInSyncedDataIsCorrupt(t *testing.T) {
+	fs := crashFS(t)
+	l := crashOpen(t, fs, Immediate)
+	crashAppend(t, l, 4, "a")
+	name := segName(crashDir, 1)
+	c := fs.CrashClone(vfstest.CrashOptions{})
+	l.Close()
+	data, _ := c.ReadFile(name)
+	data[segment.FileHeaderSize+segment.FrameHeaderSize+5] ^= 0x10 // payload of frame 1
+	c.WriteFile(name, data)
+	_, err := Open(crashDir, Options{FS: c, Logger: crashQuiet})
+	if !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Open after damage to synced data: %v, want ErrCorrupt", err)
+	}
+	after, _ := c.ReadFile(name)
+	if string(after) != string(data) {
+		t.Fatal("a refused Open modified the damaged segment")
+	}
+}
+
+// TestCrashRandomStatesOfRotation takes random crash states after every
+// operation of a workload that rotates segments often, and checks that
+// Open succeeds with a prefix of the batches that includes every
+// acknowledged one.
+func TestCrashRandomStatesOfRotation(t *testing.T) {
+	const seed = 7
+	fs := crashFS(t)
+	var acked, attempted int
+	states := 0
+	var l *Log
+	fs.OnOp(func(op vfstest.Op, name string) {
+		for r := range 2 {
+			idx := states
+			states++
+			c := fs.CrashClone(vfstest.CrashOptions{Rand: rand.New(rand.NewPCG(seed, uint64(idx)))})
+			if r == 1 {
+				c = fs.CrashClone(vfstest.CrashOptions{})
+			}
+			l2, err := Open(crashDir, Options{FS: c, SegmentSize: MinSegmentSize, Logger: crashQuiet})
+			if err != nil {
+				t.Fatalf("seed=%d state=%d after %s %s: Open: %v", seed, idx, op, name, err)
+			}
+			seqs, err := crashSeqs(t, l2)
+			l2.Close()
+			if err != nil {
+				t.Fatalf("seed=%d state=%d: %v", seed, idx, err)
+			}
+			if len(seqs)%3 != 0 || len(seqs)/3 < acked || len(seqs)/3 > attempted {
+				t.Fatalf("seed=%d state=%d after %s %s: %d entries; acked %d batches, attempted %d", seed, idx, op, name, len(seqs), acked, attempted)
+			}
+			for i, s := range seqs {
+				if s != uint64(i) {
+					t.Fatalf("seed=%d state=%d: entry %d has seq %d", seed, idx, i, s)
+				}
+			}
+		}
+	})
+	l = crashOpen(t, fs, Immediate)
+	for i := range 60 {
+		attempted++
+		if _, err := l.Append(Batch{Time: int64(i), Records: []Record{
+			{Key: []byte("a"), Value: make([]byte, 300)}, {Key: []byte("b")}, {Key: []byte("c"), Tombstone: true},
+		}}); err != nil {
+			t.Fatal(err)
+		}
+		acked++
+	}
+	fs.OnOp(nil)
+	l.Close()
+	t.Logf("%d crash states", states)
+}
+
+// TestCrashDamagedHeaderOfLastSegmentWithData flips a bit in the file header
+// of the newest segment after batches in it were acknowledged (synced). A
+// crash cannot damage a header that was synced before any frame was
+// written, so this is corruption; Open instead takes it for a crash during
+// the segment's creation, recreates the segment and silently drops every
+// acknowledged batch in it — and then reuses their sequence numbers.
+func TestCrashDamagedHeaderOfLastSegmentWithData(t *testing.T) {
+	t.Skip("known bug: wal/load.go treats any bad header of the newest segment as a crash during creation (badLast), even when durable frames follow it; wal/log.go recover then recreates the segment, dropping acknowledged data and reusing its sequence numbers")
+	fs := crashFS(t)
+	l := crashOpen(t, fs, Immediate)
+	crashAppend(t, l, 3, "a")
+	c := fs.CrashClone(vfstest.CrashOptions{}) // all acknowledged: durable
+	l.Close()
+	name := segName(crashDir, 1)
+	data, _ := c.ReadFile(name)
+	data[20] ^= 1 // inside the id field; header checksum now fails
+	c.WriteFile(name, data)
+	l2, err := Open(crashDir, Options{FS: c, Logger: crashQuiet})
+	if errors.Is(err, ErrCorrupt) {
+		return // the fix
+	}
+	if err != nil {
+		t.Fatalf("Open: %v, want ErrCorrupt", err)
+	}
+	defer l2.Close()
+	seqs, _ := crashSeqs(t, l2)
+	t.Fatalf("Open succeeded on a segment with a damaged header and 3 acknowledged batches; entries now %v (want ErrCorrupt), next seq %d", seqs, l2.NextSeq())
+}
+
+// TestCrashTruncatedSealedSegmentLeavesHole cuts a sealed (older) segment
+// exactly at a frame boundary, as lost blocks or a bad copy might. Sealed
+// segments are synced and final, so this is corruption; Open instead scans
+// the segment (its index file no longer matches the size), finds a clean
+// end, and serves the log with a hole in the middle of the sequence.
+func TestCrashTruncatedSealedSegmentLeavesHole(t *testing.T) {
+	t.Skip("known bug: wal/load.go accepts a sealed segment that ends cleanly short of its index file's recorded size (or of the next segment's base), so a sealed segment cut at a frame boundary gives a hole in the sequence instead of ErrCorrupt")
+	fs := crashFS(t)
+	l := crashOpen(t, fs, Immediate)
+	crashAppend(t, l, 30, "a") // several 4 KiB segments
+	l.Close()
+	name := segName(crashDir, 1)
+	data, _ := fs.ReadFile(name)
+	// Find the start of the last frame of segment 1 by scanning it.
+	var lastOff int64 = -1
+	if _, err := segment.Scan(bytesReaderAt(data), int64(len(data)), name, func(off int64, _ segment.FrameHeader, _ []byte) error {
+		lastOff = off
+		return nil
+	}); err != nil || lastOff < 0 {
+		t.Fatalf("scan: %v", err)
+	}
+	if _, err := fs.ReadFile(segName(crashDir, 2)); err != nil {
+		t.Fatal("expected a second segment")
+	}
+	fs.WriteFile(name, data[:lastOff])
+	l2, err := Open(crashDir, Options{FS: fs, Logger: crashQuiet})
+	if errors.Is(err, ErrCorrupt) {
+		return // the fix
+	}
+	if err != nil {
+		t.Fatalf("Open: %v, want ErrCorrupt", err)
+	}
+	defer l2.Close()
+	seqs, err := crashSeqs(t, l2)
+	for i, s := range seqs {
+		if s != uint64(i) {
+			t.Fatalf("Open succeeded with a hole: entry %d has seq %d (read error: %v); want ErrCorrupt", i, s, err)
+		}
+	}
+	t.Fatalf("Open succeeded after a sealed segment was cut (%d entries, %v); want ErrCorrupt", len(seqs), err)
+}
+
+type bytesReaderAt []byte
+
+func (b bytesReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if off >= int64(len(b)) {
+		return 0, io.EOF
+	}
+	n := copy(p, b[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}

@@ -1,0 +1,137 @@
+package wal
+
+import (
+	"fmt"
+	"path/filepath"
+	"syscall"
+
+	"github.com/seglog/journal/vfs"
+)
+
+// Stats describes a log directory as Stat found it.
+//
+// Command IDs and compaction figures are not part of it yet: they will be
+// added as fields here once those features exist.
+type Stats struct {
+	Dir string
+
+	// Segments is the number of segment files, SegmentBytes their total
+	// apparent size (file sizes as listed).
+	Segments     int
+	SegmentBytes int64
+	// IndexFiles is the number of index (.idx) files, IndexBytes their
+	// total apparent size.
+	IndexFiles int
+	IndexBytes int64
+
+	// Entries is the number of live entries (after compaction, possibly
+	// fewer than LastSeq-FirstSeq+1).
+	Entries uint64
+	// FirstSeq and LastSeq are the sequence numbers of the oldest and the
+	// newest entry; valid only when Entries > 0.
+	FirstSeq uint64
+	LastSeq  uint64
+	// NextSeq is the sequence number the next appended entry will get.
+	NextSeq uint64
+
+	// ApparentBytes is the total size of the log's files (segments and
+	// indexes) as their lengths say. AllocatedBytes is the disk space they
+	// occupy (st_blocks*512), which includes space preallocated for the
+	// active segment of an open log; it is -1 when the filesystem does not
+	// report it.
+	ApparentBytes  int64
+	AllocatedBytes int64
+}
+
+// AllocatedBytesPerEntry is AllocatedBytes divided by Entries, or 0 when
+// either is unknown or zero.
+func (s Stats) AllocatedBytesPerEntry() float64 {
+	if s.Entries == 0 || s.AllocatedBytes < 0 {
+		return 0
+	}
+	return float64(s.AllocatedBytes) / float64(s.Entries)
+}
+
+// ApparentBytesPerEntry is ApparentBytes divided by Entries, or 0 when
+// there are no entries.
+func (s Stats) ApparentBytesPerEntry() float64 {
+	if s.Entries == 0 {
+		return 0
+	}
+	return float64(s.ApparentBytes) / float64(s.Entries)
+}
+
+// Stat describes the log in dir without modifying anything and without the
+// lock, so it works while another process has the log open and appends
+// (it then sees the complete batches present when it ran). fsys nil means
+// the OS.
+//
+// A missing dir gives an error matching fs.ErrNotExist, a dir holding no
+// segment an error wrapping ErrNotFound, and damage that would make Open
+// fail an error wrapping ErrCorrupt. It reads every entry (verifying the
+// checksums of the frames read) to count them.
+func Stat(dir string, fsys vfs.FS) (Stats, error) {
+	if fsys == nil {
+		fsys = vfs.Default()
+	}
+	v, err := OpenView(dir, fsys)
+	if err != nil {
+		return Stats{}, fmt.Errorf("stat: %w", err)
+	}
+	defer v.Close()
+	st := Stats{Dir: dir, NextSeq: v.NextSeq()}
+
+	for e, err := range v.Entries(0) {
+		if err != nil {
+			return Stats{}, fmt.Errorf("stat %s: %w", dir, err)
+		}
+		if st.Entries == 0 {
+			st.FirstSeq = e.Seq
+		}
+		st.Entries++
+		st.LastSeq = e.Seq
+	}
+
+	names, err := fsys.List(dir)
+	if err != nil {
+		return Stats{}, fmt.Errorf("stat %s: %w", dir, err)
+	}
+	for _, n := range names {
+		_, isSeg := parseSegName(n)
+		_, isIdx := parseIdxName(n)
+		if !isSeg && !isIdx {
+			continue
+		}
+		fi, err := fsys.Stat(filepath.Join(dir, n))
+		if err != nil {
+			if isNotExist(err) {
+				continue // removed since listed
+			}
+			return Stats{}, fmt.Errorf("stat %s: %w", n, err)
+		}
+		if isSeg {
+			st.Segments++
+			st.SegmentBytes += fi.Size()
+		} else {
+			st.IndexFiles++
+			st.IndexBytes += fi.Size()
+		}
+		st.ApparentBytes += fi.Size()
+		if st.AllocatedBytes >= 0 {
+			if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+				st.AllocatedBytes += sys.Blocks * 512
+			} else {
+				st.AllocatedBytes = -1
+			}
+		}
+	}
+	return st, nil
+}
+
+// parseIdxName returns the id of an index file name, or false.
+func parseIdxName(name string) (uint64, bool) {
+	if len(name) != 20+len(idxSuffix) || name[20:] != idxSuffix {
+		return 0, false
+	}
+	return parseSegName(name[:20] + segSuffix)
+}

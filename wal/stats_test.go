@@ -1,0 +1,142 @@
+package wal_test
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/seglog/journal/vfs/vfstest"
+	"github.com/seglog/journal/wal"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+// writeLog appends batches of sizes[i] records each to a new log in dir
+// (small segments, so it rotates) and closes it.
+func writeLog(t *testing.T, dir string, sizes ...int) {
+	t.Helper()
+	l, err := wal.Open(dir, wal.Options{SegmentSize: wal.MinSegmentSize, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendBatches(t, l, 0, sizes...)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func appendBatches(t *testing.T, l *wal.Log, tag int, sizes ...int) {
+	t.Helper()
+	for b, n := range sizes {
+		var recs []wal.Record
+		for i := range n {
+			recs = append(recs, wal.Record{
+				Key:   fmt.Appendf(nil, "route-%d-%d", tag, b),
+				Value: fmt.Appendf(nil, "value %d of batch %d: %s", i, b, strings.Repeat("x", 40)),
+			})
+		}
+		if _, err := l.Append(wal.Batch{Time: 1764190000000 + int64(b), Records: recs}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func repeat(n, v int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = v
+	}
+	return s
+}
+
+func TestStat(t *testing.T) {
+	dir := t.TempDir()
+	writeLog(t, dir, repeat(100, 3)...)
+	st, err := wal.Stat(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Entries != 300 || st.FirstSeq != 0 || st.LastSeq != 299 || st.NextSeq != 300 {
+		t.Errorf("entries %d, seqs %d..%d, next %d; want 300, 0..299, 300", st.Entries, st.FirstSeq, st.LastSeq, st.NextSeq)
+	}
+	if st.Segments < 2 {
+		t.Errorf("%d segments, want several (segment size %d)", st.Segments, wal.MinSegmentSize)
+	}
+	var segBytes, all int64
+	var segs int
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		fi, _ := e.Info()
+		switch filepath.Ext(e.Name()) {
+		case ".seg":
+			segs++
+			segBytes += fi.Size()
+			all += fi.Size()
+		case ".idx":
+			all += fi.Size()
+		}
+	}
+	if st.Segments != segs || st.SegmentBytes != segBytes || st.ApparentBytes != all {
+		t.Errorf("segments %d (%d bytes), apparent %d; files say %d (%d bytes), %d", st.Segments, st.SegmentBytes, st.ApparentBytes, segs, segBytes, all)
+	}
+	if st.AllocatedBytes <= 0 {
+		t.Errorf("allocated bytes %d on the OS filesystem", st.AllocatedBytes)
+	}
+	if got, want := st.ApparentBytesPerEntry(), float64(all)/300; got != want {
+		t.Errorf("apparent bytes per entry %v, want %v", got, want)
+	}
+}
+
+// Stat takes no lock: it works while the log is open and being appended to.
+func TestStatWhileOpen(t *testing.T) {
+	dir := t.TempDir()
+	l, err := wal.Open(dir, wal.Options{SegmentSize: wal.MinSegmentSize, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	appendBatches(t, l, 0, 1, 2, 3)
+	st, err := wal.Stat(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Entries != 6 || st.NextSeq != 6 {
+		t.Errorf("entries %d, next %d; want 6, 6", st.Entries, st.NextSeq)
+	}
+	appendBatches(t, l, 1, 4)
+	if st, err = wal.Stat(dir, nil); err != nil || st.Entries != 10 {
+		t.Errorf("after another append: %d entries, %v; want 10", st.Entries, err)
+	}
+}
+
+func TestStatNotALog(t *testing.T) {
+	if _, err := wal.Stat(t.TempDir(), nil); !errors.Is(err, wal.ErrNotFound) {
+		t.Errorf("empty dir: %v, want ErrNotFound", err)
+	}
+	if _, err := wal.Stat(filepath.Join(t.TempDir(), "missing"), nil); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing dir: %v, want fs.ErrNotExist", err)
+	}
+}
+
+// On a filesystem that does not report blocks, AllocatedBytes is -1.
+func TestStatAllocatedUnknown(t *testing.T) {
+	mem := vfstest.New()
+	l, err := wal.Open("/log", wal.Options{FS: mem, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendBatches(t, l, 0, 2)
+	l.Close()
+	st, err := wal.Stat("/log", mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.AllocatedBytes != -1 || st.AllocatedBytesPerEntry() != 0 || st.Entries != 2 {
+		t.Errorf("allocated %d (per entry %v), entries %d; want -1 (0), 2", st.AllocatedBytes, st.AllocatedBytesPerEntry(), st.Entries)
+	}
+}
