@@ -127,11 +127,19 @@ func (l *Log) rewritePass(all bool) error {
 			return ErrClosed
 		}
 		s, ok := l.candidate(worthy)
-		dead := l.dead
-		l.mu.Unlock()
 		if !ok {
+			l.mu.Unlock()
 			break
 		}
+		// Under Eventual the batch that applied a removal may not be on
+		// disk yet; make it so before dropping records for good, or a
+		// power cut could lose the removal but not its effect.
+		if err := l.waitSynced(l.nextSeq); err != nil {
+			l.mu.Unlock()
+			return err
+		}
+		dead := l.dead
+		l.mu.Unlock()
 		if err := l.rewriteSegment(s, dead); err != nil {
 			return err
 		}
