@@ -311,7 +311,7 @@ func (l *Log) Compact() error {
 	// Sealing makes the active segment's removed records reclaimable and
 	// writes a checkpoint holding the applied state.
 	var err error
-	if l.active.Offset() > segment.FileHeaderSize {
+	if l.cs.Segment(uint32(l.active.ID())).Dead > 0 {
 		err = l.rotate()
 	} else {
 		err = l.waitSynced(l.nextSeq)

@@ -4,14 +4,13 @@ import (
 	"fmt"
 	"path/filepath"
 	"syscall"
+	"time"
 
+	"github.com/seglog/journal/compactor"
 	"github.com/seglog/journal/vfs"
 )
 
 // Stats describes a log directory as Stat found it.
-//
-// Command IDs and compaction figures are not part of it yet: they will be
-// added as fields here once those features exist.
 type Stats struct {
 	Dir string
 
@@ -24,8 +23,9 @@ type Stats struct {
 	IndexFiles int
 	IndexBytes int64
 
-	// Entries is the number of live entries (after compaction, possibly
-	// fewer than LastSeq-FirstSeq+1).
+	// Entries is the number of live entries: those a reader sees, without
+	// the ones removed by compaction (so possibly fewer than
+	// LastSeq-FirstSeq+1).
 	Entries uint64
 	// FirstSeq and LastSeq are the sequence numbers of the oldest and the
 	// newest entry; valid only when Entries > 0.
@@ -41,7 +41,26 @@ type Stats struct {
 	// report it.
 	ApparentBytes  int64
 	AllocatedBytes int64
+
+	// Compaction figures, from the compaction state as Open builds it (the
+	// checkpoint plus a replay of the records after it).
+	//
+	// PendingRemovable is the number of live entries (counted in Entries)
+	// that tombstones not applied yet will remove, the tombstones included.
+	PendingRemovable uint64
+	// DeadOnDisk is the number of entries already removed (not counted in
+	// Entries) whose records are still in segment files, until a segment
+	// rewrite drops them.
+	DeadOnDisk uint64
+	// LastCheckpoint is the modification time of the compaction checkpoint
+	// file, written at every compaction and whenever a segment is sealed;
+	// zero when there is none.
+	LastCheckpoint time.Time
 }
+
+// Removable is the number of entries a compaction would remove now or
+// reclaim from disk: PendingRemovable plus DeadOnDisk.
+func (s Stats) Removable() uint64 { return s.PendingRemovable + s.DeadOnDisk }
 
 // AllocatedBytesPerEntry is AllocatedBytes divided by Entries, or 0 when
 // either is unknown or zero.
@@ -64,7 +83,7 @@ func (s Stats) ApparentBytesPerEntry() float64 {
 // Stat describes the log in dir without modifying anything and without the
 // lock, so it works while another process has the log open and appends
 // (it then sees the complete batches present when it ran). fsys nil means
-// the OS.
+// the OS. Entries removed by compaction are not counted as entries.
 //
 // A missing dir gives an error matching fs.ErrNotExist, a dir holding no
 // segment an error wrapping ErrNotFound, and damage that would make Open
@@ -74,12 +93,18 @@ func Stat(dir string, fsys vfs.FS) (Stats, error) {
 	if fsys == nil {
 		fsys = vfs.Default()
 	}
-	v, err := OpenView(dir, fsys)
+	v, cs, cptTime, err := openStatView(dir, fsys)
 	if err != nil {
 		return Stats{}, fmt.Errorf("stat: %w", err)
 	}
 	defer v.Close()
-	st := Stats{Dir: dir, NextSeq: v.NextSeq()}
+	st := Stats{
+		Dir:              dir,
+		NextSeq:          v.NextSeq(),
+		PendingRemovable: cs.PendingRemovable(),
+		DeadOnDisk:       cs.DeadOnDisk(),
+		LastCheckpoint:   cptTime,
+	}
 
 	for e, err := range v.Entries(0) {
 		if err != nil {
@@ -126,6 +151,20 @@ func Stat(dir string, fsys vfs.FS) (Stats, error) {
 		}
 	}
 	return st, nil
+}
+
+// openStatView opens a compacted view of dir together with the compaction
+// state that describes it and the checkpoint's modification time.
+func openStatView(dir string, fsys vfs.FS) (*View, *compactor.State, time.Time, error) {
+	v, err := OpenCompactedView(dir, fsys)
+	if err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	var mtime time.Time
+	if fi, err := fsys.Stat(filepath.Join(dir, compactor.CheckpointName)); err == nil {
+		mtime = fi.ModTime()
+	}
+	return v, v.cs, mtime, nil
 }
 
 // parseIdxName returns the id of an index file name, or false.

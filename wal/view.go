@@ -19,6 +19,7 @@ import (
 type View struct {
 	s  *snapshot
 	ld *loaded
+	cs *compactor.State // with OpenCompactedView: the state describing the view
 }
 
 // OpenView opens a view of the log in dir. fsys nil means the OS. A missing
@@ -60,6 +61,7 @@ func OpenCompactedView(dir string, fsys vfs.FS) (*View, error) {
 		after, _ := readFileBytes(fsys, filepath.Join(dir, compactor.CheckpointName))
 		if err == nil && bytes.Equal(before, after) {
 			v.s.dead = cs.Dead()
+			v.cs = cs
 			return v, nil
 		}
 		v.Close()

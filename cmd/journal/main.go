@@ -9,17 +9,22 @@
 //
 //	inspect DIR [--route R] [--limit N] [--json]
 //	                 list entries, newest first
-//	stats DIR        segment, entry and disk usage figures
+//	stats DIR        segment, live event, disk usage, command ID and
+//	                 compaction figures
 //	verify DIR       check every record's framing and checksum
 //	repair DIR [--yes]
 //	                 cut a damaged journal at its first damaged record
 //	demo [DIR]       write a sample route lifecycle and show it
-//	compact DIR      (not available yet)
-//	commands DIR     (not available yet)
+//	compact DIR      remove the events of removed routes now and show
+//	                 the events and bytes before and after
+//	commands DIR [--json]
+//	                 list the live command IDs, sorted
 //
-// Every command takes --help. Read commands (inspect, stats, verify) take
-// no lock and work while another process has the journal open. Errors go
-// to stderr with exit status 1; bad arguments print usage with status 2.
+// Every command takes --help. Read commands (inspect, stats, verify,
+// commands) take no lock and work while another process has the journal
+// open; repair and compact take the journal's lock and fail if another
+// process has it open. Errors go to stderr with exit status 1; bad
+// arguments print usage with status 2.
 package main
 
 import (
@@ -64,22 +69,8 @@ func init() {
 		verifyCommand,
 		repairCommand,
 		demoCommand,
-		notYet("compact", "DIR", "remove the events of removed routes (not available yet)",
-			"compaction is still being built"),
-		notYet("commands", "DIR", "list recorded command IDs (not available yet)",
-			"command IDs are still being built"),
-	}
-}
-
-// notYet registers a command that is not implemented yet: it prints
-// "not available yet: <reason>" and exits 1.
-func notYet(name, synopsis, summary, reason string) *command {
-	return &command{
-		name: name, synopsis: synopsis, summary: summary, minArgs: 1, maxArgs: 1,
-		run: func(e *env, args []string, _ any) int {
-			fmt.Fprintf(e.stderr, "journal %s: not available yet: %s\n", name, reason)
-			return 1
-		},
+		compactCommand,
+		commandsCommand,
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -114,6 +115,34 @@ func writeJournal(t *testing.T, dir string, opts journal.Options, batches [][]jo
 	}
 }
 
+// fixedCommandIDs are the live command IDs of the golden journal, in the
+// order added (not sorted).
+var fixedCommandIDs = []string{"cmd-0003", "cmd-0001", `quote"and<angle>`, "cmd-0002"}
+
+// writeCommandIDs opens the journal in dir, adds ids and removed, then
+// removes removed, and closes it.
+func writeCommandIDs(t *testing.T, dir string, ids []string, removed ...string) {
+	t.Helper()
+	j, err := journal.Open(dir, journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	for _, id := range append(slices.Clone(ids), removed...) {
+		if err := j.AppendCommandID(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range removed {
+		if err := j.RemoveCommandID(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 var (
 	timeRE   = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z`)
 	tsRE     = regexp.MustCompile(`"timestamp_ms":(\d+)`)
@@ -152,6 +181,7 @@ func TestGolden(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "j")
 	before := time.Now().UnixMilli()
 	writeJournal(t, dir, journal.Options{}, fixedBatches)
+	writeCommandIDs(t, dir, fixedCommandIDs, "cmd-removed")
 	after := time.Now().UnixMilli()
 	for _, tc := range []struct {
 		name string
@@ -164,6 +194,8 @@ func TestGolden(t *testing.T) {
 		{"inspect_unknown_route", []string{"inspect", dir, "--route", "nope"}},
 		{"stats", []string{"stats", dir}},
 		{"verify_clean", []string{"verify", dir}},
+		{"commands", []string{"commands", dir}},
+		{"commands_json", []string{"commands", "--json", dir}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runBin(t, "", tc.args...)
@@ -389,7 +421,7 @@ func TestOpenElsewhere(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, args := range [][]string{{"inspect", dir}, {"stats", dir}, {"verify", dir}} {
+	for _, args := range [][]string{{"inspect", dir}, {"stats", dir}, {"verify", dir}, {"commands", dir}} {
 		if r := runBin(t, "", args...); r.code != 0 {
 			t.Errorf("%v on an open journal: exit %d, stderr %s", args, r.code, r.stderr)
 		}
@@ -398,9 +430,15 @@ func TestOpenElsewhere(t *testing.T) {
 	if !strings.Contains(r.stdout, "RouteRemoved") {
 		t.Errorf("inspect of an open journal misses the newest entry:\n%s", r.stdout)
 	}
-	r = runBin(t, "", "repair", "--yes", dir)
-	if r.code != 1 || !strings.Contains(r.stderr, "open in another process") {
-		t.Errorf("repair of an open journal: exit %d, stderr %q", r.code, r.stderr)
+	before := dirState(t, dir)
+	for _, args := range [][]string{{"repair", "--yes", dir}, {"compact", dir}} {
+		r = runBin(t, "", args...)
+		if r.code != 1 || !strings.Contains(r.stderr, "open in another process") || r.stdout != "" {
+			t.Errorf("%v of an open journal: exit %d, stdout %q, stderr %q", args, r.code, r.stdout, r.stderr)
+		}
+	}
+	if after := dirState(t, dir); !mapsEqual(before, after) {
+		t.Errorf("repair or compact of an open journal changed the directory")
 	}
 }
 
@@ -413,6 +451,11 @@ func TestBadArguments(t *testing.T) {
 		{"stats"},
 		{"verify"},
 		{"repair"},
+		{"compact"},
+		{"commands"},
+		{"compact", dir, "extra"},
+		{"compact", dir, "--yes"},
+		{"commands", dir, "--json=maybe"},
 		{"inspect", dir, "--bogus"},
 		{"inspect", dir, "--limit", "x"},
 		{"inspect", dir, "--limit", "-1"},
@@ -443,23 +486,13 @@ func TestHelp(t *testing.T) {
 	}
 }
 
-func TestNotAvailableYet(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "j")
-	writeJournal(t, dir, journal.Options{}, fixedBatches)
-	for _, name := range []string{"compact", "commands"} {
-		r := runBin(t, "", name, dir)
-		if r.code != 1 || !strings.HasPrefix(r.stderr, "journal "+name+": not available yet: ") {
-			t.Errorf("%s: exit %d, stderr %q", name, r.code, r.stderr)
-		}
-	}
-}
-
 func TestReadErrors(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "missing")
 	empty := t.TempDir()
 	for _, args := range [][]string{
 		{"inspect", missing}, {"stats", missing}, {"verify", missing}, {"repair", missing},
-		{"inspect", empty}, {"stats", empty}, {"verify", empty},
+		{"compact", missing}, {"commands", missing},
+		{"inspect", empty}, {"stats", empty}, {"verify", empty}, {"compact", empty}, {"commands", empty},
 	} {
 		r := runBin(t, "", args...)
 		if r.code != 1 || r.stderr == "" || r.stdout != "" {
@@ -467,7 +500,10 @@ func TestReadErrors(t *testing.T) {
 		}
 	}
 	if _, err := os.Stat(missing); !os.IsNotExist(err) {
-		t.Errorf("a read command created %s", missing)
+		t.Errorf("a command created %s", missing)
+	}
+	if ents, _ := os.ReadDir(empty); len(ents) != 0 {
+		t.Errorf("a command wrote to the empty directory: %v", ents)
 	}
 }
 
@@ -504,5 +540,288 @@ func TestDemo(t *testing.T) {
 	defer os.RemoveAll(m[1])
 	if !strings.HasPrefix(m[1], os.TempDir()) {
 		t.Errorf("demo directory %s not under %s", m[1], os.TempDir())
+	}
+}
+
+// removalBatches registers and starts routes route-00..route-29, stops and
+// removes the even ones, then restarts route-00 (a new life after its
+// removal). It returns the batches and the events that survive compaction.
+func removalBatches() (batches [][]journal.Event, live []journal.Event) {
+	for i := range 30 {
+		r := fmt.Sprintf("route-%02d", i)
+		batches = append(batches,
+			[]journal.Event{ev(journal.RouteRegistered, r), ev(journal.RouteStartRequested, r)},
+			[]journal.Event{ev(journal.RouteStarted, r)})
+	}
+	for i := 0; i < 30; i += 2 {
+		r := fmt.Sprintf("route-%02d", i)
+		batches = append(batches, []journal.Event{ev(journal.RouteStopped, r), ev(journal.RouteRemoved, r)})
+	}
+	batches = append(batches, []journal.Event{ev(journal.RouteRegistered, "route-00")})
+	for _, e := range flatten(batches) {
+		var n int
+		fmt.Sscanf(e.RouteID, "route-%d", &n)
+		if n%2 == 1 {
+			live = append(live, e)
+		}
+	}
+	live = append(live, ev(journal.RouteRegistered, "route-00"))
+	return batches, live
+}
+
+// Compact removes the removed routes' events, keeps the others, and
+// reports the events and bytes before and after; stats follows.
+func TestCompact(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "j")
+	batches, live := removalBatches()
+	all := flatten(batches)
+	writeJournal(t, dir, journal.Options{}, batches)
+
+	r := runBin(t, "", "stats", dir)
+	wantPending := fmt.Sprintf("compaction       %d live events, %d removable (%d pending, 0 removed but still on disk)",
+		len(all), len(all)-len(live), len(all)-len(live))
+	if r.code != 0 || !strings.Contains(r.stdout, wantPending) {
+		t.Errorf("stats before compact: exit %d, want %q in:\n%s", r.code, wantPending, r.stdout)
+	}
+
+	start := time.Now()
+	r = runBin(t, "", "compact", dir)
+	if r.code != 0 || r.stderr != "" {
+		t.Fatalf("compact: exit %d, stderr %q", r.code, r.stderr)
+	}
+	want := fmt.Sprintf("events:    %d before, %d after (%d removed)\n", len(all), len(live), len(all)-len(live))
+	if !strings.Contains(r.stdout, want) {
+		t.Errorf("compact output lacks %q:\n%s", want, r.stdout)
+	}
+	m := regexp.MustCompile(`bytes:     (\d+) before, (\d+) after`).FindStringSubmatch(r.stdout)
+	if m == nil {
+		t.Fatalf("compact output lacks the bytes:\n%s", r.stdout)
+	}
+	if b, _ := strconv.Atoi(m[1]); b <= 0 {
+		t.Errorf("bytes before %s", m[1])
+	}
+	if b, _ := strconv.Atoi(m[1]); func() bool { a, _ := strconv.Atoi(m[2]); return a >= b }() {
+		t.Errorf("bytes did not shrink: %s before, %s after", m[1], m[2])
+	}
+	golden(t, "compact", normalize(r.stdout, dir))
+
+	j, err := journal.Open(dir, journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := j.LoadAll()
+	j.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, live) {
+		t.Errorf("after compact LoadAll = %v\nwant %v", got, live)
+	}
+
+	r = runBin(t, "", "stats", dir)
+	if r.code != 0 {
+		t.Fatalf("stats after compact: exit %d, stderr %s", r.code, r.stderr)
+	}
+	wantLive := fmt.Sprintf("compaction       %d live events, 0 removable (0 pending, 0 removed but still on disk)", len(live))
+	if !strings.Contains(r.stdout, wantLive) || !strings.Contains(r.stdout, fmt.Sprintf("entries          %d live", len(live))) {
+		t.Errorf("stats after compact lacks %q or the live entry count:\n%s", wantLive, r.stdout)
+	}
+	cm := regexp.MustCompile(`last checkpoint  (\S+)`).FindStringSubmatch(r.stdout)
+	if cm == nil {
+		t.Fatalf("no last checkpoint row:\n%s", r.stdout)
+	}
+	tm, err := time.Parse(time.RFC3339, cm[1])
+	if err != nil || tm.Before(start.Add(-time.Second)) || tm.After(time.Now().Add(time.Second)) {
+		t.Errorf("last checkpoint %s (%v), want about now", cm[1], err)
+	}
+	if v := runBin(t, "", "verify", dir); v.code != 0 {
+		t.Errorf("verify after compact: exit %d\n%s", v.code, v.stdout)
+	}
+	golden(t, "stats_after_compact", normalize(r.stdout, dir))
+}
+
+// commands lists the live IDs, sorted, read without the lock while the
+// journal is open in this (another) process, across a snapshot rewrite of
+// the key set and with operations after it in the delta.
+func TestCommands(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "j")
+	if r := runBin(t, "", "commands", filepath.Join(t.TempDir(), "missing")); r.code != 1 {
+		t.Errorf("commands of a missing directory: exit %d", r.code)
+	}
+	j, err := journal.Open(dir, journal.Options{Durability: journal.Eventual})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	list := func() []string {
+		t.Helper()
+		r := runBin(t, "", "commands", dir)
+		if r.code != 0 || r.stderr != "" {
+			t.Fatalf("commands: exit %d, stderr %q", r.code, r.stderr)
+		}
+		return strings.Fields(r.stdout)
+	}
+	if got := list(); len(got) != 0 {
+		t.Errorf("no IDs yet, listed %q", got)
+	}
+	if r := runBin(t, "", "commands", "--json", dir); r.stdout != "[]\n" {
+		t.Errorf("--json with no IDs: %q", r.stdout)
+	}
+	if r := runBin(t, "", "stats", dir); !strings.Contains(r.stdout, "command ids      0 live") {
+		t.Errorf("stats with no IDs:\n%s", r.stdout)
+	}
+	want := map[string]bool{}
+	add := func(id string) {
+		if err := j.AppendCommandID(id); err != nil {
+			t.Fatal(err)
+		}
+		want[id] = true
+	}
+	remove := func(id string) {
+		if err := j.RemoveCommandID(id); err != nil {
+			t.Fatal(err)
+		}
+		delete(want, id)
+	}
+	check := func(what string) {
+		t.Helper()
+		var ids []string
+		for id := range want {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		if got := list(); !slices.Equal(got, ids) {
+			t.Errorf("%s: listed %d IDs, want %d: %q", what, len(got), len(ids), got)
+		}
+		r := runBin(t, "", "stats", dir)
+		if row := fmt.Sprintf("command ids      %d live", len(ids)); !strings.Contains(r.stdout, row) {
+			t.Errorf("%s: stats lacks %q:\n%s", what, row, r.stdout)
+		}
+	}
+	add("b")
+	add("a")
+	add("c")
+	remove("b")
+	remove("never-added")
+	check("in the delta")
+	// More than 1024 operations make the key set rewrite its snapshot.
+	for i := range 700 {
+		add(fmt.Sprintf("id-%04d", i))
+	}
+	for i := range 600 {
+		remove(fmt.Sprintf("id-%04d", i))
+	}
+	if _, err := os.Stat(filepath.Join(dir, "commands.snap")); err != nil {
+		t.Fatalf("no snapshot after 1300 operations: %v", err)
+	}
+	add("z")
+	remove("a")
+	check("snapshot plus delta")
+	r := runBin(t, "", "commands", dir, "--json")
+	var got []string
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || len(got) != len(want) || !slices.IsSorted(got) {
+		t.Errorf("--json: %v, %d IDs (want %d, sorted)", err, len(got), len(want))
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	check("after Close")
+}
+
+// A torn operation at the end of the delta (a crash mid-write) is left
+// out, as Open would cut it; the file is not modified.
+func TestCommandsTornDelta(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "j")
+	writeJournal(t, dir, journal.Options{}, fixedBatches)
+	writeCommandIDs(t, dir, []string{"x", "y"})
+	delta := filepath.Join(dir, "commands.delta")
+	f, err := os.OpenFile(delta, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte{9, 9, 9, 9, 9, 9, 9, 9, 9})
+	f.Close()
+	orig, _ := os.ReadFile(delta)
+	r := runBin(t, "", "commands", dir)
+	if r.code != 0 || r.stdout != "x\ny\n" {
+		t.Errorf("exit %d, stdout %q, stderr %q; want x, y", r.code, r.stdout, r.stderr)
+	}
+	if now, _ := os.ReadFile(delta); !bytes.Equal(now, orig) {
+		t.Errorf("commands modified the delta")
+	}
+	// A damaged snapshot is an error, in commands and in stats.
+	if err := os.WriteFile(filepath.Join(dir, "commands.snap"), []byte("not a snapshot, clearly not at all"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := runBin(t, "", "commands", dir); r.code != 1 || !strings.Contains(r.stderr, "commands.snap") {
+		t.Errorf("damaged snapshot: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if r := runBin(t, "", "stats", dir); r.code != 1 || !strings.Contains(r.stdout, "command ids      unreadable") {
+		t.Errorf("stats with a damaged snapshot: exit %d, stdout:\n%s", r.code, r.stdout)
+	}
+}
+
+// commands reads consistently while another writer adds and removes IDs
+// and the key set rewrites its snapshot again and again.
+func TestCommandsWhileWriting(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "j")
+	j, err := journal.Open(dir, journal.Options{Durability: journal.Eventual})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	stable := []string{"stable-1", "stable-2", "stable-3"}
+	for _, id := range stable {
+		if err := j.AppendCommandID(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		for i := 0; ; i++ {
+			if i > 5000 { // enough for several snapshot rewrites
+				select {
+				case <-stop:
+					done <- nil
+					return
+				default:
+				}
+			}
+			id := fmt.Sprintf("churn-%d", i%50)
+			var err error
+			if i%100 < 50 {
+				err = j.AppendCommandID(id)
+			} else {
+				err = j.RemoveCommandID(id)
+			}
+			if err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	for range 15 {
+		r := runBin(t, "", "commands", dir)
+		if r.code != 0 {
+			t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+			continue
+		}
+		got := strings.Fields(r.stdout)
+		for _, id := range stable {
+			if !slices.Contains(got, id) {
+				t.Errorf("%s missing from %q", id, got)
+			}
+		}
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "commands.snap")); err != nil {
+		t.Errorf("no snapshot rewrite happened: %v", err)
+	}
+	if r := runBin(t, "", "stats", dir); r.code != 0 {
+		t.Errorf("stats: exit %d, stderr %q", r.code, r.stderr)
 	}
 }

@@ -11,11 +11,19 @@ import (
 var statsCommand = &command{
 	name:     "stats",
 	synopsis: "DIR",
-	summary:  "show segment, entry and disk usage figures",
+	summary:  "show segment, event, disk, command ID and compaction figures",
 	help: `Show figures about the journal in DIR: its segment files (count and bytes),
-the live entries, the range of sequence numbers and the next one, and the
-bytes on disk per event (allocated blocks and apparent file sizes; the
-active segment of an open journal has space reserved ahead).
+the live entries (those not removed by compaction), the range of sequence
+numbers and the next one, the bytes on disk per live event (allocated
+blocks and apparent file sizes; the active segment of an open journal has
+space reserved ahead), and the number of live command IDs.
+
+The compaction rows show the live events and the removable ones: those
+that tombstones (RouteRemoved) not applied yet will remove, plus those
+already removed whose records are still in segment files; 'journal
+compact' removes them all. The last checkpoint is when the compaction
+state was last saved (the modification time of DIR/compaction.cpt, written
+at every compaction and whenever a segment file is sealed), or "never".
 
 It takes no lock: it works while another process has the journal open.`,
 	minArgs: 1, maxArgs: 1,
@@ -31,8 +39,11 @@ It takes no lock: it works while another process has the journal open.`,
 	},
 }
 
-// writeStats formats st as aligned "name  value" lines.
+// writeStats formats st and the number of live command IDs in st.Dir as
+// aligned "name  value" lines. If the command IDs cannot be read, their row
+// says so and the error is returned after everything is written.
 func writeStats(w io.Writer, st wal.Stats) error {
+	ids, idsErr := loadCommandIDs(st.Dir)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row := func(name, format string, args ...any) {
 		fmt.Fprintf(tw, "%s\t%s\n", name, fmt.Sprintf(format, args...))
@@ -61,8 +72,23 @@ func writeStats(w io.Writer, st wal.Stats) error {
 	} else {
 		row("bytes per event", "(no events)")
 	}
-	// Figures still to come: wire them here once wal.Stats carries them.
-	row("command ids", "not available yet")
-	row("compaction", "not available yet")
-	return tw.Flush()
+	if idsErr == nil {
+		row("command ids", "%d live", len(ids))
+	} else {
+		row("command ids", "unreadable")
+	}
+	row("compaction", "%d live events, %d removable (%d pending, %d removed but still on disk)",
+		st.Entries, st.Removable(), st.PendingRemovable, st.DeadOnDisk)
+	if st.LastCheckpoint.IsZero() {
+		row("last checkpoint", "never")
+	} else {
+		row("last checkpoint", "%s", formatTime(st.LastCheckpoint.UnixMilli()))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if idsErr != nil {
+		return fmt.Errorf("command ids: %w", idsErr)
+	}
+	return nil
 }
