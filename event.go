@@ -122,6 +122,9 @@ func decodeEvent(key, value []byte, tombstone bool, intern map[string]string) (E
 	if len(value) > 1 && k != RouteFailed {
 		return Event{}, fmt.Errorf("%w: %s with error text", ErrCorrupt, k)
 	}
+	if len(value)-1 > MaxErrorLen {
+		return Event{}, fmt.Errorf("%w: error text of %d bytes (limit %d)", ErrCorrupt, len(value)-1, MaxErrorLen)
+	}
 	ev := Event{Kind: k}
 	if intern != nil {
 		id, ok := intern[string(key)]

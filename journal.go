@@ -17,8 +17,9 @@
 //
 // Eventual: AppendBatch returns once the batch is handed to the OS; it
 // survives the process being killed, but a power cut or OS crash may lose
-// batches appended since the last Sync (never part of one: recovery cuts a
-// torn batch off).
+// batches appended since the last Sync (always a suffix, never part of a
+// batch: recovery cuts a torn batch off). The sequence numbers of batches
+// lost that way are given out again; those of synced batches never are.
 package journal
 
 import (

@@ -8,7 +8,7 @@
 //
 //	0  magic     [8]byte  "SEGLOG\x00\x01"
 //	8  version   uint16   1
-//	10 reserved  uint16   zero
+//	10 flags     uint16   FileCompacted
 //	12 crc       uint32   CRC-32C of the header with this field zeroed
 //	16 id        uint64   segment number
 //	24 base      uint64   next sequence number when the segment was created,
@@ -178,9 +178,15 @@ func ParseFrameHeader(src []byte) (FrameHeader, error) {
 
 // FileHeader is the decoded header of a segment file.
 type FileHeader struct {
-	ID   uint64 // segment number
-	Base uint64 // next sequence number when the segment was created
+	ID    uint64 // segment number
+	Base  uint64 // next sequence number when the segment was created
+	Flags uint16
 }
+
+// FileCompacted marks a segment written by the compactor: records were
+// dropped from it, so its sequence numbers may have gaps and need not
+// reach the next segment's base.
+const FileCompacted uint16 = 1
 
 // PutFileHeader encodes a segment file header.
 func PutFileHeader(dst []byte, fh FileHeader) {
@@ -188,6 +194,7 @@ func PutFileHeader(dst []byte, fh FileHeader) {
 	clear(dst[:FileHeaderSize])
 	copy(dst, fileMagic)
 	binary.LittleEndian.PutUint16(dst[8:], formatVersion)
+	binary.LittleEndian.PutUint16(dst[10:], fh.Flags)
 	binary.LittleEndian.PutUint64(dst[16:], fh.ID)
 	binary.LittleEndian.PutUint64(dst[24:], fh.Base)
 	binary.LittleEndian.PutUint32(dst[12:], Checksum(dst[:FileHeaderSize]))
@@ -210,7 +217,11 @@ func ParseFileHeader(src []byte) (FileHeader, error) {
 	if v := binary.LittleEndian.Uint16(src[8:]); v != formatVersion {
 		return FileHeader{}, fmt.Errorf("%w: unsupported segment version %d", ErrCorrupt, v)
 	}
-	return FileHeader{ID: binary.LittleEndian.Uint64(src[16:]), Base: binary.LittleEndian.Uint64(src[24:])}, nil
+	fh := FileHeader{ID: binary.LittleEndian.Uint64(src[16:]), Base: binary.LittleEndian.Uint64(src[24:]), Flags: binary.LittleEndian.Uint16(src[10:])}
+	if fh.Flags&^FileCompacted != 0 {
+		return FileHeader{}, fmt.Errorf("%w: unknown segment flags %#x", ErrCorrupt, fh.Flags)
+	}
+	return fh, nil
 }
 
 func isZero(p []byte) bool {

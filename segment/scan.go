@@ -27,6 +27,9 @@ type ScanResult struct {
 	Damage error  // with TailTorn: what was found at End
 	First  uint64 // first sequence number (valid if Frames > 0)
 	Last   uint64 // last sequence number (valid if Frames > 0)
+	// MaxSynced is the largest durable offset any valid frame recorded:
+	// everything before it was confirmed on stable storage by an fsync.
+	MaxSynced int64
 }
 
 // Scan reads every frame of a segment from its first frame, verifying both
@@ -70,6 +73,7 @@ func Scan(r io.ReaderAt, size int64, name string, fn func(off int64, h FrameHead
 		if res.Frames == 0 {
 			res.First = h.FirstSeq
 		}
+		res.MaxSynced = max(res.MaxSynced, int64(h.Synced))
 		res.Frames++
 		res.Last = last
 		if fn != nil {

@@ -167,7 +167,7 @@ func (l *Log) WaitCompaction() {
 // happens without l.mu; only the swap of in-memory state holds it.
 func (l *Log) rewriteSegment(s *seg, dead compactor.DeadSet) error {
 	tmp := s.name + tmpSuffix
-	res, err := compactor.Rewrite(l.fs, s.f, s.size, s.name, segment.FileHeader{ID: s.id, Base: s.base}, dead, tmp)
+	res, err := compactor.Rewrite(l.fs, s.f, s.size, s.name, segment.FileHeader{ID: s.id, Base: s.base, Flags: segment.FileCompacted}, dead, tmp)
 	if err != nil {
 		return err
 	}

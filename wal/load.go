@@ -3,6 +3,7 @@ package wal
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path/filepath"
 	"strconv"
@@ -57,6 +58,10 @@ type loaded struct {
 	// badLast is set when the last segment's file header is missing or
 	// damaged (a crash while creating it): nothing in it was ever written.
 	badLast bool
+	// lastSynced: in the scanned newest segment, every byte before it was
+	// confirmed durable by a successful fsync (the largest durable offset
+	// any frame recorded). 0 when the segment was not scanned.
+	lastSynced int64
 }
 
 func (ld *loaded) close() {
@@ -87,6 +92,8 @@ func load(fsys vfs.FS, dir string, readOnly bool) (_ *loaded, err error) {
 	}()
 	var prevLast uint64
 	var havePrev bool
+	var prevDense bool
+	var prevEnd, prevID uint64
 	for i, id := range ids {
 		last := i == len(ids)-1
 		name := segName(dir, id)
@@ -117,14 +124,21 @@ func load(fsys vfs.FS, dir string, readOnly bool) (_ *loaded, err error) {
 			err = fmt.Errorf("%w: file of %d bytes has no header", ErrCorrupt, size)
 		}
 		if err != nil {
+			// The header is written and synced before the directory entry
+			// is, and before any frame: a bad header on the newest segment
+			// with nothing written after it is a crash during its creation.
+			// With anything after it, it is damage.
 			if last {
-				// The header is written and synced before the directory
-				// entry is, and before any frame: a bad header on the newest
-				// segment is a crash during its creation.
-				ld.badLast = true
-				s.size = segment.FileHeaderSize
-				s.base = ld.nextSeq
-				continue
+				nz, zerr := firstNonZeroAfterHeader(f, size, name)
+				if zerr != nil {
+					return nil, zerr
+				}
+				if nz < 0 {
+					ld.badLast = true
+					s.size = segment.FileHeaderSize
+					s.base = ld.nextSeq
+					continue
+				}
 			}
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
@@ -140,6 +154,7 @@ func load(fsys vfs.FS, dir string, readOnly bool) (_ *loaded, err error) {
 		}
 		frames, ok := segment.ReadIndexFile(fsys, idxName(dir, id), id, size)
 		end := size
+		ld.lastSynced = size // sealed: synced whole
 		if !ok {
 			frames = frames[:0]
 			res, err := segment.Scan(f, size, name, func(off int64, h segment.FrameHeader, p []byte) error {
@@ -154,14 +169,34 @@ func load(fsys vfs.FS, dir string, readOnly bool) (_ *loaded, err error) {
 				return nil, err
 			}
 			end = res.End
+			ld.lastSynced = res.MaxSynced
 			if res.Tail == segment.TailTorn {
 				if !last {
 					return nil, fmt.Errorf("%w (in sealed segment %s)", res.Damage, name)
 				}
 				ld.torn = res.Damage
 			}
+			if !last && end != size {
+				// Sealing cuts a segment to its frames before the next one
+				// exists, so unwritten space in a sealed one is lost data.
+				return nil, fmt.Errorf("%s at offset %d: %w: sealed segment ends in %d bytes of zeros", name, end, ErrCorrupt, size-end)
+			}
+			if !last && indexExists(fsys, dir, id) {
+				// Its index was written at sealing: a size that no longer
+				// matches means the segment lost or gained bytes.
+				return nil, fmt.Errorf("%s: %w: sealed segment's size %d does not match its index", name, ErrCorrupt, size)
+			}
 		}
 		s.size = end
+		// Segments are never rewritten while they follow each other
+		// without a gap in their numbers and a dense (never compacted)
+		// segment ends where the next begins: a shorter one lost frames.
+		if prevDense && id == prevID+1 && fh.Base != prevEnd {
+			return nil, fmt.Errorf("%s: %w: segment %d ends at sequence %d but this one starts at %d", name, ErrCorrupt, prevID, prevEnd, fh.Base)
+		}
+		dense, denseEnd := isDense(frames, fh.Base)
+		dense = dense && fh.Flags&segment.FileCompacted == 0
+		prevDense, prevEnd, prevID = dense, denseEnd, id
 		for _, fr := range frames {
 			if fr.First < fh.Base || (havePrev && fr.First <= prevLast) {
 				return nil, fmt.Errorf("%s at offset %d: %w: sequence %d out of order", name, fr.Offset, ErrCorrupt, fr.First)
@@ -179,3 +214,41 @@ func load(fsys vfs.FS, dir string, readOnly bool) (_ *loaded, err error) {
 
 // isNotExist reports a missing file or directory.
 func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
+
+// isDense reports whether frames are contiguous sequence numbers starting
+// at base, as appended (not rewritten by compaction), and the sequence
+// number after them.
+func isDense(frames []segment.FrameInfo, base uint64) (bool, uint64) {
+	next := base
+	for _, fr := range frames {
+		if fr.First != next || fr.Last-fr.First+1 != uint64(fr.Count) {
+			return false, 0
+		}
+		next = fr.Last + 1
+	}
+	return true, next
+}
+
+func indexExists(fsys vfs.FS, dir string, id uint64) bool {
+	_, err := fsys.Stat(idxName(dir, id))
+	return err == nil
+}
+
+// firstNonZeroAfterHeader returns the offset of the first non-zero byte
+// after the file header's place, or -1.
+func firstNonZeroAfterHeader(f vfs.File, size int64, name string) (int64, error) {
+	buf := make([]byte, 64<<10)
+	for off := int64(segment.FileHeaderSize); off < size; {
+		n := int(min(int64(len(buf)), size-off))
+		if _, err := f.ReadAt(buf[:n], off); err != nil && !errors.Is(err, io.EOF) {
+			return 0, fmt.Errorf("read %s at %d: %w", name, off, err)
+		}
+		for i, b := range buf[:n] {
+			if b != 0 {
+				return off + int64(i), nil
+			}
+		}
+		off += int64(n)
+	}
+	return -1, nil
+}

@@ -87,7 +87,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		return nil, err
 	}
 	fsys := opts.FS
-	if err := fsys.MkdirAll(dir, 0o755); err != nil {
+	if err := mkdirDurable(fsys, dir); err != nil {
 		return nil, fmt.Errorf("create log directory: %w", err)
 	}
 	lock, err := fsys.Lock(dir)
@@ -145,10 +145,17 @@ func (l *Log) recover() error {
 	if ld.torn != nil {
 		l.log.Warn("wal: cutting torn write at end of log", "file", last.name, "offset", last.size, "damage", ld.torn)
 	}
-	// Cut anything after the last valid frame (a torn write, or the zeros of
-	// space reserved earlier) and sync, so that the offsets recorded as
-	// durable in new frames are true even for data a crashed process had
-	// only handed to the OS.
+	// Write again what no fsync confirmed: after a failed fsync the kernel
+	// may have dropped those pages while still serving them from memory,
+	// and a later fsync would not write them. Then cut anything after the
+	// last valid frame (a torn write, or space reserved earlier) and sync,
+	// so the offsets recorded as durable in new frames are true.
+	if from := max(ld.lastSynced, segment.FileHeaderSize); from < last.size {
+		if err := rewriteRange(last.f, from, last.size); err != nil {
+			ld.close()
+			return fmt.Errorf("rewrite %s from %d: %w", last.name, from, err)
+		}
+	}
 	if err := last.f.Truncate(last.size); err != nil {
 		ld.close()
 		return fmt.Errorf("cut %s at %d: %w", last.name, last.size, err)
@@ -344,3 +351,48 @@ func (l *Log) Close() error {
 // log no longer knows what is on disk, so it accepts nothing more until it
 // is closed and reopened (which recovers a consistent state).
 var ErrFailed = errors.New("log failed and must be reopened")
+
+// rewriteRange writes bytes [from, to) of f back to where they are.
+func rewriteRange(f vfs.File, from, to int64) error {
+	buf := make([]byte, min(to-from, 1<<20))
+	for off := from; off < to; {
+		n := int(min(int64(len(buf)), to-off))
+		if _, err := f.ReadAt(buf[:n], off); err != nil {
+			return err
+		}
+		if _, err := f.WriteAt(buf[:n], off); err != nil {
+			return err
+		}
+		off += int64(n)
+	}
+	return nil
+}
+
+// mkdirDurable creates dir and its missing parents and syncs the parent of
+// each directory it created, so the new entries survive a power cut.
+func mkdirDurable(fsys vfs.FS, dir string) error {
+	var created []string
+	for d := filepath.Clean(dir); ; {
+		if _, err := fsys.Stat(d); err == nil {
+			break
+		}
+		created = append(created, d)
+		parent := filepath.Dir(d)
+		if parent == d {
+			break
+		}
+		d = parent
+	}
+	if len(created) == 0 {
+		return nil
+	}
+	if err := fsys.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for i := len(created) - 1; i >= 0; i-- {
+		if err := fsys.SyncDir(filepath.Dir(created[i])); err != nil {
+			return err
+		}
+	}
+	return nil
+}

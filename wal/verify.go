@@ -580,9 +580,11 @@ func PlanRepair(dir string, fsys vfs.FS) (RepairPlan, error) {
 		// Without a segment whose base says so, Open would hand the lost
 		// sequence numbers out again.
 		p.NextSeq = lostNext
-		id := cs.id + 1
+		// Skip a segment number: Open takes adjacent numbers with a gap
+		// in sequence numbers for lost frames, and this gap is deliberate.
+		id := cs.id + 2
 		if p.CutOffset < segment.FileHeaderSize {
-			id = cs.id // the cut file goes
+			id = cs.id + 1 // the cut file goes
 		}
 		p.NewSegment = segName(dir, id)
 	}

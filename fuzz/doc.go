@@ -1,0 +1,14 @@
+// Package fuzz holds the fuzz targets of the journal: recovery of damaged
+// journal directories (FuzzRecovery), the segment reader and scanner on
+// arbitrary bytes (FuzzSegmentReader), keyset snapshot and delta files
+// (FuzzCommandDelta) and event decoding through the public API
+// (FuzzEventDecode).
+//
+// Run one with
+//
+//	go test -fuzz=FuzzRecovery -fuzztime 30s ./fuzz/
+//
+// Without -fuzz, go test ./fuzz/ runs the seed corpora in
+// testdata/fuzz/<FuzzName>/ as ordinary tests. The seeds are written by
+// FUZZ_WRITE_CORPUS=1 go test -run TestWriteSeedCorpus ./fuzz/.
+package fuzz
