@@ -27,8 +27,10 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/seglog/journal/keyset"
 	"github.com/seglog/journal/vfs"
@@ -94,10 +96,11 @@ type Options struct {
 // Journal is an open journal directory. It is safe for concurrent use by
 // many goroutines.
 type Journal struct {
-	log    *wal.Log
-	cmds   *keyset.Set
-	opts   Options
-	closed atomic.Bool
+	log     *wal.Log
+	cmds    *keyset.Set
+	opts    Options
+	closed  atomic.Bool
+	scratch sync.Pool // *appendScratch
 }
 
 // Open opens the journal in dir, creating dir and its missing parents, and
@@ -133,7 +136,9 @@ func Open(dir string, opts Options) (*Journal, error) {
 		l.Close()
 		return nil, fmt.Errorf("journal: command IDs: %w", err)
 	}
-	return &Journal{log: l, cmds: cmds, opts: opts}, nil
+	j := &Journal{log: l, cmds: cmds, opts: opts}
+	j.scratch.New = func() any { return new(appendScratch) }
+	return j, nil
 }
 
 // AppendBatch appends events atomically: after any crash they are all in
@@ -150,33 +155,47 @@ func (j *Journal) AppendBatch(events []Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	var one [1]wal.Record
-	recs := one[:0]
-	if len(events) > 1 {
-		recs = make([]wal.Record, 0, len(events))
-	}
-	var vals []byte
 	for i, e := range events {
 		if err := e.validate(); err != nil {
 			return fmt.Errorf("journal: event %d: %w", i, err)
 		}
+	}
+	sc := j.scratch.Get().(*appendScratch)
+	defer j.scratch.Put(sc)
+	vals := sc.vals[:0]
+	for _, e := range events {
 		vals = appendValue(vals, e)
 	}
-	// vals holds every value back to back; slice it per record.
+	recs := sc.recs[:0]
 	off := 0
 	for _, e := range events {
 		n := 1 + len(e.Error)
 		recs = append(recs, wal.Record{
-			Key:       []byte(e.RouteID),
+			// The log copies keys and values while encoding and keeps no
+			// reference, so the route ID's bytes can be lent without a copy.
+			Key:       unsafe.Slice(unsafe.StringData(e.RouteID), len(e.RouteID)),
 			Value:     vals[off : off+n],
 			Tombstone: e.Kind == RouteRemoved,
 		})
 		off += n
 	}
-	if _, err := j.log.Append(wal.Batch{Time: time.Now().UnixMilli(), Records: recs}); err != nil {
+	_, err := j.log.Append(wal.Batch{Time: time.Now().UnixMilli(), Records: recs})
+	clear(recs) // drop references to the caller's strings
+	sc.vals, sc.recs = vals, recs
+	if cap(sc.vals) > 1<<20 || cap(sc.recs) > 1<<14 {
+		*sc = appendScratch{} // do not pin a rare huge batch's buffers
+	}
+	if err != nil {
 		return fmt.Errorf("journal: append: %w", err)
 	}
 	return nil
+}
+
+// appendScratch holds AppendBatch's buffers between calls, so a steady
+// stream of appends allocates nothing.
+type appendScratch struct {
+	vals []byte
+	recs []wal.Record
 }
 
 // LoadAll returns every live event in sequence order.

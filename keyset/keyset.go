@@ -190,7 +190,10 @@ type Set struct {
 // and locks it; two Sets on the same files corrupt them). It loads the
 // snapshot, replays the delta, cuts a torn tail of the delta (a write in
 // flight at a crash: truncated and synced) and removes temporaries of an
-// interrupted rewrite. With no files it starts an empty set.
+// interrupted rewrite. With no files it starts an empty set. The delta's
+// bytes that no recorded fsync covers are written again and synced, and the
+// directory is synced, so that what Open loaded is durable even if an fsync
+// failed earlier in the same boot (see load).
 //
 // Damage that a torn write cannot explain — a bad checksum in the snapshot
 // or in delta data that was once synced, a snapshot without its delta, a
@@ -306,15 +309,38 @@ func (s *Set) load(name string) error {
 		dirty = false // newDelta synced the directory
 	} else {
 		end := res.End
+		// Write again what no fsync confirmed: after a failed fsync the
+		// kernel may have dropped those pages from writeback while still
+		// serving them from memory, so this process read them back, but
+		// a later fsync would never write them; a power cut would then
+		// leave a hole in front of synced frames (or lose operations this
+		// set has shown as present). Every valid frame records the offset
+		// through which the delta was durable when it was written; the
+		// bytes after the largest such offset are rewritten in place, then
+		// synced below. After a clean Close this is the last few frames.
+		rewrote := false
+		if from := max(res.MaxSynced, segment.FileHeaderSize); from < end {
+			if err := rewriteRange(df, from, end); err != nil {
+				return fail(fmt.Errorf("keyset: rewrite %s from %d: %w", s.deltaPath, from, err))
+			}
+			rewrote = true
+		}
 		if res.Tail == segment.TailTorn {
 			if err := df.Truncate(res.End); err != nil {
 				return fail(fmt.Errorf("keyset: cut torn tail of %s at %d: %w", s.deltaPath, res.End, err))
 			}
+		}
+		if rewrote || res.Tail == segment.TailTorn {
 			if err := df.Sync(); err != nil {
 				return fail(fmt.Errorf("keyset: sync %s: %w", s.deltaPath, err))
 			}
 		}
-		s.w = segment.Resume(df, s.deltaPath, s.gen, end)
+		// The directory entries read above may come from renames whose
+		// directory fsync failed earlier in this boot (a rewrite that
+		// failed at its last step): make them durable before anything is
+		// acknowledged on top of them.
+		dirty = true
+		s.w = segment.Resume(df, s.deltaPath, s.gen, end, 0)
 		s.nextSeq = 1
 		if res.Frames > 0 {
 			s.nextSeq = res.Last + 1
@@ -442,6 +468,22 @@ func wrapScanErr(err error) error {
 	return fmt.Errorf("keyset: %w", err)
 }
 
+// rewriteRange writes bytes [from, to) of f back where they are.
+func rewriteRange(f vfs.File, from, to int64) error {
+	buf := make([]byte, min(to-from, 1<<20))
+	for off := from; off < to; {
+		n := int(min(int64(len(buf)), to-off))
+		if _, err := f.ReadAt(buf[:n], off); err != nil {
+			return err
+		}
+		if _, err := f.WriteAt(buf[:n], off); err != nil {
+			return err
+		}
+		off += int64(n)
+	}
+	return nil
+}
+
 // readHeader reads and validates a segment file header and returns the
 // file's size.
 func readHeader(f vfs.File, name string) (segment.FileHeader, int64, error) {
@@ -486,7 +528,7 @@ func (s *Set) newDelta(gen uint64) (*segment.Writer, error) {
 		w.Close()
 		return nil, fmt.Errorf("keyset: sync directory %s: %w", s.dir, err)
 	}
-	return segment.Resume(w.File(), s.deltaPath, gen, w.Offset()), nil
+	return segment.Resume(w.File(), s.deltaPath, gen, w.Offset(), 0), nil
 }
 
 func (s *Set) step(st rewriteStep) error {

@@ -149,3 +149,12 @@ func ReadFrame(r io.ReaderAt, size, off int64, name string) (FrameHeader, []byte
 	}
 	return h, p, nil
 }
+
+// appeared re-reads the frame at off, bypassing the buffer, and reports
+// whether it is now valid; the next Next then returns it.
+func (r *Reader) appeared(off int64) bool {
+	r.buf = r.buf[:0]
+	_, _, err := r.frameAt(off)
+	r.off = off
+	return err == nil
+}

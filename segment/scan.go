@@ -52,16 +52,22 @@ func Scan(r io.ReaderAt, size int64, name string, fn func(off int64, h FrameHead
 	rd := NewReader(r, size, name)
 	for {
 		off, h, p, err := rd.Next()
-		if err == io.EOF {
-			res.End = off
-			return classifyEnd(r, size, name, res, nil)
+		if err != nil && err != io.EOF && !errors.Is(err, ErrCorrupt) {
+			return res, err // an I/O error, not a verdict on the data
 		}
 		if err != nil {
-			if !errors.Is(err, ErrCorrupt) {
-				return res, err // an I/O error, not a verdict on the data
+			damage := err
+			if err == io.EOF {
+				damage = nil
 			}
 			res.End = off
-			return classifyEnd(r, size, name, res, err)
+			out, cerr := classifyEnd(r, size, name, res, damage)
+			if cerr != nil && errors.Is(cerr, ErrCorrupt) && rd.appeared(off) {
+				// A writer appended the frame between our reads (a reader
+				// of a live log): what looked damaged was not yet written.
+				continue
+			}
+			return out, cerr
 		}
 		if res.Frames > 0 && h.FirstSeq <= res.Last {
 			return res, fmt.Errorf("%s at offset %d: %w: sequence %d does not follow %d", name, off, ErrCorrupt, h.FirstSeq, res.Last)

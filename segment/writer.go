@@ -9,18 +9,37 @@ import (
 // Writer appends frames to one segment file. It is not safe for concurrent
 // use; the log above it serializes writes and may run Sync on the file from
 // another goroutine (fdatasync is safe to run beside positional writes).
+//
+// The file grows ahead of the data in chunks of zeros that are written, not
+// just reserved: an fdatasync then has only data to flush, not the block
+// allocation and size change that appending to the end of a file costs on
+// every commit. Where the file system allows it, frames are copied into a
+// shared memory map of the file instead of written with a system call:
+// either way they are in the operating system's page cache when WriteFrame
+// returns, so a killed process loses nothing.
 type Writer struct {
 	f      vfs.File
 	name   string
 	id     uint64
-	off    int64 // end of written data
-	synced int64 // data in [0, synced) is durable
+	off    int64  // end of written data
+	synced int64  // data in [0, synced) is durable
+	size   int64  // file size; [off, size) holds zeros written ahead
+	ahead  int64  // expected segment size: grow ahead of the data up to it (0: do not)
+	m      []byte // shared mapping of the file's first len(m) bytes, or nil
 }
+
+// growChunk is how far ahead of the data the file is extended with zeros.
+const growChunk = 1 << 20
+
+// zeros is a read-only source of zero bytes for growing files.
+var zeros [64 << 10]byte
 
 // Create creates a new segment file with the given header, writes it and
 // syncs it. The caller must sync the directory before acknowledging
 // anything written to it, so the file itself survives a power cut.
-// reserve, if positive, preallocates that many bytes of disk.
+// reserve, if positive, preallocates that many bytes of disk and is the
+// expected size of the segment; the file then grows ahead of its data and
+// may be memory-mapped. With reserve 0 frames are plainly appended.
 func Create(fs vfs.FS, name string, fh FileHeader, reserve int64) (*Writer, error) {
 	f, err := fs.Create(name)
 	if err != nil {
@@ -42,14 +61,56 @@ func Create(fs vfs.FS, name string, fh FileHeader, reserve int64) (*Writer, erro
 		f.Close()
 		return nil, fmt.Errorf("sync %s: %w", name, err)
 	}
-	return &Writer{f: f, name: name, id: fh.ID, off: FileHeaderSize, synced: FileHeaderSize}, nil
+	w := &Writer{f: f, name: name, id: fh.ID, off: FileHeaderSize, synced: FileHeaderSize, size: FileHeaderSize, ahead: reserve}
+	w.mapFile(reserve)
+	return w, nil
 }
 
 // Resume returns a writer appending at end to an existing segment file f
-// whose bytes before end are known to be valid and durable (the caller
-// scanned, cut and synced them).
-func Resume(f vfs.File, name string, id uint64, end int64) *Writer {
-	return &Writer{f: f, name: name, id: id, off: end, synced: end}
+// of size end whose bytes are known to be valid and durable (the caller
+// scanned, cut and synced them). reserve is the expected segment size.
+func Resume(f vfs.File, name string, id uint64, end, reserve int64) *Writer {
+	w := &Writer{f: f, name: name, id: id, off: end, synced: end, size: end, ahead: reserve}
+	w.mapFile(reserve)
+	return w
+}
+
+// mapFile maps the file for writing if its file system supports it. A
+// failure to map is not an error: writes then go through WriteAt.
+func (w *Writer) mapFile(length int64) {
+	if mp, ok := w.f.(vfs.Mapper); ok && length > 0 {
+		if m, err := mp.Map(min(length, MaxSegmentSize)); err == nil {
+			w.m = m
+		}
+	}
+}
+
+// Unmap releases the writer's memory map, if any; later frames are written
+// with WriteAt. Call it before truncating or closing the file.
+func (w *Writer) Unmap() error {
+	if w.m == nil {
+		return nil
+	}
+	m := w.m
+	w.m = nil
+	return w.f.(vfs.Mapper).Unmap(m)
+}
+
+// grow extends the file with zeros so that it holds at least end bytes.
+func (w *Writer) grow(end int64) error {
+	if end <= w.size || w.ahead == 0 {
+		return nil
+	}
+	target := max(end, min(w.size+growChunk, w.ahead))
+	for off := w.size; off < target; {
+		n := min(int64(len(zeros)), target-off)
+		if _, err := w.f.WriteAt(zeros[:n], off); err != nil {
+			return fmt.Errorf("grow %s to %d: %w", w.name, target, err)
+		}
+		off += n
+		w.size = off
+	}
+	return nil
 }
 
 // ID is the segment number.
@@ -93,12 +154,24 @@ func (w *Writer) WriteFrame(frame []byte, h FrameHeader) (int64, error) {
 	h.Synced = uint32(w.synced)
 	PutFrameHeader(frame, h)
 	off := w.off
-	if _, err := w.f.WriteAt(frame, off); err != nil {
+	end := off + int64(len(frame))
+	if err := w.grow(end); err != nil {
+		return 0, err
+	}
+	if end <= int64(len(w.m)) && end <= w.size {
+		copy(w.m[off:end], frame)
+	} else if _, err := w.f.WriteAt(frame, off); err != nil {
 		return 0, fmt.Errorf("write %s at %d: %w", w.name, off, err)
 	}
-	w.off += int64(len(frame))
+	w.off = end
 	return off, nil
 }
 
-// Close closes the file without syncing or truncating it.
-func (w *Writer) Close() error { return w.f.Close() }
+// Close unmaps and closes the file without syncing or truncating it.
+func (w *Writer) Close() error {
+	uerr := w.Unmap()
+	if err := w.f.Close(); err != nil {
+		return err
+	}
+	return uerr
+}

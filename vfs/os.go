@@ -137,3 +137,9 @@ func (o osFile) Size() (int64, error) {
 	}
 	return fi.Size(), nil
 }
+
+func (o osFile) Map(length int64) ([]byte, error) {
+	return unix.Mmap(int(o.f.Fd()), 0, int(length), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+}
+
+func (o osFile) Unmap(m []byte) error { return unix.Munmap(m) }

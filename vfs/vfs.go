@@ -68,3 +68,14 @@ type FS interface {
 	// wrapping ErrLocked. Closing the returned Closer releases the lock.
 	Lock(name string) (io.Closer, error)
 }
+
+// Mapper is implemented by files that can be mapped into memory for
+// writing. Bytes copied into the mapping are in the page cache, as after a
+// write; Sync makes them durable. Only bytes below the file's size may be
+// touched.
+type Mapper interface {
+	// Map maps the first length bytes of the file, shared and writable.
+	Map(length int64) ([]byte, error)
+	// Unmap releases a mapping returned by Map.
+	Unmap(m []byte) error
+}

@@ -86,6 +86,7 @@ func TestCrashTornTailAtEveryPrefix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	full = full[:l.active.Offset()] // the file grows ahead in zeros
 	l.Close()
 	frameSize := (len(full) - segment.FileHeaderSize) / 5
 	syncedEnd := segment.FileHeaderSize + 2*frameSize

@@ -27,7 +27,8 @@ type Record struct {
 
 // Batch is a group of records appended atomically: after any crash either
 // all of them are in the log or none is. They get contiguous sequence
-// numbers and share Time.
+// numbers and share Time. Append copies the records' bytes and keeps no
+// reference to them.
 type Batch struct {
 	Time    int64 // caller's timestamp, stored with the batch (Unix ms by convention)
 	Records []Record
@@ -169,7 +170,7 @@ func (l *Log) recover() error {
 		return fmt.Errorf("preallocate %s: %w", last.name, err)
 	}
 	l.segs = ld.segs
-	l.active = segment.Resume(last.f, last.name, last.id, last.size)
+	l.active = segment.Resume(last.f, last.name, last.id, last.size, l.opts.SegmentSize)
 	return nil
 }
 
@@ -217,6 +218,9 @@ func (l *Log) seal() error {
 	w := l.active
 	if err := w.File().Sync(); err != nil {
 		return fmt.Errorf("sync %s: %w", w.Name(), err)
+	}
+	if err := w.Unmap(); err != nil {
+		return fmt.Errorf("unmap %s: %w", w.Name(), err)
 	}
 	if err := w.File().Truncate(w.Offset()); err != nil {
 		return fmt.Errorf("truncate %s: %w", w.Name(), err)
