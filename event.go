@@ -125,19 +125,26 @@ func decodeEvent(key, value []byte, tombstone bool, intern map[string]string) (E
 	if len(value)-1 > MaxErrorLen {
 		return Event{}, fmt.Errorf("%w: error text of %d bytes (limit %d)", ErrCorrupt, len(value)-1, MaxErrorLen)
 	}
-	ev := Event{Kind: k}
-	if intern != nil {
-		id, ok := intern[string(key)]
-		if !ok {
-			id = string(key)
-			intern[id] = id
-		}
-		ev.RouteID = id
-	} else {
-		ev.RouteID = string(key)
-	}
+	ev := Event{Kind: k, RouteID: internString(intern, key)}
 	if len(value) > 1 {
-		ev.Error = string(value[1:])
+		ev.Error = internString(intern, value[1:])
 	}
 	return ev, nil
+}
+
+// internString returns b as a string, shared through intern when it is
+// not nil. The table stops growing at a bound, so distinct values (unique
+// error texts) cost no more than plain strings.
+func internString(intern map[string]string, b []byte) string {
+	if intern == nil {
+		return string(b)
+	}
+	if s, ok := intern[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(intern) < 1<<16 {
+		intern[s] = s
+	}
+	return s
 }

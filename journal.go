@@ -200,7 +200,9 @@ type appendScratch struct {
 
 // LoadAll returns every live event in sequence order.
 func (j *Journal) LoadAll() ([]Event, error) {
-	var out []Event
+	out := make([]Event, 0, j.log.LiveHint())
+	// Route IDs and error texts repeat: share one string per distinct value
+	// instead of allocating one per event.
 	intern := make(map[string]string)
 	for e, err := range j.log.Entries(0) {
 		if err != nil {

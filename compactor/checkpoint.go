@@ -50,12 +50,11 @@ func (s *State) AppendBinary(dst []byte) []byte {
 		dst = append(dst, k...)
 		dst = u(dst, ks.live)
 		dst = u(dst, ks.sinceTomb)
-		dst = u(dst, ks.deadPresent)
 		var flags byte
 		if ks.hasTomb {
 			flags |= 1
 		}
-		if _, p := s.pending[k]; p {
+		if ks.pending {
 			flags |= 2
 		}
 		dead, hasDead := s.dead.Get(deadItem{key: k})
@@ -139,7 +138,7 @@ func DecodeState(p []byte) (*State, error) {
 	nk := d.count(8)
 	for range nk {
 		k := string(d.bytes(d.uvarint()))
-		ks := &keyState{live: d.uvarint(), sinceTomb: d.uvarint(), deadPresent: d.uvarint()}
+		ks := &keyState{key: k, live: d.uvarint(), sinceTomb: d.uvarint()}
 		flags := d.bytes(1)
 		ks.tomb = d.uvarint()
 		dead := d.uvarint()
@@ -149,7 +148,8 @@ func DecodeState(p []byte) (*State, error) {
 		}
 		ks.hasTomb = flags[0]&1 != 0
 		if flags[0]&2 != 0 {
-			s.pending[k] = struct{}{}
+			ks.pending = true
+			s.pending = append(s.pending, ks)
 		}
 		if flags[0]&4 != 0 {
 			s.dead.ReplaceOrInsert(deadItem{key: k, seq: dead})

@@ -14,7 +14,7 @@ type RewriteResult struct {
 	Size   int64               // the new file's size
 	Last   uint64              // last sequence number in the new file (if any frame)
 	Kept   uint64              // entries kept
-	Purged map[string]uint64   // removed entries dropped, by key
+	Purged uint64              // removed entries dropped
 }
 
 // Empty reports whether nothing survived: the segment can be deleted
@@ -44,7 +44,6 @@ func Rewrite(fs vfs.FS, src vfs.File, size int64, srcName string, fh segment.Fil
 			fs.Remove(tmpName)
 		}
 	}()
-	res.Purged = make(map[string]uint64)
 	buf := make([]byte, segment.FileHeaderSize, writeChunk+4096)
 	segment.PutFileHeader(buf, fh)
 	var flushed int64 // bytes of the new file already written
@@ -79,7 +78,7 @@ func Rewrite(fs vfs.FS, src vfs.File, size int64, srcName string, fh segment.Fil
 				break
 			}
 			if dead.IsDead(e.Seq, e.Key) {
-				res.Purged[string(e.Key)]++
+				res.Purged++
 				continue
 			}
 			if count == 0 {

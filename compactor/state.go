@@ -25,7 +25,7 @@ import (
 // under its lock, and readers use DeadSet snapshots.
 type State struct {
 	keys    map[string]*keyState
-	pending map[string]struct{} // keys with a tombstone not yet applied
+	pending []*keyState // keys with a tombstone not yet applied
 	dead    *btree.BTreeG[deadItem]
 	maxDead uint64 // largest applied tombstone sequence number
 	live    uint64 // entries not removed
@@ -40,11 +40,12 @@ type SegCounts struct {
 }
 
 type keyState struct {
+	key         string
+	pending     bool   // in State.pending
 	live        uint64 // entries not removed
 	sinceTomb   uint64 // live entries after the last tombstone
 	tomb        uint64 // last tombstone's sequence number (valid if hasTomb)
 	hasTomb     bool
-	deadPresent uint64     // removed entries still on disk
 	bySeg       []segCount // live entries by segment, in sequence order
 }
 
@@ -64,7 +65,6 @@ func deadLess(a, b deadItem) bool { return a.key < b.key }
 func NewState() *State {
 	return &State{
 		keys:    make(map[string]*keyState),
-		pending: make(map[string]struct{}),
 		dead:    btree.NewG(16, deadLess),
 		segs:    make(map[uint32]*SegCounts),
 	}
@@ -75,8 +75,8 @@ func NewState() *State {
 func (s *State) Observe(seg uint32, seq uint64, key []byte, tombstone bool) {
 	ks, ok := s.keys[string(key)]
 	if !ok {
-		ks = &keyState{}
-		s.keys[string(key)] = ks
+		ks = &keyState{key: string(key)}
+		s.keys[ks.key] = ks
 	}
 	ks.live++
 	s.live++
@@ -94,8 +94,9 @@ func (s *State) Observe(seg uint32, seq uint64, key []byte, tombstone bool) {
 	if tombstone {
 		ks.sinceTomb = 0
 		ks.tomb, ks.hasTomb = seq, true
-		if _, ok := s.pending[string(key)]; !ok {
-			s.pending[string(key)] = struct{}{}
+		if !ks.pending {
+			ks.pending = true
+			s.pending = append(s.pending, ks)
 		}
 	} else {
 		ks.sinceTomb++
@@ -121,13 +122,13 @@ func (s *State) SetThrough(next uint64) { s.through = max(s.through, next) }
 // removed.
 func (s *State) Apply() uint64 {
 	var removed uint64
-	for k := range s.pending {
-		ks := s.keys[k]
+	for _, ks := range s.pending {
+		k := ks.key
+		ks.pending = false
 		n := ks.live - ks.sinceTomb // the entries up to and including the tombstone
 		removed += n
 		ks.live -= n
 		s.live -= n
-		ks.deadPresent += n
 		for n > 0 && len(ks.bySeg) > 0 {
 			take := min(n, ks.bySeg[0].n)
 			s.segs[ks.bySeg[0].seg].Dead += take
@@ -139,37 +140,41 @@ func (s *State) Apply() uint64 {
 		}
 		s.dead.ReplaceOrInsert(deadItem{key: k, seq: ks.tomb})
 		s.maxDead = max(s.maxDead, ks.tomb)
-		delete(s.pending, k)
 	}
+	clear(s.pending)
+	s.pending = s.pending[:0]
 	return removed
 }
 
-// Purged records that a rewrite of segment seg dropped n removed entries of
-// key from disk.
-func (s *State) Purged(seg uint32, key string, n uint64) {
-	if sc := s.segs[seg]; sc != nil {
-		sc.Total -= min(n, sc.Total)
-		sc.Dead -= min(n, sc.Dead)
-	}
-	ks := s.keys[key]
-	if ks == nil {
+// Rewritten records that segment seg was rewritten without the entries
+// that were removed when the rewrite began, when the segment counted
+// deadAtStart removed entries, and now holds kept entries. Entries
+// removed since stay counted as removed and on disk.
+func (s *State) Rewritten(seg uint32, kept, deadAtStart uint64) {
+	sc := s.segs[seg]
+	if sc == nil {
 		return
 	}
-	ks.deadPresent -= min(n, ks.deadPresent)
-	s.forgetIfIdle(key, ks)
+	sc.Dead -= min(deadAtStart, sc.Dead)
+	sc.Total = max(kept, sc.Dead)
 }
 
-// forgetIfIdle drops a key that has nothing left on disk: no live entry,
-// no removed entry (so no reader can meet one), no pending tombstone.
-func (s *State) forgetIfIdle(key string, ks *keyState) {
-	if ks.live != 0 || ks.deadPresent != 0 {
-		return
+// Forget drops the keys that have nothing left on disk, given that every
+// segment still holding a removed entry starts at or after sequence
+// number dirtyFrom: keys with no live entry, no pending tombstone and no
+// removal reaching dirtyFrom. It keeps the state proportional to the keys
+// that matter, not to every key ever seen. It costs O(keys).
+func (s *State) Forget(dirtyFrom uint64) {
+	for k, ks := range s.keys {
+		if ks.live != 0 || ks.pending {
+			continue
+		}
+		if d, ok := s.dead.Get(deadItem{key: k}); ok && d.seq >= dirtyFrom {
+			continue
+		}
+		delete(s.keys, k)
+		s.dead.Delete(deadItem{key: k})
 	}
-	if _, p := s.pending[key]; p {
-		return
-	}
-	delete(s.keys, key)
-	s.dead.Delete(deadItem{key: key})
 }
 
 // SegmentGone records that segment seg no longer exists on disk.

@@ -59,16 +59,26 @@ func TestStateAgainstModel(t *testing.T) {
 				}
 				dead := modelDead(es, applied)
 				seg := uint32(r.IntN(len(es)/50 + 1))
-				purged := map[string]uint64{}
+				deadAtStart := s.Segment(seg).Dead
+				var kept uint64
 				for i := range es {
-					if es[i].seg == seg && dead[i] && !es[i].gone {
+					if es[i].seg != seg || es[i].gone {
+						continue
+					}
+					if dead[i] {
 						es[i].gone = true
-						purged[es[i].key]++
+					} else {
+						kept++
 					}
 				}
-				for k, n := range purged {
-					s.Purged(seg, k, n)
+				s.Rewritten(seg, kept, deadAtStart)
+				dirtyFrom := uint64(len(es))
+				for i := range es {
+					if dead[i] && !es[i].gone {
+						dirtyFrom = min(dirtyFrom, uint64(es[i].seg)*50)
+					}
 				}
+				s.Forget(dirtyFrom)
 			}
 			dead := modelDead(es, applied)
 			d := s.Dead()
@@ -123,9 +133,8 @@ func TestIdleKeysAreForgotten(t *testing.T) {
 	if s.Live() != 0 || s.Keys() != 1000 {
 		t.Fatalf("after applying: live %d keys %d; want 0 live, 1000 keys still on disk", s.Live(), s.Keys())
 	}
-	for i := range 1000 {
-		s.Purged(0, fmt.Sprintf("route-%d", i), 2)
-	}
+	s.Rewritten(0, 0, 2000)
+	s.Forget(2000) // no removed record left on disk
 	if s.Keys() != 0 || !s.Dead().Empty() {
 		t.Fatalf("after purging everything: %d keys tracked, dead set empty %v; want none", s.Keys(), s.Dead().Empty())
 	}

@@ -9,10 +9,8 @@ package compactor
 // including its last tombstone. They are still live (counted by Live).
 func (s *State) PendingRemovable() uint64 {
 	var n uint64
-	for k := range s.pending {
-		if ks := s.keys[k]; ks != nil {
-			n += ks.live - ks.sinceTomb
-		}
+	for _, ks := range s.pending {
+		n += ks.live - ks.sinceTomb
 	}
 	return n
 }

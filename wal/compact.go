@@ -33,7 +33,7 @@ func rewriteWorthy(c compactor.SegCounts) bool {
 
 // earlyRotateBytes: under churn the active segment is sealed early once it
 // is mostly dead and at least this big, so its space can be reclaimed.
-const earlyRotateBytes = 1 << 20
+const earlyRotateBytes = 4 << 20
 
 // observe feeds a batch about to be written at first to the compaction
 // state and reports whether its append applies compaction. Called with
@@ -138,9 +138,9 @@ func (l *Log) rewritePass(all bool) error {
 			l.mu.Unlock()
 			return err
 		}
-		dead := l.dead
+		dead, counts := l.dead, l.cs.Segment(uint32(s.id))
 		l.mu.Unlock()
-		if err := l.rewriteSegment(s, dead); err != nil {
+		if err := l.rewriteSegment(s, dead, counts); err != nil {
 			return err
 		}
 		changed = true
@@ -148,10 +148,24 @@ func (l *Log) rewritePass(all bool) error {
 	if !changed {
 		return nil
 	}
+	l.mu.Lock()
+	l.cs.Forget(l.dirtyFrom())
+	l.mu.Unlock()
 	// One checkpoint for the pass: until it is written, a crash leaves a
 	// checkpoint whose counts overstate what is on disk, which only makes a
 	// later pass look at those segments again.
 	return l.checkpoint()
+}
+
+// dirtyFrom is the first sequence number of the oldest segment still
+// holding a removed record. Called with l.mu held.
+func (l *Log) dirtyFrom() uint64 {
+	for _, s := range l.segs {
+		if l.cs.Segment(uint32(s.id)).Dead > 0 {
+			return s.base
+		}
+	}
+	return l.nextSeq
 }
 
 // WaitCompaction waits until no background segment rewrite is running.
@@ -163,24 +177,29 @@ func (l *Log) WaitCompaction() {
 	}
 }
 
-// rewriteSegment replaces (or deletes) one sealed segment. The file work
+// rewriteSegment replaces (or deletes) one sealed segment, given the dead
+// set and the segment's counts when the rewrite began. A segment whose
+// records are all removed is deleted without being read. The file work
 // happens without l.mu; only the swap of in-memory state holds it.
-func (l *Log) rewriteSegment(s *seg, dead compactor.DeadSet) error {
-	tmp := s.name + tmpSuffix
-	res, err := compactor.Rewrite(l.fs, s.f, s.size, s.name, segment.FileHeader{ID: s.id, Base: s.base, Flags: segment.FileCompacted}, dead, tmp)
-	if err != nil {
-		return err
+func (l *Log) rewriteSegment(s *seg, dead compactor.DeadSet, counts compactor.SegCounts) error {
+	var res compactor.RewriteResult
+	var err error
+	if counts.Dead < counts.Total {
+		res, err = compactor.Rewrite(l.fs, s.f, s.size, s.name, segment.FileHeader{ID: s.id, Base: s.base, Flags: segment.FileCompacted}, dead, s.name+tmpSuffix)
+		if err != nil {
+			return err
+		}
 	}
 	idxPath := idxName(l.dir, s.id)
 	var nf vfs.File
 	if res.Empty() {
-		err = removeAll(l.fs, tmp, idxPath, s.name)
+		err = removeAll(l.fs, s.name+tmpSuffix, idxPath, s.name)
 	} else {
 		// Old index first: a crash before the new one is in place leaves a
 		// segment without index, which Open scans.
 		err = removeAll(l.fs, idxPath)
 		if err == nil {
-			err = l.fs.Rename(tmp, s.name)
+			err = l.fs.Rename(s.name+tmpSuffix, s.name)
 		}
 		if err == nil {
 			err = segment.WriteIndexFile(l.fs, idxPath, s.id, res.Size, res.Frames)
@@ -212,18 +231,14 @@ func (l *Log) rewriteSegment(s *seg, dead compactor.DeadSet) error {
 	id := uint32(s.id)
 	if res.Empty() {
 		l.idx.DeleteSegment(id)
+		l.cs.SegmentGone(id)
 	} else {
 		frames := make([]index.Frame, len(res.Frames))
 		for i, fr := range res.Frames {
 			frames[i] = index.Frame{First: fr.First, Off: fr.Offset}
 		}
 		l.idx.SetSegment(id, frames, res.Last)
-	}
-	for key, n := range res.Purged {
-		l.cs.Purged(id, key, n)
-	}
-	if res.Empty() {
-		l.cs.SegmentGone(id)
+		l.cs.Rewritten(id, res.Kept, counts.Dead)
 	}
 	l.retire(s.f)
 	l.mu.Unlock()

@@ -295,6 +295,21 @@ func (l *Log) NextSeq() uint64 {
 	return l.nextSeq
 }
 
+// LiveHint is about how many records a read of the whole log returns now
+// (exact with compaction on), for sizing buffers.
+func (l *Log) LiveHint() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.cs != nil {
+		return int(min(l.cs.Live(), 1<<30))
+	}
+	first, last, ok := l.idx.Bounds()
+	if !ok {
+		return 0
+	}
+	return int(min(last-first+1, 1<<30))
+}
+
 // Dir is the log's directory.
 func (l *Log) Dir() string { return l.dir }
 
