@@ -40,13 +40,13 @@ type SegCounts struct {
 }
 
 type keyState struct {
-	key         string
-	pending     bool   // in State.pending
-	live        uint64 // entries not removed
-	sinceTomb   uint64 // live entries after the last tombstone
-	tomb        uint64 // last tombstone's sequence number (valid if hasTomb)
-	hasTomb     bool
-	bySeg       []segCount // live entries by segment, in sequence order
+	key       string
+	pending   bool   // in State.pending
+	live      uint64 // entries not removed
+	sinceTomb uint64 // live entries after the last tombstone
+	tomb      uint64 // last tombstone's sequence number (valid if hasTomb)
+	hasTomb   bool
+	bySeg     []segCount // live entries by segment, in sequence order
 }
 
 type segCount struct {
@@ -64,9 +64,9 @@ func deadLess(a, b deadItem) bool { return a.key < b.key }
 // NewState returns the state of an empty log.
 func NewState() *State {
 	return &State{
-		keys:    make(map[string]*keyState),
-		dead:    btree.NewG(16, deadLess),
-		segs:    make(map[uint32]*SegCounts),
+		keys: make(map[string]*keyState),
+		dead: btree.NewG(16, deadLess),
+		segs: make(map[uint32]*SegCounts),
 	}
 }
 
