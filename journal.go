@@ -72,6 +72,9 @@ const (
 // is 0.
 const DefaultCompactionThreshold = 10_000
 
+// DefaultFlushInterval is used when Options.FlushInterval is 0.
+const DefaultFlushInterval = 200 * time.Millisecond
+
 // Options configure a Journal. The zero value is the sensible default.
 type Options struct {
 	Durability Durability
@@ -84,6 +87,12 @@ type Options struct {
 	// SegmentSize: rotate the active segment file at about this many bytes.
 	// 0 means 64 MiB.
 	SegmentSize int64
+	// FlushInterval bounds what a power cut can take under Eventual: a
+	// background flusher makes appended events and command ID operations
+	// durable (fdatasync) once the oldest of them is this old. 0 means
+	// DefaultFlushInterval; a negative value means never (the OS decides
+	// when to write). It has no effect under Immediate.
+	FlushInterval time.Duration
 
 	// FS is the filesystem all I/O goes through; nil means the operating
 	// system's. Tests use it to inject errors and simulate power cuts.
@@ -101,6 +110,7 @@ type Journal struct {
 	opts    Options
 	closed  atomic.Bool
 	scratch sync.Pool // *appendScratch
+	flusher *flusher  // nil unless Eventual with a flush interval
 }
 
 // Open opens the journal in dir, creating dir and its missing parents, and
@@ -138,6 +148,12 @@ func Open(dir string, opts Options) (*Journal, error) {
 	}
 	j := &Journal{log: l, cmds: cmds, opts: opts}
 	j.scratch.New = func() any { return new(appendScratch) }
+	if opts.Durability == Eventual && opts.FlushInterval >= 0 {
+		if opts.FlushInterval == 0 {
+			opts.FlushInterval = DefaultFlushInterval
+		}
+		j.flusher = startFlusher(opts.FlushInterval, j.syncAll, opts.Logger)
+	}
 	return j, nil
 }
 
@@ -243,7 +259,9 @@ func (j *Journal) Entries(from uint64) iter.Seq2[Entry, error] {
 
 // Sync makes every batch and command ID operation so far durable (for
 // Eventual journals; under Immediate they already are).
-func (j *Journal) Sync() error {
+func (j *Journal) Sync() error { return j.syncAll() }
+
+func (j *Journal) syncAll() error {
 	if err := j.log.Sync(); err != nil {
 		return fmt.Errorf("journal: sync: %w", err)
 	}
@@ -259,6 +277,9 @@ func (j *Journal) Sync() error {
 func (j *Journal) Close() error {
 	if j.closed.Swap(true) {
 		return fmt.Errorf("journal: %w", ErrClosed)
+	}
+	if j.flusher != nil {
+		j.flusher.stop()
 	}
 	cerr := j.cmds.Close()
 	if err := j.log.Close(); err != nil {

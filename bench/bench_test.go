@@ -250,6 +250,16 @@ func BenchmarkW4a(b *testing.B) { benchEngines(b, W4a) }
 // >= 5M events/s.
 func BenchmarkW4b(b *testing.B) { benchEngines(b, W4b) }
 
+// Flusher: W4a and W4b with the default flush interval against no flusher
+// at all (FlushInterval < 0), side by side. Target: within 5%.
+func BenchmarkFlusher(b *testing.B) {
+	with := JournalOpener(journal.Options{})
+	without := JournalOpener(journal.Options{FlushInterval: -1})
+	for _, w := range []Workload{W4a, W4b} {
+		b.Run(w.Name+"/ratio", func(b *testing.B) { benchRatio(b, w, with, without, "x-no-flusher") })
+	}
+}
+
 // w4bJournal is a journal written by W4b and closed, made once per process
 // and shared by O1, R1 and D1.
 var w4bJournal struct {
