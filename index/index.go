@@ -41,9 +41,36 @@ const degree = 8
 
 // Index maps sequence numbers to frames. It is not safe for concurrent
 // mutation; readers use Clone.
+//
+// The newest segment, the one appended to, is kept beside the tree rather
+// than in it, so adding a frame is an append to two slices instead of a
+// tree update; it enters the tree when a newer segment starts.
 type Index struct {
 	t      *btree.BTreeG[seg]
+	tail   seg // the newest segment; no frames when tail.firsts is empty
 	frames int
+}
+
+// flush moves the tail segment into the tree.
+func (x *Index) flush() {
+	if len(x.tail.firsts) > 0 {
+		x.t.ReplaceOrInsert(x.tail)
+		x.tail = seg{}
+	}
+}
+
+// ascendAll calls fn for the segments starting at or after from, in
+// order, the tail last, until fn returns false.
+func (x *Index) ascendAll(from uint64, fn func(s seg) bool) {
+	ok := true
+	if from == 0 {
+		x.t.Ascend(func(s seg) bool { ok = fn(s); return ok })
+	} else {
+		x.t.AscendGreaterOrEqual(key(from), func(s seg) bool { ok = fn(s); return ok })
+	}
+	if ok && len(x.tail.firsts) > 0 && x.tail.first() >= from {
+		fn(x.tail)
+	}
 }
 
 // New returns an empty index.
@@ -59,20 +86,22 @@ func key(seq uint64) seg { return seg{firsts: []uint64{seq}} }
 // greater than every sequence number already indexed, and id must be the
 // newest segment or a new one.
 func (x *Index) Append(id uint32, first, last uint64, off uint32) {
-	if s, ok := x.t.Max(); ok && s.id == id {
-		s.firsts = append(s.firsts, first)
-		s.offs = append(s.offs, off)
-		s.last = last
-		x.t.ReplaceOrInsert(s)
-	} else {
-		x.t.ReplaceOrInsert(seg{id: id, last: last, firsts: []uint64{first}, offs: []uint32{off}})
+	if len(x.tail.firsts) > 0 && x.tail.id != id {
+		x.flush()
 	}
+	if len(x.tail.firsts) == 0 {
+		x.tail.id = id
+	}
+	x.tail.firsts = append(x.tail.firsts, first)
+	x.tail.offs = append(x.tail.offs, off)
+	x.tail.last = last
 	x.frames++
 }
 
-// SetSegment replaces every frame of segment id with frames (sorted by
-// First, all within the segment's former range), whose last sequence
-// number is last. With no frames the segment is dropped.
+// SetSegment replaces every frame of segment id, an older segment than the
+// one appended to, with frames (sorted by First, all within the segment's
+// former range), whose last sequence number is last. With no frames the
+// segment is dropped.
 func (x *Index) SetSegment(id uint32, frames []Frame, last uint64) {
 	x.DeleteSegment(id)
 	if len(frames) == 0 {
@@ -88,6 +117,11 @@ func (x *Index) SetSegment(id uint32, frames []Frame, last uint64) {
 
 // DeleteSegment drops every frame of segment id.
 func (x *Index) DeleteSegment(id uint32) {
+	if len(x.tail.firsts) > 0 && x.tail.id == id {
+		x.frames -= len(x.tail.firsts)
+		x.tail = seg{}
+		return
+	}
 	var found seg
 	var ok bool
 	x.t.Ascend(func(s seg) bool {
@@ -108,7 +142,7 @@ func (x *Index) DeleteSegment(id uint32) {
 func (x *Index) Frames(id uint32) ([]Frame, uint64) {
 	var out []Frame
 	var last uint64
-	x.t.Ascend(func(s seg) bool {
+	x.ascendAll(0, func(s seg) bool {
 		if s.id != id {
 			return true
 		}
@@ -126,23 +160,40 @@ func (x *Index) Frames(id uint32) ([]Frame, uint64) {
 func (x *Index) Len() int { return x.frames }
 
 // Segments is the number of segments holding frames.
-func (x *Index) Segments() int { return x.t.Len() }
+func (x *Index) Segments() int {
+	if len(x.tail.firsts) > 0 {
+		return x.t.Len() + 1
+	}
+	return x.t.Len()
+}
 
 // Clone returns a snapshot that later changes to x do not affect (and vice
-// versa). It costs O(1); tree nodes are copied lazily on write.
-func (x *Index) Clone() *Index { return &Index{t: x.t.Clone(), frames: x.frames} }
+// versa). It costs O(1); tree nodes are copied lazily on write, and the
+// tail's slices are shared: the writer only appends past the clone's
+// length.
+func (x *Index) Clone() *Index {
+	c := &Index{t: x.t.Clone(), tail: x.tail, frames: x.frames}
+	c.tail.firsts = slices.Clip(c.tail.firsts)
+	c.tail.offs = slices.Clip(c.tail.offs)
+	return c
+}
 
 // Find returns the segment and offset of the frame that may hold seq: the
 // frame with the greatest first sequence number <= seq, within a segment
 // whose range covers seq. ok is false when no frame can hold seq.
 func (x *Index) Find(seq uint64) (id uint32, off uint32, ok bool) {
-	x.t.DescendLessOrEqual(key(seq), func(s seg) bool {
+	look := func(s seg) bool {
 		if seq <= s.last {
 			i := sort.Search(len(s.firsts), func(i int) bool { return s.firsts[i] > seq }) - 1
 			id, off, ok = s.id, s.offs[i], true
 		}
 		return false
-	})
+	}
+	if len(x.tail.firsts) > 0 && x.tail.first() <= seq {
+		look(x.tail)
+		return id, off, ok
+	}
+	x.t.DescendLessOrEqual(key(seq), look)
 	return id, off, ok
 }
 
@@ -150,11 +201,15 @@ func (x *Index) Find(seq uint64) (id uint32, off uint32, ok bool) {
 // in order, with its segment, until fn returns false.
 func (x *Index) Ascend(from uint64, fn func(id uint32, f Frame) bool) {
 	start := from
-	x.t.DescendLessOrEqual(key(from), func(s seg) bool {
-		start = s.first()
-		return false
-	})
-	x.t.AscendGreaterOrEqual(key(start), func(s seg) bool {
+	if len(x.tail.firsts) > 0 && x.tail.first() <= from {
+		start = x.tail.first()
+	} else {
+		x.t.DescendLessOrEqual(key(from), func(s seg) bool {
+			start = s.first()
+			return false
+		})
+	}
+	x.ascendAll(start, func(s seg) bool {
 		if s.last < from {
 			return true
 		}
@@ -174,6 +229,14 @@ func (x *Index) Ascend(from uint64, fn func(id uint32, f Frame) bool) {
 // Descend calls fn for every frame from the newest to the oldest until fn
 // returns false.
 func (x *Index) Descend(fn func(id uint32, f Frame) bool) {
+	if len(x.tail.firsts) > 0 {
+		s := x.tail
+		for i := len(s.firsts) - 1; i >= 0; i-- {
+			if !fn(s.id, Frame{First: s.firsts[i], Off: s.offs[i]}) {
+				return
+			}
+		}
+	}
 	x.t.Descend(func(s seg) bool {
 		for i := len(s.firsts) - 1; i >= 0; i-- {
 			if !fn(s.id, Frame{First: s.firsts[i], Off: s.offs[i]}) {
@@ -186,18 +249,25 @@ func (x *Index) Descend(fn func(id uint32, f Frame) bool) {
 
 // Bounds returns the first and last indexed sequence numbers.
 func (x *Index) Bounds() (first, last uint64, ok bool) {
-	lo, ok := x.t.Min()
-	if !ok {
+	lo, okTree := x.t.Min()
+	hi, _ := x.t.Max()
+	if len(x.tail.firsts) > 0 {
+		hi = x.tail
+		if !okTree {
+			lo = x.tail
+		}
+		return lo.first(), hi.last, true
+	}
+	if !okTree {
 		return 0, 0, false
 	}
-	hi, _ := x.t.Max()
 	return lo.first(), hi.last, true
 }
 
 // SegmentIDs lists the segments holding frames, in order.
 func (x *Index) SegmentIDs() []uint32 {
 	var ids []uint32
-	x.t.Ascend(func(s seg) bool {
+	x.ascendAll(0, func(s seg) bool {
 		ids = append(ids, s.id)
 		return true
 	})
