@@ -100,6 +100,10 @@ type Options struct {
 	// Logger receives warnings (a torn tail cut on Open, a failed write);
 	// nil means slog.Default().
 	Logger *slog.Logger
+
+	// inline: background work runs inside AppendBatch (deterministic file
+	// operations for crash-exploration tests).
+	inline bool
 }
 
 // Journal is an open journal directory. It is safe for concurrent use by
@@ -135,6 +139,7 @@ func Open(dir string, opts Options) (*Journal, error) {
 		Durability:          wal.Durability(opts.Durability),
 		SegmentSize:         opts.SegmentSize,
 		CompactionThreshold: opts.CompactionThresholdEvents,
+		Inline:              opts.inline,
 		FS:                  opts.FS,
 		Logger:              opts.Logger,
 	})

@@ -8,10 +8,12 @@ package keyset
 // CrashOptions{Rand: rand.New(rand.NewPCG(seed, i))}.
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"syscall"
 	"testing"
 
 	"github.com/seglog/journal/vfs/vfstest"
@@ -198,5 +200,141 @@ func TestCrashVFSTestExploration(t *testing.T) {
 				t.Logf("seed=%d: %d crash states, %d snapshot rewrites", seed, states, rw)
 			}
 		})
+	}
+}
+
+// TestCrashFailedSyncReopenSameBoot models Linux after a failed fsync
+// ("fsyncgate", vfstest.SetSyncErrorLosesData): the delta's dirty pages are
+// dropped from writeback but still served from the page cache. The set is
+// closed and reopened in the same boot, so recovery reads the never-durable
+// operations back and shows them; more operations are then acknowledged
+// (and, under Eventual, Synced). A power cut must keep every one of them —
+// including the ones read back after the failure, which the reopened set
+// reported as present and then declared durable. Before the fix, the dropped
+// range was never rewritten: after the power cut it was zeros in front of
+// synced frames claiming it durable, and Open failed with ErrCorrupt (or
+// lost the operations).
+func TestCrashFailedSyncReopenSameBoot(t *testing.T) {
+	for _, mode := range []Durability{Immediate, Eventual} {
+		for _, failDir := range []bool{false, true} {
+			name := mode.String()
+			if failDir {
+				name += "/FailedDirSyncAtRewrite"
+			}
+			t.Run(name, func(t *testing.T) {
+				fs := vfstest.New()
+				if err := fs.MkdirAll(vxDir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				fs.SyncDir("/")
+				fs.SyncDir("/db")
+				fs.SetSyncErrorLosesData(true)
+				opts := Options{FS: fs, Durability: mode}
+				s := mustOpen(t, vxDir, opts)
+				want := map[string]bool{}
+				for i := range 5 {
+					k := fmt.Sprint("a", i)
+					if err := s.Add(k); err != nil {
+						t.Fatal(err)
+					}
+					want[k] = true
+				}
+				if err := s.Sync(); err != nil {
+					t.Fatal(err)
+				}
+				if failDir {
+					// The last directory fsync of a rewrite (after the new
+					// delta's rename) fails: the rename stays pending.
+					// Churn one key so the delta outgrows the set.
+					for i := 0; ; i++ {
+						add := i%2 == 0
+						n := len(s.keys) - 1
+						if add {
+							n = len(s.keys) + 1
+						}
+						if s.deltaOps+1 > max(2*n, minRewriteOps) {
+							// This operation rewrites: fail the second
+							// directory fsync (after the new delta's rename).
+							fs.InjectError(vfstest.OpSyncDir, 2, syscall.EIO)
+							var err error
+							if add {
+								err = s.Add("r")
+							} else {
+								err = s.Remove("r")
+							}
+							if !errors.Is(err, syscall.EIO) {
+								t.Fatalf("operation whose rewrite has a failing directory fsync: %v, want EIO", err)
+							}
+							break
+						}
+						var err error
+						if add {
+							err = s.Add("r")
+						} else {
+							err = s.Remove("r")
+						}
+						if err != nil {
+							t.Fatal(err)
+						}
+					}
+				} else {
+					// Failed fsync: under Immediate Add reports it; under
+					// Eventual the Sync does.
+					fs.InjectError(vfstest.OpSync, 1, syscall.EIO)
+					err := s.Add("b0")
+					if mode == Eventual {
+						if err != nil {
+							t.Fatal(err)
+						}
+						if err := s.Add("b1"); err != nil {
+							t.Fatal(err)
+						}
+						err = s.Sync()
+					}
+					if !errors.Is(err, syscall.EIO) {
+						t.Fatalf("operation with failing fsync: %v, want EIO", err)
+					}
+				}
+				s.Close() // reports the sticky error; closes the files
+				fs.ClearErrors()
+
+				// Same boot: the failed operations are read back. Whatever
+				// the reopened set shows must become durable with the next
+				// successful Sync.
+				s = mustOpen(t, vxDir, opts)
+				want = map[string]bool{}
+				for _, k := range s.Keys() {
+					want[k] = true
+				}
+				for i := range 3 {
+					k := fmt.Sprint("c", i)
+					if err := s.Add(k); err != nil {
+						t.Fatal(err)
+					}
+					want[k] = true
+				}
+				if err := s.Sync(); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Remove("a0"); err != nil {
+					t.Fatal(err)
+				}
+				delete(want, "a0")
+				if err := s.Sync(); err != nil {
+					t.Fatal(err)
+				}
+				clone := fs.CrashClone(vfstest.CrashOptions{}) // power cut: only what was synced
+				s.Close()
+				s2, err := Open(vxDir, Options{FS: clone, Durability: mode})
+				if err != nil {
+					t.Fatalf("Open after power cut: %v (acknowledged, synced operations unreachable)\n%s", err, clone.Dump())
+				}
+				defer s2.Close()
+				got := s2.Keys()
+				if !slices.Equal(got, sortedKeys(want)) {
+					t.Fatalf("after power cut: %d keys %v, want the %d acknowledged %v", len(got), abbrev(got), len(want), abbrev(sortedKeys(want)))
+				}
+			})
+		}
 	}
 }

@@ -44,6 +44,7 @@ func (l *Log) Append(b Batch) (first uint64, err error) {
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	defer l.runInline()
 	if err := l.writable(); err != nil {
 		return 0, err
 	}

@@ -53,6 +53,7 @@ func (l *Log) observe(b Batch, first uint64) bool {
 // sequence numbers below upto are visible. Called with l.mu held.
 func (l *Log) applyCompaction(upto uint64) {
 	l.cs.Apply()
+	l.lastApplyUpto = upto
 	l.deadQ = append(l.deadQ, queuedDead{upto: upto, dead: l.cs.Dead()})
 	l.publishDead()
 	l.kickRewrite()
@@ -71,29 +72,78 @@ func (l *Log) publishDead() {
 	}
 }
 
-// kickRewrite starts the background rewriter if a sealed segment is worth
-// rewriting and none is running. Called with l.mu held.
-func (l *Log) kickRewrite() {
-	if l.cs == nil || l.rewriting || l.closed || l.failed != nil {
+// kickRewrite starts the background worker if there is work for it.
+// Called with l.mu held.
+func (l *Log) kickRewrite() { l.kickBackground() }
+
+// kickBackground starts the background worker, unless one runs, if sealed
+// segments wait for their index and checkpoint or a sealed segment is
+// worth rewriting. Called with l.mu held.
+func (l *Log) kickBackground() {
+	if l.rewriting || l.closed || l.failed != nil {
 		return
 	}
-	if _, ok := l.rewriteCandidate(); !ok {
-		return
+	if len(l.sealQ) == 0 {
+		if l.cs == nil {
+			return
+		}
+		if _, ok := l.rewriteCandidate(); !ok {
+			return
+		}
 	}
 	l.rewriting = true
+	if l.opts.Inline {
+		l.inlineDue = true // Append runs it before returning
+		return
+	}
 	l.bg.Add(1)
 	go func() {
 		defer l.bg.Done()
-		err := l.rewritePass(false)
-		l.mu.Lock()
-		l.rewriting = false
-		l.cond.Broadcast()
-		l.mu.Unlock()
-		if err != nil && !errors.Is(err, ErrClosed) {
-			// Retried at the next trigger; the log stays correct meanwhile.
-			l.log.Warn("wal: background compaction failed; will retry", "dir", l.dir, "err", err)
-		}
+		l.backgroundWork()
 	}()
+}
+
+// backgroundWork writes pending index files and checkpoints, then rewrites
+// segments worth it. Called without l.mu, with l.rewriting set.
+func (l *Log) backgroundWork() {
+	err := l.drainSeals()
+	if err == nil && l.cs != nil {
+		err = l.rewritePass(false)
+	}
+	l.mu.Lock()
+	l.rewriting = false
+	l.cond.Broadcast()
+	l.mu.Unlock()
+	if err != nil && !errors.Is(err, ErrClosed) {
+		// Retried at the next trigger; the log stays correct meanwhile.
+		l.log.Warn("wal: background seal or compaction failed; will retry", "dir", l.dir, "err", err)
+	}
+}
+
+// runInline does the background work due under Options.Inline. Called with
+// l.mu held; releases it meanwhile.
+func (l *Log) runInline() {
+	if !l.inlineDue {
+		return
+	}
+	l.inlineDue = false
+	l.mu.Unlock()
+	l.backgroundWork()
+	l.mu.Lock()
+}
+
+// durableDead returns every applied removal, once each batch that applied
+// one is durable: records are dropped from disk for good only then, or a
+// power cut could lose a removal (and its tombstone) but keep its effect.
+// Called with l.mu held, which it releases while syncing; the state it
+// returns is the one at its return, with l.mu held.
+func (l *Log) durableDead() (compactor.DeadSet, error) {
+	for l.lastApplyUpto > l.syncedSeq {
+		if err := l.waitSynced(l.lastApplyUpto); err != nil {
+			return compactor.DeadSet{}, err
+		}
+	}
+	return l.cs.Dead(), nil
 }
 
 // rewriteCandidate picks a sealed segment to rewrite. Called with l.mu held.
@@ -102,7 +152,16 @@ func (l *Log) rewriteCandidate() (*seg, bool) {
 }
 
 func (l *Log) candidate(worthy func(compactor.SegCounts) bool) (*seg, bool) {
-	for _, s := range l.segs[:len(l.segs)-1] { // never the active segment
+	l.cptMu.Lock()
+	covered := l.cptThrough
+	l.cptMu.Unlock()
+	for i, s := range l.segs[:len(l.segs)-1] { // never the active segment
+		// Only a segment a durable checkpoint covers: replay after a crash
+		// must never meet a rewritten segment, whose dropped tombstones it
+		// would miss.
+		if l.segs[i+1].base > covered {
+			break
+		}
 		if worthy(l.cs.Segment(uint32(s.id))) {
 			return s, true
 		}
@@ -119,6 +178,9 @@ func (l *Log) rewritePass(all bool) error {
 	if all {
 		worthy = func(c compactor.SegCounts) bool { return c.Dead > 0 }
 	}
+	if err := l.drainSeals(); err != nil {
+		return err
+	}
 	changed := false
 	for {
 		l.mu.Lock()
@@ -131,14 +193,12 @@ func (l *Log) rewritePass(all bool) error {
 			l.mu.Unlock()
 			break
 		}
-		// Under Eventual the batch that applied a removal may not be on
-		// disk yet; make it so before dropping records for good, or a
-		// power cut could lose the removal but not its effect.
-		if err := l.waitSynced(l.nextSeq); err != nil {
+		dead, err := l.durableDead()
+		if err != nil {
 			l.mu.Unlock()
 			return err
 		}
-		dead, counts := l.dead, l.cs.Segment(uint32(s.id))
+		counts := l.cs.Segment(uint32(s.id)) // consistent with dead: same hold of l.mu
 		l.mu.Unlock()
 		if err := l.rewriteSegment(s, dead, counts); err != nil {
 			return err
@@ -332,6 +392,7 @@ func (l *Log) Compact() error {
 		err = l.waitSynced(l.nextSeq)
 	}
 	if err == nil {
+		// Visible to readers now; durable once the checkpoint below is.
 		l.deadQ = nil
 		l.dead = l.cs.Dead()
 	} else {

@@ -32,7 +32,7 @@ func crashFS(t *testing.T) *vfstest.FS {
 
 func crashOpen(t *testing.T, fs *vfstest.FS, d Durability) *Log {
 	t.Helper()
-	l, err := Open(crashDir, Options{FS: fs, Durability: d, SegmentSize: MinSegmentSize, Logger: crashQuiet})
+	l, err := Open(crashDir, Options{FS: fs, Durability: d, SegmentSize: MinSegmentSize, Logger: crashQuiet, Inline: true})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

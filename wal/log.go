@@ -69,6 +69,11 @@ type Log struct {
 	cptMu      sync.Mutex     // serializes checkpoint writes
 	cptThrough uint64         // guarded by cptMu
 	rotateNext bool           // seal the active segment at the next append
+	sealQ      []sealJob      // sealed segments whose index and checkpoint are not written yet
+	inlineDue  bool           // Options.Inline: background work to run before Append returns
+	// lastApplyUpto: the batches below it include every one whose append
+	// applied compaction.
+	lastApplyUpto uint64
 
 	bufPool sync.Pool
 }
@@ -169,6 +174,20 @@ func (l *Log) recover() error {
 		ld.close()
 		return fmt.Errorf("preallocate %s: %w", last.name, err)
 	}
+	// The last segment's index file (written when it was sealed at Close)
+	// goes stale with the first append. Remove it durably first: an index
+	// that no longer matches its segment means damage in any segment but
+	// the newest, and this one will not stay the newest.
+	if idx := idxName(l.dir, last.id); indexExists(l.fs, l.dir, last.id) {
+		if err := l.fs.Remove(idx); err != nil {
+			ld.close()
+			return fmt.Errorf("remove %s: %w", idx, err)
+		}
+		if err := l.fs.SyncDir(l.dir); err != nil {
+			ld.close()
+			return fmt.Errorf("sync directory %s: %w", l.dir, err)
+		}
+	}
 	l.segs = ld.segs
 	l.active = segment.Resume(last.f, last.name, last.id, last.size, l.opts.SegmentSize)
 	return nil
@@ -215,6 +234,15 @@ func (l *Log) createSegment(id uint64) error {
 // seal makes the active segment durable and final: synced, cut to its
 // data (returning reserved space) and indexed. Called with l.mu held.
 func (l *Log) seal() error {
+	if err := l.sealData(); err != nil {
+		return err
+	}
+	return l.writeSealMeta(l.sealJob())
+}
+
+// sealData makes the active segment's data durable and cuts the file to
+// it. Called with l.mu held.
+func (l *Log) sealData() error {
 	w := l.active
 	if err := w.File().Sync(); err != nil {
 		return fmt.Errorf("sync %s: %w", w.Name(), err)
@@ -232,22 +260,65 @@ func (l *Log) seal() error {
 	l.syncedSeq = l.nextSeq
 	l.visibleSeq = l.nextSeq
 	l.publishDead()
-	// The index file is an optimization: if it is lost, Open scans.
-	if err := segment.WriteIndexFile(l.fs, idxName(l.dir, w.ID()), w.ID(), w.Offset(), l.activeFrameInfos()); err != nil {
+	return nil
+}
+
+// sealJob is what remains to write for a sealed segment: its index file
+// and the checkpoint as of its end. Both only speed up Open, so a rotation
+// leaves them to the background worker.
+type sealJob struct {
+	id      uint64
+	size    int64
+	frames  []segment.FrameInfo
+	cpt     []byte // nil with compaction off
+	through uint64
+}
+
+// sealJob captures the sealed active segment's job. Called with l.mu held
+// after sealData.
+func (l *Log) sealJob() sealJob {
+	j := sealJob{id: l.active.ID(), size: l.active.Offset(), frames: l.activeFrameInfos(), through: l.nextSeq}
+	if l.cs != nil {
+		l.cs.SetThrough(l.nextSeq)
+		j.cpt = compactor.EncodeCheckpoint(l.cs)
+	}
+	return j
+}
+
+// writeSealMeta writes a sealed segment's index file and checkpoint. The
+// segment's data is durable already.
+func (l *Log) writeSealMeta(j sealJob) error {
+	if err := segment.WriteIndexFile(l.fs, idxName(l.dir, j.id), j.id, j.size, j.frames); err != nil {
 		return err
 	}
 	if err := l.fs.SyncDir(l.dir); err != nil {
 		return err
 	}
-	if l.cs != nil {
+	if j.cpt != nil {
 		// A checkpoint at every seal keeps Open's replay to the segments
 		// written since.
-		l.cs.SetThrough(l.nextSeq)
-		if err := l.writeCheckpoint(compactor.EncodeCheckpoint(l.cs), l.nextSeq); err != nil {
-			return err
-		}
+		return l.writeCheckpoint(j.cpt, j.through)
 	}
 	return nil
+}
+
+// drainSeals writes the queued seal jobs. Called without l.mu.
+func (l *Log) drainSeals() error {
+	for {
+		l.mu.Lock()
+		if len(l.sealQ) == 0 {
+			l.mu.Unlock()
+			return nil
+		}
+		j := l.sealQ[0]
+		l.mu.Unlock()
+		if err := l.writeSealMeta(j); err != nil {
+			return err
+		}
+		l.mu.Lock()
+		l.sealQ = l.sealQ[1:]
+		l.mu.Unlock()
+	}
 }
 
 // activeFrameInfos lists the frames of the active segment from the index.
@@ -271,9 +342,10 @@ const maxSegmentID = 1<<32 - 1
 // rotate seals the active segment and starts the next. Called with l.mu
 // held. Every sequence number so far is durable afterwards.
 func (l *Log) rotate() error {
-	if err := l.seal(); err != nil {
+	if err := l.sealData(); err != nil {
 		return err
 	}
+	l.sealQ = append(l.sealQ, l.sealJob())
 	old := l.active
 	segs := slices.Clone(l.segs)
 	segs[len(segs)-1] = &seg{id: old.ID(), name: old.Name(), f: old.File(), base: segs[len(segs)-1].base, size: old.Offset()}
@@ -282,9 +354,7 @@ func (l *Log) rotate() error {
 	if err := l.createSegment(old.ID() + 1); err != nil {
 		return err
 	}
-	if l.cs != nil {
-		l.kickRewrite()
-	}
+	l.kickBackground()
 	return nil
 }
 
@@ -337,13 +407,21 @@ func (l *Log) Close() error {
 		l.cond.Wait()
 	}
 	l.closed = true
-	// The background rewriter notices closed and stops after its current
-	// segment; wait for it without the lock it needs.
+	// The background worker notices closed and stops after its current
+	// step; wait for it without the lock it needs.
 	l.mu.Unlock()
 	l.bg.Wait()
 	l.mu.Lock()
 	var err error
 	if l.failed == nil {
+		for _, j := range l.sealQ {
+			if err = l.writeSealMeta(j); err != nil {
+				break
+			}
+		}
+		l.sealQ = nil
+	}
+	if l.failed == nil && err == nil {
 		err = l.seal()
 	}
 	for _, s := range l.segs {

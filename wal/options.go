@@ -88,6 +88,12 @@ type Options struct {
 	FS vfs.FS
 	// Logger receives warnings about recovery; nil means slog.Default().
 	Logger *slog.Logger
+	// Inline runs the work otherwise done by a background goroutine (index
+	// files and checkpoints of sealed segments, compaction rewrites) in the
+	// appending goroutine, at the end of the Append that made it due. Appends
+	// get slower; the sequence of file operations becomes deterministic, which
+	// crash-exploration tests need to replay a crash point.
+	Inline bool
 }
 
 func (o Options) withDefaults() (Options, error) {
