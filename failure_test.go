@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -502,5 +503,99 @@ func TestFailureDecodeRejectsOverlongError(t *testing.T) {
 	evs, err := j.LoadAll()
 	if !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("LoadAll: %d events (error text of %d bytes), %v; want ErrCorrupt", len(evs), len(evs[0].Error), err)
+	}
+}
+
+// ENOSPC while Compact rewrites segments: Compact fails with the cause and
+// nothing is lost; once space returns, Compact completes.
+func TestFailureENOSPCDuringCompaction(t *testing.T) {
+	fs := fxFS(t)
+	opts := Options{FS: fs, SegmentSize: 4 << 10, CompactionThresholdEvents: 1 << 40, Logger: quiet, inline: true}
+	j, err := Open(fxDir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var live []Event
+	for i := range 300 {
+		r := fmt.Sprintf("r%d", i)
+		if err := j.AppendBatch([]Event{reg(r), start(r)}); err != nil {
+			t.Fatal(err)
+		}
+		if i%3 == 0 {
+			if err := j.AppendBatch([]Event{remove(r)}); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			live = append(live, reg(r), start(r))
+		}
+	}
+	fs.SetCapacity(fs.Used() + 100) // no room for a rewritten segment
+	if err := j.Compact(); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Compact on a full disk: %v, want ENOSPC", err)
+	}
+	j.Close()
+	fs.SetCapacity(-1)
+	j, err = Open(fxDir, opts)
+	if err != nil {
+		t.Fatalf("reopen after ENOSPC during compaction: %v", err)
+	}
+	defer j.Close()
+	if err := j.Compact(); err != nil {
+		t.Fatalf("Compact once space returned: %v", err)
+	}
+	if got := loadT(t, j); !slices.Equal(got, live) {
+		t.Fatalf("after compaction: %d events, want the %d live ones", len(got), len(live))
+	}
+}
+
+// ENOSPC while the command ID snapshot is rewritten: the operation fails,
+// nothing acknowledged is lost, and after space returns a reopened journal
+// takes command IDs again.
+func TestFailureENOSPCDuringCommandSnapshot(t *testing.T) {
+	fs := fxFS(t)
+	opts := Options{FS: fs, Logger: quiet, inline: true}
+	j, err := Open(fxDir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The disk fills just as the snapshot rewrite creates its temporary.
+	full := false
+	fs.OnOp(func(op vfstest.Op, name string) {
+		if op == vfstest.OpCreate && strings.HasSuffix(name, "commands.snap.tmp") && !full {
+			full = true
+			fs.SetCapacity(fs.Used())
+		}
+	})
+	defer fs.OnOp(nil)
+	acked := map[string]bool{}
+	var opErr error
+	for i := 0; opErr == nil && i < 5000; i++ {
+		id := fmt.Sprintf("c%d", i/2%10) // added, then removed: every operation writes
+		if i%2 == 0 {
+			if opErr = j.AppendCommandID(id); opErr == nil {
+				acked[id] = true
+			}
+		} else if opErr = j.RemoveCommandID(id); opErr == nil {
+			delete(acked, id)
+		}
+	}
+	if !full || !errors.Is(opErr, syscall.ENOSPC) {
+		t.Fatalf("command ID operations with the disk full during a snapshot rewrite (reached: %v): %v, want ENOSPC", full, opErr)
+	}
+	j.Close()
+	fs.SetCapacity(-1)
+	j, err = Open(fxDir, opts)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer j.Close()
+	ids, _ := j.LoadCommandIDs()
+	for id := range acked {
+		if !slices.Contains(ids, id) {
+			t.Fatalf("acknowledged command ID %s lost after ENOSPC; have %v", id, ids)
+		}
+	}
+	if err := j.AppendCommandID("after"); err != nil {
+		t.Fatalf("AppendCommandID once space returned: %v", err)
 	}
 }

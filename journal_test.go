@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -55,6 +56,9 @@ func runHelper(mode, dir string) int {
 				{Kind: RouteStarted, RouteID: r},
 				{Kind: RouteFailed, RouteID: r, Error: "boom"},
 			})
+			if err == nil && b%2 == 0 {
+				err = j.AppendCommandID(r) // every other batch also records a command ID
+			}
 			if err != nil {
 				fmt.Fprintln(w, "error:", err)
 				w.Flush()
@@ -728,18 +732,28 @@ func TestInspectWhileAnotherProcessAppends(t *testing.T) {
 // A batch in flight when the process dies is wholly present or absent;
 // every acknowledged batch is present.
 func TestProcessKilledLosesNoAcknowledgedBatch(t *testing.T) {
+	const seed = 20261126
+	rng := rand.New(rand.NewPCG(seed, 1))
 	dir := t.TempDir()
-	total := 0 // batches acknowledged over all rounds
-	for round := range 3 {
+	total := 0 // batches in the journal after the previous round
+	rounds := 8
+	if testing.Short() {
+		rounds = 3
+	}
+	for round := range rounds {
 		cmd, _, out := helperProcess(t, "append", dir)
+		// Kill at a random moment: after a random number of acknowledged
+		// batches, then a random pause while the helper keeps appending.
+		waitFor := 1 + rng.IntN(60)
 		last := -1
-		for last < 30*(round+1) && out.Scan() {
+		for last+1 < waitFor && out.Scan() {
 			var b int
 			if _, err := fmt.Sscanf(out.Text(), "acked %d", &b); err != nil {
-				t.Fatalf("helper: %s", out.Text())
+				t.Fatalf("seed %d round %d: helper: %s", seed, round, out.Text())
 			}
 			last = b
 		}
+		time.Sleep(time.Duration(rng.IntN(3000)) * time.Microsecond)
 		cmd.Process.Kill()
 		for out.Scan() { // acknowledgements printed before the kill
 			fmt.Sscanf(out.Text(), "acked %d", &last)
@@ -747,21 +761,33 @@ func TestProcessKilledLosesNoAcknowledgedBatch(t *testing.T) {
 		cmd.Wait()
 		j := openT(t, dir, Options{})
 		ents := entriesT(t, j, 0)
+		ids := loadIDsT(t, j)
 		j.Close()
 		if len(ents)%3 != 0 {
-			t.Fatalf("round %d: %d entries after SIGKILL; want whole batches", round, len(ents))
+			t.Fatalf("seed %d round %d: %d entries after SIGKILL; want whole batches", seed, round, len(ents))
 		}
 		for i := 0; i < len(ents); i += 3 {
 			r := ents[i].Event.RouteID
 			if ents[i+1].Event.RouteID != r || ents[i+2].Event.RouteID != r || ents[i+2].Event.Kind != RouteFailed {
-				t.Fatalf("round %d: entries %d..%d are not one whole batch: %+v", round, i, i+2, ents[i:i+3])
+				t.Fatalf("seed %d round %d: entries %d..%d are not one whole batch: %+v", seed, round, i, i+2, ents[i:i+3])
 			}
 		}
-		// Each round's helper numbers its batches from 0 and the batch in
+		// This round's helper numbered its batches from 0; the batch in
 		// flight at the kill may have landed too.
-		total += last + 1
-		if got := len(ents) / 3; got < total || got > total+1 {
-			t.Fatalf("round %d: %d batches survive; %d were acknowledged (plus at most the one in flight)", round, got, total)
+		acked := last + 1
+		got := len(ents)/3 - total
+		if got < acked || got > acked+1 {
+			t.Fatalf("seed %d round %d: %d batches of this round survive; %d were acknowledged (plus at most the one in flight)", seed, round, got, acked)
+		}
+		// Every acknowledged command ID (even batches) is there.
+		have := map[string]bool{}
+		for _, id := range ids {
+			have[id] = true
+		}
+		for b := 0; b < acked; b += 2 {
+			if id := fmt.Sprintf("batch-%d", b); !have[id] {
+				t.Fatalf("seed %d round %d: acknowledged command ID %s lost after SIGKILL", seed, round, id)
+			}
 		}
 		total = len(ents) / 3
 	}
