@@ -403,7 +403,7 @@ func runCompactionCrashWorkload(t *testing.T, seed uint64, mode Durability, nBat
 	}
 	fs.SyncDir("/")
 	fs.SyncDir("/data")
-	opts := Options{Durability: mode, SegmentSize: 4 << 10, CompactionThresholdEvents: threshold, FS: fs, Logger: quiet}
+	opts := Options{Durability: mode, SegmentSize: 4 << 10, CompactionThresholdEvents: threshold, FS: fs, Logger: quiet, FlushInterval: -1}
 
 	m := &ccxModel{cmdHist: [][]string{{}}}
 	var (

@@ -165,7 +165,7 @@ func runCrashWorkload(t *testing.T, seed uint64, mode Durability, nBatches int) 
 	}
 	fs.SyncDir("/")
 	fs.SyncDir("/data")
-	opts := Options{Durability: mode, SegmentSize: 8 << 10, FS: fs, Logger: quiet, inline: true}
+	opts := Options{Durability: mode, SegmentSize: 8 << 10, FS: fs, Logger: quiet, inline: true, FlushInterval: -1}
 
 	var (
 		m        cxModel

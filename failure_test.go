@@ -32,7 +32,7 @@ func fxFS(t *testing.T) *vfstest.FS {
 }
 
 func fxOpts(fs *vfstest.FS, mode Durability) Options {
-	return Options{FS: fs, Durability: mode, SegmentSize: 4 << 10, Logger: quiet, inline: true}
+	return Options{FS: fs, Durability: mode, SegmentSize: 4 << 10, Logger: quiet, inline: true, FlushInterval: -1}
 }
 
 // fxWorkload drives a journal and keeps the model; it stops at the first
