@@ -320,7 +320,7 @@ func (s *Set) load(name string) error {
 		// synced below. After a clean Close this is the last few frames.
 		rewrote := false
 		if from := max(res.MaxSynced, segment.FileHeaderSize); from < end {
-			if err := rewriteRange(df, from, end); err != nil {
+			if err := segment.Rewrite(df, from, end); err != nil {
 				return fail(fmt.Errorf("keyset: rewrite %s from %d: %w", s.deltaPath, from, err))
 			}
 			rewrote = true
@@ -466,22 +466,6 @@ func wrapScanErr(err error) error {
 		return err
 	}
 	return fmt.Errorf("keyset: %w", err)
-}
-
-// rewriteRange writes bytes [from, to) of f back where they are.
-func rewriteRange(f vfs.File, from, to int64) error {
-	buf := make([]byte, min(to-from, 1<<20))
-	for off := from; off < to; {
-		n := int(min(int64(len(buf)), to-off))
-		if _, err := f.ReadAt(buf[:n], off); err != nil {
-			return err
-		}
-		if _, err := f.WriteAt(buf[:n], off); err != nil {
-			return err
-		}
-		off += int64(n)
-	}
-	return nil
 }
 
 // readHeader reads and validates a segment file header and returns the

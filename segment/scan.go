@@ -116,7 +116,7 @@ func classifyEnd(r io.ReaderAt, size int64, name string, res ScanResult, damage 
 	cause := damage
 	if cause == nil {
 		// A zero header: clean only if nothing but zeros follows.
-		nz, err := firstNonZero(r, res.End, size, name)
+		nz, err := FirstNonZero(r, res.End, size, name)
 		if err != nil {
 			return res, err
 		}
@@ -138,9 +138,9 @@ func classifyEnd(r io.ReaderAt, size int64, name string, res ScanResult, damage 
 	return res, nil
 }
 
-// firstNonZero returns the offset of the first non-zero byte in [from,
-// size), or -1.
-func firstNonZero(r io.ReaderAt, from, size int64, name string) (int64, error) {
+// FirstNonZero returns the offset of the first non-zero byte in [from,
+// size) of r, or -1 when there is none.
+func FirstNonZero(r io.ReaderAt, from, size int64, name string) (int64, error) {
 	buf := make([]byte, min(readChunk, max(size-from, 0)))
 	for off := from; off < size; {
 		n := int(min(int64(len(buf)), size-off))

@@ -175,3 +175,22 @@ func (w *Writer) Close() error {
 	}
 	return uerr
 }
+
+// Rewrite writes bytes [from, to) of f back where they are. Recovery uses
+// it on the bytes after the last offset an fsync confirmed: after a failed
+// fsync Linux may have dropped those pages while still serving them from
+// memory, and a later fsync would not write them. The caller syncs f.
+func Rewrite(f vfs.File, from, to int64) error {
+	buf := make([]byte, min(to-from, 1<<20))
+	for off := from; off < to; {
+		n := int(min(int64(len(buf)), to-off))
+		if _, err := f.ReadAt(buf[:n], off); err != nil {
+			return err
+		}
+		if _, err := f.WriteAt(buf[:n], off); err != nil {
+			return err
+		}
+		off += int64(n)
+	}
+	return nil
+}

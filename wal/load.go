@@ -3,7 +3,6 @@ package wal
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"path/filepath"
 	"strconv"
@@ -129,7 +128,7 @@ func load(fsys vfs.FS, dir string, readOnly bool) (_ *loaded, err error) {
 			// with nothing written after it is a crash during its creation.
 			// With anything after it, it is damage.
 			if last {
-				nz, zerr := firstNonZeroAfterHeader(f, size, name)
+				nz, zerr := segment.FirstNonZero(f, segment.FileHeaderSize, size, name)
 				if zerr != nil {
 					return nil, zerr
 				}
@@ -232,23 +231,4 @@ func isDense(frames []segment.FrameInfo, base uint64) (bool, uint64) {
 func indexExists(fsys vfs.FS, dir string, id uint64) bool {
 	_, err := fsys.Stat(idxName(dir, id))
 	return err == nil
-}
-
-// firstNonZeroAfterHeader returns the offset of the first non-zero byte
-// after the file header's place, or -1.
-func firstNonZeroAfterHeader(f vfs.File, size int64, name string) (int64, error) {
-	buf := make([]byte, 64<<10)
-	for off := int64(segment.FileHeaderSize); off < size; {
-		n := int(min(int64(len(buf)), size-off))
-		if _, err := f.ReadAt(buf[:n], off); err != nil && !errors.Is(err, io.EOF) {
-			return 0, fmt.Errorf("read %s at %d: %w", name, off, err)
-		}
-		for i, b := range buf[:n] {
-			if b != 0 {
-				return off + int64(i), nil
-			}
-		}
-		off += int64(n)
-	}
-	return -1, nil
 }

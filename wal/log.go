@@ -157,7 +157,7 @@ func (l *Log) recover() error {
 	// last valid frame (a torn write, or space reserved earlier) and sync,
 	// so the offsets recorded as durable in new frames are true.
 	if from := max(ld.lastSynced, segment.FileHeaderSize); from < last.size {
-		if err := rewriteRange(last.f, from, last.size); err != nil {
+		if err := segment.Rewrite(last.f, from, last.size); err != nil {
 			ld.close()
 			return fmt.Errorf("rewrite %s from %d: %w", last.name, from, err)
 		}
@@ -448,22 +448,6 @@ func (l *Log) Close() error {
 // log no longer knows what is on disk, so it accepts nothing more until it
 // is closed and reopened (which recovers a consistent state).
 var ErrFailed = errors.New("log failed and must be reopened")
-
-// rewriteRange writes bytes [from, to) of f back to where they are.
-func rewriteRange(f vfs.File, from, to int64) error {
-	buf := make([]byte, min(to-from, 1<<20))
-	for off := from; off < to; {
-		n := int(min(int64(len(buf)), to-off))
-		if _, err := f.ReadAt(buf[:n], off); err != nil {
-			return err
-		}
-		if _, err := f.WriteAt(buf[:n], off); err != nil {
-			return err
-		}
-		off += int64(n)
-	}
-	return nil
-}
 
 // mkdirDurable creates dir and its missing parents and syncs the parent of
 // each directory it created, so the new entries survive a power cut.
