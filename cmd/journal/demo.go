@@ -57,6 +57,8 @@ func demoScript() (immediate, eventual [][]journal.Event) {
 	for round := 0; round < 3; round++ {
 		for i, r := range demoRoutes {
 			switch x := rng.IntN(10); {
+			case round == 2 && i%7 == 3: // a few are retired
+				eventual = append(eventual, []journal.Event{ev(journal.RouteStopped, r), ev(journal.RouteRemoved, r)})
 			case x < 3: // fails, then restarts
 				e := demoErrors[rng.IntN(len(demoErrors))]
 				eventual = append(eventual,
@@ -67,14 +69,14 @@ func demoScript() (immediate, eventual [][]journal.Event) {
 				eventual = append(eventual, []journal.Event{ev(journal.RouteSuspended, r)}, []journal.Event{ev(journal.RouteResumed, r)})
 			case x < 6:
 				eventual = append(eventual, []journal.Event{ev(journal.RouteReloaded, r)})
-			case round == 2 && i%7 == 3: // a few are retired
-				eventual = append(eventual, []journal.Event{ev(journal.RouteStopped, r), ev(journal.RouteRemoved, r)})
 			}
 		}
 	}
 	// One route fails for good.
 	eventual = append(eventual, []journal.Event{{Kind: journal.RouteFailed, RouteID: "soap-legacy-erp", Error: demoErrors[6]}},
-		[]journal.Event{ev(journal.RouteStopped, "soap-legacy-erp")})
+		[]journal.Event{ev(journal.RouteStopped, "soap-legacy-erp")},
+		// and is asked to start once more: that command is still in flight.
+		[]journal.Event{ev(journal.RouteStartRequested, "soap-legacy-erp")})
 	return immediate, eventual
 }
 
@@ -98,6 +100,21 @@ func runDemo(e *env, args []string, _ any) int {
 			return err
 		}
 		for _, b := range batches {
+			// A start request is a command in flight until the route has
+			// started: its ID is recorded beside the events.
+			for _, ev := range b {
+				var err error
+				switch id := "start-" + ev.RouteID; ev.Kind {
+				case journal.RouteStartRequested:
+					err = j.AppendCommandID(id)
+				case journal.RouteStarted:
+					err = j.RemoveCommandID(id)
+				}
+				if err != nil {
+					j.Close()
+					return err
+				}
+			}
 			if err := j.AppendBatch(b); err != nil {
 				j.Close()
 				return err
@@ -123,8 +140,13 @@ func runDemo(e *env, args []string, _ any) int {
 	for _, b := range append(immediate, eventual...) {
 		n += len(b)
 	}
-	fmt.Fprintf(e.stdout, "wrote %d events in %d batches (%d with Immediate durability, then %d with Eventual and a Sync)\n\n",
+	fmt.Fprintf(e.stdout, "wrote %d events in %d batches (%d with Immediate durability, then %d with Eventual and a Sync)\n",
 		n, len(immediate)+len(eventual), len(immediate), len(eventual))
+	removed, err := demoCompact(dir)
+	if err != nil {
+		return fail(e, "demo", err)
+	}
+	fmt.Fprintf(e.stdout, "compacted: %d events of removed routes are gone\n\n", removed)
 
 	entries, err := journal.Inspect(dir, journal.InspectFilter{Limit: 25})
 	if err != nil {
@@ -143,6 +165,27 @@ func runDemo(e *env, args []string, _ any) int {
 		return fail(e, "demo", err)
 	}
 	return 0
+}
+
+// demoCompact compacts the journal in dir (below the default threshold
+// nothing is compacted automatically) and returns how many events went.
+func demoCompact(dir string) (int, error) {
+	j, err := journal.Open(dir, journal.Options{})
+	if err != nil {
+		return 0, err
+	}
+	before, err := j.LoadAll()
+	if err == nil {
+		err = j.Compact()
+	}
+	var after []journal.Event
+	if err == nil {
+		after, err = j.LoadAll()
+	}
+	if cerr := j.Close(); err == nil {
+		err = cerr
+	}
+	return len(before) - len(after), err
 }
 
 // progress draws a progress bar on a terminal; on anything else it draws
