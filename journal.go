@@ -17,9 +17,13 @@
 //
 // Eventual: AppendBatch returns once the batch is handed to the OS; it
 // survives the process being killed, but a power cut or OS crash may lose
-// batches appended since the last Sync (always a suffix, never part of a
-// batch: recovery cuts a torn batch off). The sequence numbers of batches
-// lost that way are given out again; those of synced batches never are.
+// the batches of about the last Options.FlushInterval (a background flusher
+// syncs them; default 200 ms), always a suffix and never part of a batch:
+// recovery cuts a torn batch off. The sequence numbers of batches lost that
+// way are given out again; those of synced batches never are.
+//
+// CRASH-SAFETY.md in the repository lists every promise and the test that
+// proves it.
 package journal
 
 import (
