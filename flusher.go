@@ -17,7 +17,7 @@ type flusher struct {
 	quit chan struct{}
 }
 
-func startFlusher(interval time.Duration, sync func() error, log *slog.Logger) *flusher {
+func startFlusher(interval time.Duration, syncLog, syncCommands func() error, log *slog.Logger) *flusher {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -26,20 +26,27 @@ func startFlusher(interval time.Duration, sync func() error, log *slog.Logger) *
 		defer close(f.done)
 		t := time.NewTicker(interval)
 		defer t.Stop()
+		commandsFailed := false
 		for {
 			select {
 			case <-f.quit:
 				return
 			case <-t.C:
 			}
-			if err := sync(); err != nil {
-				if errors.Is(err, ErrClosed) {
-					return
+			// The log and the command ID set fail apart: a failed command
+			// set must not stop the flushing of events, which still take
+			// appends.
+			if err := syncLog(); err != nil {
+				if !errors.Is(err, ErrClosed) {
+					// The log stays failed and every later call returns
+					// the error; this says when it happened.
+					log.Error("journal: background flush failed; appends are refused until reopened", "err", err)
 				}
-				// The log stays failed and every later call returns the
-				// error; logging once here says when it happened.
-				log.Error("journal: background flush failed; appends are refused until reopened", "err", err)
 				return
+			}
+			if err := syncCommands(); err != nil && !commandsFailed && !errors.Is(err, ErrClosed) {
+				commandsFailed = true
+				log.Error("journal: background flush of command IDs failed; they are refused until reopened", "err", err)
 			}
 		}
 	}()

@@ -161,7 +161,7 @@ func Open(dir string, opts Options) (*Journal, error) {
 		if opts.FlushInterval == 0 {
 			opts.FlushInterval = DefaultFlushInterval
 		}
-		j.flusher = startFlusher(opts.FlushInterval, j.syncAll, opts.Logger)
+		j.flusher = startFlusher(opts.FlushInterval, j.log.Sync, j.cmds.Sync, opts.Logger)
 	}
 	return j, nil
 }

@@ -114,7 +114,13 @@ func (l *Log) waitSynced(target uint64) error {
 		if l.failed != nil {
 			return fmt.Errorf("%w: %w", ErrFailed, l.failed)
 		}
+		// Close seals the log, which makes every written batch durable:
+		// wait for it rather than fail a batch that is about to be durable.
 		if l.closed {
+			if !l.closeDone {
+				l.cond.Wait()
+				continue
+			}
 			return ErrClosed
 		}
 		if l.syncing {

@@ -392,9 +392,11 @@ func (l *Log) Compact() error {
 		err = l.waitSynced(l.nextSeq)
 	}
 	if err == nil {
-		// Visible to readers now; durable once the checkpoint below is.
-		l.deadQ = nil
-		l.dead = l.cs.Dead()
+		// Visible to readers once every batch before it is (a batch that
+		// applied compaction while this waited may not be durable yet);
+		// durable once the checkpoint below is.
+		l.deadQ = append(l.deadQ, queuedDead{upto: l.nextSeq, dead: l.cs.Dead()})
+		l.publishDead()
 	} else {
 		err = l.fail(err)
 	}
@@ -414,14 +416,19 @@ func (l *Log) Compact() error {
 
 // buildState loads the checkpoint in dir and replays the records after it
 // from the segments in ld, giving the compaction state of the whole log.
-func buildState(fsys vfs.FS, dir string, ld *loaded) (*compactor.State, error) {
+//
+// The returned state's Through is the log's next sequence number; onDisk is
+// what the checkpoint file itself covers (0 without one), which is all a
+// rewrite may rely on after a crash.
+func buildState(fsys vfs.FS, dir string, ld *loaded) (_ *compactor.State, onDisk uint64, _ error) {
 	cs, err := compactor.ReadCheckpoint(fsys, dir)
 	if errors.Is(err, compactor.ErrNoCheckpoint) {
 		cs, err = compactor.NewState(), nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
+	onDisk = cs.Through()
 	s := &snapshot{idx: ld.idx, segs: ld.segs, visible: ld.nextSeq}
 	var ferr error
 	err = s.frames(cs.Through(), func(sg *seg, off int64, h segment.FrameHeader, p []byte) bool {
@@ -449,7 +456,7 @@ func buildState(fsys vfs.FS, dir string, ld *loaded) (*compactor.State, error) {
 		err = ferr
 	}
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	present := make(map[uint32]bool, len(ld.segs))
 	for _, sg := range ld.segs {
@@ -461,5 +468,5 @@ func buildState(fsys vfs.FS, dir string, ld *loaded) (*compactor.State, error) {
 		}
 	}
 	cs.SetThrough(ld.nextSeq)
-	return cs, nil
+	return cs, onDisk, nil
 }

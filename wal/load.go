@@ -180,7 +180,9 @@ func load(fsys vfs.FS, dir string, readOnly bool) (_ *loaded, err error) {
 				// exists, so unwritten space in a sealed one is lost data.
 				return nil, fmt.Errorf("%s at offset %d: %w: sealed segment ends in %d bytes of zeros", name, end, ErrCorrupt, size-end)
 			}
-			if !last && indexExists(fsys, dir, id) {
+			// (A lock-free reader skips this: a writer may be putting the
+			// index or a rewritten segment in place while it reads.)
+			if !last && !readOnly && indexExists(fsys, dir, id) {
 				// Its index was written at sealing: a size that no longer
 				// matches means the segment lost or gained bytes.
 				return nil, fmt.Errorf("%s: %w: sealed segment's size %d does not match its index", name, ErrCorrupt, size)

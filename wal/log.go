@@ -42,9 +42,10 @@ type Log struct {
 	log  *slog.Logger
 	lock io.Closer
 
-	mu     sync.Mutex
-	cond   *sync.Cond // signalled when a sync completes
-	closed bool
+	mu        sync.Mutex
+	cond      *sync.Cond // signalled when a sync completes
+	closed    bool
+	closeDone bool // Close has sealed (or given up) and closed the files
 	// failed is sticky: after a failed write or sync nothing more is
 	// appended, because the file may no longer hold what we think it holds.
 	failed error
@@ -119,14 +120,16 @@ func (l *Log) recover() error {
 		return err
 	}
 	if l.opts.CompactionThreshold > 0 {
-		cs, err := buildState(l.fs, l.dir, ld)
+		cs, onDisk, err := buildState(l.fs, l.dir, ld)
 		if err != nil {
 			ld.close()
 			return fmt.Errorf("open %s: compaction state: %w", l.dir, err)
 		}
 		l.cs = cs
 		l.dead = cs.Dead()
-		l.cptThrough = cs.Through()
+		// Only what the checkpoint file covers: segments sealed after it
+		// are not rewritten until a new checkpoint covers them.
+		l.cptThrough = onDisk
 		ld.nextSeq = max(ld.nextSeq, cs.Through())
 	}
 	l.idx = ld.idx
@@ -146,7 +149,12 @@ func (l *Log) recover() error {
 		last.f.Close()
 		l.segs = ld.segs[:len(ld.segs)-1]
 		l.log.Warn("wal: recreating segment with damaged header left by a crash", "file", last.name)
-		return l.createSegment(last.id)
+		if err := l.createSegment(last.id); err != nil {
+			ld.segs = l.segs
+			ld.close()
+			return err
+		}
+		return nil
 	}
 	if ld.torn != nil {
 		l.log.Warn("wal: cutting torn write at end of log", "file", last.name, "offset", last.size, "damage", ld.torn)
@@ -201,7 +209,9 @@ func (l *Log) removeTemps() error {
 		return err
 	}
 	for _, n := range names {
-		if strings.HasSuffix(n, idxSuffix+tmpSuffix) {
+		// Index files, rewritten segments and checkpoints are written to a
+		// temporary first; one left by a crash was never renamed into use.
+		if strings.HasSuffix(n, idxSuffix+tmpSuffix) || strings.HasSuffix(n, segSuffix+tmpSuffix) || n == compactor.CheckpointName+tmpSuffix {
 			if err := l.fs.Remove(filepath.Join(l.dir, n)); err != nil && !isNotExist(err) {
 				return fmt.Errorf("remove %s: %w", n, err)
 			}
@@ -407,11 +417,14 @@ func (l *Log) Close() error {
 		l.cond.Wait()
 	}
 	l.closed = true
-	// The background worker notices closed and stops after its current
-	// step; wait for it without the lock it needs.
+	// The background worker and a running Compact notice closed and stop
+	// after their current step; wait for them without the lock they need.
 	l.mu.Unlock()
 	l.bg.Wait()
 	l.mu.Lock()
+	for l.rewriting {
+		l.cond.Wait()
+	}
 	var err error
 	if l.failed == nil {
 		for _, j := range l.sealQ {
@@ -424,6 +437,9 @@ func (l *Log) Close() error {
 	if l.failed == nil && err == nil {
 		err = l.seal()
 	}
+	if uerr := l.active.Unmap(); uerr != nil && err == nil { // seal unmapped it unless it failed
+		err = uerr
+	}
 	for _, s := range l.segs {
 		if cerr := s.f.Close(); cerr != nil && err == nil {
 			err = cerr
@@ -433,6 +449,7 @@ func (l *Log) Close() error {
 		f.Close()
 	}
 	l.retired = nil
+	l.closeDone = true
 	l.cond.Broadcast()
 	l.mu.Unlock()
 	if cerr := l.lock.Close(); cerr != nil && err == nil {

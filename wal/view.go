@@ -2,9 +2,12 @@ package wal
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"iter"
 	"path/filepath"
+	"time"
 
 	"github.com/seglog/journal/compactor"
 
@@ -55,9 +58,17 @@ func OpenCompactedView(dir string, fsys vfs.FS) (*View, error) {
 		before, _ := readFileBytes(fsys, filepath.Join(dir, compactor.CheckpointName))
 		v, err := OpenView(dir, fsys)
 		if err != nil {
-			return nil, err
+			// A writer replacing or deleting a segment between our listing
+			// and our reads looks like a missing file or a mismatch; only a
+			// result that persists is an answer.
+			if dirGone(fsys, dir) || !(errors.Is(err, ErrCorrupt) || errors.Is(err, fs.ErrNotExist)) {
+				return nil, err
+			}
+			lastErr = err
+			time.Sleep(time.Millisecond)
+			continue
 		}
-		cs, err := buildState(fsys, dir, v.ld)
+		cs, _, err := buildState(fsys, dir, v.ld)
 		after, _ := readFileBytes(fsys, filepath.Join(dir, compactor.CheckpointName))
 		if err == nil && bytes.Equal(before, after) {
 			v.s.dead = cs.Dead()
@@ -73,6 +84,11 @@ func OpenCompactedView(dir string, fsys vfs.FS) (*View, error) {
 		}
 	}
 	return nil, fmt.Errorf("read %s: compaction kept changing the log: %w", dir, lastErr)
+}
+
+func dirGone(fsys vfs.FS, dir string) bool {
+	_, err := fsys.Stat(dir)
+	return err != nil
 }
 
 func readFileBytes(fsys vfs.FS, name string) ([]byte, error) {
