@@ -246,8 +246,6 @@ func (f *memFile) Sync() error {
 	return nil
 }
 
-func (f *memFile) Preallocate(off, n int64) error { return nil }
-
 func (f *memFile) Size() (int64, error) {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()

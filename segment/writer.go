@@ -37,19 +37,14 @@ var zeros [64 << 10]byte
 // Create creates a new segment file with the given header, writes it and
 // syncs it. The caller must sync the directory before acknowledging
 // anything written to it, so the file itself survives a power cut.
-// reserve, if positive, preallocates that many bytes of disk and is the
-// expected size of the segment; the file then grows ahead of its data and
-// may be memory-mapped. With reserve 0 frames are plainly appended.
+// reserve, if positive, is the expected size of the segment: the file then
+// grows ahead of its data, up to it, and may be memory-mapped. Disk space
+// is taken as the file grows, not reserved up front, so a small journal
+// stays small. With reserve 0 frames are plainly appended.
 func Create(fs vfs.FS, name string, fh FileHeader, reserve int64) (*Writer, error) {
 	f, err := fs.Create(name)
 	if err != nil {
 		return nil, fmt.Errorf("create segment: %w", err)
-	}
-	if reserve > 0 {
-		if err := f.Preallocate(0, reserve); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("preallocate %s: %w", name, err)
-		}
 	}
 	var hdr [FileHeaderSize]byte
 	PutFileHeader(hdr[:], fh)

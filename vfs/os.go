@@ -120,16 +120,6 @@ func (o osFile) Sync() error {
 	}
 }
 
-func (o osFile) Preallocate(off, n int64) error {
-	// FALLOC_FL_KEEP_SIZE reserves blocks without moving EOF, so readers and
-	// recovery never see the reserved range as data.
-	err := unix.Fallocate(int(o.f.Fd()), unix.FALLOC_FL_KEEP_SIZE, off, n)
-	if err == unix.EOPNOTSUPP || err == unix.ENOSYS {
-		return nil
-	}
-	return err
-}
-
 func (o osFile) Size() (int64, error) {
 	fi, err := o.f.Stat()
 	if err != nil {

@@ -31,10 +31,6 @@ type File interface {
 	Sync() error
 	// Truncate changes the file's size; growing it reads back as zeros.
 	Truncate(size int64) error
-	// Preallocate reserves disk blocks for [off, off+n) without changing the
-	// file's size where the platform allows it; it is advisory and may be a
-	// no-op.
-	Preallocate(off, n int64) error
 	// Size returns the current size of the file in bytes.
 	Size() (int64, error)
 }

@@ -178,10 +178,6 @@ func (l *Log) recover() error {
 		ld.close()
 		return fmt.Errorf("sync %s: %w", last.name, err)
 	}
-	if err := last.f.Preallocate(last.size, max(l.opts.SegmentSize-last.size, 0)); err != nil {
-		ld.close()
-		return fmt.Errorf("preallocate %s: %w", last.name, err)
-	}
 	// The last segment's index file (written when it was sealed at Close)
 	// goes stale with the first append. Remove it durably first: an index
 	// that no longer matches its segment means damage in any segment but

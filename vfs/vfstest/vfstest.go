@@ -741,7 +741,7 @@ func (l *lockHandle) Close() error {
 // OpenReadWrite. ReadAt and WriteAt are positional; WriteAt on a handle from
 // Open fails with EBADF, as does Truncate; every method after Close fails
 // with os.ErrClosed. Sync is fdatasync: it makes the inode's current data and
-// size durable but not its directory entry. Preallocate is a no-op.
+// size durable but not its directory entry.
 type file struct {
 	fs       *FS
 	n        *node
@@ -879,15 +879,6 @@ func (f *file) Truncate(size int64) error {
 		return pathErr("truncate", f.name, err)
 	}
 	return fs.finish(hook, OpTruncate, f.name, nil)
-}
-
-func (f *file) Preallocate(off, n int64) error {
-	f.fs.mu.Lock()
-	defer f.fs.mu.Unlock()
-	if f.closed {
-		return pathErr("fallocate", f.name, os.ErrClosed)
-	}
-	return nil
 }
 
 func (f *file) Size() (int64, error) {
