@@ -5,6 +5,7 @@
 //	cd bench/peers && go run ./cmd/sidebyside            # full run, 15 rounds (~4-5 min)
 //	cd bench/peers && go run ./cmd/sidebyside -quick     # smoke run (~1 min)
 //	go run ./cmd/sidebyside -engines journal,raw-prealloc -workloads W1,W3 -rounds 7
+//	cd bench/peers && go run ./cmd/sidebyside -scaling -png ../w3-scaling.png   # W3 vs writers chart (~2 min)
 //
 // Every (engine, workload) run happens in its own process (this binary
 // re-executed with -child) in a fresh directory, so one engine's heap,
@@ -28,6 +29,7 @@ import (
 	"os/exec"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -130,13 +132,34 @@ func main() {
 		base      = flag.String("base", "", "directory for the runs' fresh directories (default $JOURNAL_BENCH_DIR, else the temp dir); must be a real disk")
 		jsonOut   = flag.String("json", "", "also write every run's metrics to this file")
 		childTime = flag.Duration("timeout", 10*time.Minute, "per-run timeout")
+		scaling   = flag.Bool("scaling", false, "W3 scaling mode: W3 against the number of concurrent writers (-writers) on journal, raw-group and bbolt (or -engines); default 7 rounds")
+		writers   = flag.String("writers", scalingWriters, "-scaling: comma-separated writer counts (internal, -child: the W3 run's writer count)")
+		pngOut    = flag.String("png", "", "-scaling: draw the chart (gonum/plot) to this PNG file")
 	)
 	flag.Parse()
 	if *child {
-		os.Exit(runChild(*engName, *jobName, *dir))
+		n := 0
+		if isSet("writers") {
+			var err error
+			if n, err = strconv.Atoi(*writers); err != nil {
+				fmt.Fprintln(os.Stderr, "sidebyside: -child -writers:", err)
+				os.Exit(2)
+			}
+		}
+		os.Exit(runChild(*engName, *jobName, *dir, n))
 	}
 	if *quick {
 		*rounds = 3
+	}
+	if *scaling {
+		if !isSet("rounds") && !*quick {
+			*rounds = 7
+		}
+		if err := runScaling(*rounds, *engList, *writers, *base, *jsonOut, *pngOut, *childTime); err != nil {
+			fmt.Fprintln(os.Stderr, "sidebyside:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	if err := runParent(*rounds, *engList, *wlList, *base, *jsonOut, *childTime); err != nil {
 		fmt.Fprintln(os.Stderr, "sidebyside:", err)
@@ -144,11 +167,20 @@ func main() {
 	}
 }
 
+// isSet reports whether flag name was given on the command line.
+func isSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
 // ---- child
 
-func runChild(engName, jobName, dir string) int {
+// runChild runs one job; writers > 0 overrides the workload's number of
+// concurrent writers (-scaling).
+func runChild(engName, jobName, dir string, writers int) int {
 	res := childResult{Metrics: map[string]float64{}}
-	err := childJob(engName, jobName, dir, res.Metrics)
+	err := childJob(engName, jobName, dir, writers, res.Metrics)
 	if err != nil {
 		res.Error = err.Error()
 	}
@@ -157,7 +189,7 @@ func runChild(engName, jobName, dir string) int {
 	return 0
 }
 
-func childJob(engName, jobName, dir string, m map[string]float64) error {
+func childJob(engName, jobName, dir string, writers int, m map[string]float64) error {
 	e, ok := engineByName(engName)
 	if !ok {
 		return fmt.Errorf("unknown engine %q", engName)
@@ -181,7 +213,11 @@ func childJob(engName, jobName, dir string, m map[string]float64) error {
 			}
 			return nil
 		}
-		r, err := bench.RunFresh(e.open(j.w), dir, j.w)
+		w := j.w
+		if writers > 0 {
+			w.Writers = writers
+		}
+		r, err := bench.RunFresh(e.open(w), dir, w)
 		if err != nil {
 			return err
 		}
@@ -236,16 +272,7 @@ func runParent(rounds int, engList, wlList, base, jsonOut string, timeout time.D
 			wanted[f.workload] = true
 		}
 	}
-	if base == "" {
-		base = bench.BaseDir()
-	}
-	if err := os.MkdirAll(base, 0o755); err != nil {
-		return err
-	}
-	if bench.IsTmpfs(base) {
-		fmt.Fprintf(os.Stderr, "WARNING: %s is tmpfs: fsync is free there; use -base or JOURNAL_BENCH_DIR on a real disk\n", base)
-	}
-	self, err := os.Executable()
+	base, self, err := prepare(base)
 	if err != nil {
 		return err
 	}
@@ -319,6 +346,22 @@ func runParent(rounds int, engList, wlList, base, jsonOut string, timeout time.D
 	return nil
 }
 
+// prepare makes the base directory (default $JOURNAL_BENCH_DIR or the
+// temp dir), warns if it is tmpfs, and returns it with this executable.
+func prepare(base string) (string, string, error) {
+	if base == "" {
+		base = bench.BaseDir()
+	}
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		return "", "", err
+	}
+	if bench.IsTmpfs(base) {
+		fmt.Fprintf(os.Stderr, "WARNING: %s is tmpfs: fsync is free there; use -base or JOURNAL_BENCH_DIR on a real disk\n", base)
+	}
+	self, err := os.Executable()
+	return base, self, err
+}
+
 func errString(err error) string {
 	if err == nil {
 		return ""
@@ -328,6 +371,11 @@ func errString(err error) string {
 
 // spawn runs one job in a child process in a fresh directory under base.
 func spawn(self, base, eng, job string, timeout time.Duration) (map[string]float64, error) {
+	return spawnArgs(self, base, eng, job, timeout)
+}
+
+// spawnArgs is spawn with extra arguments for the child.
+func spawnArgs(self, base, eng, job string, timeout time.Duration, extra ...string) (map[string]float64, error) {
 	dir, err := os.MkdirTemp(base, "sidebyside-"+eng+"-"+job+"-")
 	if err != nil {
 		return nil, err
@@ -335,7 +383,7 @@ func spawn(self, base, eng, job string, timeout time.Duration) (map[string]float
 	defer os.RemoveAll(dir)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, self, "-child", "-engine", eng, "-job", job, "-dir", dir+"/db")
+	cmd := exec.CommandContext(ctx, self, append([]string{"-child", "-engine", eng, "-job", job, "-dir", dir + "/db"}, extra...)...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
