@@ -43,6 +43,30 @@ func BenchmarkAdd(b *testing.B) {
 	})
 }
 
+// BenchmarkAddRemove is the command ID life cycle: an ID added when a
+// command starts and removed when it ends, so the live set stays small and
+// the delta is rewritten into snapshots as it goes. ops/s counts both.
+func BenchmarkAddRemove(b *testing.B) {
+	for _, m := range modes {
+		b.Run(m.name, func(b *testing.B) {
+			s := mustOpen(b, b.TempDir(), Options{Durability: m.d})
+			defer s.Close()
+			key := []byte("command-")
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				k := string(strconv.AppendInt(key[:8], int64(i), 10))
+				if err := s.Add(k); err != nil {
+					b.Fatal(err)
+				}
+				if err := s.Remove(k); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(2*float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+		})
+	}
+}
+
 // BenchmarkOpen1M opens a set of 1,000,000 live keys, either all in the
 // snapshot (after a rewrite) or all in the delta (pure adds never trigger
 // a rewrite: the delta is then at most the live set). The parent benchmark
