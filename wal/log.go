@@ -197,8 +197,9 @@ func (l *Log) recover() error {
 	return nil
 }
 
-// removeTemps deletes temporary files left by an interrupted index write
-// (and only those: other files in the directory are not the log's).
+// removeTemps deletes the log's own temporary files left by a crash (index
+// files, rewritten segments, checkpoints); other files in the directory,
+// such as the command ID set's, are not the log's to touch.
 func (l *Log) removeTemps() error {
 	names, err := l.fs.List(l.dir)
 	if err != nil {
