@@ -188,32 +188,11 @@ func ccxMatches(got []Entry, b *ccxBounds) (ks []int) {
 }
 
 func ccxCheck(clone *vfstest.FS, dir string, opts Options, b *ccxBounds) error {
-	opts.FS = clone
-	opts.Logger = quiet
-	j, err := Open(dir, opts)
+	j, got, err := openCrashState(clone, dir, opts)
 	if err != nil {
-		return fmt.Errorf("Open of crash state failed: %w", err)
+		return err
 	}
 	defer j.Close()
-	var got []Entry
-	for e, err := range j.Entries(0) {
-		if err != nil {
-			return fmt.Errorf("Entries(0): %w", err)
-		}
-		got = append(got, e)
-	}
-	evs, err := j.LoadAll()
-	if err != nil {
-		return fmt.Errorf("LoadAll: %w", err)
-	}
-	if len(evs) != len(got) {
-		return fmt.Errorf("LoadAll returned %d events, Entries(0) %d", len(evs), len(got))
-	}
-	for i := range evs {
-		if evs[i] != got[i].Event {
-			return fmt.Errorf("LoadAll[%d] = %+v, Entries(0) has %+v", i, evs[i], got[i].Event)
-		}
-	}
 	ks := ccxMatches(got, b)
 	if len(ks) == 0 {
 		return fmt.Errorf("%d entries match no acknowledged prefix k in [%d, %d] under any allowed compaction (mandatory point %d, optional %v): a lost live event, a partial or undone removal, or a resurrected event\n%s",

@@ -64,30 +64,47 @@ func cxEvents(rng *rand.Rand, n int) []Event {
 	return evs
 }
 
-// cxCheck opens a crash state and checks it against the model as it was
-// when the state was taken.
-func cxCheck(clone *vfstest.FS, dir string, opts Options, m cxModel, mustHave int) error {
+// openCrashState opens the journal of a crash state and reads its entries,
+// checking that Entries and LoadAll agree. The caller closes the journal.
+func openCrashState(clone *vfstest.FS, dir string, opts Options) (*Journal, []Entry, error) {
 	opts.FS = clone
 	opts.Logger = quiet
 	j, err := Open(dir, opts)
 	if err != nil {
-		return fmt.Errorf("Open of crash state failed (a torn tail must be cut, not refused): %w", err)
+		return nil, nil, fmt.Errorf("Open of crash state failed (a torn tail must be cut, not refused): %w", err)
 	}
-	defer j.Close()
 	var got []Entry
 	for e, err := range j.Entries(0) {
 		if err != nil {
-			return fmt.Errorf("Entries(0): %w", err)
+			j.Close()
+			return nil, nil, fmt.Errorf("Entries(0): %w", err)
 		}
 		got = append(got, e)
 	}
 	evs, err := j.LoadAll()
+	if err == nil && len(evs) != len(got) {
+		err = fmt.Errorf("LoadAll returned %d events, Entries(0) %d", len(evs), len(got))
+	}
+	for i := 0; err == nil && i < len(evs); i++ {
+		if evs[i] != got[i].Event {
+			err = fmt.Errorf("LoadAll event %d = %+v, Entries(0) has %+v", i, evs[i], got[i].Event)
+		}
+	}
 	if err != nil {
-		return fmt.Errorf("LoadAll: %w", err)
+		j.Close()
+		return nil, nil, fmt.Errorf("LoadAll: %w", err)
 	}
-	if len(evs) != len(got) {
-		return fmt.Errorf("LoadAll returned %d events, Entries(0) %d", len(evs), len(got))
+	return j, got, nil
+}
+
+// cxCheck opens a crash state and checks it against the model as it was
+// when the state was taken.
+func cxCheck(clone *vfstest.FS, dir string, opts Options, m cxModel, mustHave int) error {
+	j, got, err := openCrashState(clone, dir, opts)
+	if err != nil {
+		return err
 	}
+	defer j.Close()
 	// Match got against the batches in order: each wholly present, a prefix.
 	i, present := 0, 0
 	for bi, b := range m.batches {
@@ -100,7 +117,7 @@ func cxCheck(clone *vfstest.FS, dir string, opts Options, m cxModel, mustHave in
 					bi, b.first, b.first+uint64(len(b.events))-1, k, len(b.events))
 			}
 			e := got[i]
-			if e.Seq != b.first+uint64(k) || e.Event != want || evs[i] != want {
+			if e.Seq != b.first+uint64(k) || e.Event != want {
 				return fmt.Errorf("entry %d: got seq %d %+v, want seq %d %+v (batch %d, event %d): hole, reorder or wrong data",
 					i, e.Seq, e.Event, b.first+uint64(k), want, bi, k)
 			}
