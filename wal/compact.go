@@ -106,11 +106,20 @@ func (l *Log) kickBackground() {
 // backgroundWork writes pending index files and checkpoints, then rewrites
 // segments worth it. Called without l.mu, with l.rewriting set.
 func (l *Log) backgroundWork() {
-	err := l.drainSeals()
-	if err == nil && l.cs != nil {
-		err = l.rewritePass(false)
+	var err error
+	for {
+		err = l.drainSeals()
+		if err == nil && l.cs != nil {
+			err = l.rewritePass(false)
+		}
+		l.mu.Lock()
+		// A rotation during the pass queued more: do it now rather than
+		// leave it until the next trigger.
+		if err != nil || l.closed || len(l.sealQ) == 0 {
+			break
+		}
+		l.mu.Unlock()
 	}
-	l.mu.Lock()
 	l.rewriting = false
 	l.cond.Broadcast()
 	l.mu.Unlock()
