@@ -293,7 +293,7 @@ func (l *Log) rewriteSegment(s *seg, dead compactor.DeadSet, counts compactor.Se
 		if o != s {
 			segs = append(segs, o)
 		} else if !res.Empty() {
-			segs = append(segs, &seg{id: s.id, name: s.name, f: nf, size: res.Size, base: s.base})
+			segs = append(segs, &seg{id: s.id, name: s.name, f: nf, ref: &fileRef{}, size: res.Size, base: s.base})
 		}
 	}
 	l.segs = segs
@@ -309,7 +309,7 @@ func (l *Log) rewriteSegment(s *seg, dead compactor.DeadSet, counts compactor.Se
 		l.idx.SetSegment(id, frames, res.Last)
 		l.cs.Rewritten(id, res.Kept, counts.Dead)
 	}
-	l.retire(s.f)
+	l.retire(s)
 	l.mu.Unlock()
 	return nil
 }
@@ -325,12 +325,14 @@ func removeAll(fsys vfs.FS, names ...string) error {
 
 // retire closes a replaced segment's file once no snapshot may read it.
 // Called with l.mu held.
-func (l *Log) retire(f vfs.File) {
-	if l.readers == 0 {
-		f.Close()
+func (l *Log) retire(s *seg) {
+	s.ref.retired = true
+	if s.ref.readers == 0 {
+		s.ref.closed = true
+		s.f.Close()
 		return
 	}
-	l.retired = append(l.retired, f)
+	l.retired = append(l.retired, s)
 }
 
 // checkpoint writes the compaction state durably, as of a sequence number

@@ -43,8 +43,18 @@ type seg struct {
 	id   uint64
 	name string
 	f    vfs.File
-	size int64 // end of the frames; for the active segment, see Log.snapshot
+	ref  *fileRef // the Log's hold on f (nil in a View, which owns its files)
+	size int64    // end of the frames; for the active segment, see Log.snapshot
 	base uint64
+}
+
+// fileRef counts the reader snapshots that may still read a segment file,
+// so a file replaced by a rewrite is closed when the last of them ends.
+// Guarded by Log.mu.
+type fileRef struct {
+	readers int
+	retired bool // replaced: close when readers drops to 0
+	closed  bool
 }
 
 // loaded is what was found in a log directory.
@@ -105,7 +115,7 @@ func load(fsys vfs.FS, dir string, readOnly bool) (_ *loaded, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("open segment: %w", err)
 		}
-		s := &seg{id: id, name: name, f: f}
+		s := &seg{id: id, name: name, f: f, ref: &fileRef{}}
 		ld.segs = append(ld.segs, s)
 		size, err := f.Size()
 		if err != nil {

@@ -65,8 +65,7 @@ type Log struct {
 	deadQ      []queuedDead
 	rewriting  bool           // a rewrite pass (background or Compact) runs
 	bg         sync.WaitGroup // background rewriter
-	readers    int            // snapshots in use
-	retired    []vfs.File     // replaced segment files awaiting readers
+	retired    []*seg         // replaced segments whose files readers may still use
 	cptMu      sync.Mutex     // serializes checkpoint writes
 	cptThrough uint64         // guarded by cptMu
 	rotateNext bool           // seal the active segment at the next append
@@ -234,7 +233,7 @@ func (l *Log) createSegment(id uint64) error {
 		return fmt.Errorf("sync directory %s: %w", l.dir, err)
 	}
 	l.active = w
-	l.segs = append(slices.Clip(l.segs), &seg{id: id, name: name, f: w.File(), base: l.nextSeq, size: segment.FileHeaderSize})
+	l.segs = append(slices.Clip(l.segs), &seg{id: id, name: name, f: w.File(), ref: &fileRef{}, base: l.nextSeq, size: segment.FileHeaderSize})
 	return nil
 }
 
@@ -355,7 +354,8 @@ func (l *Log) rotate() error {
 	l.sealQ = append(l.sealQ, l.sealJob())
 	old := l.active
 	segs := slices.Clone(l.segs)
-	segs[len(segs)-1] = &seg{id: old.ID(), name: old.Name(), f: old.File(), base: segs[len(segs)-1].base, size: old.Offset()}
+	prev := segs[len(segs)-1]
+	segs[len(segs)-1] = &seg{id: old.ID(), name: old.Name(), f: old.File(), ref: prev.ref, base: prev.base, size: old.Offset()}
 	l.segs = segs
 	l.cond.Broadcast()
 	if err := l.createSegment(old.ID() + 1); err != nil {
@@ -442,8 +442,11 @@ func (l *Log) Close() error {
 			err = cerr
 		}
 	}
-	for _, f := range l.retired {
-		f.Close()
+	for _, s := range l.retired {
+		if !s.ref.closed {
+			s.ref.closed = true
+			s.f.Close()
+		}
 	}
 	l.retired = nil
 	l.closeDone = true

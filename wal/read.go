@@ -45,19 +45,25 @@ func (l *Log) snapshot() (*snapshot, error) {
 	act := *segs[len(segs)-1]
 	act.size = l.active.Offset()
 	segs[len(segs)-1] = &act
-	l.readers++
-	return &snapshot{idx: l.idx.Clone(), segs: segs, visible: l.visibleSeq, dead: l.dead, closed: l.isClosed, release: l.releaseSnapshot}, nil
+	for _, sg := range segs {
+		sg.ref.readers++
+	}
+	return &snapshot{idx: l.idx.Clone(), segs: segs, visible: l.visibleSeq, dead: l.dead, closed: l.isClosed,
+		release: func() { l.releaseSnapshot(segs) }}, nil
 }
 
-func (l *Log) releaseSnapshot() {
+// releaseSnapshot drops a snapshot's hold on its segment files, closing
+// those that were replaced meanwhile and that no other snapshot holds.
+func (l *Log) releaseSnapshot(segs []*seg) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.readers--
-	if l.readers == 0 {
-		for _, f := range l.retired {
-			f.Close()
+	for _, sg := range segs {
+		sg.ref.readers--
+		if sg.ref.readers == 0 && sg.ref.retired && !sg.ref.closed {
+			sg.ref.closed = true
+			sg.f.Close()
+			l.retired = slices.DeleteFunc(l.retired, func(r *seg) bool { return r.ref == sg.ref })
 		}
-		l.retired = nil
 	}
 }
 
