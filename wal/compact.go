@@ -56,7 +56,7 @@ func (l *Log) applyCompaction(upto uint64) {
 	l.lastApplyUpto = upto
 	l.deadQ = append(l.deadQ, queuedDead{upto: upto, dead: l.cs.Dead()})
 	l.publishDead()
-	l.kickRewrite()
+	l.kickBackground()
 }
 
 // publishDead makes applied removals visible as visibleSeq passes them.
@@ -72,10 +72,6 @@ func (l *Log) publishDead() {
 	}
 }
 
-// kickRewrite starts the background worker if there is work for it.
-// Called with l.mu held.
-func (l *Log) kickRewrite() { l.kickBackground() }
-
 // kickBackground starts the background worker, unless one runs, if sealed
 // segments wait for their index and checkpoint or a sealed segment is
 // worth rewriting. Called with l.mu held.
@@ -87,7 +83,7 @@ func (l *Log) kickBackground() {
 		if l.cs == nil {
 			return
 		}
-		if _, ok := l.rewriteCandidate(); !ok {
+		if _, ok := l.candidate(rewriteWorthy); !ok {
 			return
 		}
 	}
@@ -155,11 +151,8 @@ func (l *Log) durableDead() (compactor.DeadSet, error) {
 	return l.cs.Dead(), nil
 }
 
-// rewriteCandidate picks a sealed segment to rewrite. Called with l.mu held.
-func (l *Log) rewriteCandidate() (*seg, bool) {
-	return l.candidate(rewriteWorthy)
-}
-
+// candidate picks a sealed segment whose counts are worthy of a rewrite
+// and that a durable checkpoint covers. Called with l.mu held.
 func (l *Log) candidate(worthy func(compactor.SegCounts) bool) (*seg, bool) {
 	l.cptMu.Lock()
 	covered := l.cptThrough
