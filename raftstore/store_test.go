@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -357,7 +358,13 @@ func TestClosedStore(t *testing.T) {
 	}
 }
 
+// TestMain also lets the test binary act as the child process of the crash
+// tests (see runStoreHelper).
 func TestMain(m *testing.M) {
+	if os.Getenv("RAFTSTORE_TEST_HELPER") == "store" {
+		seed, _ := strconv.ParseUint(os.Getenv("RAFTSTORE_TEST_SEED"), 10, 64)
+		os.Exit(runStoreHelper(os.Getenv("RAFTSTORE_TEST_DIR"), seed))
+	}
 	if !haveEngine {
 		openEngine = openFake
 	}
