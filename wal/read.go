@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -28,6 +29,7 @@ type snapshot struct {
 	idx     *index.Index
 	segs    []*seg
 	visible uint64            // entries with Seq >= visible are not part of it
+	front   uint64            // entries with Seq < front are truncated
 	dead    compactor.DeadSet // entries removed by compaction
 	closed  func() bool
 	release func() // returns the snapshot's hold on segment files
@@ -41,6 +43,9 @@ func (l *Log) snapshot() (*snapshot, error) {
 	if l.closed {
 		return nil, ErrClosed
 	}
+	if l.active == nil { // a truncation failed part way
+		return nil, fmt.Errorf("%w: %w", ErrFailed, l.failed)
+	}
 	segs := slices.Clone(l.segs)
 	act := *segs[len(segs)-1]
 	act.size = l.active.Offset()
@@ -48,7 +53,7 @@ func (l *Log) snapshot() (*snapshot, error) {
 	for _, sg := range segs {
 		sg.ref.readers++
 	}
-	return &snapshot{idx: l.idx.Clone(), segs: segs, visible: l.visibleSeq, dead: l.dead, closed: l.isClosed,
+	return &snapshot{idx: l.idx.Clone(), segs: segs, visible: l.visibleSeq, front: l.front, dead: l.dead, closed: l.isClosed,
 		release: func() { l.releaseSnapshot(segs) }}, nil
 }
 
@@ -106,19 +111,22 @@ func (l *Log) Get(seq uint64) (Entry, error) {
 var ErrNotFound = errors.New("not found")
 
 func (s *snapshot) seg(id uint32) (*seg, error) {
-	i, ok := slices.BinarySearchFunc(s.segs, uint64(id), func(sg *seg, id uint64) int {
-		switch {
-		case sg.id < id:
-			return -1
-		case sg.id > id:
-			return 1
-		}
-		return 0
-	})
-	if !ok {
+	sg := findSeg(s.segs, uint64(id))
+	if sg == nil {
 		return nil, fmt.Errorf("%w: index names missing segment %d", ErrCorrupt, id)
 	}
-	return s.segs[i], nil
+	return sg, nil
+}
+
+// findSeg returns the segment id of segs (ascending ids), or nil.
+func findSeg(segs []*seg, id uint64) *seg {
+	i, ok := slices.BinarySearchFunc(segs, id, func(sg *seg, id uint64) int {
+		return cmp.Compare(sg.id, id)
+	})
+	if !ok {
+		return nil
+	}
+	return segs[i]
 }
 
 // readErr turns a read failure after Close into ErrClosed.
@@ -167,6 +175,7 @@ func (s *snapshot) frames(from uint64, fn func(sg *seg, off int64, h segment.Fra
 }
 
 func (s *snapshot) ascend(from uint64, yield func(Entry, error) bool) {
+	from = max(from, s.front)
 	stopped := false
 	err := s.frames(from, func(sg *seg, off int64, h segment.FrameHeader, p []byte) bool {
 		it := segment.NewEntryIter(h, p)
@@ -228,7 +237,7 @@ func (s *snapshot) descend(yield func(Entry, error) bool) {
 			if !ok {
 				break
 			}
-			if e.Seq < s.visible && !s.dead.IsDead(e.Seq, e.Key) {
+			if e.Seq < s.visible && e.Seq >= s.front && !s.dead.IsDead(e.Seq, e.Key) {
 				buf = append(buf, Entry{Seq: e.Seq, Time: h.Time, Key: e.Key, Value: e.Value, Tombstone: e.Tombstone})
 			}
 		}
@@ -243,7 +252,7 @@ func (s *snapshot) descend(yield func(Entry, error) bool) {
 
 func (s *snapshot) get(seq uint64) (Entry, error) {
 	id, off, ok := s.idx.Find(seq)
-	if !ok || seq >= s.visible {
+	if !ok || seq >= s.visible || seq < s.front {
 		return Entry{}, fmt.Errorf("sequence %d: %w", seq, ErrNotFound)
 	}
 	sg, err := s.seg(id)
