@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -20,13 +21,6 @@ import (
 // re-executed with RAFTSTORE_TEST_HELPER set) writes to a store and is
 // killed with SIGKILL at random moments; and a torn tail of the newest
 // segment file.
-
-func requireEngine(t *testing.T) {
-	t.Helper()
-	if !haveEngine {
-		t.Skip("the wal general-log API is not on this branch yet; the store runs on a fake engine")
-	}
-}
 
 // crashLog is the entry at index i as the crash tests write it: every field
 // derived from i, so a reader can check it without a record of the writes.
@@ -158,11 +152,10 @@ func checkCrashStore(t *testing.T, dir string) (s *Store, first, last uint64) {
 // process was killed is there after a reopen; the one in flight is wholly
 // there or not at all; the log is contiguous and every entry decodes.
 func TestProcessKilledLosesNothingAcknowledged(t *testing.T) {
-	requireEngine(t)
 	const seed = 20260311
 	rng := rand.New(rand.NewPCG(seed, 1))
 	dir := t.TempDir()
-	rounds := 10
+	rounds := 20
 	if testing.Short() {
 		rounds = 3
 	}
@@ -229,39 +222,54 @@ func TestProcessKilledLosesNothingAcknowledged(t *testing.T) {
 
 // A torn or damaged tail of the newest segment (a write in flight at a
 // crash) is cut off at Open: the store reopens with a prefix of what it
-// held, contiguous and decodable, and takes new entries after it.
+// held, contiguous and decodable, and takes new entries right after it.
+// The log is written by a child process killed without Close, so the
+// newest segment is left as a crash leaves it (unsealed, preallocated).
 func TestTornTailReopensToAPrefix(t *testing.T) {
-	requireEngine(t)
-	src := t.TempDir()
-	s := openT(t, src)
 	const last = 3000
-	for i := uint64(1); i <= last; {
-		n := min(uint64(1+i%37), last-i+1)
-		logs := make([]*raft.Log, n)
-		for k := range logs {
-			logs[k] = crashLog(i + uint64(k))
-		}
-		if err := s.StoreLogs(logs); err != nil {
-			t.Fatal(err)
-		}
-		i += n
-	}
-	if err := s.Close(); err != nil {
+	src := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "RAFTSTORE_TEST_HELPER=fill", "RAFTSTORE_TEST_DIR="+src,
+		fmt.Sprintf("RAFTSTORE_TEST_SEED=%d", last))
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
 		t.Fatal(err)
 	}
+	stdin, err := cmd.StdinPipe() // the child waits on it
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	out := bufio.NewScanner(stdout)
+	if !out.Scan() || out.Text() != "done" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("helper: %q", out.Text())
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+
 	segs, _ := filepath.Glob(filepath.Join(src, "log", "*.seg"))
 	if len(segs) < 2 {
 		t.Fatalf("want several segments, have %d", len(segs))
 	}
 	slices.Sort(segs)
 	newest := filepath.Base(segs[len(segs)-1])
+	// end is the end of the data in b: the rest is preallocated zeros.
+	end := func(b []byte) int {
+		return bytes.LastIndexFunc(b, func(r rune) bool { return r != 0 }) + 1
+	}
 	damage := map[string]func(b []byte) []byte{
-		"cut 1 byte":      func(b []byte) []byte { return b[:len(b)-1] },
-		"cut 9 bytes":     func(b []byte) []byte { return b[:len(b)-9] },
-		"cut 700 bytes":   func(b []byte) []byte { return b[:max(len(b)-700, 32)] },
-		"zero last 20":    func(b []byte) []byte { clear(b[len(b)-20:]); return b },
-		"garble last 5":   func(b []byte) []byte { copy(b[len(b)-5:], "\xde\xad\xbe\xef\x00"); return b },
-		"cut to 1 sector": func(b []byte) []byte { return b[:min(len(b), 512)] },
+		"cut 1 byte":        func(b []byte) []byte { return b[:end(b)-1] },
+		"cut 9 bytes":       func(b []byte) []byte { return b[:end(b)-9] },
+		"cut 700 bytes":     func(b []byte) []byte { return b[:max(end(b)-700, 32)] },
+		"zero last 20":      func(b []byte) []byte { clear(b[end(b)-20 : end(b)]); return b },
+		"garble last 5":     func(b []byte) []byte { e := end(b); copy(b[e-5:e], "\xde\xad\xbe\xef\x01"); return b },
+		"cut to the header": func(b []byte) []byte { return b[:32] },
 	}
 	for name, f := range damage {
 		t.Run(name, func(t *testing.T) {
@@ -285,6 +293,31 @@ func TestTornTailReopensToAPrefix(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runFillHelper stores entries 1..last in batches of 1..37, prints "done"
+// and waits to be killed.
+func runFillHelper(dir string, last uint64) int {
+	s, err := Open(dir, Options{SegmentSize: 64 << 10})
+	if err != nil {
+		fmt.Println("error:", err)
+		return 1
+	}
+	for i := uint64(1); i <= last; {
+		n := min(1+i%37, last-i+1)
+		logs := make([]*raft.Log, n)
+		for k := range logs {
+			logs[k] = crashLog(i + uint64(k))
+		}
+		if err := s.StoreLogs(logs); err != nil {
+			fmt.Println("error:", err)
+			return 1
+		}
+		i += n
+	}
+	fmt.Println("done")
+	io.Copy(io.Discard, os.Stdin)
+	return 0
 }
 
 func copyDir(t *testing.T, src, dst string) {

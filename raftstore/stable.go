@@ -37,9 +37,8 @@ var ErrKeyNotFound = errors.New("not found")
 // OpenStableStore fail with an error wrapping ErrCorrupt, never an empty
 // store; a missing file is an empty store (a new one).
 //
-// If the rename or the directory sync fails, the file may hold the old or
-// the new state, so the store refuses further Sets (an error wrapping
-// wal.ErrFailed) until it is reopened. It is safe for concurrent use.
+// If a Set fails, the file may hold the old or the new state, so the store
+// refuses further Sets (an error wrapping ErrFailed) until it is reopened. It is safe for concurrent use.
 type StableStore struct {
 	mu     sync.Mutex
 	fs     vfs.FS
@@ -227,29 +226,10 @@ func (s *StableStore) writable() error {
 }
 
 // write replaces the file with b: temp file, fdatasync, rename, directory
-// fsync.
+// fsync. Any failure leaves the file's state unknown (old or new), so the
+// store refuses further writes.
 func (s *StableStore) write(b []byte) error {
-	tmp := s.path + ".tmp"
-	f, err := s.fs.Create(tmp)
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteAt(b, 0)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		s.fs.Remove(tmp)
-		return err // the old file is untouched
-	}
-	if err := s.fs.Rename(tmp, s.path); err != nil {
-		s.failed = err
-		return err
-	}
-	if err := s.fs.SyncDir(filepath.Dir(s.path)); err != nil {
+	if err := vfs.ReplaceFile(s.fs, s.path, b); err != nil {
 		s.failed = err
 		return err
 	}

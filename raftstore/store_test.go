@@ -361,12 +361,12 @@ func TestClosedStore(t *testing.T) {
 // TestMain also lets the test binary act as the child process of the crash
 // tests (see runStoreHelper).
 func TestMain(m *testing.M) {
-	if os.Getenv("RAFTSTORE_TEST_HELPER") == "store" {
-		seed, _ := strconv.ParseUint(os.Getenv("RAFTSTORE_TEST_SEED"), 10, 64)
+	seed, _ := strconv.ParseUint(os.Getenv("RAFTSTORE_TEST_SEED"), 10, 64)
+	switch os.Getenv("RAFTSTORE_TEST_HELPER") {
+	case "store":
 		os.Exit(runStoreHelper(os.Getenv("RAFTSTORE_TEST_DIR"), seed))
-	}
-	if !haveEngine {
-		openEngine = openFake
+	case "fill":
+		os.Exit(runFillHelper(os.Getenv("RAFTSTORE_TEST_DIR"), seed))
 	}
 	os.Exit(m.Run())
 }
