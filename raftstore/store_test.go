@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -369,4 +370,64 @@ func TestMain(m *testing.M) {
 		os.Exit(runFillHelper(os.Getenv("RAFTSTORE_TEST_DIR"), seed))
 	}
 	os.Exit(m.Run())
+}
+
+// Reads running while the head and the tail are deleted get an entry or
+// raft.ErrLogNotFound, nothing else.
+func TestGetLogDuringDeletes(t *testing.T) {
+	s := openT(t, t.TempDir())
+	defer s.Close()
+	stop := make(chan struct{})
+	errs := make(chan error, 4)
+	for r := range 4 {
+		go func() {
+			rng := rand.New(rand.NewPCG(uint64(r), 9))
+			for {
+				select {
+				case <-stop:
+					errs <- nil
+					return
+				default:
+				}
+				last, _ := s.LastIndex()
+				i := uint64(1 + rng.IntN(int(last)+1))
+				var l raft.Log
+				if err := s.GetLog(i, &l); err != nil && err != raft.ErrLogNotFound {
+					errs <- fmt.Errorf("GetLog(%d): %w", i, err)
+					return
+				}
+				if l.Index == i && !sameLog(&l, mkLogs(i, i)[0]) {
+					errs <- fmt.Errorf("GetLog(%d) = %+v", i, l)
+					return
+				}
+			}
+		}()
+	}
+	next := uint64(1)
+	for round := range 400 {
+		if err := s.StoreLogs(mkLogs(next, next+31)); err != nil {
+			t.Fatal(err)
+		}
+		next += 32
+		first, _ := s.FirstIndex()
+		switch round % 4 {
+		case 1: // compaction: keep the newest 100
+			if next > 100 && next-100 > first {
+				if err := s.DeleteRange(first, next-101); err != nil {
+					t.Fatal(err)
+				}
+			}
+		case 3: // conflict: drop the newest 10, they are stored again next round
+			if err := s.DeleteRange(next-10, next-1); err != nil {
+				t.Fatal(err)
+			}
+			next -= 10
+		}
+	}
+	close(stop)
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
 }
