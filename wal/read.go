@@ -7,6 +7,7 @@ import (
 	"io"
 	"iter"
 	"slices"
+	"sync/atomic"
 
 	"github.com/seglog/journal/compactor"
 	"github.com/seglog/journal/index"
@@ -28,8 +29,12 @@ type Entry struct {
 type snapshot struct {
 	idx     *index.Index
 	segs    []*seg
-	visible uint64            // entries with Seq >= visible are not part of it
-	front   uint64            // entries with Seq < front are truncated
+	visible uint64 // entries with Seq >= visible are not part of it
+	front   uint64 // entries with Seq < front are truncated
+	// cuts counts the log's TruncateBack calls (nil in a View); cutsAt is
+	// its value when the snapshot was taken.
+	cuts    *atomic.Uint64
+	cutsAt  uint64
 	dead    compactor.DeadSet // entries removed by compaction
 	closed  func() bool
 	release func() // returns the snapshot's hold on segment files
@@ -54,6 +59,7 @@ func (l *Log) snapshot() (*snapshot, error) {
 		sg.ref.readers++
 	}
 	return &snapshot{idx: l.idx.Clone(), segs: segs, visible: l.visibleSeq, front: l.front, dead: l.dead, closed: l.isClosed,
+		cuts: &l.cuts, cutsAt: l.cuts.Load(),
 		release: func() { l.releaseSnapshot(segs) }}, nil
 }
 
@@ -129,8 +135,13 @@ func findSeg(segs []*seg, id uint64) *seg {
 	return segs[i]
 }
 
-// readErr turns a read failure after Close into ErrClosed.
+// readErr turns a read failure after Close into ErrClosed, and one in a
+// segment a TruncateBack cut meanwhile into ErrNotFound: the records read
+// are gone.
 func (s *snapshot) readErr(err error) error {
+	if s.cuts != nil && s.cuts.Load() != s.cutsAt {
+		return fmt.Errorf("%w: removed by TruncateBack while being read (%v)", ErrNotFound, err)
+	}
 	if s.closed != nil && s.closed() && !errors.Is(err, ErrCorrupt) {
 		return ErrClosed
 	}
