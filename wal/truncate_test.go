@@ -362,18 +362,7 @@ func TestCrashDuringTruncation(t *testing.T) {
 	}
 	for oi, op := range ops {
 		t.Run(op.name, func(t *testing.T) {
-			tl := newTlog(t, Immediate)
-			tl.addAt(1, 7, "a")
-			for range 59 {
-				tl.add(7, "a")
-			}
-			pre := maps.Clone(tl.model)
-			post := map[uint64]string{}
-			for s, v := range pre {
-				if op.keep(s) {
-					post[s] = v
-				}
-			}
+			tl, pre, post := newTruncSetup(t, op.keep)
 			preNext := tl.next
 			states, failures := 0, 0
 			tl.fs.OnOp(func(o vfstest.Op, name string) {
@@ -445,18 +434,7 @@ func TestTruncationWithFailingFileOperations(t *testing.T) {
 	for _, op := range ops {
 		for _, kind := range kinds {
 			for n := 1; n <= 4; n++ {
-				tl := newTlog(t, Immediate)
-				tl.addAt(1, 7, "a")
-				for range 59 {
-					tl.add(7, "a")
-				}
-				pre := maps.Clone(tl.model)
-				post := map[uint64]string{}
-				for s, v := range pre {
-					if op.keep(s) {
-						post[s] = v
-					}
-				}
+				tl, pre, post := newTruncSetup(t, op.keep)
 				tl.fs.InjectError(kind, n, syscall.EIO)
 				err := op.run(tl.l)
 				tl.l.Close()
@@ -525,4 +503,20 @@ func TestReadersDuringTruncation(t *testing.T) {
 		}
 	}
 	tl.check("after the cuts")
+}
+
+// newTruncSetup makes a log of 60 batches of 7 records from 1 (about ten
+// 4 KiB segments) and returns it with its model before and after a
+// truncation keeping the records keep selects.
+func newTruncSetup(t *testing.T, keep func(uint64) bool) (tl *tlog, pre, post map[uint64]string) {
+	t.Helper()
+	tl = newTlog(t, Immediate)
+	tl.addAt(1, 7, "a")
+	for range 59 {
+		tl.add(7, "a")
+	}
+	pre = maps.Clone(tl.model)
+	post = maps.Clone(pre)
+	maps.DeleteFunc(post, func(s uint64, _ string) bool { return !keep(s) })
+	return tl, pre, post
 }
