@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/seglog/journal/compactor"
 	"github.com/seglog/journal/index"
@@ -53,11 +54,12 @@ type Log struct {
 	segs       []*seg // sealed segments then the active one; replaced, never mutated
 	active     *segment.Writer
 	idx        *index.Index
-	nextSeq    uint64 // next sequence number to assign
-	front      uint64 // records below it are truncated (see bounds)
-	visibleSeq uint64 // readers see sequence numbers below this
-	syncedSeq  uint64 // every sequence number below this is durable
-	syncing    bool   // a goroutine is in fdatasync on behalf of all
+	nextSeq    uint64        // next sequence number to assign
+	front      uint64        // records below it are truncated (see bounds)
+	cuts       atomic.Uint64 // TruncateBack calls that cut files, for readers
+	visibleSeq uint64        // readers see sequence numbers below this
+	syncedSeq  uint64        // every sequence number below this is durable
+	syncing    bool          // a goroutine is in fdatasync on behalf of all
 
 	// Compaction (nil cs: off). dead is what readers skip; deadQ holds
 	// applied removals waiting for their batch to become visible.

@@ -259,7 +259,9 @@ func (l *Log) truncBack(next uint64) error {
 	if err := writeBounds(l.fs, l.dir, nb); err != nil {
 		return l.fail(err)
 	}
-	// From here on the cut is decided; a failure leaves it to Open.
+	// From here on the cut is decided; a failure leaves it to Open. Reads
+	// that fail in files cut under them report the records gone.
+	l.cuts.Add(1)
 	if err := w.Unmap(); err != nil {
 		return l.fail(fmt.Errorf("unmap %s: %w", w.Name(), err))
 	}

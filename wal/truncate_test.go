@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"syscall"
 	"testing"
 
 	"github.com/seglog/journal/vfs/vfstest"
@@ -361,18 +362,7 @@ func TestCrashDuringTruncation(t *testing.T) {
 	}
 	for oi, op := range ops {
 		t.Run(op.name, func(t *testing.T) {
-			tl := newTlog(t, Immediate)
-			tl.addAt(1, 7, "a")
-			for range 59 {
-				tl.add(7, "a")
-			}
-			pre := maps.Clone(tl.model)
-			post := map[uint64]string{}
-			for s, v := range pre {
-				if op.keep(s) {
-					post[s] = v
-				}
-			}
+			tl, pre, post := newTruncSetup(t, op.keep)
 			preNext := tl.next
 			states, failures := 0, 0
 			tl.fs.OnOp(func(o vfstest.Op, name string) {
@@ -423,4 +413,110 @@ func crashTruncState(fs *vfstest.FS, opts Options, pre map[uint64]string, preNex
 		}
 	}
 	return nil
+}
+
+// TestTruncationWithFailingFileOperations fails the n-th file operation of
+// each kind during a truncation: the call succeeds (the failure hit
+// nothing it needs) or returns an error, and a reopen holds the log before
+// or after the truncation; after a success, after.
+func TestTruncationWithFailingFileOperations(t *testing.T) {
+	kinds := []vfstest.Op{vfstest.OpCreate, vfstest.OpOpen, vfstest.OpWrite, vfstest.OpSync, vfstest.OpSyncDir,
+		vfstest.OpRename, vfstest.OpRemove, vfstest.OpTruncate, vfstest.OpRead, vfstest.OpList}
+	ops := []struct {
+		name string
+		run  func(*Log) error
+		keep func(uint64) bool
+		next uint64
+	}{
+		{"TruncateBack", func(l *Log) error { return l.TruncateBack(50) }, func(s uint64) bool { return s <= 50 }, 51},
+		{"TruncateFront", func(l *Log) error { return l.TruncateFront(300) }, func(s uint64) bool { return s >= 300 }, 421},
+	}
+	for _, op := range ops {
+		for _, kind := range kinds {
+			for n := 1; n <= 4; n++ {
+				tl, pre, post := newTruncSetup(t, op.keep)
+				tl.fs.InjectError(kind, n, syscall.EIO)
+				err := op.run(tl.l)
+				tl.l.Close()
+				tl.fs.ClearErrors()
+				l, oerr := Open(crashDir, tl.opts)
+				if oerr != nil {
+					t.Fatalf("%s with %s #%d failing (call: %v): reopen: %v", op.name, kind, n, err, oerr)
+				}
+				errPost := checkAgainst(l, post, op.next)
+				errPre := checkAgainst(l, pre, tl.next)
+				l.Close()
+				switch {
+				case err == nil && errPost != nil:
+					t.Errorf("%s with %s #%d failing returned nil, but after reopen: %v", op.name, kind, n, errPost)
+				case errPost != nil && errPre != nil:
+					t.Errorf("%s with %s #%d failing (call: %v): after reopen neither before (%v) nor after (%v)", op.name, kind, n, err, errPre, errPost)
+				}
+			}
+		}
+	}
+}
+
+// TestReadersDuringTruncation reads the log from other goroutines while
+// it is cut at both ends: every read gets the records as they were before
+// or after each cut, or ErrNotFound, never other content.
+func TestReadersDuringTruncation(t *testing.T) {
+	tl := newTlog(t, Eventual)
+	tl.addAt(1, 7, "a")
+	for range 200 {
+		tl.add(7, "a")
+	}
+	want := maps.Clone(tl.model)
+	stop := make(chan struct{})
+	errs := make(chan error, 2)
+	for r := range 2 {
+		go func() {
+			rng := rand.New(rand.NewPCG(uint64(r), 1))
+			for {
+				select {
+				case <-stop:
+					errs <- nil
+					return
+				default:
+				}
+				s := 1 + rng.Uint64N(1407)
+				e, err := tl.l.Get(s)
+				if err == nil && string(e.Value) != want[s] {
+					errs <- fmt.Errorf("Get(%d) = %q, want %q", s, e.Value, want[s])
+					return
+				}
+				if err != nil && !errors.Is(err, ErrNotFound) {
+					errs <- fmt.Errorf("Get(%d): %v", s, err)
+					return
+				}
+			}
+		}()
+	}
+	for i := range 20 {
+		tl.truncFront(uint64(1 + 30*i))
+		tl.truncBack(1400 - uint64(30*i))
+	}
+	close(stop)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	tl.check("after the cuts")
+}
+
+// newTruncSetup makes a log of 60 batches of 7 records from 1 (about ten
+// 4 KiB segments) and returns it with its model before and after a
+// truncation keeping the records keep selects.
+func newTruncSetup(t *testing.T, keep func(uint64) bool) (tl *tlog, pre, post map[uint64]string) {
+	t.Helper()
+	tl = newTlog(t, Immediate)
+	tl.addAt(1, 7, "a")
+	for range 59 {
+		tl.add(7, "a")
+	}
+	pre = maps.Clone(tl.model)
+	post = maps.Clone(pre)
+	maps.DeleteFunc(post, func(s uint64, _ string) bool { return !keep(s) })
+	return tl, pre, post
 }
