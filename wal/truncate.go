@@ -345,9 +345,10 @@ func (l *Log) segByID(id uint64) *seg { return findSeg(l.segs, id) }
 
 // applyCut carries out the file part of c: the segments after c.seg and
 // every index file from c.seg on are deleted (newest first), and c.seg is
-// cut at c.off, or deleted when nothing precedes c.off. Running it again
-// after a crash part way through gives the same files. Kept records are
-// written back by finishTruncation once the log is loaded.
+// cut at c.off, or deleted when nothing precedes c.off and nothing is
+// kept. Kept records are written back by finishTruncation once the log is
+// loaded, into c.seg, so running the cut again after a crash at any point
+// (even after they were written back) gives the same files.
 func applyCut(fsys vfs.FS, dir string, c *cut) error {
 	names, err := fsys.List(dir)
 	if err != nil {
@@ -369,12 +370,21 @@ func applyCut(fsys vfs.FS, dir string, c *cut) error {
 	if err := removeAll(fsys, idxName(dir, c.seg)); err != nil {
 		return fmt.Errorf("remove index of %s: %w", name, err)
 	}
-	if c.off <= segment.FileHeaderSize {
+	switch {
+	case c.off <= segment.FileHeaderSize && c.keptHeader.Count == 0:
 		if err := removeAll(fsys, name); err != nil {
 			return fmt.Errorf("remove %s: %w", name, err)
 		}
-	} else if err := cutFile(fsys, name, c.off); err != nil {
-		return err
+	case c.off <= segment.FileHeaderSize:
+		// Kept records go back into this segment, emptied, not into the
+		// one before it: a second run of the cut must remove them again.
+		if err := cutFile(fsys, name, segment.FileHeaderSize); err != nil {
+			return err
+		}
+	default:
+		if err := cutFile(fsys, name, c.off); err != nil {
+			return err
+		}
 	}
 	return fsys.SyncDir(dir)
 }

@@ -360,6 +360,19 @@ func TestCrashDuringTruncation(t *testing.T) {
 		{"TruncateFront inside a frame", func(l *Log) error { return l.TruncateFront(300) }, func(s uint64) bool { return s >= 300 }, 421},
 		{"TruncateFront past the end", func(l *Log) error { return l.TruncateFront(1000) }, func(uint64) bool { return false }, 1000},
 	}
+	// A cut inside the frame that starts a segment: the kept records go
+	// back into that segment, emptied.
+	probe, _, _ := newTruncSetup(t, func(uint64) bool { return true })
+	segStart := probe.l.segs[4].base
+	if fr, _ := probe.l.idx.Frames(uint32(probe.l.segs[4].id)); len(fr) == 0 || fr[0].First != segStart {
+		t.Fatalf("setup: segment 5 does not start with a frame at its base %d", segStart)
+	}
+	ops = append(ops, struct {
+		name string
+		run  func(*Log) error
+		keep func(seq uint64) bool
+		next uint64
+	}{"TruncateBack inside the first frame of a segment", func(l *Log) error { return l.TruncateBack(segStart + 2) }, func(s uint64) bool { return s <= segStart+2 }, segStart + 3})
 	for oi, op := range ops {
 		t.Run(op.name, func(t *testing.T) {
 			tl, pre, post := newTruncSetup(t, op.keep)
