@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -99,18 +98,9 @@ func TestLogStorePowerCut(t *testing.T) {
 	s.Close()
 	mu.Lock()
 	defer mu.Unlock()
-	var knownBug []string
 	for i, clone := range states {
 		k, kmax := stepOf[i][0], min(stepOf[i][1]+1, len(model)-1)
 		st, err := Open(dir, Options{FS: clone, Logger: quiet, SegmentSize: 8 << 10})
-		if err != nil && strings.Contains(err.Error(), "finishing truncation: log continues at") {
-			// A known wal bug (reported): a TruncateBack whose cut removes a
-			// whole segment re-appends the kept records to the previous
-			// segment; a crash before the bounds file is cleared leaves a
-			// log Open refuses, although it is the completed truncation.
-			knownBug = append(knownBug, fmt.Sprintf("state %d (after %d operations, %s in flight): %v", i, k, ops[min(k, len(ops)-1)], err))
-			continue
-		}
 		if err != nil {
 			t.Fatalf("state %d (after %d operations, %v; then %s in flight): Open: %v\nops so far: %v\n%s",
 				i, k, model[k], ops[min(k, len(ops)-1)], err, ops[:k], clone.Dump())
@@ -132,7 +122,4 @@ func TestLogStorePowerCut(t *testing.T) {
 		}
 	}
 	t.Logf("%d crash states checked", len(states))
-	if len(knownBug) > 0 {
-		t.Skipf("%d crash states hit the known wal TruncateBack re-append bug (every other state passed), e.g. %s", len(knownBug), knownBug[0])
-	}
 }
