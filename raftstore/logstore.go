@@ -27,18 +27,6 @@ var (
 	ErrFailed = wal.ErrFailed
 )
 
-// engine is the part of *wal.Log the log store uses.
-type engine interface {
-	AppendAt(first uint64, b wal.Batch) error
-	Get(seq uint64) (wal.Entry, error)
-	FirstSeq() uint64
-	LastSeq() uint64
-	TruncateFront(seq uint64) error
-	TruncateBack(seq uint64) error
-	Sync() error
-	Close() error
-}
-
 // LogStore is a raft.LogStore and raft.MonotonicLogStore on a wal log
 // directory: the raft index of an entry is its wal sequence number, its
 // other fields are the record's value (key empty), and the wal's framing,
@@ -56,7 +44,7 @@ type engine interface {
 // serialized.
 type LogStore struct {
 	wmu sync.Mutex // serializes StoreLogs and DeleteRange
-	log engine
+	log *wal.Log
 }
 
 var (

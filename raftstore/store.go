@@ -81,7 +81,7 @@ func (s *Store) Close() error {
 // LogStore, with compaction off (truncation needs it off). See wal.Open for
 // locking and recovery.
 func OpenLogStore(dir string, opts Options) (*LogStore, error) {
-	e, err := openEngine(dir, wal.Options{
+	e, err := wal.Open(dir, wal.Options{
 		Durability:  opts.Durability,
 		SegmentSize: opts.SegmentSize,
 		FS:          opts.FS,
