@@ -145,34 +145,41 @@ func DecodePayload(dst []byte, h FrameHeader, stored []byte) ([]byte, error) {
 	if err != nil || h.Codec == CodecNone {
 		return stored, err
 	}
-	if cap(dst) < n {
-		dst = make([]byte, n)
-	}
-	dst = dst[:n]
+	var out []byte
 	switch h.Codec {
 	case CodecS2:
-		out, err := s2.Decode(dst, stored)
-		if err != nil {
-			return nil, fmt.Errorf("%w: s2 payload: %v", ErrCorrupt, err)
-		}
-		if len(out) != n || &out[0] != &dst[0] {
-			return nil, fmt.Errorf("%w: s2 payload decoded to %d bytes, want %d", ErrCorrupt, len(out), n)
-		}
-		return out, nil
+		out, err = s2.Decode(buffer(dst, n)[:n], stored)
 	case CodecZstd:
-		dec, err := zstdDecoder()
-		if err != nil {
-			return nil, fmt.Errorf("zstd decoder: %w", err)
-		}
 		_, k := binary.Uvarint(stored)
-		out, err := dec.DecodeAll(stored[k:], dst[:0])
-		if err != nil {
-			return nil, fmt.Errorf("%w: zstd payload: %v", ErrCorrupt, err)
+		// A zstd frame that states its size must state the same one,
+		// checked before the buffer is made.
+		var zh zstd.Header
+		if herr := zh.Decode(stored[k:]); herr != nil || zh.HasFCS && zh.FrameContentSize != uint64(n) {
+			return nil, fmt.Errorf("%w: zstd frame header (%v, size %d) does not promise %d bytes", ErrCorrupt, herr, zh.FrameContentSize, n)
 		}
-		if len(out) != n {
-			return nil, fmt.Errorf("%w: zstd payload decoded to %d bytes, want %d", ErrCorrupt, len(out), n)
+		dec, derr := zstdDecoder()
+		if derr != nil {
+			return nil, fmt.Errorf("zstd decoder: %w", derr)
 		}
-		return out, nil
+		// The decoder is capped at cap(dst): it cannot grow the buffer.
+		out, err = dec.DecodeAll(stored[k:], buffer(dst, n)[:0])
+	default:
+		return nil, fmt.Errorf("%w: unknown codec %d", ErrCorrupt, h.Codec)
 	}
-	return nil, fmt.Errorf("%w: unknown codec %d", ErrCorrupt, h.Codec)
+	if err != nil {
+		return nil, fmt.Errorf("%w: codec %d payload: %v", ErrCorrupt, h.Codec, err)
+	}
+	if len(out) != n {
+		return nil, fmt.Errorf("%w: codec %d payload decoded to %d bytes, want %d", ErrCorrupt, h.Codec, len(out), n)
+	}
+	return out, nil
+}
+
+// buffer returns dst if it can hold n bytes, else a new buffer of exactly
+// n: the capacity decoding may use.
+func buffer(dst []byte, n int) []byte {
+	if cap(dst) >= n {
+		return dst[:0:n]
+	}
+	return make([]byte, 0, n)
 }

@@ -50,9 +50,10 @@ func TestCompressedFramesReadBackAsTheirEntries(t *testing.T) {
 	for _, tc := range compressedCodecs {
 		t.Run(tc.name, func(t *testing.T) {
 			c := mustCompressor(t, tc.codec, 64)
-			// One segment mixing a compressed, an uncompressed (too small)
-			// and another compressed frame.
-			sizes := []int{200, 1, 300}
+			// One segment mixing compressed frames (a small one of 12
+			// entries too: zstd states no size for it) with an
+			// uncompressed one (too small).
+			sizes := []int{200, 1, 300, 12}
 			img := make([]byte, FileHeaderSize)
 			PutFileHeader(img, FileHeader{ID: 1})
 			var want [][]byte
@@ -67,8 +68,8 @@ func TestCompressedFramesReadBackAsTheirEntries(t *testing.T) {
 				img = append(img, storedFrame(uint64(seq), uint32(n), codec, stored, uint32(len(img)))...)
 				seq += n
 			}
-			if codecs[0] != tc.codec || codecs[1] != CodecNone || codecs[2] != tc.codec {
-				t.Fatalf("codecs %v, want [%d 0 %d]: a 1-entry batch stays uncompressed", codecs, tc.codec, tc.codec)
+			if want := []uint8{tc.codec, CodecNone, tc.codec, tc.codec}; !bytes.Equal(codecs, want) {
+				t.Fatalf("codecs %v, want %v: a 1-entry batch stays uncompressed", codecs, want)
 			}
 			if d := int(binary.LittleEndian.Uint32(img[offs[0]+4:])); d*2 > len(want[0]) {
 				t.Fatalf("stored %d bytes for %d of entries, want under half", d, len(want[0]))
@@ -164,12 +165,18 @@ func TestParseFrameHeaderCountCheckUsesTheCodec(t *testing.T) {
 func TestBadCompressedPayloadIsCorruptWithFileAndOffset(t *testing.T) {
 	entries := routeEntries(0, 100)
 	n := len(entries)
-	zenc, err := zstd.NewWriter(nil, zstd.WithEncoderCRC(false))
+	// Frames under 256 bytes that are not one segment carry no size in
+	// their own header, so only the decoder's cap stops them.
+	small := routeEntries(0, 15)
+	zenc, err := zstd.NewWriter(nil, zstd.WithEncoderCRC(false), zstd.WithSingleSegment(false))
 	if err != nil {
 		t.Fatal(err)
 	}
 	zstdOf := func(promised int, p []byte) []byte {
 		return zenc.EncodeAll(p, binary.AppendUvarint(nil, uint64(promised)))
+	}
+	if len(small) >= 256 {
+		t.Fatalf("small payload of %d bytes, want under 256", len(small))
 	}
 	s2Block := s2.Encode(nil, entries)
 	cases := []struct {
@@ -183,12 +190,13 @@ func TestBadCompressedPayloadIsCorruptWithFileAndOffset(t *testing.T) {
 		{"zstd promising more than MaxPayload", CodecZstd, 100, append(binary.AppendUvarint(nil, MaxPayload+1), 0, 0), "over limit"},
 		{"promising fewer bytes than entries", CodecZstd, 100, zstdOf(50, entries[:50]), "for 100 entries"},
 		{"bad length varint", CodecS2, 1, bytes.Repeat([]byte{0xff}, 12), "bad decoded length"},
-		{"zstd decoding to more than promised", CodecZstd, 100, zstdOf(n-1, entries), "zstd payload"},
-		{"zstd decoding to less than promised", CodecZstd, 100, zstdOf(n+1, entries), "want"},
-		{"zstd garbage", CodecZstd, 100, append(binary.AppendUvarint(nil, uint64(n)), bytes.Repeat([]byte{0xAB}, 40)...), "zstd payload"},
-		{"zstd cut short", CodecZstd, 100, zstdOf(n, entries)[:20], "zstd payload"},
-		{"s2 cut short", CodecS2, 100, s2Block[:len(s2Block)/2], "s2 payload"},
-		{"s2 garbage", CodecS2, 100, append(binary.AppendUvarint(nil, uint64(n)), bytes.Repeat([]byte{0xfe}, 40)...), "s2 payload"},
+		{"zstd header stating another size", CodecZstd, 100, zstdOf(n-1, entries), "does not promise"},
+		{"zstd decoding to more than promised", CodecZstd, 15, zstdOf(len(small)-1, small), "codec 2 payload"},
+		{"zstd decoding to less than promised", CodecZstd, 15, zstdOf(len(small)+1, small), "decoded to"},
+		{"zstd garbage", CodecZstd, 100, append(binary.AppendUvarint(nil, uint64(n)), bytes.Repeat([]byte{0xAB}, 40)...), "zstd frame header"},
+		{"zstd cut short", CodecZstd, 100, zstdOf(n, entries)[:20], "codec 2 payload"},
+		{"s2 cut short", CodecS2, 100, s2Block[:len(s2Block)/2], "codec 1 payload"},
+		{"s2 garbage", CodecS2, 100, append(binary.AppendUvarint(nil, uint64(n)), bytes.Repeat([]byte{0xfe}, 40)...), "codec 1 payload"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -96,10 +96,12 @@ const (
 // (issue 8) has the measurements behind the choice.
 const DefaultCompression = CompressionS2
 
-// MinCompressBytes is the smallest encoded batch that is compressed:
-// smaller ones (a single event, say) gain too little to pay for decoding
-// and are stored as they are.
-const MinCompressBytes = 256
+// MinCompressBytes is the smallest encoded batch that is compressed.
+// Smaller ones (a single event, say) are stored as they are: with the
+// 40-byte frame header, compressing 5 route events (64 bytes) makes the
+// frame only 1.15-1.26x smaller, 10 events (128 bytes) 1.55x with either
+// codec (BENCHMARKS.md, issue 8).
+const MinCompressBytes = 128
 
 func (c Compression) String() string {
 	switch c {
