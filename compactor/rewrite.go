@@ -30,8 +30,9 @@ const writeChunk = 1 << 20
 // new file is synced; nothing is renamed or removed, so a crash during
 // Rewrite leaves the log as it was. Every source frame's checksums are
 // verified: damage gives an error wrapping ErrCorrupt and no new file is
-// used.
-func Rewrite(fs vfs.FS, src vfs.File, size int64, srcName string, fh segment.FileHeader, dead DeadSet, tmpName string) (res RewriteResult, err error) {
+// used. comp, if not nil, compresses the new frames' payloads (each frame
+// records its codec, whatever the source frame's was).
+func Rewrite(fs vfs.FS, src vfs.File, size int64, srcName string, fh segment.FileHeader, dead DeadSet, tmpName string, comp *segment.Compressor) (res RewriteResult, err error) {
 	out, err := fs.Create(tmpName)
 	if err != nil {
 		return res, fmt.Errorf("rewrite %s: %w", srcName, err)
@@ -56,7 +57,7 @@ func Rewrite(fs vfs.FS, src vfs.File, size int64, srcName string, fh segment.Fil
 		return nil
 	}
 	rd := segment.NewReader(src, size, srcName)
-	var payload []byte
+	var payload, stored []byte
 	for {
 		off, h, p, err := rd.Next()
 		if err == io.EOF {
@@ -94,10 +95,12 @@ func Rewrite(fs vfs.FS, src vfs.File, size int64, srcName string, fh segment.Fil
 			continue
 		}
 		fo := flushed + int64(len(buf))
-		nh := segment.FrameHeader{Length: uint32(len(payload)), CRC: segment.Checksum(payload), Synced: uint32(fo), FirstSeq: first, Time: h.Time, Count: count, Flags: segment.FlagSparse}
+		var codec uint8
+		stored, codec = comp.Compress(stored[:0], payload)
+		nh := segment.FrameHeader{Length: uint32(len(stored)), CRC: segment.Checksum(stored), Synced: uint32(fo), FirstSeq: first, Time: h.Time, Count: count, Codec: codec, Flags: segment.FlagSparse}
 		var hb [segment.FrameHeaderSize]byte
 		segment.PutFrameHeader(hb[:], nh)
-		buf = append(append(buf, hb[:]...), payload...)
+		buf = append(append(buf, hb[:]...), stored...)
 		res.Frames = append(res.Frames, segment.FrameInfo{Offset: uint32(fo), Count: count, First: first, Last: prev})
 		res.Last = prev
 		res.Kept += uint64(count)

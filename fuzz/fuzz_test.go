@@ -2,6 +2,7 @@ package fuzz
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -303,8 +304,11 @@ func FuzzSegmentReader(f *testing.F) {
 				}
 				break
 			}
-			if off+h.Size() > size || int64(len(p)) != int64(h.Length) {
+			if off+h.Size() > size {
 				t.Fatalf("frame at %d of %d bytes outside the file of %d", off, h.Size(), size)
+			}
+			if h.Codec == segment.CodecNone && int64(len(p)) != int64(h.Length) || len(p) > segment.MaxPayload {
+				t.Fatalf("frame at %d (codec %d) of %d stored bytes gave a payload of %d", off, h.Codec, h.Length, len(p))
 			}
 			if err := decodeAll(h, p); err != nil && !errors.Is(err, segment.ErrCorrupt) {
 				t.Fatalf("entries: %v", err)
@@ -355,6 +359,100 @@ func decodeAll(h segment.FrameHeader, p []byte) error {
 			return nil
 		}
 	}
+}
+
+// ---------------------------------------------------------------------------
+// FuzzCompressedFrame
+
+// compressedSeed is the stored payload of 60 route entries under codec.
+func compressedSeed(f *testing.F, codec uint8) []byte {
+	var p []byte
+	for i := range 60 {
+		p = segment.AppendEntry(p, fmt.Appendf(nil, "route-%d", i), []byte{byte(1 + i%4)}, false)
+	}
+	c, err := segment.NewCompressor(codec, 1)
+	if err != nil {
+		f.Fatal(err)
+	}
+	stored, got := c.Compress(nil, p)
+	if got != codec {
+		f.Fatalf("seed stored with codec %d, want %d", got, codec)
+	}
+	return stored
+}
+
+// FuzzCompressedFrame hands arbitrary stored bytes, under a valid checksum,
+// to every decoding path as the payload of a compressed frame: whatever
+// they are, decoding gives ErrCorrupt or exactly the promised number of
+// bytes (at most MaxPayload), never a panic; and compressing the bytes as a
+// payload gives them back.
+func FuzzCompressedFrame(f *testing.F) {
+	s2Seed, zstdSeed := compressedSeed(f, segment.CodecS2), compressedSeed(f, segment.CodecZstd)
+	f.Add(segment.CodecS2, uint32(60), false, s2Seed)
+	f.Add(segment.CodecZstd, uint32(60), false, zstdSeed)
+	f.Add(segment.CodecZstd, uint32(60), true, zstdSeed)
+	f.Add(segment.CodecS2, uint32(60), false, s2Seed[:len(s2Seed)/2])
+	f.Add(segment.CodecZstd, uint32(1), false, append([]byte{0xff, 0xff, 0xff, 0x7f}, zstdSeed[2:]...))
+	f.Add(segment.CodecZstd, uint32(60), false, append([]byte{0x80, 0x80, 0x80, 0x20}, 0x28, 0xb5, 0x2f, 0xfd))
+	f.Add(segment.CodecNone, uint32(2), false, []byte{0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, codec uint8, count uint32, sparse bool, stored []byte) {
+		const name = "fuzz.seg"
+		h := segment.FrameHeader{Length: uint32(len(stored)), CRC: segment.Checksum(stored), FirstSeq: 5, Count: count, Codec: codec}
+		if sparse {
+			h.Flags = segment.FlagSparse
+		}
+		img := make([]byte, segment.FileHeaderSize+segment.FrameHeaderSize, segment.FileHeaderSize+segment.FrameHeaderSize+len(stored))
+		segment.PutFileHeader(img, segment.FileHeader{ID: 1})
+		segment.PutFrameHeader(img[segment.FileHeaderSize:], h)
+		img = append(img, stored...)
+		size := int64(len(img))
+		off := int64(segment.FileHeaderSize)
+
+		_, headerErr := segment.ParseFrameHeader(img[off:])
+		h2, p, err := segment.ReadFrame(bytes.NewReader(img), size, off, name)
+		if err != nil {
+			if !errors.Is(err, segment.ErrCorrupt) || !strings.Contains(err.Error(), name) {
+				t.Fatalf("ReadFrame: %v, want ErrCorrupt naming the file", err)
+			}
+		} else {
+			if headerErr != nil {
+				t.Fatalf("ReadFrame accepted a header ParseFrameHeader rejects: %v", headerErr)
+			}
+			want := len(stored)
+			if h2.Codec != segment.CodecNone {
+				n, _ := binary.Uvarint(stored)
+				want = int(n)
+			}
+			if len(p) != want || len(p) > segment.MaxPayload || uint32(len(p)) < h2.Count {
+				t.Fatalf("codec %d frame decoded to %d bytes, promised %d for %d entries", h2.Codec, len(p), want, h2.Count)
+			}
+			if err := decodeAll(h2, p); err != nil && !errors.Is(err, segment.ErrCorrupt) {
+				t.Fatal(err)
+			}
+		}
+		// The sequential reader and Scan agree with ReadFrame.
+		rd := segment.NewReader(bytes.NewReader(img), size, name)
+		_, _, rp, rerr := rd.Next()
+		if (rerr == nil) != (err == nil) || !bytes.Equal(rp, p) {
+			t.Fatalf("Reader.Next: %v (%d bytes); ReadFrame: %v (%d bytes)", rerr, len(rp), err, len(p))
+		}
+		if _, serr := segment.Scan(bytes.NewReader(img), size, name, nil); serr != nil && !errors.Is(serr, segment.ErrCorrupt) {
+			t.Fatalf("Scan: %v, want nil or ErrCorrupt", serr)
+		} else if err != nil && headerErr == nil && serr == nil {
+			t.Fatalf("Scan accepted a checksummed frame that ReadFrame rejects (%v): that is no torn tail", err)
+		}
+		// Any bytes survive compression as a payload.
+		if len(stored) > 0 && count > 0 && count <= uint32(len(stored)) {
+			for _, c := range []uint8{segment.CodecS2, segment.CodecZstd} {
+				comp, _ := segment.NewCompressor(c, 1)
+				enc, used := comp.Compress(nil, stored)
+				back, err := segment.DecodePayload(nil, segment.FrameHeader{Count: count, Codec: used}, enc)
+				if err != nil || !bytes.Equal(back, stored) {
+					t.Fatalf("codec %d round trip of %d bytes: %v, equal %v", used, len(stored), err, bytes.Equal(back, stored))
+				}
+			}
+		}
+	})
 }
 
 // ---------------------------------------------------------------------------

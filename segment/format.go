@@ -26,7 +26,8 @@
 //	16 first     uint64   sequence number of the first entry
 //	24 time      int64    batch timestamp, Unix milliseconds
 //	32 count     uint32   number of entries (at least 1)
-//	36 codec     uint8    payload encoding (CodecNone)
+//	36 codec     uint8    payload encoding: CodecNone, CodecS2, CodecZstd
+//	                      (a compressed payload is described in codec.go)
 //	37 flags     uint8    FlagSparse, FlagCompact
 //	38 reserved  uint16   zero
 //
@@ -40,6 +41,9 @@
 //	value [valueLen]byte
 //
 // Without FlagSparse the entries' sequence numbers are first, first+1, ...
+//
+// With a codec other than CodecNone the payload holds those entries
+// compressed; length and pcrc describe the stored (compressed) bytes.
 //
 // After the last frame the file holds zeros (preallocated space) or ends. A
 // frame header that is all zeros marks the end of the written data.
@@ -77,9 +81,14 @@ const (
 	SectorSize = 512
 )
 
-// Codecs for the frame payload.
+// Codecs for the frame payload. Every frame records its own, so one
+// segment may hold frames of each.
 const (
-	CodecNone uint8 = 0
+	CodecNone uint8 = 0 // the entries as they are
+	CodecS2   uint8 = 1 // one S2 block (github.com/klauspost/compress/s2)
+	CodecZstd uint8 = 2 // uvarint decoded length, then one zstd frame
+	// MaxCodec is the highest codec this version reads.
+	MaxCodec = CodecZstd
 )
 
 // Frame flags.
@@ -164,10 +173,15 @@ func ParseFrameHeader(src []byte) (FrameHeader, error) {
 	switch {
 	case h.Length > MaxPayload:
 		return h, fmt.Errorf("%w: frame length %d over limit", ErrCorrupt, h.Length)
-	case h.Count == 0 || h.Count > h.Length:
-		return h, fmt.Errorf("%w: frame entry count %d for length %d", ErrCorrupt, h.Count, h.Length)
-	case h.Codec != CodecNone:
+	case h.Codec > MaxCodec:
 		return h, fmt.Errorf("%w: unknown codec %d", ErrCorrupt, h.Codec)
+	case h.Count == 0 || h.Count > h.Length && h.Codec == CodecNone:
+		// Every entry takes at least one byte. A compressed payload may
+		// hold more entries than stored bytes; DecodedLen checks the count
+		// against the decoded length instead.
+		return h, fmt.Errorf("%w: frame entry count %d for length %d", ErrCorrupt, h.Count, h.Length)
+	case h.Codec != CodecNone && (h.Length < 2 || h.Count > MaxPayload):
+		return h, fmt.Errorf("%w: codec %d frame of %d stored bytes with %d entries", ErrCorrupt, h.Codec, h.Length, h.Count)
 	case h.Flags&^knownFlags != 0 || src[38] != 0 || src[39] != 0:
 		return h, fmt.Errorf("%w: unknown frame flags", ErrCorrupt)
 	case h.FirstSeq+uint64(h.Count) < h.FirstSeq:

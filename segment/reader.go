@@ -17,8 +17,9 @@ type Reader struct {
 	name string
 
 	buf    []byte
-	bufOff int64 // file offset of buf[0]
-	off    int64 // next frame's offset
+	bufOff int64  // file offset of buf[0]
+	dec    []byte // decoded payload of the last compressed frame
+	off    int64  // next frame's offset
 }
 
 // NewReader returns a reader over the first size bytes of r, positioned at
@@ -106,13 +107,27 @@ func (r *Reader) frameAt(off int64) (FrameHeader, []byte, error) {
 	return h, p, nil
 }
 
-// Next returns the next frame. The payload aliases an internal buffer valid
+// Next returns the next frame with its decoded payload: the entries, also
+// for a compressed frame. The payload aliases an internal buffer valid
 // until the next call. At the end of the written data it returns io.EOF. A
-// damaged frame gives an error wrapping ErrCorrupt naming the file and
-// offset; Next does not decide whether the damage is a torn tail (see Scan).
+// damaged frame, or one whose checksummed payload does not decode, gives an
+// error wrapping ErrCorrupt naming the file and offset; Next does not
+// decide whether the damage is a torn tail (see Scan).
 func (r *Reader) Next() (off int64, h FrameHeader, payload []byte, err error) {
+	off, h, payload, err = r.nextStored()
+	if err != nil {
+		return off, h, nil, err
+	}
+	if payload, err = r.decode(off, h, payload); err != nil {
+		return off, h, nil, err
+	}
+	return off, h, payload, nil
+}
+
+// nextStored is Next without decoding: the payload is the stored bytes.
+func (r *Reader) nextStored() (off int64, h FrameHeader, stored []byte, err error) {
 	off = r.off
-	h, payload, err = r.frameAt(off)
+	h, stored, err = r.frameAt(off)
 	switch {
 	case err == errEnd:
 		return off, h, nil, io.EOF
@@ -120,11 +135,33 @@ func (r *Reader) Next() (off int64, h FrameHeader, payload []byte, err error) {
 		return off, h, nil, fmt.Errorf("%s at offset %d: %w", r.name, off, err)
 	}
 	r.off = off + h.Size()
-	return off, h, payload, nil
+	return off, h, stored, nil
 }
 
+// decode decodes the stored payload of the frame at off into the reader's
+// decode buffer.
+func (r *Reader) decode(off int64, h FrameHeader, stored []byte) ([]byte, error) {
+	if h.Codec == CodecNone {
+		return stored, nil
+	}
+	p, err := DecodePayload(r.dec, h, stored)
+	if err != nil {
+		return nil, fmt.Errorf("%s at offset %d: %w", r.name, off, err)
+	}
+	if cap(p) <= maxKeptDecodeBuf {
+		r.dec = p[:0]
+	}
+	return p, nil
+}
+
+// maxKeptDecodeBuf bounds the decode buffer a Reader keeps between frames,
+// so one rare huge frame does not pin its size.
+const maxKeptDecodeBuf = 4 << 20
+
 // ReadFrame reads and verifies the single frame at off of a file of the
-// given size. The returned payload is freshly allocated.
+// given size and returns its decoded payload (the entries), freshly
+// allocated. A payload that does not decode gives an error wrapping
+// ErrCorrupt.
 func ReadFrame(r io.ReaderAt, size, off int64, name string) (FrameHeader, []byte, error) {
 	hb := make([]byte, FrameHeaderSize)
 	if _, err := r.ReadAt(hb, off); err != nil {
@@ -146,6 +183,9 @@ func ReadFrame(r io.ReaderAt, size, off int64, name string) (FrameHeader, []byte
 	}
 	if got := Checksum(p); got != h.CRC {
 		return h, nil, fmt.Errorf("%s at offset %d: %w: payload checksum %08x, want %08x", name, off, ErrCorrupt, got, h.CRC)
+	}
+	if p, err = DecodePayload(nil, h, p); err != nil {
+		return h, nil, fmt.Errorf("%s at offset %d: %w", name, off, err)
 	}
 	return h, p, nil
 }

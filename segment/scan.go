@@ -44,14 +44,15 @@ type ScanResult struct {
 // file and offset. Otherwise the bytes at the damaged offset were never
 // synced before the crash, and the result says TailTorn: cut the file at End.
 // Zeros after the last frame (preallocated space) are a clean end. A frame
-// whose sequence numbers do not increase is corrupt too.
+// whose sequence numbers do not increase, or whose checksummed payload does
+// not decode, is corrupt too.
 //
 // Scan does not modify the file.
 func Scan(r io.ReaderAt, size int64, name string, fn func(off int64, h FrameHeader, payload []byte) error) (ScanResult, error) {
 	var res ScanResult
 	rd := NewReader(r, size, name)
 	for {
-		off, h, p, err := rd.Next()
+		off, h, p, err := rd.nextStored()
 		if err != nil && err != io.EOF && !errors.Is(err, ErrCorrupt) {
 			return res, err // an I/O error, not a verdict on the data
 		}
@@ -68,6 +69,11 @@ func Scan(r io.ReaderAt, size int64, name string, fn func(off int64, h FrameHead
 				continue
 			}
 			return out, cerr
+		}
+		// A checksummed payload that does not decode was written that way:
+		// damage no torn write explains.
+		if p, err = rd.decode(off, h, p); err != nil {
+			return res, err
 		}
 		if res.Frames > 0 && h.FirstSeq <= res.Last {
 			return res, fmt.Errorf("%s at offset %d: %w: sequence %d does not follow %d", name, off, ErrCorrupt, h.FirstSeq, res.Last)

@@ -44,8 +44,12 @@ func (l *Log) append(b Batch, at bool, want uint64) (first uint64, err error) {
 		}
 	}
 	*bp = frame
+	frame, codec, cbp := l.compressFrame(frame)
+	if cbp != nil {
+		defer l.putBuf(cbp)
+	}
 	payload := frame[segment.FrameHeaderSize:]
-	h := segment.FrameHeader{CRC: segment.Checksum(payload), Time: b.Time, Count: uint32(len(b.Records))}
+	h := segment.FrameHeader{CRC: segment.Checksum(payload), Time: b.Time, Count: uint32(len(b.Records)), Codec: codec}
 
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -247,7 +247,7 @@ func (l *Log) rewriteSegment(s *seg, dead compactor.DeadSet, counts compactor.Se
 	var res compactor.RewriteResult
 	var err error
 	if counts.Dead < counts.Total {
-		res, err = compactor.Rewrite(l.fs, s.f, s.size, s.name, segment.FileHeader{ID: s.id, Base: s.base, Flags: segment.FileCompacted}, dead, s.name+tmpSuffix)
+		res, err = compactor.Rewrite(l.fs, s.f, s.size, s.name, segment.FileHeader{ID: s.id, Base: s.base, Flags: segment.FileCompacted}, dead, s.name+tmpSuffix, l.opts.compressor)
 		if err != nil {
 			return err
 		}

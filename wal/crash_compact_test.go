@@ -108,7 +108,10 @@ func TestCrashAtEveryStepOfCompact(t *testing.T) {
 
 func ccRun(t *testing.T, seed uint64, v ccVariant) {
 	fs := crashFS(t)
-	opts := Options{FS: fs, Durability: v.mode, SegmentSize: MinSegmentSize, CompactionThreshold: v.threshold, Logger: crashQuiet}
+	// Written uncompressed so the setup spans its ~10 segments; the crash
+	// clones reopen with the default compression, so rewrites after them
+	// mix codecs.
+	opts := Options{FS: fs, Durability: v.mode, SegmentSize: MinSegmentSize, CompactionThreshold: v.threshold, Logger: crashQuiet, Compression: CompressionNone}
 	early := opts
 	if v.earlyThreshold != 0 {
 		early.CompactionThreshold = v.earlyThreshold

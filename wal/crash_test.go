@@ -226,7 +226,7 @@ func TestCrashDamagedHeaderOfLastSegmentWithDataIsCorrupt(t *testing.T) {
 func TestCrashTruncatedSealedSegmentIsCorrupt(t *testing.T) {
 	fs := crashFS(t)
 	l := crashOpen(t, fs, Immediate)
-	crashAppend(t, l, 30, "a") // several 4 KiB segments
+	crashAppend(t, l, 100, "a") // several 4 KiB segments, also compressed
 	l.Close()
 	name := segName(crashDir, 1)
 	data, _ := fs.ReadFile(name)

@@ -49,7 +49,8 @@ func rvKeys(t *testing.T, l *Log) map[string]int {
 // removed key that live in a segment that was not rewritten come back.
 func TestReviewRecoveredCheckpointCoverageIsOverstated(t *testing.T) {
 	fs := crashFS(t)
-	opts := Options{FS: fs, SegmentSize: MinSegmentSize, CompactionThreshold: 5, Logger: crashQuiet, Inline: true}
+	// Uncompressed: the segment layout below counts encoded bytes.
+	opts := Options{FS: fs, SegmentSize: MinSegmentSize, CompactionThreshold: 5, Logger: crashQuiet, Inline: true, Compression: CompressionNone}
 	l, err := Open(crashDir, opts)
 	if err != nil {
 		t.Fatal(err)

@@ -646,7 +646,7 @@ func salvage(name string, data []byte, base int64, atDamage bool) ([]LostFrame, 
 			if err == nil && int64(i)+h.Size() <= int64(len(data)) {
 				pl := data[i+segment.FrameHeaderSize : i+int(h.Size())]
 				if segment.Checksum(pl) == h.CRC {
-					if last, err := segment.LastSeq(h, pl); err == nil {
+					if last, err := storedLastSeq(h, pl); err == nil {
 						out = append(out, LostFrame{File: name, Offset: base + int64(i), Count: h.Count, First: h.FirstSeq, Last: last})
 						i += int(h.Size())
 						continue
@@ -666,11 +666,22 @@ func salvage(name string, data []byte, base int64, atDamage bool) ([]LostFrame, 
 	return out, undecoded
 }
 
+// storedLastSeq is segment.LastSeq of a frame's stored payload, decoding it
+// first if it is compressed.
+func storedLastSeq(h segment.FrameHeader, stored []byte) (uint64, error) {
+	p, err := segment.DecodePayload(nil, h, stored)
+	if err != nil {
+		return 0, err
+	}
+	return segment.LastSeq(h, p)
+}
+
 // plausibleHeader rejects most non-headers before a checksum is computed.
 func plausibleHeader(b []byte) bool {
 	length := binary.LittleEndian.Uint32(b[4:])
 	count := binary.LittleEndian.Uint32(b[32:])
-	return length > 0 && length <= segment.MaxPayload && count > 0 && count <= length && b[36] == segment.CodecNone && b[38] == 0 && b[39] == 0
+	codec := b[36]
+	return length > 0 && length <= segment.MaxPayload && count > 0 && (count <= length || codec != segment.CodecNone) && codec <= segment.MaxCodec && b[38] == 0 && b[39] == 0
 }
 
 // RepairReport says what Repair did.

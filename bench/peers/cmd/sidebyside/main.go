@@ -67,8 +67,21 @@ var engines = []engine{
 	{name: "pebble", open: fixed(peers.OpenPebble), reopen: peers.OpenPebble},
 }
 
+// codecEngines are the journal with each Options.Compression (issue 8),
+// named on -engines only: the default run compares with peers.
+var codecEngines = []engine{
+	journalWith("journal-none", journal.CompressionNone),
+	journalWith("journal-s2", journal.CompressionS2),
+	journalWith("journal-zstd", journal.CompressionZstd),
+}
+
+func journalWith(name string, c journal.Compression) engine {
+	o := bench.JournalOpener(journal.Options{Compression: c})
+	return engine{name: name, open: fixed(o), reopen: o}
+}
+
 func engineByName(name string) (engine, bool) {
-	for _, e := range engines {
+	for _, e := range append(engines[:len(engines):len(engines)], codecEngines...) {
 		if e.name == name {
 			return e, true
 		}
@@ -127,7 +140,7 @@ func main() {
 		dir       = flag.String("dir", "", "internal: fresh directory of the -child run")
 		quick     = flag.Bool("quick", false, "smoke run: 3 rounds (~1 minute)")
 		rounds    = flag.Int("rounds", 15, "rounds (each runs every workload on every engine once)")
-		engList   = flag.String("engines", "", "comma-separated engines (default all: journal,raw,raw-prealloc,raw-group,bbolt,tidwall-wal,pebble)")
+		engList   = flag.String("engines", "", "comma-separated engines (default all: journal,raw,raw-prealloc,raw-group,bbolt,tidwall-wal,pebble; also journal-none,journal-s2,journal-zstd)")
 		wlList    = flag.String("workloads", "", "comma-separated workloads (default all: W1,W2,W3,W4a,W4b,O1,R1,D1,M1)")
 		base      = flag.String("base", "", "directory for the runs' fresh directories (default $JOURNAL_BENCH_DIR, else the temp dir); must be a real disk")
 		jsonOut   = flag.String("json", "", "also write every run's metrics to this file")
