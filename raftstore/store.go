@@ -16,6 +16,7 @@
 package raftstore
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,6 +37,12 @@ type Options struct {
 	Durability wal.Durability
 	// SegmentSize of the wal log (see wal.Options).
 	SegmentSize int64
+	// Compression of batches of entries (see wal.Options). The zero value
+	// is none, unlike the wal's default: GetLog reads one entry of a
+	// batch, and with compression it decodes the whole batch; commands
+	// that compress well (JSON, say) may still gain from
+	// wal.CompressionS2.
+	Compression wal.Compression
 	// FS is the filesystem; nil means the operating system's.
 	FS vfs.FS
 	// Logger receives the wal's recovery warnings; nil means slog.Default().
@@ -84,6 +91,7 @@ func OpenLogStore(dir string, opts Options) (*LogStore, error) {
 	e, err := wal.Open(dir, wal.Options{
 		Durability:  opts.Durability,
 		SegmentSize: opts.SegmentSize,
+		Compression: cmp.Or(opts.Compression, wal.CompressionNone),
 		FS:          opts.FS,
 		Logger:      opts.Logger,
 	})

@@ -84,6 +84,16 @@ func TestCompressedFramesReadBackAsTheirEntries(t *testing.T) {
 				if err != nil || !bytes.Equal(p2, want[i]) {
 					t.Fatalf("ReadFrame(%d): %v, equal %v; want the entries", off, err, bytes.Equal(p2, want[i]))
 				}
+				end := int64(len(img))
+				if i+1 < len(offs) {
+					end = offs[i+1]
+				}
+				for _, bufCap := range []int{0, int(end - off), 1 << 16} {
+					_, p3, _, err := ReadFrameInto(memFile(img), int64(len(img)), off, end, make([]byte, 0, bufCap), "seg")
+					if err != nil || !bytes.Equal(p3, want[i]) {
+						t.Fatalf("ReadFrameInto(%d, buffer of %d): %v, equal %v; want the entries", off, bufCap, err, bytes.Equal(p3, want[i]))
+					}
+				}
 				it := NewEntryIter(h, p)
 				for k := 0; ; k++ {
 					e, ok, err := it.Next()

@@ -6,7 +6,7 @@ import (
 )
 
 // ReadFrameInto reads and verifies the frame at off, like ReadFrame, into
-// buf (grown if too small) and returns the payload, a slice of the
+// buf (grown if too small) and returns the decoded payload, a slice of the
 // returned buffer. When end > off, the caller knows the frame ends at end
 // (the next frame's offset) and it is read with one system call; a frame
 // of another size is ErrCorrupt.
@@ -43,7 +43,23 @@ func ReadFrameInto(r io.ReaderAt, size, off, end int64, buf []byte, name string)
 	if got := Checksum(p); got != h.CRC {
 		return h, nil, buf, fmt.Errorf("%s at offset %d: %w: payload checksum %08x, want %08x", name, off, ErrCorrupt, got, h.CRC)
 	}
-	return h, p, buf, nil
+	if h.Codec == CodecNone {
+		return h, p, buf, nil
+	}
+	// Decode into buf after the stored bytes, so one buffer serves both.
+	dn, err := DecodedLen(h, p)
+	if err != nil {
+		return h, nil, buf, fmt.Errorf("%s at offset %d: %w", name, off, err)
+	}
+	if cap(buf) < n+dn {
+		buf = append(buf[:n], make([]byte, dn)...)
+		p = buf[FrameHeaderSize:n]
+	}
+	d, err := DecodePayload(buf[n:n+dn:n+dn], h, p)
+	if err != nil {
+		return h, nil, buf, fmt.Errorf("%s at offset %d: %w", name, off, err)
+	}
+	return h, d, buf, nil
 }
 
 // readHeader reads and parses the frame header at off.
