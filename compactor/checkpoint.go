@@ -192,25 +192,7 @@ func EncodeCheckpoint(s *State) []byte {
 // EncodeCheckpoint.
 func WriteCheckpoint(fs vfs.FS, dir string, body []byte) error {
 	name := filepath.Join(dir, CheckpointName)
-	tmp := name + ".tmp"
-	f, err := fs.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	_, err = f.WriteAt(body, 0)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = fs.Rename(tmp, name)
-	}
-	if err == nil {
-		err = fs.SyncDir(dir)
-	}
-	if err != nil {
+	if err := vfs.ReplaceFile(fs, name, body); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", name, err)
 	}
 	return nil

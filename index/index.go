@@ -182,19 +182,30 @@ func (x *Index) Clone() *Index {
 // frame with the greatest first sequence number <= seq, within a segment
 // whose range covers seq. ok is false when no frame can hold seq.
 func (x *Index) Find(seq uint64) (id uint32, off uint32, ok bool) {
+	id, off, _, ok = x.FindNext(seq)
+	return id, off, ok
+}
+
+// FindNext is Find that also returns where the frame ends when that is
+// known: the offset of the next frame in the same segment, or 0 for the
+// segment's last frame.
+func (x *Index) FindNext(seq uint64) (id uint32, off, next uint32, ok bool) {
 	look := func(s seg) bool {
 		if seq <= s.last {
 			i := sort.Search(len(s.firsts), func(i int) bool { return s.firsts[i] > seq }) - 1
 			id, off, ok = s.id, s.offs[i], true
+			if i+1 < len(s.offs) {
+				next = s.offs[i+1]
+			}
 		}
 		return false
 	}
 	if len(x.tail.firsts) > 0 && x.tail.first() <= seq {
 		look(x.tail)
-		return id, off, ok
+		return id, off, next, ok
 	}
 	x.t.DescendLessOrEqual(key(seq), look)
-	return id, off, ok
+	return id, off, next, ok
 }
 
 // Ascend calls fn for every frame that may hold sequence numbers >= from,

@@ -8,8 +8,8 @@ import (
 
 // Append writes b as one frame and returns the sequence number of its first
 // record; the others follow contiguously. Sequence numbers strictly
-// increase and are never reused. An empty batch writes nothing and returns
-// the next sequence number.
+// increase and are never reused, except those TruncateBack removes. An
+// empty batch writes nothing and returns the next sequence number.
 //
 // With Immediate durability Append returns once the batch is on stable
 // storage; concurrent Appends share one fdatasync (group commit). With
@@ -21,6 +21,11 @@ import (
 // log is reopened: the batch may or may not be on disk, and reopening
 // recovers a consistent state in which it is wholly present or absent.
 func (l *Log) Append(b Batch) (first uint64, err error) {
+	return l.append(b, false, 0)
+}
+
+// append is Append, and with at set AppendAt(want, b).
+func (l *Log) append(b Batch, at bool, want uint64) (first uint64, err error) {
 	if len(b.Records) == 0 {
 		l.mu.Lock()
 		defer l.mu.Unlock()
@@ -47,6 +52,11 @@ func (l *Log) Append(b Batch) (first uint64, err error) {
 	defer l.runInline()
 	if err := l.writable(); err != nil {
 		return 0, err
+	}
+	if at && want != l.nextSeq {
+		if err := l.moveNext(want); err != nil {
+			return 0, err
+		}
 	}
 	if off := l.active.Offset(); off > segment.FileHeaderSize && (l.rotateNext || off+int64(len(frame)) > l.opts.SegmentSize) {
 		l.rotateNext = false

@@ -81,8 +81,10 @@ func (ld *loaded) close() {
 
 // load reads the state of the log in dir without modifying anything. In
 // readOnly mode the last segment is opened read-only; otherwise read-write,
-// so Open can cut a torn tail and append.
-func load(fsys vfs.FS, dir string, readOnly bool) (_ *loaded, err error) {
+// so Open can cut a torn tail and append. front is the bounds file's: the
+// sequence numbers below it are truncated, so a segment starting at or
+// below it may follow a gap.
+func load(fsys vfs.FS, dir string, readOnly bool, front uint64) (_ *loaded, err error) {
 	names, err := fsys.List(dir)
 	if err != nil {
 		return nil, err
@@ -93,7 +95,7 @@ func load(fsys vfs.FS, dir string, readOnly bool) (_ *loaded, err error) {
 			ids = append(ids, id)
 		}
 	}
-	ld := &loaded{idx: index.New()}
+	ld := &loaded{idx: index.New(), nextSeq: front}
 	defer func() {
 		if err != nil {
 			ld.close()
@@ -202,7 +204,9 @@ func load(fsys vfs.FS, dir string, readOnly bool) (_ *loaded, err error) {
 		// Segments are never rewritten while they follow each other
 		// without a gap in their numbers and a dense (never compacted)
 		// segment ends where the next begins: a shorter one lost frames.
-		if prevDense && id == prevID+1 && fh.Base != prevEnd {
+		// TruncateFront past the end of the log starts the next segment at
+		// the new front, after a gap of truncated numbers.
+		if prevDense && id == prevID+1 && fh.Base != prevEnd && !(fh.Base > prevEnd && fh.Base <= front) {
 			return nil, fmt.Errorf("%s: %w: segment %d ends at sequence %d but this one starts at %d", name, ErrCorrupt, prevID, prevEnd, fh.Base)
 		}
 		dense, denseEnd := isDense(frames, fh.Base)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/seglog/journal/compactor"
 	"github.com/seglog/journal/index"
@@ -53,10 +54,12 @@ type Log struct {
 	segs       []*seg // sealed segments then the active one; replaced, never mutated
 	active     *segment.Writer
 	idx        *index.Index
-	nextSeq    uint64 // next sequence number to assign
-	visibleSeq uint64 // readers see sequence numbers below this
-	syncedSeq  uint64 // every sequence number below this is durable
-	syncing    bool   // a goroutine is in fdatasync on behalf of all
+	nextSeq    uint64        // next sequence number to assign
+	front      uint64        // records below it are truncated (see bounds)
+	cuts       atomic.Uint64 // TruncateBack calls that cut files, for readers
+	visibleSeq uint64        // readers see sequence numbers below this
+	syncedSeq  uint64        // every sequence number below this is durable
+	syncing    bool          // a goroutine is in fdatasync on behalf of all
 
 	// Compaction (nil cs: off). dead is what readers skip; deadQ holds
 	// applied removals waiting for their batch to become visible.
@@ -110,7 +113,17 @@ func Open(dir string, opts Options) (*Log, error) {
 }
 
 func (l *Log) recover() error {
-	ld, err := load(l.fs, l.dir, false)
+	b, err := readBounds(l.fs, l.dir)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", l.dir, err)
+	}
+	if b.cut != nil {
+		// A TruncateBack was made durable: finish it before reading.
+		if err := applyCut(l.fs, l.dir, b.cut); err != nil {
+			return fmt.Errorf("open %s: finish truncation: %w", l.dir, err)
+		}
+	}
+	ld, err := load(l.fs, l.dir, false, b.front)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", l.dir, err)
 	}
@@ -131,6 +144,17 @@ func (l *Log) recover() error {
 		l.cptThrough = onDisk
 		ld.nextSeq = max(ld.nextSeq, cs.Through())
 	}
+	l.front = b.front
+	if err := l.install(ld); err != nil {
+		return err
+	}
+	return l.finishTruncation(b)
+}
+
+// install makes what load found the log's state, with the newest segment
+// (cut after its last valid frame) as the active one. Called before l is
+// shared, or with l.mu held and every previous file retired.
+func (l *Log) install(ld *loaded) error {
 	l.idx = ld.idx
 	l.nextSeq = ld.nextSeq
 	l.visibleSeq = ld.nextSeq
@@ -204,10 +228,21 @@ func (l *Log) removeTemps() error {
 	if err != nil {
 		return err
 	}
+	segs := make(map[uint64]bool)
 	for _, n := range names {
-		// Index files, rewritten segments and checkpoints are written to a
-		// temporary first; one left by a crash was never renamed into use.
-		if strings.HasSuffix(n, idxSuffix+tmpSuffix) || strings.HasSuffix(n, segSuffix+tmpSuffix) || n == compactor.CheckpointName+tmpSuffix {
+		if id, ok := parseSegName(n); ok {
+			segs[id] = true
+		}
+	}
+	for _, n := range names {
+		// Index files, rewritten segments, checkpoints and bounds are
+		// written to a temporary first; one left by a crash was never
+		// renamed into use. An index file whose segment is gone was being
+		// deleted with it (truncation deletes the index first), and must
+		// not describe a later segment of the same number.
+		id, isIdx := parseIdxName(n)
+		if strings.HasSuffix(n, idxSuffix+tmpSuffix) || strings.HasSuffix(n, segSuffix+tmpSuffix) ||
+			n == compactor.CheckpointName+tmpSuffix || n == boundsName+tmpSuffix || (isIdx && !segs[id]) {
 			if err := l.fs.Remove(filepath.Join(l.dir, n)); err != nil && !isNotExist(err) {
 				return fmt.Errorf("remove %s: %w", n, err)
 			}
@@ -434,8 +469,10 @@ func (l *Log) Close() error {
 	if l.failed == nil && err == nil {
 		err = l.seal()
 	}
-	if uerr := l.active.Unmap(); uerr != nil && err == nil { // seal unmapped it unless it failed
-		err = uerr
+	if l.active != nil { // nil after a failed truncation
+		if uerr := l.active.Unmap(); uerr != nil && err == nil { // seal unmapped it unless it failed
+			err = uerr
+		}
 	}
 	for _, s := range l.segs {
 		if cerr := s.f.Close(); cerr != nil && err == nil {

@@ -4,7 +4,10 @@
 // crash, and serves reads from an in-memory index while appends go on.
 //
 // It knows entries (a key, a value and a tombstone flag), batches and
-// sequence numbers; what the bytes mean is the caller's business.
+// sequence numbers; what the bytes mean is the caller's business. Besides
+// the route journal's append-only use it is a general record log: callers
+// may own the numbering (AppendAt) and cut the log at either end
+// (TruncateFront, TruncateBack), as a consensus log store needs.
 //
 // # Files
 //
@@ -14,6 +17,8 @@
 //	<id:020d>.seg             segment files (package segment), ids ascending
 //	<id:020d>.idx             frame index of a sealed segment, so Open need
 //	                          not re-read it
+//	bounds.meta               the truncation front, and a TruncateBack in
+//	                          progress (absent until the first truncation)
 //
 // Only the newest segment (the one with the highest id) is ever appended
 // to. A segment is synced and sealed before the next one is created, so

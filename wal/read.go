@@ -1,11 +1,13 @@
 package wal
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"iter"
 	"slices"
+	"sync/atomic"
 
 	"github.com/seglog/journal/compactor"
 	"github.com/seglog/journal/index"
@@ -27,7 +29,12 @@ type Entry struct {
 type snapshot struct {
 	idx     *index.Index
 	segs    []*seg
-	visible uint64            // entries with Seq >= visible are not part of it
+	visible uint64 // entries with Seq >= visible are not part of it
+	front   uint64 // entries with Seq < front are truncated
+	// cuts counts the log's TruncateBack calls (nil in a View); cutsAt is
+	// its value when the snapshot was taken.
+	cuts    *atomic.Uint64
+	cutsAt  uint64
 	dead    compactor.DeadSet // entries removed by compaction
 	closed  func() bool
 	release func() // returns the snapshot's hold on segment files
@@ -41,6 +48,9 @@ func (l *Log) snapshot() (*snapshot, error) {
 	if l.closed {
 		return nil, ErrClosed
 	}
+	if l.active == nil { // a truncation failed part way
+		return nil, fmt.Errorf("%w: %w", ErrFailed, l.failed)
+	}
 	segs := slices.Clone(l.segs)
 	act := *segs[len(segs)-1]
 	act.size = l.active.Offset()
@@ -48,7 +58,8 @@ func (l *Log) snapshot() (*snapshot, error) {
 	for _, sg := range segs {
 		sg.ref.readers++
 	}
-	return &snapshot{idx: l.idx.Clone(), segs: segs, visible: l.visibleSeq, dead: l.dead, closed: l.isClosed,
+	return &snapshot{idx: l.idx.Clone(), segs: segs, visible: l.visibleSeq, front: l.front, dead: l.dead, closed: l.isClosed,
+		cuts: &l.cuts, cutsAt: l.cuts.Load(),
 		release: func() { l.releaseSnapshot(segs) }}, nil
 }
 
@@ -58,12 +69,18 @@ func (l *Log) releaseSnapshot(segs []*seg) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, sg := range segs {
-		sg.ref.readers--
-		if sg.ref.readers == 0 && sg.ref.retired && !sg.ref.closed {
-			sg.ref.closed = true
-			sg.f.Close()
-			l.retired = slices.DeleteFunc(l.retired, func(r *seg) bool { return r.ref == sg.ref })
-		}
+		l.release(sg)
+	}
+}
+
+// release drops one hold on sg's file, closing it if it was replaced and
+// this was the last. Called with l.mu held.
+func (l *Log) release(sg *seg) {
+	sg.ref.readers--
+	if sg.ref.readers == 0 && sg.ref.retired && !sg.ref.closed {
+		sg.ref.closed = true
+		sg.f.Close()
+		l.retired = slices.DeleteFunc(l.retired, func(r *seg) bool { return r.ref == sg.ref })
 	}
 }
 
@@ -94,35 +111,97 @@ func (l *Log) Entries(from uint64) iter.Seq2[Entry, error] {
 // freshly allocated. A sequence number not in the log gives an error
 // wrapping ErrNotFound.
 func (l *Log) Get(seq uint64) (Entry, error) {
-	s, err := l.snapshot()
+	// One segment held for the read, not a snapshot of the whole log: a
+	// consensus log store calls this for every entry it sends.
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return Entry{}, ErrClosed
+	}
+	if l.active == nil { // a truncation failed part way
+		l.mu.Unlock()
+		return Entry{}, fmt.Errorf("%w: %w", ErrFailed, l.failed)
+	}
+	id, off, next, ok := l.idx.FindNext(seq)
+	if !ok || seq >= l.visibleSeq || seq < l.front {
+		l.mu.Unlock()
+		return Entry{}, fmt.Errorf("sequence %d: %w", seq, ErrNotFound)
+	}
+	sg := findSeg(l.segs, uint64(id))
+	if sg == nil {
+		l.mu.Unlock()
+		return Entry{}, fmt.Errorf("%w: index names missing segment %d", ErrCorrupt, id)
+	}
+	size := sg.size
+	if sg.id == l.active.ID() {
+		size = l.active.Offset()
+	}
+	dead, cutsAt := l.dead, l.cuts.Load()
+	sg.ref.readers++
+	l.mu.Unlock()
+	defer l.releaseSeg(sg)
+
+	bp := l.getBuf()
+	defer l.putBuf(bp)
+	h, p, buf, err := segment.ReadFrameInto(sg.f, size, int64(off), int64(next), *bp, sg.name)
+	*bp = buf[:0]
+	if err != nil {
+		if l.cuts.Load() != cutsAt {
+			return Entry{}, fmt.Errorf("%w: removed by TruncateBack while being read (%v)", ErrNotFound, err)
+		}
+		if l.isClosed() && !errors.Is(err, ErrCorrupt) {
+			return Entry{}, ErrClosed
+		}
+		return Entry{}, err
+	}
+	e, err := findEntry(h, p, seq, dead, sg.name, int64(off))
 	if err != nil {
 		return Entry{}, err
 	}
-	defer s.release()
-	return s.get(seq)
+	// Key and Value alias the pooled buffer: copy them, in one allocation.
+	kv := make([]byte, len(e.Key)+len(e.Value))
+	n := copy(kv, e.Key)
+	copy(kv[n:], e.Value)
+	e.Key, e.Value = kv[:n:n], kv[n:]
+	return e, nil
+}
+
+// releaseSeg drops a Get's hold on one segment file (see releaseSnapshot).
+func (l *Log) releaseSeg(sg *seg) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.release(sg)
 }
 
 // ErrNotFound is returned for a sequence number the log does not hold.
 var ErrNotFound = errors.New("not found")
 
 func (s *snapshot) seg(id uint32) (*seg, error) {
-	i, ok := slices.BinarySearchFunc(s.segs, uint64(id), func(sg *seg, id uint64) int {
-		switch {
-		case sg.id < id:
-			return -1
-		case sg.id > id:
-			return 1
-		}
-		return 0
-	})
-	if !ok {
+	sg := findSeg(s.segs, uint64(id))
+	if sg == nil {
 		return nil, fmt.Errorf("%w: index names missing segment %d", ErrCorrupt, id)
 	}
-	return s.segs[i], nil
+	return sg, nil
 }
 
-// readErr turns a read failure after Close into ErrClosed.
+// findSeg returns the segment id of segs (ascending ids), or nil.
+func findSeg(segs []*seg, id uint64) *seg {
+	i, ok := slices.BinarySearchFunc(segs, id, func(sg *seg, id uint64) int {
+		return cmp.Compare(sg.id, id)
+	})
+	if !ok {
+		return nil
+	}
+	return segs[i]
+}
+
+// readErr turns a read failure after Close into ErrClosed, and one in a
+// segment a TruncateBack cut meanwhile into ErrNotFound: the records read
+// are gone.
 func (s *snapshot) readErr(err error) error {
+	if s.cuts != nil && s.cuts.Load() != s.cutsAt {
+		return fmt.Errorf("%w: removed by TruncateBack while being read (%v)", ErrNotFound, err)
+	}
 	if s.closed != nil && s.closed() && !errors.Is(err, ErrCorrupt) {
 		return ErrClosed
 	}
@@ -167,6 +246,7 @@ func (s *snapshot) frames(from uint64, fn func(sg *seg, off int64, h segment.Fra
 }
 
 func (s *snapshot) ascend(from uint64, yield func(Entry, error) bool) {
+	from = max(from, s.front)
 	stopped := false
 	err := s.frames(from, func(sg *seg, off int64, h segment.FrameHeader, p []byte) bool {
 		it := segment.NewEntryIter(h, p)
@@ -228,7 +308,7 @@ func (s *snapshot) descend(yield func(Entry, error) bool) {
 			if !ok {
 				break
 			}
-			if e.Seq < s.visible && !s.dead.IsDead(e.Seq, e.Key) {
+			if e.Seq < s.visible && e.Seq >= s.front && !s.dead.IsDead(e.Seq, e.Key) {
 				buf = append(buf, Entry{Seq: e.Seq, Time: h.Time, Key: e.Key, Value: e.Value, Tombstone: e.Tombstone})
 			}
 		}
@@ -241,30 +321,20 @@ func (s *snapshot) descend(yield func(Entry, error) bool) {
 	})
 }
 
-func (s *snapshot) get(seq uint64) (Entry, error) {
-	id, off, ok := s.idx.Find(seq)
-	if !ok || seq >= s.visible {
-		return Entry{}, fmt.Errorf("sequence %d: %w", seq, ErrNotFound)
-	}
-	sg, err := s.seg(id)
-	if err != nil {
-		return Entry{}, err
-	}
-	h, p, err := segment.ReadFrame(sg.f, sg.size, int64(off), sg.name)
-	if err != nil {
-		return Entry{}, s.readErr(err)
-	}
+// findEntry returns entry seq of the frame (h, p) at off of segment name;
+// Key and Value alias p.
+func findEntry(h segment.FrameHeader, p []byte, seq uint64, dead compactor.DeadSet, name string, off int64) (Entry, error) {
 	it := segment.NewEntryIter(h, p)
 	for {
 		e, ok, err := it.Next()
 		if err != nil {
-			return Entry{}, fmt.Errorf("%s at offset %d: %w", sg.name, off, err)
+			return Entry{}, fmt.Errorf("%s at offset %d: %w", name, off, err)
 		}
-		if !ok {
+		if !ok || e.Seq > seq {
 			return Entry{}, fmt.Errorf("sequence %d: %w", seq, ErrNotFound)
 		}
 		if e.Seq == seq {
-			if s.dead.IsDead(e.Seq, e.Key) {
+			if dead.IsDead(e.Seq, e.Key) {
 				return Entry{}, fmt.Errorf("sequence %d: %w (removed by compaction)", seq, ErrNotFound)
 			}
 			return Entry{Seq: e.Seq, Time: h.Time, Key: e.Key, Value: e.Value, Tombstone: e.Tombstone}, nil

@@ -32,7 +32,11 @@ func OpenView(dir string, fsys vfs.FS) (*View, error) {
 	if fsys == nil {
 		fsys = vfs.Default()
 	}
-	ld, err := load(fsys, dir, true)
+	b, err := readBounds(fsys, dir)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", dir, err)
+	}
+	ld, err := load(fsys, dir, true, b.front)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", dir, err)
 	}
@@ -40,7 +44,12 @@ func OpenView(dir string, fsys vfs.FS) (*View, error) {
 		ld.close()
 		return nil, fmt.Errorf("read %s: no log segments: %w", dir, ErrNotFound)
 	}
-	v := &View{s: &snapshot{idx: ld.idx, segs: ld.segs, visible: ld.nextSeq}, ld: ld}
+	visible := ld.nextSeq
+	if b.cut != nil {
+		// A TruncateBack is under way: what it removes is gone already.
+		visible = min(visible, b.cut.next)
+	}
+	v := &View{s: &snapshot{idx: ld.idx, segs: ld.segs, visible: visible, front: b.front}, ld: ld}
 	return v, nil
 }
 

@@ -1,0 +1,94 @@
+// Package raftstore stores the log and the stable state of a
+// github.com/hashicorp/raft node on this module's engine: the raft log is a
+// wal log directory (package github.com/seglog/journal/wal) whose sequence
+// numbers are the raft indexes, and the stable state (current term, vote) is
+// a small checksummed file replaced atomically on every change.
+//
+// Use Open for both in one directory and pass the Store as raft's LogStore
+// and StableStore:
+//
+//	st, err := raftstore.Open(dir, raftstore.Options{})
+//	...
+//	r, err := raft.NewRaft(conf, fsm, st, st, snaps, transport)
+//
+// It lives in its own module so that hashicorp/raft never becomes a
+// requirement of the journal module.
+package raftstore
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/seglog/journal/vfs"
+	"github.com/seglog/journal/wal"
+)
+
+// Options configure Open and OpenLogStore. The zero value is the default:
+// Immediate durability, 64 MiB segments, the operating system's filesystem.
+type Options struct {
+	// Durability of the log: wal.Immediate (the default) makes every
+	// StoreLogs and DeleteRange durable on return; wal.Eventual only hands
+	// StoreLogs to the operating system (it survives a process crash, not a
+	// power cut; LogStore.Sync makes it durable). The stable store is always
+	// durable on return, as raft's safety needs its term and vote to be.
+	Durability wal.Durability
+	// SegmentSize of the wal log (see wal.Options).
+	SegmentSize int64
+	// FS is the filesystem; nil means the operating system's.
+	FS vfs.FS
+	// Logger receives the wal's recovery warnings; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Store is a LogStore and a StableStore in one directory:
+//
+//	DIR/log/      the wal log directory of the LogStore
+//	DIR/stable    the StableStore file
+//
+// It implements raft.LogStore, raft.MonotonicLogStore and raft.StableStore.
+type Store struct {
+	*LogStore
+	*StableStore
+}
+
+// Open opens (creating if needed) the store in dir. Both parts take
+// exclusive locks, so a second Open of the same directory, from this process
+// or another, fails with an error wrapping wal.ErrLocked. Recovery is the
+// wal's (a torn tail of the newest segment is cut off; damage elsewhere
+// fails with an error wrapping ErrCorrupt) and the stable store's (a damaged
+// file fails with ErrCorrupt).
+func Open(dir string, opts Options) (*Store, error) {
+	ls, err := OpenLogStore(filepath.Join(dir, "log"), opts)
+	if err != nil {
+		return nil, err
+	}
+	ss, err := OpenStableStore(filepath.Join(dir, "stable"), opts.FS)
+	if err != nil {
+		ls.Close()
+		return nil, err
+	}
+	return &Store{LogStore: ls, StableStore: ss}, nil
+}
+
+// Close closes both parts; see LogStore.Close and StableStore.Close.
+func (s *Store) Close() error {
+	return errors.Join(s.LogStore.Close(), s.StableStore.Close())
+}
+
+// OpenLogStore opens (creating if needed) the wal log directory dir as a
+// LogStore, with compaction off (truncation needs it off). See wal.Open for
+// locking and recovery.
+func OpenLogStore(dir string, opts Options) (*LogStore, error) {
+	e, err := wal.Open(dir, wal.Options{
+		Durability:  opts.Durability,
+		SegmentSize: opts.SegmentSize,
+		FS:          opts.FS,
+		Logger:      opts.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("raftstore: open log %s: %w", dir, err)
+	}
+	return &LogStore{log: e}, nil
+}

@@ -1,0 +1,448 @@
+package wal
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/seglog/journal/index"
+	"github.com/seglog/journal/segment"
+	"github.com/seglog/journal/vfs"
+)
+
+// AppendAt appends b so that its first record gets sequence number first,
+// for callers that own the numbering (a consensus log's indexes). first
+// must be NextSeq(), or, when the log holds no records (it is new, or
+// truncation removed them all), any value: the log then continues from
+// there, as if TruncateFront or TruncateBack had moved NextSeq to first.
+// Any other first gives an error wrapping ErrInvalid and writes nothing.
+// An empty batch writes nothing. Durability, atomicity and failure are as
+// for Append. Moving an empty log's next sequence number needs truncation,
+// which a log with compaction on refuses (ErrInvalid).
+func (l *Log) AppendAt(first uint64, b Batch) error {
+	if len(b.Records) == 0 {
+		return nil
+	}
+	_, err := l.append(b, true, first)
+	return err
+}
+
+// FirstSeq returns the sequence number of the first record in the log, 0
+// when it holds none. A record counts once it is visible to readers
+// (durable, with Immediate durability).
+func (l *Log) FirstSeq() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	first, _, _ := l.liveBounds(l.visibleSeq)
+	return first
+}
+
+// LastSeq returns the sequence number of the last record in the log, 0
+// when it holds none (see FirstSeq).
+func (l *Log) LastSeq() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, last, _ := l.liveBounds(l.visibleSeq)
+	return last
+}
+
+// liveBounds returns the first and last record below upto that are not
+// truncated. Records at or after the front are contiguous, so the bounds
+// are the index's clamped to the front. Called with l.mu held.
+func (l *Log) liveBounds(upto uint64) (first, last uint64, ok bool) {
+	first, last, ok = l.idx.Bounds()
+	if !ok || upto == 0 {
+		return 0, 0, false
+	}
+	first, last = max(first, l.front), min(last, upto-1)
+	if first > last {
+		return 0, 0, false
+	}
+	return first, last, true
+}
+
+// TruncateFront removes every record with a sequence number below seq:
+// retention, or a consensus log's compaction after a snapshot. If seq is
+// past NextSeq, NextSeq becomes seq. It returns once the removal is
+// durable, and it is atomic: after a crash the records are either all
+// there or all gone. It costs one small file replaced durably plus the
+// deletion of every segment holding only removed records; a segment
+// holding both keeps the removed ones on disk, invisible, until it is
+// deleted in turn. A log with compaction on refuses it (ErrInvalid).
+func (l *Log) TruncateFront(seq uint64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.truncatable(); err != nil {
+		return err
+	}
+	if seq <= l.front {
+		return nil
+	}
+	if err := l.quiesce(); err != nil {
+		return err
+	}
+	return l.truncFront(seq)
+}
+
+// TruncateBack removes every record with a sequence number above seq, and
+// the log continues at seq+1 (sequence numbers removed are reused): a
+// consensus log's conflict resolution. It returns once the removal is
+// durable, and it is atomic: Open finishes a truncation a crash
+// interrupted. Segments after the cut are deleted; the segment holding it
+// is cut at a frame boundary, and the records of the cut frame that stay
+// are written again as a new frame. Readers iterating over removed records
+// meanwhile may get an error. A log with compaction on refuses it
+// (ErrInvalid).
+func (l *Log) TruncateBack(seq uint64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.truncatable(); err != nil {
+		return err
+	}
+	if seq == ^uint64(0) || seq+1 >= l.nextSeq {
+		return nil
+	}
+	if err := l.quiesce(); err != nil {
+		return err
+	}
+	return l.truncBack(seq + 1)
+}
+
+// truncatable reports why truncation is refused now, if it is. Called with
+// l.mu held.
+func (l *Log) truncatable() error {
+	if err := l.writable(); err != nil {
+		return err
+	}
+	if l.cs != nil {
+		return fmt.Errorf("%w: truncation on a log with compaction on", ErrInvalid)
+	}
+	return nil
+}
+
+// moveNext makes want the next sequence number of a log that holds no
+// records, for AppendAt. Called with l.mu held.
+func (l *Log) moveNext(want uint64) error {
+	for want != l.nextSeq {
+		if _, _, ok := l.liveBounds(l.nextSeq); ok {
+			return fmt.Errorf("%w: append at sequence %d: the log continues at %d", ErrInvalid, want, l.nextSeq)
+		}
+		if err := l.truncatable(); err != nil {
+			return fmt.Errorf("append at sequence %d, log continuing at %d: %w", want, l.nextSeq, err)
+		}
+		if err := l.quiesce(); err != nil {
+			return err
+		}
+		// quiesce may have let other appends in: look again.
+		if _, _, ok := l.liveBounds(l.nextSeq); ok || want == l.nextSeq {
+			continue
+		}
+		var err error
+		if want > l.nextSeq {
+			err = l.truncFront(want)
+		} else {
+			err = l.truncBack(want)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// quiesce waits until no sync and no background work runs, and writes any
+// seal job left queued, so truncation can delete and cut files. It returns
+// with l.mu held, which it releases while waiting.
+func (l *Log) quiesce() error {
+	for l.rewriting || l.syncing {
+		l.cond.Wait()
+	}
+	if err := l.writable(); err != nil {
+		return err
+	}
+	for len(l.sealQ) > 0 {
+		if err := l.writeSealMeta(l.sealQ[0]); err != nil {
+			return err
+		}
+		l.sealQ = l.sealQ[1:]
+	}
+	return nil
+}
+
+// truncFront moves the front to seq (> l.front). Called with l.mu held,
+// quiesced.
+func (l *Log) truncFront(seq uint64) error {
+	if err := writeBounds(l.fs, l.dir, bounds{front: seq}); err != nil {
+		return l.fail(err)
+	}
+	l.front = seq
+	if seq > l.nextSeq {
+		// Nothing lies between: every number below seq is as durable as
+		// it will ever need to be.
+		l.nextSeq = seq
+		l.visibleSeq = max(l.visibleSeq, seq)
+		l.syncedSeq = max(l.syncedSeq, seq)
+		l.cond.Broadcast()
+	}
+	return l.dropBelowFront()
+}
+
+// dropBelowFront deletes the sealed segments holding only truncated
+// records, oldest first. The active segment stays. Called with l.mu held,
+// quiesced (or before l is shared).
+func (l *Log) dropBelowFront() error {
+	n := 0
+	for _, sg := range l.segs[:len(l.segs)-1] {
+		frames, last := l.idx.Frames(uint32(sg.id))
+		if len(frames) > 0 && last >= l.front {
+			break
+		}
+		// The index first: a segment without one is scanned at Open.
+		if err := removeAll(l.fs, idxName(l.dir, sg.id), sg.name); err != nil {
+			err = fmt.Errorf("remove truncated segment %s: %w", sg.name, err)
+			if n > 0 {
+				err = l.dropped(n, err)
+			}
+			return err
+		}
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	return l.dropped(n, nil)
+}
+
+// dropped forgets the first n segments, whose files are deleted, syncs the
+// directory and returns err.
+func (l *Log) dropped(n int, err error) error {
+	for _, sg := range l.segs[:n] {
+		l.idx.DeleteSegment(uint32(sg.id))
+		l.retire(sg)
+	}
+	l.segs = slices.Clone(l.segs[n:])
+	if serr := l.fs.SyncDir(l.dir); serr != nil && err == nil {
+		err = fmt.Errorf("sync directory %s: %w", l.dir, serr)
+	}
+	return err
+}
+
+// truncBack removes every record with a sequence number >= next (<
+// l.nextSeq). Called with l.mu held, quiesced.
+//
+// The cut is made durable in the bounds file before any file is touched,
+// so it happens whole: Open carries out a cut it finds there.
+func (l *Log) truncBack(next uint64) error {
+	w := l.active
+	if err := w.File().Sync(); err != nil {
+		return l.fail(fmt.Errorf("sync %s: %w", w.Name(), err))
+	}
+	w.MarkSynced(w.Offset())
+	l.syncedSeq, l.visibleSeq = l.nextSeq, l.nextSeq
+	c, err := l.findCut(next)
+	if err != nil {
+		return err
+	}
+	if act := l.segs[len(l.segs)-1]; c == nil && act.base > next {
+		// The active segment holds nothing (nothing at or after next is
+		// on disk) but its header says it starts after next: replace it.
+		c = &cut{next: next, seg: act.id, off: segment.FileHeaderSize}
+	}
+	nb := bounds{front: min(l.front, next), cut: c}
+	if c == nil {
+		// Nothing at or after next is on disk: only the numbering moves.
+		if err := writeBounds(l.fs, l.dir, nb); err != nil {
+			return l.fail(err)
+		}
+		l.front, l.nextSeq, l.visibleSeq, l.syncedSeq = nb.front, next, next, next
+		return nil
+	}
+	if err := writeBounds(l.fs, l.dir, nb); err != nil {
+		return l.fail(err)
+	}
+	// From here on the cut is decided; a failure leaves it to Open. Reads
+	// that fail in files cut under them report the records gone.
+	l.cuts.Add(1)
+	if err := w.Unmap(); err != nil {
+		return l.fail(fmt.Errorf("unmap %s: %w", w.Name(), err))
+	}
+	for _, sg := range l.segs {
+		l.retire(sg)
+	}
+	l.segs, l.active = nil, nil
+	if err := applyCut(l.fs, l.dir, c); err != nil {
+		return l.fail(err)
+	}
+	ld, err := load(l.fs, l.dir, false, nb.front)
+	if err != nil {
+		return l.fail(err)
+	}
+	l.front = nb.front
+	if err := l.install(ld); err != nil {
+		return l.fail(err)
+	}
+	if err := l.finishTruncation(nb); err != nil {
+		return l.fail(err)
+	}
+	return nil
+}
+
+// findCut locates the first frame holding a record >= next and the records
+// of it that stay (those below next, not truncated at the front). nil when
+// no such frame exists. Called with l.mu held.
+func (l *Log) findCut(next uint64) (*cut, error) {
+	var c *cut
+	var ferr error
+	l.idx.Ascend(next, func(id uint32, loc index.Frame) bool {
+		sg := l.segByID(uint64(id))
+		if sg == nil {
+			ferr = fmt.Errorf("%w: index names missing segment %d", ErrCorrupt, id)
+			return false
+		}
+		size := sg.size
+		if sg.id == l.active.ID() {
+			size = l.active.Offset()
+		}
+		h, p, err := segment.ReadFrame(sg.f, size, int64(loc.Off), sg.name)
+		if err != nil {
+			ferr = err
+			return false
+		}
+		var kept []byte
+		var keptHeader segment.FrameHeader
+		reached := false
+		it := segment.NewEntryIter(h, p)
+		for {
+			e, ok, err := it.Next()
+			if err != nil {
+				ferr = fmt.Errorf("%s at offset %d: %w", sg.name, loc.Off, err)
+				return false
+			}
+			if !ok {
+				break
+			}
+			if e.Seq >= next {
+				reached = true
+				break
+			}
+			if e.Seq >= l.front {
+				if keptHeader.Count == 0 {
+					keptHeader = segment.FrameHeader{FirstSeq: e.Seq, Time: h.Time}
+				}
+				keptHeader.Count++
+				kept = segment.AppendEntry(kept, e.Key, e.Value, e.Tombstone)
+			}
+		}
+		if !reached {
+			return true // the frame lies wholly below next
+		}
+		c = &cut{next: next, seg: sg.id, off: int64(loc.Off), keptHeader: keptHeader, kept: kept}
+		return false
+	})
+	return c, ferr
+}
+
+func (l *Log) segByID(id uint64) *seg { return findSeg(l.segs, id) }
+
+// applyCut carries out the file part of c: the segments after c.seg and
+// every index file from c.seg on are deleted (newest first), and c.seg is
+// cut at c.off, or deleted when nothing precedes c.off and nothing is
+// kept. Kept records are written back by finishTruncation once the log is
+// loaded, into c.seg, so running the cut again after a crash at any point
+// (even after they were written back) gives the same files.
+func applyCut(fsys vfs.FS, dir string, c *cut) error {
+	names, err := fsys.List(dir)
+	if err != nil {
+		return err
+	}
+	var later []uint64
+	for _, n := range names {
+		if id, ok := parseSegName(n); ok && id > c.seg {
+			later = append(later, id)
+		}
+	}
+	slices.Sort(later)
+	for _, id := range slices.Backward(later) {
+		if err := removeAll(fsys, idxName(dir, id), segName(dir, id)); err != nil {
+			return fmt.Errorf("remove segment %d: %w", id, err)
+		}
+	}
+	name := segName(dir, c.seg)
+	if err := removeAll(fsys, idxName(dir, c.seg)); err != nil {
+		return fmt.Errorf("remove index of %s: %w", name, err)
+	}
+	switch {
+	case c.off <= segment.FileHeaderSize && c.keptHeader.Count == 0:
+		if err := removeAll(fsys, name); err != nil {
+			return fmt.Errorf("remove %s: %w", name, err)
+		}
+	case c.off <= segment.FileHeaderSize:
+		// Kept records go back into this segment, emptied, not into the
+		// one before it: a second run of the cut must remove them again.
+		if err := cutFile(fsys, name, segment.FileHeaderSize); err != nil {
+			return err
+		}
+	default:
+		if err := cutFile(fsys, name, c.off); err != nil {
+			return err
+		}
+	}
+	return fsys.SyncDir(dir)
+}
+
+// finishTruncation completes a TruncateBack once the cut files are loaded:
+// the kept records are appended again and synced, and the cut is cleared
+// from the bounds file. Then (and at every Open) segments holding only
+// truncated records are deleted. Called with l.mu held (or before l is
+// shared), with the log installed.
+func (l *Log) finishTruncation(b bounds) error {
+	if c := b.cut; c != nil {
+		if h := c.keptHeader; h.Count > 0 {
+			if l.nextSeq != h.FirstSeq {
+				return fmt.Errorf("%w: finishing truncation: log continues at %d, kept records start at %d", ErrCorrupt, l.nextSeq, h.FirstSeq)
+			}
+			frame := make([]byte, segment.FrameHeaderSize+len(c.kept))
+			copy(frame[segment.FrameHeaderSize:], c.kept)
+			h.CRC = segment.Checksum(c.kept)
+			off, err := l.active.WriteFrame(frame, h)
+			if err != nil {
+				return err
+			}
+			l.idx.Append(uint32(l.active.ID()), h.FirstSeq, h.FirstSeq+uint64(h.Count)-1, uint32(off))
+		}
+		if err := l.active.File().Sync(); err != nil {
+			return fmt.Errorf("sync %s: %w", l.active.Name(), err)
+		}
+		l.active.MarkSynced(l.active.Offset())
+		l.nextSeq, l.visibleSeq, l.syncedSeq = c.next, c.next, c.next
+		if err := writeBounds(l.fs, l.dir, bounds{front: b.front}); err != nil {
+			return err
+		}
+	}
+	if len(l.segs) == 0 {
+		return nil
+	}
+	return l.dropBelowFront()
+}
+
+// cutFile cuts the file name to size, if longer, and syncs it.
+func cutFile(fsys vfs.FS, name string, size int64) error {
+	f, err := fsys.OpenReadWrite(name)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", name, err)
+	}
+	defer f.Close()
+	cur, err := f.Size()
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", name, err)
+	}
+	if cur < size {
+		return fmt.Errorf("%s: %w: %d bytes, truncation cuts at %d", name, ErrCorrupt, cur, size)
+	}
+	if err := f.Truncate(size); err != nil {
+		return fmt.Errorf("truncate %s: %w", name, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", name, err)
+	}
+	return nil
+}
