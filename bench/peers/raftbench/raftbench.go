@@ -99,7 +99,7 @@ type Config struct {
 
 // Default is the configuration of a full run.
 var Default = Config{
-	Batch1Calls:  5000,
+	Batch1Calls:  10000,
 	Batch64Calls: 2000,
 	GetStore:     100_000,
 	GetOps:       200_000,

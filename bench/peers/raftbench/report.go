@@ -252,7 +252,7 @@ func factor(x float64) string {
 	case x >= 10:
 		return fmt.Sprintf("%.0f×", x)
 	case x >= 1:
-		return strings.TrimSuffix(fmt.Sprintf("%.1f", x), ".0") + "×"
+		return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.2f", x), "0"), ".") + "×"
 	default:
 		return fmt.Sprintf("%.2g×", x)
 	}

@@ -4,7 +4,7 @@
 // prints a markdown table of medians (min–max) with journal ÷ store in
 // every cell; -png draws the chart.
 //
-//	cd bench/peers && go run ./cmd/raftbench -png ../raft-stores.png   # full run, 5 rounds
+//	cd bench/peers && go run ./cmd/raftbench -png ../raft-stores.png   # full run, 7 rounds (~4 min)
 //	cd bench/peers && go run ./cmd/raftbench -short                     # smoke run, seconds
 //	go run ./cmd/raftbench -stores raft-boltdb,raft-wal -jobs batch1,get -rounds 3
 //
@@ -42,7 +42,7 @@ func main() {
 		jobF     = flag.String("job", "", "internal: job of the -child run")
 		dirF     = flag.String("dir", "", "internal: fresh directory of the -child run")
 		short    = flag.Bool("short", false, "smoke run: tiny sizes, 1 round")
-		rounds   = flag.Int("rounds", 5, "rounds (each runs every job on every store once)")
+		rounds   = flag.Int("rounds", 7, "rounds (each runs every job on every store once)")
 		storeL   = flag.String("stores", "", "comma-separated stores (default all: "+strings.Join(names(raftbench.Stores()), ",")+")")
 		jobL     = flag.String("jobs", "", "comma-separated jobs (default all: "+strings.Join(raftbench.AllJobs, ",")+")")
 		base     = flag.String("base", "", "directory for the runs' fresh directories (default $JOURNAL_BENCH_DIR, else the temp dir); must be a real disk")
