@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/raft"
 )
 
 // tiny keeps the test to a second or so per store.
@@ -132,4 +135,75 @@ func runInChild(store, phase, dir string) (map[string]float64, error) {
 	}
 	var m map[string]float64
 	return m, json.Unmarshal(out, &m)
+}
+
+// The benchmarks give the jobs' hot paths to go test's profilers, e.g.
+//
+//	go test -run '^$' -bench 'GetLog/journal' -cpuprofile get.prof ./raftbench
+//
+// Directories are under $JOURNAL_BENCH_DIR when set (a real disk), else
+// the test's temp dir.
+func benchDir(b *testing.B) string {
+	base := os.Getenv("JOURNAL_BENCH_DIR")
+	if base == "" {
+		return b.TempDir()
+	}
+	dir, err := os.MkdirTemp(base, "raftbench-test-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// BenchmarkGetLog: GetLog of random indexes over 100,000 entries stored in
+// batches of 64.
+func BenchmarkGetLog(b *testing.B) {
+	const n = 100_000
+	for _, s := range Stores() {
+		b.Run(s.Name, func(b *testing.B) {
+			st, err := s.Open(benchDir(b))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			if _, err := fill(st, n, 64); err != nil {
+				b.Fatal(err)
+			}
+			r := rand.New(rand.NewPCG(1, 2))
+			b.ResetTimer()
+			for b.Loop() {
+				var l raft.Log
+				if err := st.GetLog(1+r.Uint64N(n), &l); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkStoreLogs: durable StoreLogs of batches of 1 and 64 entries.
+func BenchmarkStoreLogs(b *testing.B) {
+	for _, size := range []int{1, 64} {
+		for _, s := range Stores() {
+			b.Run(fmt.Sprintf("batch%d/%s", size, s.Name), func(b *testing.B) {
+				st, err := s.Open(benchDir(b))
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer st.Close()
+				idx := uint64(1)
+				for b.Loop() {
+					b.StopTimer()
+					batch := batches(idx, 1, size)[0]
+					idx += uint64(size)
+					b.StartTimer()
+					if _, err := store(st, batch); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(size)*float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+			})
+		}
+	}
 }
