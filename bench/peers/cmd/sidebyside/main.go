@@ -18,17 +18,12 @@
 package main
 
 import (
-	"bufio"
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"os"
-	"os/exec"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +31,7 @@ import (
 	"github.com/seglog/journal"
 	"github.com/seglog/journal/bench"
 	"github.com/seglog/journal/bench/peers"
+	"github.com/seglog/journal/bench/peers/internal/runs"
 )
 
 // engine is one store under test.
@@ -124,12 +120,6 @@ var figures = []figure{
 	{"M1", "M1 peak-RSS-MiB", "MiB", false, "<= 120 MiB"},
 }
 
-// childResult is what a child prints.
-type childResult struct {
-	Metrics map[string]float64 `json:"metrics"`
-	Error   string             `json:"error,omitempty"`
-}
-
 const childPrefix = "SIDEBYSIDE-RESULT "
 
 func main() {
@@ -192,13 +182,9 @@ func isSet(name string) bool {
 // runChild runs one job; writers > 0 overrides the workload's number of
 // concurrent writers (-scaling).
 func runChild(engName, jobName, dir string, writers int) int {
-	res := childResult{Metrics: map[string]float64{}}
-	err := childJob(engName, jobName, dir, writers, res.Metrics)
-	if err != nil {
-		res.Error = err.Error()
-	}
-	b, _ := json.Marshal(res)
-	fmt.Printf("%s%s\n", childPrefix, b)
+	m := map[string]float64{}
+	err := childJob(engName, jobName, dir, writers, m)
+	runs.Print(childPrefix, m, err)
 	return 0
 }
 
@@ -246,19 +232,9 @@ func childJob(engName, jobName, dir string, writers int, m map[string]float64) e
 
 // ---- parent
 
-func splitList(s string) []string {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
 func runParent(rounds int, engList, wlList, base, jsonOut string, timeout time.Duration) error {
 	var engs []engine
-	if names := splitList(engList); len(names) > 0 {
+	if names := runs.SplitList(engList); len(names) > 0 {
 		for _, n := range names {
 			e, ok := engineByName(n)
 			if !ok {
@@ -270,7 +246,7 @@ func runParent(rounds int, engList, wlList, base, jsonOut string, timeout time.D
 		engs = engines
 	}
 	wanted := map[string]bool{}
-	for _, w := range splitList(wlList) {
+	for _, w := range runs.SplitList(wlList) {
 		known := false
 		for _, f := range figures {
 			known = known || f.workload == w
@@ -333,7 +309,7 @@ func runParent(rounds int, engList, wlList, base, jsonOut string, timeout time.D
 					status = "FAILED: " + err.Error()
 				}
 				fmt.Fprintf(os.Stderr, "[%6.1fs] round %d/%d %-5s %-12s %5.1fs %s\n", time.Since(start).Seconds(), r+1, rounds, p.job, p.engine, time.Since(t0).Seconds(), status)
-				allRuns = append(allRuns, map[string]any{"round": r, "job": p.job, "engine": p.engine, "metrics": m, "error": errString(err)})
+				allRuns = append(allRuns, map[string]any{"round": r, "job": p.job, "engine": p.engine, "metrics": m, "error": runs.ErrString(err)})
 				for key, v := range m {
 					if values[key] == nil {
 						values[key] = map[string][]float64{}
@@ -375,13 +351,6 @@ func prepare(base string) (string, string, error) {
 	return base, self, err
 }
 
-func errString(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
-}
-
 // spawn runs one job in a child process in a fresh directory under base.
 func spawn(self, base, eng, job string, timeout time.Duration) (map[string]float64, error) {
 	return spawnArgs(self, base, eng, job, timeout)
@@ -394,65 +363,7 @@ func spawnArgs(self, base, eng, job string, timeout time.Duration, extra ...stri
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, self, append([]string{"-child", "-engine", eng, "-job", job, "-dir", dir + "/db"}, extra...)...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("%v: %s", err, lastLine(stderr.String()))
-	}
-	sc := bufio.NewScanner(strings.NewReader(string(out)))
-	for sc.Scan() {
-		if line, ok := strings.CutPrefix(sc.Text(), childPrefix); ok {
-			var res childResult
-			if err := json.Unmarshal([]byte(line), &res); err != nil {
-				return nil, err
-			}
-			if res.Error != "" {
-				return res.Metrics, fmt.Errorf("%s", res.Error)
-			}
-			return res.Metrics, nil
-		}
-	}
-	return nil, fmt.Errorf("no result: %s", lastLine(stderr.String()))
-}
-
-func lastLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
-		s = s[i+1:]
-	}
-	return s
-}
-
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
-}
-
-func num(x float64) string {
-	a := math.Abs(x)
-	switch {
-	case a >= 1e6:
-		return fmt.Sprintf("%.2fM", x/1e6)
-	case a >= 1e4:
-		return fmt.Sprintf("%.0fk", x/1e3)
-	case a >= 1e3:
-		return fmt.Sprintf("%.1fk", x/1e3)
-	case a >= 100:
-		return fmt.Sprintf("%.0f", x)
-	case a >= 10:
-		return fmt.Sprintf("%.1f", x)
-	default:
-		return fmt.Sprintf("%.2f", x)
-	}
+	return runs.Child(self, append([]string{"-child", "-engine", eng, "-job", job, "-dir", dir + "/db"}, extra...), childPrefix, timeout)
 }
 
 // verdict checks the issue's target for figure f on the medians.
@@ -489,17 +400,17 @@ func verdict(f figure, med func(key, eng string) (float64, bool)) string {
 		}
 		return strings.Join(parts, "; ")
 	case "W4a events/s":
-		return check(j >= 1e6, num(j))
+		return check(j >= 1e6, runs.Num(j))
 	case "W4b events/s":
-		return check(j >= 5e6, num(j))
+		return check(j >= 5e6, runs.Num(j))
 	case "O1 open-ms":
-		return check(j <= 20, num(j)+" ms")
+		return check(j <= 20, runs.Num(j)+" ms")
 	case "R1 events/s":
-		return check(j >= 1e7, num(j))
+		return check(j >= 1e7, runs.Num(j))
 	case "D1 bytes/event":
-		return check(j <= 24, num(j))
+		return check(j <= 24, runs.Num(j))
 	case "M1 peak-RSS-MiB":
-		return check(j <= 120, num(j)+" MiB")
+		return check(j <= 120, runs.Num(j)+" MiB")
 	}
 	return ""
 }
@@ -510,7 +421,7 @@ func printTable(w io.Writer, engs []engine, wanted map[string]bool, values map[s
 		if len(v) == 0 {
 			return 0, false
 		}
-		return median(v), true
+		return runs.Median(v), true
 	}
 	host, _ := os.Hostname()
 	fmt.Fprintf(w, "Side by side: %d round(s), %s, GOMAXPROCS=%d, %s/%s, host %s, %s.\n", rounds, took.Round(time.Second), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, host, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
@@ -540,11 +451,8 @@ func printTable(w io.Writer, engs []engine, wanted map[string]bool, values map[s
 				fmt.Fprint(w, " – |")
 				continue
 			}
-			m := median(v)
-			cell := num(m)
-			if len(v) > 1 {
-				cell += fmt.Sprintf(" (%s–%s)", num(slices.Min(v)), num(slices.Max(v)))
-			}
+			m := runs.Median(v)
+			cell := runs.Cell(v)
 			if jok && e.name != "journal" && m != 0 {
 				cell += fmt.Sprintf(" · %.2f", j/m)
 			}

@@ -25,6 +25,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/seglog/journal/bench"
+	"github.com/seglog/journal/bench/peers/internal/runs"
 )
 
 // scalingEngines are the engines of the scaling chart unless -engines says
@@ -36,7 +37,7 @@ const scalingWriters = "1,4,16,64,256"
 
 func parseWriters(s string) ([]int, error) {
 	var out []int
-	for _, f := range splitList(s) {
+	for _, f := range runs.SplitList(s) {
 		n, err := strconv.Atoi(f)
 		if err != nil || n < 1 {
 			return nil, fmt.Errorf("bad writer count %q", f)
@@ -54,7 +55,7 @@ func parseWriters(s string) ([]int, error) {
 // each round), prints the table to stdout and draws the chart to pngPath
 // if it is not empty.
 func runScaling(rounds int, engList, writersList, base, jsonOut, pngPath string, timeout time.Duration) error {
-	names := splitList(engList)
+	names := runs.SplitList(engList)
 	if len(names) == 0 {
 		names = scalingEngines
 	}
@@ -95,7 +96,7 @@ func runScaling(rounds int, engList, writersList, base, jsonOut, pngPath string,
 					status = "FAILED: " + err.Error()
 				}
 				fmt.Fprintf(os.Stderr, "[%6.1fs] round %d/%d W3 writers=%-4d %-12s %5.1fs %s\n", time.Since(start).Seconds(), r+1, rounds, n, e.name, time.Since(t0).Seconds(), status)
-				allRuns = append(allRuns, map[string]any{"round": r, "job": "W3", "writers": n, "engine": e.name, "metrics": m, "error": errString(err)})
+				allRuns = append(allRuns, map[string]any{"round": r, "job": "W3", "writers": n, "engine": e.name, "metrics": m, "error": runs.ErrString(err)})
 				if err == nil {
 					values[e.name][n] = append(values[e.name][n], m["W3 events/s"])
 					p99[e.name][n] = append(p99[e.name][n], m["W3 p99-us"])
@@ -153,13 +154,10 @@ func printScalingTable(w io.Writer, engs []engine, writers []int, values, p99 ma
 				fmt.Fprint(w, " – |")
 				continue
 			}
-			m := median(v)
-			cell := num(m)
-			if len(v) > 1 {
-				cell += fmt.Sprintf(" (%s–%s)", num(slices.Min(v)), num(slices.Max(v)))
-			}
+			m := runs.Median(v)
+			cell := runs.Cell(v)
 			if e.name != "journal" && len(j) > 0 && m != 0 {
-				cell += fmt.Sprintf(" · %.2f", median(j)/m)
+				cell += fmt.Sprintf(" · %.2f", runs.Median(j)/m)
 			}
 			fmt.Fprintf(w, " %s |", cell)
 		}
@@ -169,7 +167,7 @@ func printScalingTable(w io.Writer, engs []engine, writers []int, values, p99 ma
 				fmt.Fprint(w, " – |")
 				continue
 			}
-			fmt.Fprintf(w, " %s |", num(median(v)))
+			fmt.Fprintf(w, " %s |", runs.Num(runs.Median(v)))
 		}
 		fmt.Fprintln(w)
 	}
@@ -220,7 +218,7 @@ func drawScaling(path, title string, engs []engine, writers []int, values map[st
 			if len(v) == 0 {
 				continue
 			}
-			m := median(v)
+			m := runs.Median(v)
 			bars.XYs = append(bars.XYs, plotter.XY{X: float64(n), Y: m})
 			bars.YErrors = append(bars.YErrors, struct{ Low, High float64 }{m - slices.Min(v), slices.Max(v) - m})
 			ymin, ymax = min(ymin, slices.Min(v)), max(ymax, slices.Max(v))

@@ -1,0 +1,468 @@
+// Package raftbench measures hashicorp/raft log stores (raft.LogStore)
+// side by side: the journal's raftstore, raft-boltdb v2 and raft-wal, on
+// the same disk and the same entries. It is the library of the command
+// cmd/raftbench, which runs every (store, job) in a child process in a
+// fresh directory and prints the medians of several interleaved rounds.
+//
+// The jobs (issue 10, part 4):
+//
+//   - JobBatch1: StoreLogs with batches of 1 entry (every call durable);
+//     entries/s and the p50/p99 latency of a call.
+//   - JobBatch64: the same with batches of 64 entries.
+//   - JobGet: GetLog of random indexes over a store of GetStore entries;
+//     ops/s and p50/p99 latency.
+//   - JobOpen: OpenEntries entries written in batches of 64, Close; then,
+//     in a new process, the time to open the store, read FirstIndex and
+//     LastIndex and GetLog the last index; and the disk bytes per entry of
+//     what was written.
+//
+// Every entry is a raft.LogCommand of EntrySize deterministic pseudo-random
+// bytes (the same bytes for every store), with a term that changes every
+// 100,000 entries and AppendedAt set, as raft's leader does, to the time of
+// the StoreLogs call.
+package raftbench
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	raftwal "github.com/hashicorp/raft-wal"
+)
+
+// EntrySize is the size of every entry's Data.
+const EntrySize = 256
+
+// dataSeed seeds the entries' bytes.
+const dataSeed = 0x5eed_1065
+
+// Store is a raft log store under test.
+type Store interface {
+	raft.LogStore
+	io.Closer
+}
+
+// Opener opens (or creates) a store in dir, which exists.
+type Opener func(dir string) (Store, error)
+
+// Named is one store of the comparison.
+type Named struct {
+	Name string
+	Open Opener
+}
+
+// Peer store names.
+const (
+	BoltDB  = "raft-boltdb"
+	RaftWAL = "raft-wal"
+)
+
+// OpenBoltDB opens raft-boltdb v2 with its defaults (NoSync false: every
+// StoreLogs is one bbolt transaction whose commit fdatasyncs).
+func OpenBoltDB(dir string) (Store, error) {
+	return raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db")})
+}
+
+// OpenRaftWAL opens hashicorp/raft-wal with its defaults (64 MiB
+// preallocated segments, a bbolt meta DB written only when segments
+// rotate; every StoreLogs fsyncs the tail segment).
+func OpenRaftWAL(dir string) (Store, error) {
+	return raftwal.Open(dir)
+}
+
+// Peers are the stores the journal's is compared with.
+var Peers = []Named{
+	{BoltDB, OpenBoltDB},
+	{RaftWAL, OpenRaftWAL},
+}
+
+// Config sizes the jobs.
+type Config struct {
+	Batch1Calls  int // JobBatch1: StoreLogs calls of 1 entry
+	Batch64Calls int // JobBatch64: StoreLogs calls of 64 entries
+	GetStore     int // JobGet: entries in the store
+	GetOps       int // JobGet: GetLog calls
+	OpenEntries  int // JobOpen: entries written before the reopen
+	OpenBatch    int // JobOpen and JobGet: entries per StoreLogs when filling
+}
+
+// Default is the configuration of a full run.
+var Default = Config{
+	Batch1Calls:  10000,
+	Batch64Calls: 2000,
+	GetStore:     100_000,
+	GetOps:       200_000,
+	OpenEntries:  1_000_000,
+	OpenBatch:    64,
+}
+
+// Tiny is a configuration for smoke tests: a second or so per store.
+var Tiny = Config{
+	Batch1Calls:  50,
+	Batch64Calls: 20,
+	GetStore:     2000,
+	GetOps:       2000,
+	OpenEntries:  5000,
+	OpenBatch:    64,
+}
+
+// Jobs.
+const (
+	JobBatch1  = "batch1"
+	JobBatch64 = "batch64"
+	JobGet     = "get"
+	JobOpen    = "open"
+	// JobOpen's phases, each run by Run in its own process on the same
+	// directory.
+	JobFill   = "fill"
+	JobReopen = "reopen"
+)
+
+// AllJobs lists the jobs in the order they run in a round.
+var AllJobs = []string{JobBatch1, JobBatch64, JobGet, JobOpen}
+
+// Phases returns the runs of job, each to be given to Run in a process
+// of its own, in order, on the same directory.
+func Phases(job string) []string {
+	if job == JobOpen {
+		return []string{JobFill, JobReopen}
+	}
+	return []string{job}
+}
+
+// Metric keys a job reports.
+const (
+	B1Rate   = "batch1 entries/s"
+	B1P50    = "batch1 p50-us"
+	B1P99    = "batch1 p99-us"
+	B64Rate  = "batch64 entries/s"
+	B64P50   = "batch64 p50-us"
+	B64P99   = "batch64 p99-us"
+	GetRate  = "get ops/s"
+	GetP50   = "get p50-us"
+	GetP99   = "get p99-us"
+	OpenMs   = "open ms"
+	DiskB    = "disk bytes/entry"
+	AllocB   = "allocated bytes/entry"
+	FillRate = "fill entries/s" // JobOpen's write of OpenEntries in batches
+)
+
+// Data returns entry index's bytes: EntrySize pseudo-random bytes that
+// depend only on the index.
+func Data(index uint64) []byte {
+	b := make([]byte, EntrySize)
+	r := rand.NewPCG(dataSeed, index)
+	for i := 0; i < EntrySize; i += 8 {
+		v := r.Uint64()
+		for j := 0; j < 8; j++ {
+			b[i+j] = byte(v >> (8 * j))
+		}
+	}
+	return b
+}
+
+// Entry returns the raft log entry at index (AppendedAt left zero: the
+// writer sets it when it stores the entry).
+func Entry(index uint64) *raft.Log {
+	return &raft.Log{
+		Index: index,
+		Term:  1 + (index-1)/100_000,
+		Type:  raft.LogCommand,
+		Data:  Data(index),
+	}
+}
+
+// batches returns n batches of size consecutive entries from index first.
+func batches(first uint64, n, size int) [][]*raft.Log {
+	out := make([][]*raft.Log, n)
+	idx := first
+	for i := range out {
+		b := make([]*raft.Log, size)
+		for j := range b {
+			b[j] = Entry(idx)
+			idx++
+		}
+		out[i] = b
+	}
+	return out
+}
+
+// store calls StoreLogs with batch, setting AppendedAt as raft's leader
+// does, and returns how long the call took.
+func store(s Store, batch []*raft.Log) (time.Duration, error) {
+	t0 := time.Now()
+	for _, l := range batch {
+		l.AppendedAt = t0
+	}
+	err := s.StoreLogs(batch)
+	return time.Since(t0), err
+}
+
+// Run runs job (one of a job's Phases) on the store opened by open in dir
+// and returns its metrics. dir exists; it is fresh for the first phase.
+func Run(open Opener, job, dir string, cfg Config) (map[string]float64, error) {
+	m := map[string]float64{}
+	var err error
+	switch job {
+	case JobBatch1:
+		err = runAppend(open, dir, cfg.Batch1Calls, 1, m, B1Rate, B1P50, B1P99)
+	case JobBatch64:
+		err = runAppend(open, dir, cfg.Batch64Calls, 64, m, B64Rate, B64P50, B64P99)
+	case JobGet:
+		err = runGet(open, dir, cfg, m)
+	case JobFill:
+		err = runFill(open, dir, cfg, m)
+	case JobReopen:
+		err = runReopen(open, dir, cfg, m)
+	default:
+		err = fmt.Errorf("unknown job %q", job)
+	}
+	return m, err
+}
+
+func runAppend(open Opener, dir string, calls, size int, m map[string]float64, rate, p50, p99 string) error {
+	if calls < 1 {
+		return errors.New("no calls")
+	}
+	s, err := open(dir)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	bs := batches(1, calls, size)
+	lat := make([]time.Duration, 0, calls)
+	runtime.GC()
+	t0 := time.Now()
+	for _, b := range bs {
+		d, err := store(s, b)
+		if err != nil {
+			return err
+		}
+		lat = append(lat, d)
+	}
+	wall := time.Since(t0)
+	m[rate] = float64(calls*size) / wall.Seconds()
+	m[p50] = micros(percentile(lat, 50))
+	m[p99] = micros(percentile(lat, 99))
+	// Spot-check what was stored.
+	return check(s, 1, uint64(calls*size))
+}
+
+// fill stores entries 1..n in batches of size; returns the time spent in
+// StoreLogs.
+func fill(s Store, n, size int) (time.Duration, error) {
+	var spent time.Duration
+	for idx := 1; idx <= n; idx += size {
+		k := min(size, n-idx+1)
+		b := batches(uint64(idx), 1, k)[0]
+		d, err := store(s, b)
+		if err != nil {
+			return spent, err
+		}
+		spent += d
+	}
+	return spent, nil
+}
+
+func runGet(open Opener, dir string, cfg Config, m map[string]float64) error {
+	if cfg.GetStore < 1 || cfg.GetOps < 1 {
+		return errors.New("empty get job")
+	}
+	s, err := open(dir)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if _, err := fill(s, cfg.GetStore, cfg.OpenBatch); err != nil {
+		return err
+	}
+	r := rand.New(rand.NewPCG(dataSeed, 2))
+	idx := make([]uint64, cfg.GetOps)
+	for i := range idx {
+		idx[i] = 1 + r.Uint64N(uint64(cfg.GetStore))
+	}
+	lat := make([]time.Duration, len(idx))
+	logs := make([]raft.Log, len(idx))
+	runtime.GC()
+	var total time.Duration
+	for i, x := range idx {
+		t0 := time.Now()
+		err := s.GetLog(x, &logs[i])
+		d := time.Since(t0)
+		if err != nil {
+			return fmt.Errorf("GetLog(%d): %w", x, err)
+		}
+		lat[i] = d
+		total += d
+	}
+	m[GetRate] = float64(len(idx)) / total.Seconds()
+	m[GetP50] = micros(percentile(lat, 50))
+	m[GetP99] = micros(percentile(lat, 99))
+	for i, x := range idx {
+		if err := same(&logs[i], x); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runFill is the first phase of JobOpen: write OpenEntries entries in
+// batches of OpenBatch, close, and measure the files.
+func runFill(open Opener, dir string, cfg Config, m map[string]float64) error {
+	n := cfg.OpenEntries
+	if n < 1 {
+		return errors.New("no entries")
+	}
+	s, err := open(dir)
+	if err != nil {
+		return err
+	}
+	spent, err := fill(s, n, cfg.OpenBatch)
+	if err != nil {
+		s.Close()
+		return err
+	}
+	m[FillRate] = float64(n) / spent.Seconds()
+	if err := s.Close(); err != nil {
+		return err
+	}
+	size, alloc, err := DiskUsage(dir)
+	if err != nil {
+		return err
+	}
+	m[DiskB] = float64(size) / float64(n)
+	m[AllocB] = float64(alloc) / float64(n)
+	return nil
+}
+
+// runReopen is the second phase of JobOpen, in a new process as after a
+// restart (raft-wal's Close leaves its meta DB's file lock held, so it
+// cannot be reopened in the process that closed it): open the store
+// runFill wrote, read FirstIndex and LastIndex and GetLog the last index.
+func runReopen(open Opener, dir string, cfg Config, m map[string]float64) error {
+	n := cfg.OpenEntries
+	runtime.GC()
+	t0 := time.Now()
+	s, err := open(dir)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	first, err := s.FirstIndex()
+	if err != nil {
+		return err
+	}
+	last, err := s.LastIndex()
+	if err != nil {
+		return err
+	}
+	var l raft.Log
+	err = s.GetLog(last, &l)
+	d := time.Since(t0)
+	if err != nil {
+		return err
+	}
+	m[OpenMs] = float64(d.Nanoseconds()) / 1e6
+	if first != 1 || last != uint64(n) {
+		return fmt.Errorf("after reopen: first %d last %d, want 1 and %d", first, last, n)
+	}
+	return same(&l, last)
+}
+
+// check verifies FirstIndex, LastIndex and a few entries of a store that
+// holds first..last.
+func check(s Store, first, last uint64) error {
+	f, err := s.FirstIndex()
+	if err != nil {
+		return err
+	}
+	l, err := s.LastIndex()
+	if err != nil {
+		return err
+	}
+	if f != first || l != last {
+		return fmt.Errorf("first %d last %d, want %d and %d", f, l, first, last)
+	}
+	for _, x := range []uint64{first, (first + last) / 2, last} {
+		var got raft.Log
+		if err := s.GetLog(x, &got); err != nil {
+			return fmt.Errorf("GetLog(%d): %w", x, err)
+		}
+		if err := same(&got, x); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// same checks that l is entry index as Entry made it.
+func same(l *raft.Log, index uint64) error {
+	want := Entry(index)
+	if l.Index != want.Index || l.Term != want.Term || l.Type != want.Type || !bytes.Equal(l.Data, want.Data) || l.AppendedAt.IsZero() {
+		return fmt.Errorf("entry %d read back wrong: index %d term %d type %v len %d appendedAt %v", index, l.Index, l.Term, l.Type, len(l.Data), l.AppendedAt)
+	}
+	return nil
+}
+
+// DiskUsage sums the sizes and the allocated bytes of all files under dir.
+func DiskUsage(dir string) (size, alloc int64, err error) {
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		size += info.Size()
+		if st, ok := info.Sys().(*syscall.Stat_t); ok {
+			alloc += st.Blocks * 512
+		}
+		return nil
+	})
+	return size, alloc, err
+}
+
+func percentile(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	i := int(float64(len(s)-1) * p / 100)
+	return s[i]
+}
+
+func micros(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
+
+// MkFresh makes a fresh directory for one run under base.
+func MkFresh(base, store, job string) (string, error) {
+	return os.MkdirTemp(base, "raftbench-"+store+"-"+job+"-")
+}
+
+// journalStores is the journal's store, when this module has it.
+var journalStores []Named
+
+// Stores returns every store of the comparison, the journal's first.
+func Stores() []Named { return append(slices.Clone(journalStores), Peers...) }
+
+// Lookup finds a store of Stores by name.
+func Lookup(name string) (Named, bool) {
+	for _, s := range Stores() {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Named{}, false
+}
