@@ -71,6 +71,9 @@ type loaded struct {
 	// confirmed durable by a successful fsync (the largest durable offset
 	// any frame recorded). 0 when the segment was not scanned.
 	lastSynced int64
+	// lastFileSize is the newest segment's file size (its frames may end
+	// before it).
+	lastFileSize int64
 }
 
 func (ld *loaded) close() {
@@ -123,6 +126,7 @@ func load(fsys vfs.FS, dir string, readOnly bool, front uint64) (_ *loaded, err 
 		if err != nil {
 			return nil, fmt.Errorf("stat %s: %w", name, err)
 		}
+		ld.lastFileSize = size
 		var hb [segment.FileHeaderSize]byte
 		var fh segment.FileHeader
 		if size >= segment.FileHeaderSize {

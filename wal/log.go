@@ -72,6 +72,7 @@ type Log struct {
 	cptMu      sync.Mutex     // serializes checkpoint writes
 	cptThrough uint64         // guarded by cptMu
 	rotateNext bool           // seal the active segment at the next append
+	staleIdx   bool           // the active segment has an index file from an earlier Close
 	sealQ      []sealJob      // sealed segments whose index and checkpoint are not written yet
 	inlineDue  bool           // Options.Inline: background work to run before Append returns
 	// lastApplyUpto: the batches below it include every one whose append
@@ -155,6 +156,7 @@ func (l *Log) recover() error {
 // (cut after its last valid frame) as the active one. Called before l is
 // shared, or with l.mu held and every previous file retired.
 func (l *Log) install(ld *loaded) error {
+	l.staleIdx = false
 	l.idx = ld.idx
 	l.nextSeq = ld.nextSeq
 	l.visibleSeq = ld.nextSeq
@@ -187,34 +189,31 @@ func (l *Log) install(ld *loaded) error {
 	// and a later fsync would not write them. Then cut anything after the
 	// last valid frame (a torn write, or space reserved earlier) and sync,
 	// so the offsets recorded as durable in new frames are true.
-	if from := max(ld.lastSynced, segment.FileHeaderSize); from < last.size {
+	from := max(ld.lastSynced, segment.FileHeaderSize)
+	if from < last.size {
 		if err := segment.Rewrite(last.f, from, last.size); err != nil {
 			ld.close()
 			return fmt.Errorf("rewrite %s from %d: %w", last.name, from, err)
 		}
 	}
-	if err := last.f.Truncate(last.size); err != nil {
-		ld.close()
-		return fmt.Errorf("cut %s at %d: %w", last.name, last.size, err)
-	}
-	if err := last.f.Sync(); err != nil {
-		ld.close()
-		return fmt.Errorf("sync %s: %w", last.name, err)
+	// A segment sealed by Close (synced, cut to its frames) needs neither:
+	// skipping them keeps Open free of fsyncs.
+	if from < last.size || ld.lastFileSize != last.size {
+		if err := last.f.Truncate(last.size); err != nil {
+			ld.close()
+			return fmt.Errorf("cut %s at %d: %w", last.name, last.size, err)
+		}
+		if err := last.f.Sync(); err != nil {
+			ld.close()
+			return fmt.Errorf("sync %s: %w", last.name, err)
+		}
 	}
 	// The last segment's index file (written when it was sealed at Close)
-	// goes stale with the first append. Remove it durably first: an index
-	// that no longer matches its segment means damage in any segment but
-	// the newest, and this one will not stay the newest.
-	if idx := idxName(l.dir, last.id); indexExists(l.fs, l.dir, last.id) {
-		if err := l.fs.Remove(idx); err != nil {
-			ld.close()
-			return fmt.Errorf("remove %s: %w", idx, err)
-		}
-		if err := l.fs.SyncDir(l.dir); err != nil {
-			ld.close()
-			return fmt.Errorf("sync directory %s: %w", l.dir, err)
-		}
-	}
+	// goes stale with the first append. That is harmless while the segment
+	// is the newest (Open rescans it), not once a newer one exists, where a
+	// stale index means damage: rotate removes it before creating the next
+	// segment, in the same directory sync.
+	l.staleIdx = indexExists(l.fs, l.dir, last.id)
 	l.segs = ld.segs
 	l.active = segment.Resume(last.f, last.name, last.id, last.size, l.opts.SegmentSize)
 	return nil
@@ -393,6 +392,15 @@ func (l *Log) rotate() error {
 	segs[len(segs)-1] = &seg{id: old.ID(), name: old.Name(), f: old.File(), ref: prev.ref, base: prev.base, size: old.Offset()}
 	l.segs = segs
 	l.cond.Broadcast()
+	if l.staleIdx {
+		// Its index from an earlier Close must not outlive its turn as
+		// the newest segment; createSegment's directory sync makes the
+		// removal durable no later than the new segment.
+		if err := removeAll(l.fs, idxName(l.dir, old.ID())); err != nil {
+			return fmt.Errorf("remove stale index of %s: %w", old.Name(), err)
+		}
+		l.staleIdx = false
+	}
 	if err := l.createSegment(old.ID() + 1); err != nil {
 		return err
 	}
