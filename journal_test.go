@@ -2,6 +2,7 @@ package journal
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/seglog/journal/segment"
 )
 
 // TestMain lets the test binary act as a second process for the
@@ -541,8 +544,20 @@ func TestTornLastRecordCutAtEveryOffset(t *testing.T) {
 	}
 	full, _ := os.ReadFile(segs[0])
 	before, _ := os.ReadFile(segFiles(t, live)[0])
+	// The files grow ahead of the data in zeros: cut where the frames end.
+	dataEnd := func(img []byte) int {
+		res, err := segment.Scan(bytes.NewReader(img), int64(len(img)), "seg", nil)
+		if err != nil || res.Tail != segment.TailClean {
+			t.Fatalf("scan of the crash image: %+v, %v; want clean frames", res, err)
+		}
+		return int(res.End)
+	}
+	from, to := dataEnd(before), dataEnd(full)
+	if to-from < 20 {
+		t.Fatalf("setup: the last batch spans bytes %d..%d; want a frame", from, to)
+	}
 	want := []Event{reg("a"), start("a"), failed("a", "boom")}
-	for cut := len(before); cut < len(full); cut++ {
+	for cut := from; cut < to; cut++ {
 		dir := t.TempDir()
 		name := filepath.Join(dir, filepath.Base(segs[0]))
 		if err := os.WriteFile(name, full[:cut], 0o644); err != nil {

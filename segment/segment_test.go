@@ -307,3 +307,42 @@ func TestWriterAndIndexFile(t *testing.T) {
 	}
 	w.Close()
 }
+
+// TestWriterGrowsInBackground writes 24 MiB of frames with the zero-fill
+// ahead running in a goroutine: every frame reads back, the file never
+// holds fewer bytes than the data, and sealing (Unmap, then Truncate)
+// waits for a grow in flight.
+func TestWriterGrowsInBackground(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "1.seg")
+	w, err := Create(vfs.Default(), name, FileHeader{ID: 1}, 40<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.GrowInBackground()
+	payload := AppendEntry(nil, []byte("k"), bytes.Repeat([]byte{7}, 8<<10), false)
+	const n = 3000
+	for i := range n {
+		frame := append(make([]byte, FrameHeaderSize), payload...)
+		if _, err := w.WriteFrame(frame, FrameHeader{CRC: Checksum(payload), FirstSeq: uint64(i), Count: 1}); err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+		if size, _ := w.File().Size(); size < w.Offset() {
+			t.Fatalf("frame %d: file of %d bytes below the data's end %d", i, size, w.Offset())
+		}
+	}
+	end := w.Offset()
+	if err := w.Unmap(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.File().Truncate(end); err != nil {
+		t.Fatal(err)
+	}
+	if size, _ := w.File().Size(); size != end {
+		t.Fatalf("after Unmap and Truncate the file has %d bytes, want %d: a background grow outlived Unmap", size, end)
+	}
+	res, err := Scan(w.File(), end, name, nil)
+	if err != nil || res.Frames != n || res.Tail != TailClean {
+		t.Fatalf("scan: %+v, %v; want %d clean frames", res, err, n)
+	}
+	w.Close()
+}
