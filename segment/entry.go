@@ -16,17 +16,20 @@ type Entry struct {
 	Value     []byte
 }
 
+// MaxFrameKeyBytes bounds the sum of the key lengths of one frame's
+// entries. A plain frame meets it by construction (its keys are part of a
+// payload of at most MaxPayload bytes); a FlagPrefix frame could promise
+// far more through shared prefixes, so writers must keep the keys of a
+// prefix frame within it and the iterator rejects a frame whose keys add
+// up to more as corrupt. It is what bounds the memory the iterator
+// allocates for reconstructed keys.
+const MaxFrameKeyBytes = MaxPayload
+
 // AppendEntry appends the encoding of one entry of a contiguous frame to
-// dst. Use AppendSparseEntry for frames with FlagSparse.
+// dst. Use AppendSparseEntry for frames with FlagSparse and
+// AppendPrefixEntry for frames with FlagPrefix.
 func AppendEntry(dst, key, value []byte, tombstone bool) []byte {
-	kl := uint64(len(key)) << 1
-	if tombstone {
-		kl |= 1
-	}
-	dst = binary.AppendUvarint(dst, kl)
-	dst = append(dst, key...)
-	dst = binary.AppendUvarint(dst, uint64(len(value)))
-	return append(dst, value...)
+	return appendRest(dst, key, value, tombstone)
 }
 
 // AppendSparseEntry appends one entry of a FlagSparse frame: delta is the
@@ -38,25 +41,87 @@ func AppendSparseEntry(dst []byte, first bool, delta uint64, key, value []byte, 
 	return AppendEntry(dst, key, value, tombstone)
 }
 
-// EntryIter decodes the entries of one frame's payload. The Key and Value
-// of each entry alias the payload.
+// AppendPrefixEntry appends one entry of a contiguous FlagPrefix frame:
+// its key is stored as the length it shares with prev, the previous
+// entry's key in the frame (nil for the first entry), and the rest. The
+// caller keeps the sum of the frame's key lengths within MaxFrameKeyBytes.
+func AppendPrefixEntry(dst, prev, key, value []byte, tombstone bool) []byte {
+	n := sharedPrefix(prev, key)
+	dst = binary.AppendUvarint(dst, uint64(n))
+	return appendRest(dst, key[n:], value, tombstone)
+}
+
+// AppendSparsePrefixEntry appends one entry of a frame with both
+// FlagSparse and FlagPrefix: the sequence delta as in AppendSparseEntry
+// (omitted for the first entry), then the key as in AppendPrefixEntry
+// (prev is nil for the first entry).
+func AppendSparsePrefixEntry(dst []byte, first bool, delta uint64, prev, key, value []byte, tombstone bool) []byte {
+	if !first {
+		dst = binary.AppendUvarint(dst, delta)
+	}
+	return AppendPrefixEntry(dst, prev, key, value, tombstone)
+}
+
+// appendRest appends what every entry ends with: (len(key)<<1 |
+// tombstone), key, len(value), value. key is the whole key, or the part not
+// shared with the previous one in a FlagPrefix frame.
+func appendRest(dst, key, value []byte, tombstone bool) []byte {
+	kl := uint64(len(key)) << 1
+	if tombstone {
+		kl |= 1
+	}
+	dst = binary.AppendUvarint(dst, kl)
+	dst = append(dst, key...)
+	dst = binary.AppendUvarint(dst, uint64(len(value)))
+	return append(dst, value...)
+}
+
+// sharedPrefix is the length of the longest common prefix of a and b.
+func sharedPrefix(a, b []byte) int {
+	n := min(len(a), len(b))
+	for i := range n {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return n
+}
+
+// EntryIter decodes the entries of one frame's payload. The Value of each
+// entry aliases the payload; so does the Key, except in a FlagPrefix frame,
+// where a key that shares a prefix with the previous one is rebuilt in
+// memory the iterator owns. Either way every Key and Value it returns stays
+// valid and unchanged for as long as the payload does: the iterator never
+// reuses that memory, so a caller may keep all the entries of a frame.
 type EntryIter struct {
 	h       FrameHeader
 	p       []byte
 	off     int
 	n       uint32
 	prevSeq uint64
+	// FlagPrefix frames only.
+	prevKey  []byte // the previous entry's key
+	arena    []byte // spare room for rebuilt keys; full chunks are left to their keys
+	keyBytes uint64 // sum of the key lengths so far, at most MaxFrameKeyBytes
 }
 
+// arenaChunk bounds the chunks of memory the iterator allocates for
+// rebuilt keys (a single longer key gets a chunk of its own).
+const arenaChunk = 64 << 10
+
 // NewEntryIter returns an iterator over the entries of a frame whose header
-// is h and whose (checksummed) payload is p.
+// is h and whose (checksummed, decoded) payload is p.
 func NewEntryIter(h FrameHeader, p []byte) EntryIter {
 	return EntryIter{h: h, p: p}
 }
 
 // Next decodes the next entry. It returns ok=false after the last one. A
-// payload that does not decode into exactly h.Count entries gives an error
-// wrapping ErrCorrupt; it never panics, whatever the bytes.
+// payload that does not decode into exactly h.Count entries, a key that
+// claims more shared bytes than the previous key has, or keys that add up
+// to more than MaxFrameKeyBytes give an error wrapping ErrCorrupt; it never
+// panics, whatever the bytes, and the memory it allocates for keys is
+// bounded: at most 4/3 of the keys' bytes (so of MaxFrameKeyBytes) plus
+// one chunk of 64 KiB.
 func (it *EntryIter) Next() (e Entry, ok bool, err error) {
 	if it.n == it.h.Count {
 		if it.off != len(it.p) {
@@ -78,6 +143,15 @@ func (it *EntryIter) Next() (e Entry, ok bool, err error) {
 			seq += d
 		}
 	}
+	var shared uint64
+	if it.h.Flags&FlagPrefix != 0 {
+		if shared, err = it.uvarint(); err != nil {
+			return Entry{}, false, err
+		}
+		if shared > uint64(len(it.prevKey)) {
+			return Entry{}, false, fmt.Errorf("%w: entry %d shares %d key bytes with a previous key of %d", ErrCorrupt, it.n, shared, len(it.prevKey))
+		}
+	}
 	kl, err := it.uvarint()
 	if err != nil {
 		return Entry{}, false, err
@@ -85,6 +159,12 @@ func (it *EntryIter) Next() (e Entry, ok bool, err error) {
 	key, err := it.bytes(kl >> 1)
 	if err != nil {
 		return Entry{}, false, err
+	}
+	if it.h.Flags&FlagPrefix != 0 {
+		if key, err = it.joinKey(int(shared), key); err != nil {
+			return Entry{}, false, err
+		}
+		it.prevKey = key
 	}
 	vl, err := it.uvarint()
 	if err != nil {
@@ -97,6 +177,39 @@ func (it *EntryIter) Next() (e Entry, ok bool, err error) {
 	it.n++
 	it.prevSeq = seq
 	return Entry{Seq: seq, Key: key, Tombstone: kl&1 != 0, Value: val}, true, nil
+}
+
+// joinKey returns the key made of the first shared bytes of the previous
+// key and suffix, which aliases the payload. It copies only when both parts
+// are non-empty, and counts every key against MaxFrameKeyBytes.
+func (it *EntryIter) joinKey(shared int, suffix []byte) ([]byte, error) {
+	n := shared + len(suffix)
+	it.keyBytes += uint64(n)
+	if it.keyBytes > MaxFrameKeyBytes {
+		return nil, fmt.Errorf("%w: keys of entries up to %d add up to more than %d bytes", ErrCorrupt, it.n, MaxFrameKeyBytes)
+	}
+	switch {
+	case shared == 0:
+		return suffix, nil
+	case len(suffix) == 0:
+		return it.prevKey[:shared:shared], nil
+	}
+	if cap(it.arena)-len(it.arena) < n {
+		size := max(min(2*cap(it.arena), arenaChunk), min(2*len(it.p), arenaChunk))
+		if n > size/4 {
+			// A long key gets memory of its own, so that no chunk is
+			// left more than a quarter empty.
+			key := make([]byte, n)
+			copy(key[copy(key, it.prevKey[:shared]):], suffix)
+			return key, nil
+		}
+		// Earlier keys keep the old chunk; it is never written again.
+		it.arena = make([]byte, 0, size)
+	}
+	start := len(it.arena)
+	it.arena = append(it.arena, it.prevKey[:shared]...)
+	it.arena = append(it.arena, suffix...)
+	return it.arena[start : start+n : start+n], nil
 }
 
 func (it *EntryIter) uvarint() (uint64, error) {
