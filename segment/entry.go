@@ -32,6 +32,23 @@ func AppendEntry(dst, key, value []byte, tombstone bool) []byte {
 	return appendRest(dst, key, value, tombstone)
 }
 
+// EntrySize is the length AppendEntry appends for key and value. A batch
+// whose entries add up to at most MaxPayload this way keeps its keys within
+// MaxFrameKeyBytes in any encoding.
+func EntrySize(key, value []byte) int {
+	return uvarintLen(uint64(len(key))<<1) + len(key) + uvarintLen(uint64(len(value))) + len(value)
+}
+
+// uvarintLen is the length of v's uvarint encoding.
+func uvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
+}
+
 // AppendSparseEntry appends one entry of a FlagSparse frame: delta is the
 // gap to the previous entry (seq - prev - 1) and is omitted for the first.
 func AppendSparseEntry(dst []byte, first bool, delta uint64, key, value []byte, tombstone bool) []byte {
@@ -76,7 +93,17 @@ func appendRest(dst, key, value []byte, tombstone bool) []byte {
 	return append(dst, value...)
 }
 
-// sharedPrefix is the length of the longest common prefix of a and b.
+// PrefixSaving is how many bytes AppendPrefixEntry saves, compared with
+// AppendEntry, on key after prev; it is negative when storing the shared
+// length costs more than it saves. Writers sum it over a frame's entries to
+// choose between FlagPrefix and the plain encoding.
+func PrefixSaving(prev, key []byte) int {
+	n := sharedPrefix(prev, key)
+	return n + uvarintLen(uint64(len(key))<<1) - uvarintLen(uint64(len(key)-n)<<1) - uvarintLen(uint64(n))
+}
+
+// sharedPrefix is the length of the longest common prefix of a and b: what
+// AppendPrefixEntry stores as shared for key b after key a.
 func sharedPrefix(a, b []byte) int {
 	n := min(len(a), len(b))
 	for i := range n {

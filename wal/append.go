@@ -36,20 +36,17 @@ func (l *Log) append(b Batch, at bool, want uint64) (first uint64, err error) {
 	}
 	bp := l.getBuf()
 	defer l.putBuf(bp)
-	frame := (*bp)[:segment.FrameHeaderSize]
-	for _, r := range b.Records {
-		frame = segment.AppendEntry(frame, r.Key, r.Value, r.Tombstone)
-		if len(frame)-segment.FrameHeaderSize > MaxBatchBytes {
-			return 0, fmt.Errorf("%w: batch over %d bytes", ErrInvalid, MaxBatchBytes)
-		}
-	}
+	frame, flags, err := encodeBatch((*bp)[:segment.FrameHeaderSize], b.Records)
 	*bp = frame
+	if err != nil {
+		return 0, err
+	}
 	frame, codec, cbp := l.compressFrame(frame)
 	if cbp != nil {
 		defer l.putBuf(cbp)
 	}
 	payload := frame[segment.FrameHeaderSize:]
-	h := segment.FrameHeader{CRC: segment.Checksum(payload), Time: b.Time, Count: uint32(len(b.Records)), Codec: codec}
+	h := segment.FrameHeader{CRC: segment.Checksum(payload), Time: b.Time, Count: uint32(len(b.Records)), Codec: codec, Flags: flags}
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -96,6 +93,38 @@ func (l *Log) append(b Batch, at bool, want uint64) (first uint64, err error) {
 		return 0, err
 	}
 	return first, nil
+}
+
+// encodeBatch appends the entries of records to frame and returns it with
+// the frame flags of that encoding. A batch of two or more records whose
+// consecutive keys share more bytes than recording that costs has its keys
+// prefix-compressed (FlagPrefix): route events of a batch share most of
+// their key. A single record, or records without such keys (the raft
+// store's have none), are encoded plainly. MaxBatchBytes applies to the
+// plain encoding, whichever is used, so that the same batches are accepted
+// as before and a frame's keys stay within segment.MaxFrameKeyBytes.
+func encodeBatch(frame []byte, records []Record) ([]byte, uint8, error) {
+	var plain, saved int
+	var prev []byte
+	for _, r := range records {
+		if plain += segment.EntrySize(r.Key, r.Value); plain > MaxBatchBytes {
+			return frame, 0, fmt.Errorf("%w: batch over %d bytes", ErrInvalid, MaxBatchBytes)
+		}
+		saved += segment.PrefixSaving(prev, r.Key)
+		prev = r.Key
+	}
+	if saved <= 0 {
+		for _, r := range records {
+			frame = segment.AppendEntry(frame, r.Key, r.Value, r.Tombstone)
+		}
+		return frame, 0, nil
+	}
+	prev = nil
+	for _, r := range records {
+		frame = segment.AppendPrefixEntry(frame, prev, r.Key, r.Value, r.Tombstone)
+		prev = r.Key
+	}
+	return frame, segment.FlagPrefix, nil
 }
 
 // writable reports why nothing may be appended now, if anything.

@@ -74,7 +74,8 @@ const (
 	DefaultSegmentSize = 64 << 20
 	MinSegmentSize     = 4 << 10
 	MaxSegmentSize     = 1 << 30
-	// MaxBatchBytes bounds the encoded size of one batch.
+	// MaxBatchBytes bounds the encoded size of one batch (its entries
+	// encoded without key prefix compression).
 	MaxBatchBytes = segment.MaxPayload
 )
 
