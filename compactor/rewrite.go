@@ -119,32 +119,34 @@ func Rewrite(fs vfs.FS, src vfs.File, size int64, srcName string, fh segment.Fil
 
 // encodeSparse appends kept, the surviving entries of one frame, as the
 // payload of a FlagSparse frame and returns it with the frame's flags:
-// FlagPrefix too when prefix-compressing the keys saves bytes, as it does
-// for the journal's route keys.
+// FlagPrefix too when prefix-compressing the keys makes it smaller, as it
+// does for the journal's route keys. It encodes both ways and keeps the
+// smaller (compaction runs in the background, off the append path).
 func encodeSparse(dst []byte, kept []segment.Entry) ([]byte, uint8) {
-	saved := 0
-	for i, e := range kept {
-		var prev []byte
-		if i > 0 {
-			prev = kept[i-1].Key
-		}
-		saved += segment.PrefixSaving(prev, e.Key)
+	start := len(dst)
+	dst = appendSparse(dst, kept, true)
+	mid := len(dst)
+	dst = appendSparse(dst, kept, false)
+	if mid-start < len(dst)-mid {
+		return dst[:mid], segment.FlagSparse | segment.FlagPrefix
 	}
-	flags := segment.FlagSparse
-	if saved > 0 {
-		flags |= segment.FlagPrefix
-	}
+	return dst[:start+copy(dst[start:], dst[mid:])], segment.FlagSparse
+}
+
+// appendSparse appends kept as the entries of a FlagSparse frame, with
+// FlagPrefix keys if prefix is set.
+func appendSparse(dst []byte, kept []segment.Entry, prefix bool) []byte {
 	for i, e := range kept {
 		var prev []byte
 		var delta uint64
 		if i > 0 {
 			prev, delta = kept[i-1].Key, e.Seq-kept[i-1].Seq-1
 		}
-		if flags&segment.FlagPrefix != 0 {
+		if prefix {
 			dst = segment.AppendSparsePrefixEntry(dst, i == 0, delta, prev, e.Key, e.Value, e.Tombstone)
 		} else {
 			dst = segment.AppendSparseEntry(dst, i == 0, delta, e.Key, e.Value, e.Tombstone)
 		}
 	}
-	return dst, flags
+	return dst
 }

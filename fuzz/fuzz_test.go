@@ -339,13 +339,21 @@ func FuzzSegmentReader(f *testing.F) {
 	})
 }
 
+// decodeAll decodes every entry of a frame, with both kinds of iterator:
+// they must agree on every entry and on the error.
 func decodeAll(h segment.FrameHeader, p []byte) error {
 	it := segment.NewEntryIter(h, p)
+	var scratch []byte
+	sit := segment.NewEntryIterScratch(h, p, &scratch)
 	for n := 0; ; n++ {
 		if n > len(p)+1 {
 			return fmt.Errorf("entry iterator did not stop")
 		}
-		_, ok, err := it.Next()
+		e, ok, err := it.Next()
+		se, sok, serr := sit.Next()
+		if sok != ok || (serr == nil) != (err == nil) || se.Seq != e.Seq || !bytes.Equal(se.Key, e.Key) || !bytes.Equal(se.Value, e.Value) || se.Tombstone != e.Tombstone {
+			return fmt.Errorf("entry %d: iterator gave %v %+v %v, with scratch %v %+v %v", n, ok, e, err, sok, se, serr)
+		}
 		if err != nil {
 			if !errors.Is(err, segment.ErrCorrupt) {
 				return fmt.Errorf("entry error %v does not wrap ErrCorrupt", err)

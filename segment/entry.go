@@ -3,6 +3,7 @@ package segment
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 )
 
 // Entry is one record of a frame as stored on disk.
@@ -29,24 +30,14 @@ const MaxFrameKeyBytes = MaxPayload
 // dst. Use AppendSparseEntry for frames with FlagSparse and
 // AppendPrefixEntry for frames with FlagPrefix.
 func AppendEntry(dst, key, value []byte, tombstone bool) []byte {
-	return appendRest(dst, key, value, tombstone)
-}
-
-// EntrySize is the length AppendEntry appends for key and value. A batch
-// whose entries add up to at most MaxPayload this way keeps its keys within
-// MaxFrameKeyBytes in any encoding.
-func EntrySize(key, value []byte) int {
-	return uvarintLen(uint64(len(key))<<1) + len(key) + uvarintLen(uint64(len(value))) + len(value)
-}
-
-// uvarintLen is the length of v's uvarint encoding.
-func uvarintLen(v uint64) int {
-	n := 1
-	for v >= 0x80 {
-		v >>= 7
-		n++
+	kl := uint64(len(key)) << 1
+	if tombstone {
+		kl |= 1
 	}
-	return n
+	dst = binary.AppendUvarint(dst, kl)
+	dst = append(dst, key...)
+	dst = binary.AppendUvarint(dst, uint64(len(value)))
+	return append(dst, value...)
 }
 
 // AppendSparseEntry appends one entry of a FlagSparse frame: delta is the
@@ -65,7 +56,7 @@ func AppendSparseEntry(dst []byte, first bool, delta uint64, key, value []byte, 
 func AppendPrefixEntry(dst, prev, key, value []byte, tombstone bool) []byte {
 	n := sharedPrefix(prev, key)
 	dst = binary.AppendUvarint(dst, uint64(n))
-	return appendRest(dst, key[n:], value, tombstone)
+	return AppendEntry(dst, key[n:], value, tombstone)
 }
 
 // AppendSparsePrefixEntry appends one entry of a frame with both
@@ -79,39 +70,19 @@ func AppendSparsePrefixEntry(dst []byte, first bool, delta uint64, prev, key, va
 	return AppendPrefixEntry(dst, prev, key, value, tombstone)
 }
 
-// appendRest appends what every entry ends with: (len(key)<<1 |
-// tombstone), key, len(value), value. key is the whole key, or the part not
-// shared with the previous one in a FlagPrefix frame.
-func appendRest(dst, key, value []byte, tombstone bool) []byte {
-	kl := uint64(len(key)) << 1
-	if tombstone {
-		kl |= 1
-	}
-	dst = binary.AppendUvarint(dst, kl)
-	dst = append(dst, key...)
-	dst = binary.AppendUvarint(dst, uint64(len(value)))
-	return append(dst, value...)
-}
-
-// PrefixSaving is how many bytes AppendPrefixEntry saves, compared with
-// AppendEntry, on key after prev; it is negative when storing the shared
-// length costs more than it saves. Writers sum it over a frame's entries to
-// choose between FlagPrefix and the plain encoding.
-func PrefixSaving(prev, key []byte) int {
-	n := sharedPrefix(prev, key)
-	return n + uvarintLen(uint64(len(key))<<1) - uvarintLen(uint64(len(key)-n)<<1) - uvarintLen(uint64(n))
-}
-
 // sharedPrefix is the length of the longest common prefix of a and b: what
 // AppendPrefixEntry stores as shared for key b after key a.
 func sharedPrefix(a, b []byte) int {
 	n := min(len(a), len(b))
-	for i := range n {
-		if a[i] != b[i] {
-			return i
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		if x := binary.LittleEndian.Uint64(a[i:]) ^ binary.LittleEndian.Uint64(b[i:]); x != 0 {
+			return i + bits.TrailingZeros64(x)/8
 		}
 	}
-	return n
+	for ; i < n && a[i] == b[i]; i++ {
+	}
+	return i
 }
 
 // EntryIter decodes the entries of one frame's payload. The Value of each
@@ -119,7 +90,8 @@ func sharedPrefix(a, b []byte) int {
 // where a key that shares a prefix with the previous one is rebuilt in
 // memory the iterator owns. Either way every Key and Value it returns stays
 // valid and unchanged for as long as the payload does: the iterator never
-// reuses that memory, so a caller may keep all the entries of a frame.
+// reuses that memory, so a caller may keep all the entries of a frame
+// (unless it asked for reuse with NewEntryIterScratch).
 type EntryIter struct {
 	h       FrameHeader
 	p       []byte
@@ -127,9 +99,10 @@ type EntryIter struct {
 	n       uint32
 	prevSeq uint64
 	// FlagPrefix frames only.
-	prevKey  []byte // the previous entry's key
-	arena    []byte // spare room for rebuilt keys; full chunks are left to their keys
-	keyBytes uint64 // sum of the key lengths so far, at most MaxFrameKeyBytes
+	prevKey  []byte  // the previous entry's key
+	arena    []byte  // spare room for rebuilt keys; full chunks are left to their keys
+	scratch  *[]byte // instead of arena: the one buffer rebuilt keys go to
+	keyBytes uint64  // sum of the key lengths so far, at most MaxFrameKeyBytes
 }
 
 // arenaChunk bounds the chunks of memory the iterator allocates for
@@ -140,6 +113,18 @@ const arenaChunk = 64 << 10
 // is h and whose (checksummed, decoded) payload is p.
 func NewEntryIter(h FrameHeader, p []byte) EntryIter {
 	return EntryIter{h: h, p: p}
+}
+
+// NewEntryIterScratch is NewEntryIter for a caller that uses each entry's
+// Key only until the next call to Next: a key rebuilt from a shared prefix
+// is then written over the previous one in *scratch (grown as needed, up to
+// the longest key), not into memory of its own. The caller may pass the
+// same scratch to the iterators of later frames, so that a scan allocates
+// nothing per frame. Values, and keys that need no rebuilding, alias the
+// payload as with NewEntryIter; what is valid and what is corrupt is the
+// same.
+func NewEntryIterScratch(h FrameHeader, p []byte, scratch *[]byte) EntryIter {
+	return EntryIter{h: h, p: p, scratch: scratch}
 }
 
 // Next decodes the next entry. It returns ok=false after the last one. A
@@ -220,6 +205,11 @@ func (it *EntryIter) joinKey(shared int, suffix []byte) ([]byte, error) {
 		return suffix, nil
 	case len(suffix) == 0:
 		return it.prevKey[:shared:shared], nil
+	case it.scratch != nil:
+		// prevKey may be the start of *it.scratch: copy handles that.
+		b := append(append((*it.scratch)[:0], it.prevKey[:shared]...), suffix...)
+		*it.scratch = b
+		return b[:n:n], nil
 	}
 	if cap(it.arena)-len(it.arena) < n {
 		size := max(min(2*cap(it.arena), arenaChunk), min(2*len(it.p), arenaChunk))

@@ -90,6 +90,7 @@ func TestFramesOfEveryFlagCombinationReadBackInOneSegment(t *testing.T) {
 				seq = es[len(es)-1].seq + 1
 			}
 			rd := NewReader(memFile(img), int64(len(img)), "seg")
+			var scratch []byte
 			for i, es := range want {
 				_, h, p, err := rd.Next()
 				if err != nil {
@@ -119,6 +120,21 @@ func TestFramesOfEveryFlagCombinationReadBackInOneSegment(t *testing.T) {
 					if g.Seq != w.seq || string(g.Key) != w.key || string(g.Value) != w.val || g.Tombstone != w.tombstone {
 						t.Fatalf("frame %d (flags %#x) entry %d: got seq %d key %q value %q tombstone %v, want seq %d key %q value %q tombstone %v",
 							i, h.Flags, k, g.Seq, g.Key, g.Value, g.Tombstone, w.seq, w.key, w.val, w.tombstone)
+					}
+				}
+				// The same with one scratch buffer for every frame, each
+				// key checked before the next is decoded.
+				sit := NewEntryIterScratch(h, p, &scratch)
+				for k := 0; ; k++ {
+					e, ok, err := sit.Next()
+					if err != nil || ok != (k < len(es)) {
+						t.Fatalf("frame %d (flags %#x) entry %d with scratch: ok %v, %v; want %d entries", i, h.Flags, k, ok, err, len(es))
+					}
+					if !ok {
+						break
+					}
+					if w := es[k]; e.Seq != w.seq || string(e.Key) != w.key || string(e.Value) != w.val {
+						t.Fatalf("frame %d (flags %#x) entry %d with scratch: got seq %d key %q value %q, want %d %q %q", i, h.Flags, k, e.Seq, e.Key, e.Value, w.seq, w.key, w.val)
 					}
 				}
 				if last, err := LastSeq(h, p); err != nil || last != es[len(es)-1].seq {

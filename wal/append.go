@@ -96,35 +96,50 @@ func (l *Log) append(b Batch, at bool, want uint64) (first uint64, err error) {
 }
 
 // encodeBatch appends the entries of records to frame and returns it with
-// the frame flags of that encoding. A batch of two or more records whose
-// consecutive keys share more bytes than recording that costs has its keys
-// prefix-compressed (FlagPrefix): route events of a batch share most of
-// their key. A single record, or records without such keys (the raft
-// store's have none), are encoded plainly. MaxBatchBytes applies to the
-// plain encoding, whichever is used, so that the same batches are accepted
-// as before and a frame's keys stay within segment.MaxFrameKeyBytes.
+// the frame flags of that encoding. A batch of two or more records has its
+// keys prefix-compressed (FlagPrefix) when that makes it smaller than the
+// plain encoding: route events of a batch share most of their key. A
+// single record, or records whose keys share nothing (the raft store's
+// have none), are encoded plainly, which costs nothing to decode. A batch
+// whose key and value bytes, plus two per record, exceed MaxBatchBytes is
+// refused whatever its encoding, so that a frame's keys stay within
+// segment.MaxFrameKeyBytes; so is a plain encoding over it.
 func encodeBatch(frame []byte, records []Record) ([]byte, uint8, error) {
-	var plain, saved int
+	start, plain := len(frame), 0
+	if len(records) == 1 {
+		r := records[0]
+		frame = segment.AppendEntry(frame, r.Key, r.Value, r.Tombstone)
+		return checkBatch(frame, start)
+	}
 	var prev []byte
 	for _, r := range records {
-		if plain += segment.EntrySize(r.Key, r.Value); plain > MaxBatchBytes {
-			return frame, 0, fmt.Errorf("%w: batch over %d bytes", ErrInvalid, MaxBatchBytes)
+		// Each length takes at least a byte: plain is at most what
+		// the plain encoding takes.
+		if plain += len(r.Key) + len(r.Value) + 2; plain > MaxBatchBytes {
+			return frame[:start], 0, errBatchSize
 		}
-		saved += segment.PrefixSaving(prev, r.Key)
-		prev = r.Key
-	}
-	if saved <= 0 {
-		for _, r := range records {
-			frame = segment.AppendEntry(frame, r.Key, r.Value, r.Tombstone)
-		}
-		return frame, 0, nil
-	}
-	prev = nil
-	for _, r := range records {
 		frame = segment.AppendPrefixEntry(frame, prev, r.Key, r.Value, r.Tombstone)
 		prev = r.Key
 	}
-	return frame, segment.FlagPrefix, nil
+	if len(frame)-start < plain {
+		return frame, segment.FlagPrefix, nil
+	}
+	frame = frame[:start]
+	for _, r := range records {
+		frame = segment.AppendEntry(frame, r.Key, r.Value, r.Tombstone)
+	}
+	return checkBatch(frame, start)
+}
+
+var errBatchSize = fmt.Errorf("%w: batch over %d bytes", ErrInvalid, MaxBatchBytes)
+
+// checkBatch returns the plainly encoded frame, or errBatchSize if its
+// entries, from start on, are over MaxBatchBytes.
+func checkBatch(frame []byte, start int) ([]byte, uint8, error) {
+	if len(frame)-start > MaxBatchBytes {
+		return frame[:start], 0, errBatchSize
+	}
+	return frame, 0, nil
 }
 
 // writable reports why nothing may be appended now, if anything.

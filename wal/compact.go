@@ -435,11 +435,12 @@ func buildState(fsys vfs.FS, dir string, ld *loaded) (_ *compactor.State, onDisk
 	onDisk = cs.Through()
 	s := &snapshot{idx: ld.idx, segs: ld.segs, visible: ld.nextSeq}
 	var ferr error
+	var scratch []byte // rebuilt keys; Observe copies what it keeps
 	err = s.frames(cs.Through(), func(sg *seg, off int64, h segment.FrameHeader, p []byte) bool {
 		if h.FirstSeq < cs.Through() {
 			return true // covered by the checkpoint
 		}
-		it := segment.NewEntryIter(h, p)
+		it := segment.NewEntryIterScratch(h, p, &scratch)
 		for {
 			e, ok, err := it.Next()
 			if err != nil {

@@ -74,8 +74,9 @@ const (
 	DefaultSegmentSize = 64 << 20
 	MinSegmentSize     = 4 << 10
 	MaxSegmentSize     = 1 << 30
-	// MaxBatchBytes bounds the encoded size of one batch (its entries
-	// encoded without key prefix compression).
+	// MaxBatchBytes bounds the size of one batch: its encoded entries,
+	// and its keys and values with two bytes per record for their
+	// lengths, whatever key prefix compression saves.
 	MaxBatchBytes = segment.MaxPayload
 )
 
