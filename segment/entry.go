@@ -54,7 +54,7 @@ func AppendSparseEntry(dst []byte, first bool, delta uint64, key, value []byte, 
 // entry's key in the frame (nil for the first entry), and the rest. The
 // caller keeps the sum of the frame's key lengths within MaxFrameKeyBytes.
 func AppendPrefixEntry(dst, prev, key, value []byte, tombstone bool) []byte {
-	n := sharedPrefix(prev, key)
+	n := SharedPrefix(prev, key)
 	dst = binary.AppendUvarint(dst, uint64(n))
 	return AppendEntry(dst, key[n:], value, tombstone)
 }
@@ -72,7 +72,7 @@ func AppendSparsePrefixEntry(dst []byte, first bool, delta uint64, prev, key, va
 
 // sharedPrefix is the length of the longest common prefix of a and b: what
 // AppendPrefixEntry stores as shared for key b after key a.
-func sharedPrefix(a, b []byte) int {
+func SharedPrefix(a, b []byte) int {
 	n := min(len(a), len(b))
 	i := 0
 	for ; i+8 <= n; i += 8 {

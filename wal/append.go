@@ -105,42 +105,37 @@ func (l *Log) append(b Batch, at bool, want uint64) (first uint64, err error) {
 // refused whatever its encoding, so that a frame's keys stay within
 // segment.MaxFrameKeyBytes; so is a plain encoding over it.
 func encodeBatch(frame []byte, records []Record) ([]byte, uint8, error) {
-	start, plain := len(frame), 0
-	if len(records) == 1 {
-		r := records[0]
-		frame = segment.AppendEntry(frame, r.Key, r.Value, r.Tombstone)
-		return checkBatch(frame, start)
+	start := len(frame)
+	// Unless the first two keys share more than the byte that storing the
+	// shared length takes, encode plainly without trying (keyless raft
+	// entries, say).
+	if len(records) > 1 && segment.SharedPrefix(records[0].Key, records[1].Key) > 1 {
+		plain := 0
+		var prev []byte
+		for _, r := range records {
+			// Each length takes at least a byte: plain is at most
+			// what the plain encoding takes.
+			if plain += len(r.Key) + len(r.Value) + 2; plain > MaxBatchBytes {
+				return frame[:start], 0, errBatchSize
+			}
+			frame = segment.AppendPrefixEntry(frame, prev, r.Key, r.Value, r.Tombstone)
+			prev = r.Key
+		}
+		if len(frame)-start < plain {
+			return frame, segment.FlagPrefix, nil
+		}
+		frame = frame[:start] // it saved nothing: plain after all
 	}
-	var prev []byte
 	for _, r := range records {
-		// Each length takes at least a byte: plain is at most what
-		// the plain encoding takes.
-		if plain += len(r.Key) + len(r.Value) + 2; plain > MaxBatchBytes {
+		frame = segment.AppendEntry(frame, r.Key, r.Value, r.Tombstone)
+		if len(frame)-start > MaxBatchBytes {
 			return frame[:start], 0, errBatchSize
 		}
-		frame = segment.AppendPrefixEntry(frame, prev, r.Key, r.Value, r.Tombstone)
-		prev = r.Key
-	}
-	if len(frame)-start < plain {
-		return frame, segment.FlagPrefix, nil
-	}
-	frame = frame[:start]
-	for _, r := range records {
-		frame = segment.AppendEntry(frame, r.Key, r.Value, r.Tombstone)
-	}
-	return checkBatch(frame, start)
-}
-
-var errBatchSize = fmt.Errorf("%w: batch over %d bytes", ErrInvalid, MaxBatchBytes)
-
-// checkBatch returns the plainly encoded frame, or errBatchSize if its
-// entries, from start on, are over MaxBatchBytes.
-func checkBatch(frame []byte, start int) ([]byte, uint8, error) {
-	if len(frame)-start > MaxBatchBytes {
-		return frame[:start], 0, errBatchSize
 	}
 	return frame, 0, nil
 }
+
+var errBatchSize = fmt.Errorf("%w: batch over %d bytes", ErrInvalid, MaxBatchBytes)
 
 // writable reports why nothing may be appended now, if anything.
 func (l *Log) writable() error {
