@@ -70,8 +70,9 @@ func AppendSparsePrefixEntry(dst []byte, first bool, delta uint64, prev, key, va
 	return AppendPrefixEntry(dst, prev, key, value, tombstone)
 }
 
-// sharedPrefix is the length of the longest common prefix of a and b: what
-// AppendPrefixEntry stores as shared for key b after key a.
+// SharedPrefix is the length of the longest common prefix of a and b: what
+// AppendPrefixEntry stores as shared for key b after key a. Writers use it
+// to tell whether trying prefix compression is worth it.
 func SharedPrefix(a, b []byte) int {
 	n := min(len(a), len(b))
 	i := 0

@@ -262,3 +262,30 @@ func (m *runtimeMem) read() {
 	runtime.ReadMemStats(&s)
 	m.total = s.TotalAlloc
 }
+
+func TestSharedPrefixCountsCommonLeadingBytesAcrossWords(t *testing.T) {
+	long := "0123456789abcdefghijklmnopqrstuvwxyz"
+	cases := []struct {
+		a, b string
+		want int
+	}{
+		{"", "", 0},
+		{"", "route-1", 0},
+		{"route-1", "route-1", 7},
+		{"route-1", "route-10", 7},
+		{"route-10", "route-1", 7},
+		{"route-1", "route-2", 6},
+		{"xroute", "route", 0},
+		{long, long, len(long)},
+		{long[:8], long, 8},
+		{long[:8] + "X", long, 8},
+		{long[:7] + "X", long, 7},
+		{long[:16] + "X" + long[17:], long, 16},
+		{long[:23] + "X", long, 23},
+	}
+	for _, c := range cases {
+		if got := SharedPrefix([]byte(c.a), []byte(c.b)); got != c.want {
+			t.Errorf("SharedPrefix(%q, %q) = %d, want %d", c.a, c.b, got, c.want)
+		}
+	}
+}
