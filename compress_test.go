@@ -26,14 +26,15 @@ func routeBatch(first, n int) []Event {
 	return out
 }
 
-// frameCodecs counts the frames of every segment file in dir by codec.
-func frameCodecs(t *testing.T, dir string) map[uint8]int {
+// frameHeaders returns the headers of every frame of every segment file in
+// dir, in file order.
+func frameHeaders(t *testing.T, dir string) []segment.FrameHeader {
 	t.Helper()
 	names, err := filepath.Glob(filepath.Join(dir, "*.seg"))
 	if err != nil || len(names) == 0 {
 		t.Fatalf("no segment files in %s: %v", dir, err)
 	}
-	counts := map[uint8]int{}
+	var hs []segment.FrameHeader
 	for _, name := range names {
 		f, err := os.Open(name)
 		if err != nil {
@@ -41,13 +42,23 @@ func frameCodecs(t *testing.T, dir string) map[uint8]int {
 		}
 		st, _ := f.Stat()
 		_, err = segment.Scan(f, st.Size(), name, func(_ int64, h segment.FrameHeader, _ []byte) error {
-			counts[h.Codec]++
+			hs = append(hs, h)
 			return nil
 		})
 		f.Close()
 		if err != nil {
 			t.Fatalf("scan %s: %v", name, err)
 		}
+	}
+	return hs
+}
+
+// frameCodecs counts the frames of every segment file in dir by codec.
+func frameCodecs(t *testing.T, dir string) map[uint8]int {
+	t.Helper()
+	counts := map[uint8]int{}
+	for _, h := range frameHeaders(t, dir) {
+		counts[h.Codec]++
 	}
 	return counts
 }

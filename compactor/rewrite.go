@@ -58,6 +58,7 @@ func Rewrite(fs vfs.FS, src vfs.File, size int64, srcName string, fh segment.Fil
 	}
 	rd := segment.NewReader(src, size, srcName)
 	var payload, stored []byte
+	var kept []segment.Entry
 	for {
 		off, h, p, err := rd.Next()
 		if err == io.EOF {
@@ -66,10 +67,10 @@ func Rewrite(fs vfs.FS, src vfs.File, size int64, srcName string, fh segment.Fil
 		if err != nil {
 			return res, fmt.Errorf("rewrite: %w", err)
 		}
+		// The kept entries' keys and values stay valid until the next
+		// frame is read.
+		kept = kept[:0]
 		it := segment.NewEntryIter(h, p)
-		payload = payload[:0]
-		var first, prev uint64
-		var count uint32
 		for {
 			e, ok, err := it.Next()
 			if err != nil {
@@ -82,27 +83,23 @@ func Rewrite(fs vfs.FS, src vfs.File, size int64, srcName string, fh segment.Fil
 				res.Purged++
 				continue
 			}
-			if count == 0 {
-				first = e.Seq
-				payload = segment.AppendSparseEntry(payload, true, 0, e.Key, e.Value, e.Tombstone)
-			} else {
-				payload = segment.AppendSparseEntry(payload, false, e.Seq-prev-1, e.Key, e.Value, e.Tombstone)
-			}
-			prev = e.Seq
-			count++
+			kept = append(kept, e)
 		}
-		if count == 0 {
+		if len(kept) == 0 {
 			continue
 		}
+		var flags uint8
+		payload, flags = encodeSparse(payload[:0], kept)
+		first, last, count := kept[0].Seq, kept[len(kept)-1].Seq, uint32(len(kept))
 		fo := flushed + int64(len(buf))
 		var codec uint8
 		stored, codec = comp.Compress(stored[:0], payload)
-		nh := segment.FrameHeader{Length: uint32(len(stored)), CRC: segment.Checksum(stored), Synced: uint32(fo), FirstSeq: first, Time: h.Time, Count: count, Codec: codec, Flags: segment.FlagSparse}
+		nh := segment.FrameHeader{Length: uint32(len(stored)), CRC: segment.Checksum(stored), Synced: uint32(fo), FirstSeq: first, Time: h.Time, Count: count, Codec: codec, Flags: flags}
 		var hb [segment.FrameHeaderSize]byte
 		segment.PutFrameHeader(hb[:], nh)
 		buf = append(append(buf, hb[:]...), stored...)
-		res.Frames = append(res.Frames, segment.FrameInfo{Offset: uint32(fo), Count: count, First: first, Last: prev})
-		res.Last = prev
+		res.Frames = append(res.Frames, segment.FrameInfo{Offset: uint32(fo), Count: count, First: first, Last: last})
+		res.Last = last
 		res.Kept += uint64(count)
 		if len(buf) >= writeChunk {
 			if err := flush(); err != nil {
@@ -118,4 +115,38 @@ func Rewrite(fs vfs.FS, src vfs.File, size int64, srcName string, fh segment.Fil
 	}
 	res.Size = flushed
 	return res, nil
+}
+
+// encodeSparse appends kept, the surviving entries of one frame, as the
+// payload of a FlagSparse frame and returns it with the frame's flags:
+// FlagPrefix too when prefix-compressing the keys makes it smaller, as it
+// does for the journal's route keys. It encodes both ways and keeps the
+// smaller (compaction runs in the background, off the append path).
+func encodeSparse(dst []byte, kept []segment.Entry) ([]byte, uint8) {
+	start := len(dst)
+	dst = appendSparse(dst, kept, true)
+	mid := len(dst)
+	dst = appendSparse(dst, kept, false)
+	if mid-start < len(dst)-mid {
+		return dst[:mid], segment.FlagSparse | segment.FlagPrefix
+	}
+	return dst[:start+copy(dst[start:], dst[mid:])], segment.FlagSparse
+}
+
+// appendSparse appends kept as the entries of a FlagSparse frame, with
+// FlagPrefix keys if prefix is set.
+func appendSparse(dst []byte, kept []segment.Entry, prefix bool) []byte {
+	for i, e := range kept {
+		var prev []byte
+		var delta uint64
+		if i > 0 {
+			prev, delta = kept[i-1].Key, e.Seq-kept[i-1].Seq-1
+		}
+		if prefix {
+			dst = segment.AppendSparsePrefixEntry(dst, i == 0, delta, prev, e.Key, e.Value, e.Tombstone)
+		} else {
+			dst = segment.AppendSparseEntry(dst, i == 0, delta, e.Key, e.Value, e.Tombstone)
+		}
+	}
+	return dst
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/seglog/journal"
 	"github.com/seglog/journal/keyset"
+	"github.com/seglog/journal/segment"
 	"github.com/seglog/journal/vfs/vfstest"
 )
 
@@ -81,6 +82,9 @@ func TestWriteSeedCorpus(t *testing.T) {
 	write("FuzzSegmentReader", "zero-padded", append(append([]byte{}, data...), make([]byte, 300)...))
 	write("FuzzSegmentReader", "header-only", data[:32])
 	write("FuzzSegmentReader", "empty", []byte{})
+	write("FuzzSegmentReader", "every-flag-and-codec", everyFlagSegment(t))
+	// before-prefix-*: journal files written before FlagPrefix existed,
+	// kept as they are.
 
 	// FuzzCommandDelta: real keyset files.
 	ks := vfstest.New()
@@ -135,4 +139,35 @@ func TestWriteSeedCorpus(t *testing.T) {
 	write("FuzzEventDecode", "empty-key", []byte{}, []byte{byte(journal.RouteStarted)}, false)
 	write("FuzzEventDecode", "empty-value", []byte("r"), []byte{}, false)
 	write("FuzzEventDecode", "text-on-started", []byte("r"), []byte{byte(journal.RouteStarted), 'x'}, false)
+}
+
+// everyFlagSegment is a segment image with a frame for each combination of
+// FlagSparse and FlagPrefix under each codec, the keys shaped like route
+// IDs that share prefixes, repeat and are empty.
+func everyFlagSegment(t *testing.T) []byte {
+	img := make([]byte, segment.FileHeaderSize)
+	segment.PutFileHeader(img, segment.FileHeader{ID: 1})
+	keys := []string{"route-1", "route-10", "route-10", "", "route-2", "x"}
+	seq := uint64(0)
+	for _, codec := range []uint8{segment.CodecNone, segment.CodecS2, segment.CodecZstd} {
+		comp, err := segment.NewCompressor(codec, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, flags := range []uint8{0, segment.FlagSparse, segment.FlagPrefix, segment.FlagSparse | segment.FlagPrefix} {
+			var es []segment.Entry
+			for i, k := range keys {
+				es = append(es, segment.Entry{Seq: seq, Key: []byte(k), Value: fmt.Appendf(nil, "v%d", seq), Tombstone: i == 4})
+				seq++
+				if flags&segment.FlagSparse != 0 {
+					seq += uint64(i % 2)
+				}
+			}
+			stored, used := comp.Compress(nil, encodeEntries(nil, flags, es))
+			fh := make([]byte, segment.FrameHeaderSize)
+			segment.PutFrameHeader(fh, segment.FrameHeader{Length: uint32(len(stored)), CRC: segment.Checksum(stored), Synced: uint32(len(img)), FirstSeq: es[0].Seq, Time: 1, Count: uint32(len(es)), Codec: used, Flags: flags})
+			img = append(append(img, fh...), stored...)
+		}
+	}
+	return img
 }

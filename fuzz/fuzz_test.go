@@ -339,13 +339,21 @@ func FuzzSegmentReader(f *testing.F) {
 	})
 }
 
+// decodeAll decodes every entry of a frame, with both kinds of iterator:
+// they must agree on every entry and on the error.
 func decodeAll(h segment.FrameHeader, p []byte) error {
 	it := segment.NewEntryIter(h, p)
+	var scratch []byte
+	sit := segment.NewEntryIterScratch(h, p, &scratch)
 	for n := 0; ; n++ {
 		if n > len(p)+1 {
 			return fmt.Errorf("entry iterator did not stop")
 		}
-		_, ok, err := it.Next()
+		e, ok, err := it.Next()
+		se, sok, serr := sit.Next()
+		if sok != ok || (serr == nil) != (err == nil) || se.Seq != e.Seq || !bytes.Equal(se.Key, e.Key) || !bytes.Equal(se.Value, e.Value) || se.Tombstone != e.Tombstone {
+			return fmt.Errorf("entry %d: iterator gave %v %+v %v, with scratch %v %+v %v", n, ok, e, err, sok, se, serr)
+		}
 		if err != nil {
 			if !errors.Is(err, segment.ErrCorrupt) {
 				return fmt.Errorf("entry error %v does not wrap ErrCorrupt", err)
@@ -361,46 +369,130 @@ func decodeAll(h segment.FrameHeader, p []byte) error {
 	}
 }
 
+// encodeEntries appends es in the encoding that flags select (FlagSparse,
+// FlagPrefix).
+func encodeEntries(q []byte, flags uint8, es []segment.Entry) []byte {
+	var prev []byte
+	for i, e := range es {
+		var delta uint64
+		if i > 0 {
+			delta = e.Seq - es[i-1].Seq - 1
+		}
+		switch flags & (segment.FlagSparse | segment.FlagPrefix) {
+		case 0:
+			q = segment.AppendEntry(q, e.Key, e.Value, e.Tombstone)
+		case segment.FlagSparse:
+			q = segment.AppendSparseEntry(q, i == 0, delta, e.Key, e.Value, e.Tombstone)
+		case segment.FlagPrefix:
+			q = segment.AppendPrefixEntry(q, prev, e.Key, e.Value, e.Tombstone)
+		default:
+			q = segment.AppendSparsePrefixEntry(q, i == 0, delta, prev, e.Key, e.Value, e.Tombstone)
+		}
+		prev = e.Key
+	}
+	return q
+}
+
+// reencodeKeys checks that the entries of a frame that decodes come back
+// the same after re-encoding them with FlagPrefix toggled.
+func reencodeKeys(h segment.FrameHeader, p []byte) error {
+	it := segment.NewEntryIter(h, p)
+	var es []segment.Entry
+	size := 0
+	for {
+		e, ok, err := it.Next()
+		if err != nil {
+			return nil // not a frame of entries: nothing to re-encode
+		}
+		if !ok {
+			break
+		}
+		if size += len(e.Key) + len(e.Value); size > 1<<20 {
+			return nil // keep each run fast
+		}
+		es = append(es, e)
+	}
+	h2 := h
+	h2.Flags ^= segment.FlagPrefix
+	it = segment.NewEntryIter(h2, encodeEntries(nil, h2.Flags, es))
+	for i := 0; ; i++ {
+		e, ok, err := it.Next()
+		if err != nil {
+			return fmt.Errorf("re-encoded with flags %#x: entry %d: %v", h2.Flags, i, err)
+		}
+		if !ok {
+			if i != len(es) {
+				return fmt.Errorf("re-encoded with flags %#x: %d entries, want %d", h2.Flags, i, len(es))
+			}
+			return nil
+		}
+		w := es[i]
+		if e.Seq != w.Seq || !bytes.Equal(e.Key, w.Key) || !bytes.Equal(e.Value, w.Value) || e.Tombstone != w.Tombstone {
+			return fmt.Errorf("re-encoded with flags %#x: entry %d is %d %q %q %v, want %d %q %q %v", h2.Flags, i, e.Seq, e.Key, e.Value, e.Tombstone, w.Seq, w.Key, w.Value, w.Tombstone)
+		}
+	}
+}
+
 // ---------------------------------------------------------------------------
 // FuzzCompressedFrame
 
-// compressedSeed is the stored payload of 60 route entries under codec.
-func compressedSeed(f *testing.F, codec uint8) []byte {
-	var p []byte
+// seedEntries is the payload of 60 route entries, plain or, with prefix,
+// with FlagPrefix keys.
+func seedEntries(prefix bool) []byte {
+	var p, prev []byte
 	for i := range 60 {
-		p = segment.AppendEntry(p, fmt.Appendf(nil, "route-%d", i), []byte{byte(1 + i%4)}, false)
+		key := fmt.Appendf(nil, "route-%d", i)
+		if prefix {
+			p = segment.AppendPrefixEntry(p, prev, key, []byte{byte(1 + i%4)}, i%7 == 6)
+		} else {
+			p = segment.AppendEntry(p, key, []byte{byte(1 + i%4)}, i%7 == 6)
+		}
+		prev = key
 	}
+	return p
+}
+
+// compressedSeed is the stored payload of seedEntries(prefix) under codec.
+func compressedSeed(f *testing.F, codec uint8, prefix bool) []byte {
 	c, err := segment.NewCompressor(codec, 1)
 	if err != nil {
 		f.Fatal(err)
 	}
-	stored, got := c.Compress(nil, p)
+	stored, got := c.Compress(nil, seedEntries(prefix))
 	if got != codec {
 		f.Fatalf("seed stored with codec %d, want %d", got, codec)
 	}
 	return stored
 }
 
+// fuzzFlags are the frame flags FuzzCompressedFrame takes from its flags
+// argument; the others only make the header invalid.
+const fuzzFlags = segment.FlagSparse | segment.FlagCompact | segment.FlagPrefix
+
 // FuzzCompressedFrame hands arbitrary stored bytes, under a valid checksum,
-// to every decoding path as the payload of a compressed frame: whatever
-// they are, decoding gives ErrCorrupt or exactly the promised number of
-// bytes (at most MaxPayload), never a panic; and compressing the bytes as a
-// payload gives them back.
+// to every decoding path as the payload of a compressed frame with any
+// valid flags (FlagPrefix keys included): whatever they are, decoding gives
+// ErrCorrupt or exactly the promised number of bytes (at most MaxPayload)
+// and then the entries or ErrCorrupt, never a panic; compressing the bytes
+// as a payload gives them back; and entries that decode re-encode in the
+// other key encoding to the same entries.
 func FuzzCompressedFrame(f *testing.F) {
-	s2Seed, zstdSeed := compressedSeed(f, segment.CodecS2), compressedSeed(f, segment.CodecZstd)
-	f.Add(segment.CodecS2, uint32(60), false, s2Seed)
-	f.Add(segment.CodecZstd, uint32(60), false, zstdSeed)
-	f.Add(segment.CodecZstd, uint32(60), true, zstdSeed)
-	f.Add(segment.CodecS2, uint32(60), false, s2Seed[:len(s2Seed)/2])
-	f.Add(segment.CodecZstd, uint32(1), false, append([]byte{0xff, 0xff, 0xff, 0x7f}, zstdSeed[2:]...))
-	f.Add(segment.CodecZstd, uint32(60), false, append([]byte{0x80, 0x80, 0x80, 0x20}, 0x28, 0xb5, 0x2f, 0xfd))
-	f.Add(segment.CodecNone, uint32(2), false, []byte{0, 0, 0, 0})
-	f.Fuzz(func(t *testing.T, codec uint8, count uint32, sparse bool, stored []byte) {
+	s2Seed, zstdSeed := compressedSeed(f, segment.CodecS2, false), compressedSeed(f, segment.CodecZstd, false)
+	f.Add(segment.CodecS2, uint32(60), uint8(0), s2Seed)
+	f.Add(segment.CodecZstd, uint32(60), uint8(0), zstdSeed)
+	f.Add(segment.CodecZstd, uint32(60), segment.FlagSparse, zstdSeed)
+	f.Add(segment.CodecS2, uint32(60), uint8(0), s2Seed[:len(s2Seed)/2])
+	f.Add(segment.CodecZstd, uint32(1), uint8(0), append([]byte{0xff, 0xff, 0xff, 0x7f}, zstdSeed[2:]...))
+	f.Add(segment.CodecZstd, uint32(60), uint8(0), append([]byte{0x80, 0x80, 0x80, 0x20}, 0x28, 0xb5, 0x2f, 0xfd))
+	f.Add(segment.CodecNone, uint32(2), uint8(0), []byte{0, 0, 0, 0})
+	f.Add(segment.CodecS2, uint32(60), segment.FlagPrefix, compressedSeed(f, segment.CodecS2, true))
+	f.Add(segment.CodecZstd, uint32(60), segment.FlagPrefix|segment.FlagSparse, compressedSeed(f, segment.CodecZstd, true))
+	f.Add(segment.CodecNone, uint32(60), segment.FlagPrefix, seedEntries(true))
+	f.Add(segment.CodecNone, uint32(60), segment.FlagPrefix|segment.FlagSparse|segment.FlagCompact, seedEntries(true))
+	f.Add(segment.CodecNone, uint32(2), segment.FlagPrefix, []byte{0, 10, 'r', 'o', 'u', 't', 'e', 0, 6, 2, 'x', 0}) // shares 6 of 5 bytes
+	f.Fuzz(func(t *testing.T, codec uint8, count uint32, flags uint8, stored []byte) {
 		const name = "fuzz.seg"
-		h := segment.FrameHeader{Length: uint32(len(stored)), CRC: segment.Checksum(stored), FirstSeq: 5, Count: count, Codec: codec}
-		if sparse {
-			h.Flags = segment.FlagSparse
-		}
+		h := segment.FrameHeader{Length: uint32(len(stored)), CRC: segment.Checksum(stored), FirstSeq: 5, Count: count, Codec: codec, Flags: flags & fuzzFlags}
 		img := make([]byte, segment.FileHeaderSize+segment.FrameHeaderSize, segment.FileHeaderSize+segment.FrameHeaderSize+len(stored))
 		segment.PutFileHeader(img, segment.FileHeader{ID: 1})
 		segment.PutFrameHeader(img[segment.FileHeaderSize:], h)
@@ -428,6 +520,9 @@ func FuzzCompressedFrame(f *testing.F) {
 			}
 			if err := decodeAll(h2, p); err != nil && !errors.Is(err, segment.ErrCorrupt) {
 				t.Fatal(err)
+			}
+			if err := reencodeKeys(h2, p); err != nil {
+				t.Fatalf("flags %#x: %v", h2.Flags, err)
 			}
 		}
 		// The sequential reader and Scan agree with ReadFrame.

@@ -3,6 +3,7 @@ package segment
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 )
 
 // Entry is one record of a frame as stored on disk.
@@ -16,8 +17,18 @@ type Entry struct {
 	Value     []byte
 }
 
+// MaxFrameKeyBytes bounds the sum of the key lengths of one frame's
+// entries. A plain frame meets it by construction (its keys are part of a
+// payload of at most MaxPayload bytes); a FlagPrefix frame could promise
+// far more through shared prefixes, so writers must keep the keys of a
+// prefix frame within it and the iterator rejects a frame whose keys add
+// up to more as corrupt. It is what bounds the memory the iterator
+// allocates for reconstructed keys.
+const MaxFrameKeyBytes = MaxPayload
+
 // AppendEntry appends the encoding of one entry of a contiguous frame to
-// dst. Use AppendSparseEntry for frames with FlagSparse.
+// dst. Use AppendSparseEntry for frames with FlagSparse and
+// AppendPrefixEntry for frames with FlagPrefix.
 func AppendEntry(dst, key, value []byte, tombstone bool) []byte {
 	kl := uint64(len(key)) << 1
 	if tombstone {
@@ -38,25 +49,92 @@ func AppendSparseEntry(dst []byte, first bool, delta uint64, key, value []byte, 
 	return AppendEntry(dst, key, value, tombstone)
 }
 
-// EntryIter decodes the entries of one frame's payload. The Key and Value
-// of each entry alias the payload.
+// AppendPrefixEntry appends one entry of a contiguous FlagPrefix frame:
+// its key is stored as the length it shares with prev, the previous
+// entry's key in the frame (nil for the first entry), and the rest. The
+// caller keeps the sum of the frame's key lengths within MaxFrameKeyBytes.
+func AppendPrefixEntry(dst, prev, key, value []byte, tombstone bool) []byte {
+	n := SharedPrefix(prev, key)
+	dst = binary.AppendUvarint(dst, uint64(n))
+	return AppendEntry(dst, key[n:], value, tombstone)
+}
+
+// AppendSparsePrefixEntry appends one entry of a frame with both
+// FlagSparse and FlagPrefix: the sequence delta as in AppendSparseEntry
+// (omitted for the first entry), then the key as in AppendPrefixEntry
+// (prev is nil for the first entry).
+func AppendSparsePrefixEntry(dst []byte, first bool, delta uint64, prev, key, value []byte, tombstone bool) []byte {
+	if !first {
+		dst = binary.AppendUvarint(dst, delta)
+	}
+	return AppendPrefixEntry(dst, prev, key, value, tombstone)
+}
+
+// SharedPrefix is the length of the longest common prefix of a and b: what
+// AppendPrefixEntry stores as shared for key b after key a. Writers use it
+// to tell whether trying prefix compression is worth it.
+func SharedPrefix(a, b []byte) int {
+	n := min(len(a), len(b))
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		if x := binary.LittleEndian.Uint64(a[i:]) ^ binary.LittleEndian.Uint64(b[i:]); x != 0 {
+			return i + bits.TrailingZeros64(x)/8
+		}
+	}
+	for ; i < n && a[i] == b[i]; i++ {
+	}
+	return i
+}
+
+// EntryIter decodes the entries of one frame's payload. The Value of each
+// entry aliases the payload; so does the Key, except in a FlagPrefix frame,
+// where a key that shares a prefix with the previous one is rebuilt in
+// memory the iterator owns. Either way every Key and Value it returns stays
+// valid and unchanged for as long as the payload does: the iterator never
+// reuses that memory, so a caller may keep all the entries of a frame
+// (unless it asked for reuse with NewEntryIterScratch).
 type EntryIter struct {
 	h       FrameHeader
 	p       []byte
 	off     int
 	n       uint32
 	prevSeq uint64
+	// FlagPrefix frames only.
+	prevKey  []byte  // the previous entry's key
+	arena    []byte  // spare room for rebuilt keys; full chunks are left to their keys
+	scratch  *[]byte // instead of arena: the one buffer rebuilt keys go to
+	keyBytes uint64  // sum of the key lengths so far, at most MaxFrameKeyBytes
 }
 
+// arenaChunk bounds the chunks of memory the iterator allocates for
+// rebuilt keys (a single longer key gets a chunk of its own).
+const arenaChunk = 64 << 10
+
 // NewEntryIter returns an iterator over the entries of a frame whose header
-// is h and whose (checksummed) payload is p.
+// is h and whose (checksummed, decoded) payload is p.
 func NewEntryIter(h FrameHeader, p []byte) EntryIter {
 	return EntryIter{h: h, p: p}
 }
 
+// NewEntryIterScratch is NewEntryIter for a caller that uses each entry's
+// Key only until the next call to Next: a key rebuilt from a shared prefix
+// is then written over the previous one in *scratch (grown as needed, up to
+// the longest key), not into memory of its own. The caller may pass the
+// same scratch to the iterators of later frames, so that a scan allocates
+// nothing per frame. Values, and keys that need no rebuilding, alias the
+// payload as with NewEntryIter; what is valid and what is corrupt is the
+// same.
+func NewEntryIterScratch(h FrameHeader, p []byte, scratch *[]byte) EntryIter {
+	return EntryIter{h: h, p: p, scratch: scratch}
+}
+
 // Next decodes the next entry. It returns ok=false after the last one. A
-// payload that does not decode into exactly h.Count entries gives an error
-// wrapping ErrCorrupt; it never panics, whatever the bytes.
+// payload that does not decode into exactly h.Count entries, a key that
+// claims more shared bytes than the previous key has, or keys that add up
+// to more than MaxFrameKeyBytes give an error wrapping ErrCorrupt; it never
+// panics, whatever the bytes, and the memory it allocates for keys is
+// bounded: at most 4/3 of the keys' bytes (so of MaxFrameKeyBytes) plus
+// one chunk of 64 KiB.
 func (it *EntryIter) Next() (e Entry, ok bool, err error) {
 	if it.n == it.h.Count {
 		if it.off != len(it.p) {
@@ -78,6 +156,15 @@ func (it *EntryIter) Next() (e Entry, ok bool, err error) {
 			seq += d
 		}
 	}
+	var shared uint64
+	if it.h.Flags&FlagPrefix != 0 {
+		if shared, err = it.uvarint(); err != nil {
+			return Entry{}, false, err
+		}
+		if shared > uint64(len(it.prevKey)) {
+			return Entry{}, false, fmt.Errorf("%w: entry %d shares %d key bytes with a previous key of %d", ErrCorrupt, it.n, shared, len(it.prevKey))
+		}
+	}
 	kl, err := it.uvarint()
 	if err != nil {
 		return Entry{}, false, err
@@ -85,6 +172,12 @@ func (it *EntryIter) Next() (e Entry, ok bool, err error) {
 	key, err := it.bytes(kl >> 1)
 	if err != nil {
 		return Entry{}, false, err
+	}
+	if it.h.Flags&FlagPrefix != 0 {
+		if key, err = it.joinKey(int(shared), key); err != nil {
+			return Entry{}, false, err
+		}
+		it.prevKey = key
 	}
 	vl, err := it.uvarint()
 	if err != nil {
@@ -97,6 +190,44 @@ func (it *EntryIter) Next() (e Entry, ok bool, err error) {
 	it.n++
 	it.prevSeq = seq
 	return Entry{Seq: seq, Key: key, Tombstone: kl&1 != 0, Value: val}, true, nil
+}
+
+// joinKey returns the key made of the first shared bytes of the previous
+// key and suffix, which aliases the payload. It copies only when both parts
+// are non-empty, and counts every key against MaxFrameKeyBytes.
+func (it *EntryIter) joinKey(shared int, suffix []byte) ([]byte, error) {
+	n := shared + len(suffix)
+	it.keyBytes += uint64(n)
+	if it.keyBytes > MaxFrameKeyBytes {
+		return nil, fmt.Errorf("%w: keys of entries up to %d add up to more than %d bytes", ErrCorrupt, it.n, MaxFrameKeyBytes)
+	}
+	switch {
+	case shared == 0:
+		return suffix, nil
+	case len(suffix) == 0:
+		return it.prevKey[:shared:shared], nil
+	case it.scratch != nil:
+		// prevKey may be the start of *it.scratch: copy handles that.
+		b := append(append((*it.scratch)[:0], it.prevKey[:shared]...), suffix...)
+		*it.scratch = b
+		return b[:n:n], nil
+	}
+	if cap(it.arena)-len(it.arena) < n {
+		size := max(min(2*cap(it.arena), arenaChunk), min(2*len(it.p), arenaChunk))
+		if n > size/4 {
+			// A long key gets memory of its own, so that no chunk is
+			// left more than a quarter empty.
+			key := make([]byte, n)
+			copy(key[copy(key, it.prevKey[:shared]):], suffix)
+			return key, nil
+		}
+		// Earlier keys keep the old chunk; it is never written again.
+		it.arena = make([]byte, 0, size)
+	}
+	start := len(it.arena)
+	it.arena = append(it.arena, it.prevKey[:shared]...)
+	it.arena = append(it.arena, suffix...)
+	return it.arena[start : start+n : start+n], nil
 }
 
 func (it *EntryIter) uvarint() (uint64, error) {

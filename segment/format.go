@@ -28,19 +28,30 @@
 //	32 count     uint32   number of entries (at least 1)
 //	36 codec     uint8    payload encoding: CodecNone, CodecS2, CodecZstd
 //	                      (a compressed payload is described in codec.go)
-//	37 flags     uint8    FlagSparse, FlagCompact
+//	37 flags     uint8    FlagSparse, FlagCompact, FlagPrefix
 //	38 reserved  uint16   zero
 //
 // All integers are little-endian. The payload is the entries, each:
 //
 //	[uvarint delta]        only with FlagSparse, not for the first entry:
 //	                       seq = previous seq + 1 + delta
+//	[uvarint shared]       only with FlagPrefix: how many leading bytes the
+//	                       key shares with the previous entry's key in the
+//	                       frame (0 for the first entry)
 //	uvarint keyLen<<1 | tombstone
-//	key   [keyLen]byte
+//	key   [keyLen]byte     with FlagPrefix only the key's bytes after the
+//	                       shared ones
 //	uvarint valueLen
 //	value [valueLen]byte
 //
 // Without FlagSparse the entries' sequence numbers are first, first+1, ...
+// With FlagPrefix the whole key is the previous key's first shared bytes
+// followed by the stored bytes (LevelDB-style prefix compression: keys of a
+// batch repeat their route prefix); a shared count longer than the previous
+// key is corrupt, and the keys of one frame add up to at most
+// MaxFrameKeyBytes, which bounds what a reader rebuilds. The flags combine
+// freely, and frames with and without FlagPrefix may follow each other in
+// one segment.
 //
 // With a codec other than CodecNone the payload holds those entries
 // compressed; length and pcrc describe the stored (compressed) bytes.
@@ -99,9 +110,14 @@ const (
 	// FlagCompact marks a frame whose append applied compaction: every
 	// tombstone up to the frame's last entry takes effect with it.
 	FlagCompact uint8 = 1 << 1
+	// FlagPrefix marks a frame whose entries store their keys
+	// prefix-compressed against the previous entry's key in the frame.
+	// Appended batches of two or more records and compactor rewrites are
+	// written with it; frames written before it existed have it clear.
+	FlagPrefix uint8 = 1 << 2
 )
 
-const knownFlags = FlagSparse | FlagCompact
+const knownFlags = FlagSparse | FlagCompact | FlagPrefix
 
 const fileMagic = "SEGLOG\x00\x01"
 

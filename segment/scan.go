@@ -102,7 +102,8 @@ func LastSeq(h FrameHeader, p []byte) (uint64, error) {
 	if h.Flags&FlagSparse == 0 {
 		return h.FirstSeq + uint64(h.Count) - 1, nil
 	}
-	it := NewEntryIter(h, p)
+	var scratch []byte // the keys are not used
+	it := NewEntryIterScratch(h, p, &scratch)
 	var last uint64
 	for {
 		e, ok, err := it.Next()

@@ -36,20 +36,17 @@ func (l *Log) append(b Batch, at bool, want uint64) (first uint64, err error) {
 	}
 	bp := l.getBuf()
 	defer l.putBuf(bp)
-	frame := (*bp)[:segment.FrameHeaderSize]
-	for _, r := range b.Records {
-		frame = segment.AppendEntry(frame, r.Key, r.Value, r.Tombstone)
-		if len(frame)-segment.FrameHeaderSize > MaxBatchBytes {
-			return 0, fmt.Errorf("%w: batch over %d bytes", ErrInvalid, MaxBatchBytes)
-		}
-	}
+	frame, flags, err := encodeBatch((*bp)[:segment.FrameHeaderSize], b.Records)
 	*bp = frame
+	if err != nil {
+		return 0, err
+	}
 	frame, codec, cbp := l.compressFrame(frame)
 	if cbp != nil {
 		defer l.putBuf(cbp)
 	}
 	payload := frame[segment.FrameHeaderSize:]
-	h := segment.FrameHeader{CRC: segment.Checksum(payload), Time: b.Time, Count: uint32(len(b.Records)), Codec: codec}
+	h := segment.FrameHeader{CRC: segment.Checksum(payload), Time: b.Time, Count: uint32(len(b.Records)), Codec: codec, Flags: flags}
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -97,6 +94,48 @@ func (l *Log) append(b Batch, at bool, want uint64) (first uint64, err error) {
 	}
 	return first, nil
 }
+
+// encodeBatch appends the entries of records to frame and returns it with
+// the frame flags of that encoding. A batch of two or more records has its
+// keys prefix-compressed (FlagPrefix) when that makes it smaller than the
+// plain encoding: route events of a batch share most of their key. A
+// single record, or records whose keys share nothing (the raft store's
+// have none), are encoded plainly, which costs nothing to decode. A batch
+// whose key and value bytes, plus two per record, exceed MaxBatchBytes is
+// refused whatever its encoding, so that a frame's keys stay within
+// segment.MaxFrameKeyBytes; so is a plain encoding over it.
+func encodeBatch(frame []byte, records []Record) ([]byte, uint8, error) {
+	start := len(frame)
+	// Unless the first two keys share more than the byte that storing the
+	// shared length takes, encode plainly without trying (keyless raft
+	// entries, say).
+	if len(records) > 1 && segment.SharedPrefix(records[0].Key, records[1].Key) > 1 {
+		plain := 0
+		var prev []byte
+		for _, r := range records {
+			// Each length takes at least a byte: plain is at most
+			// what the plain encoding takes.
+			if plain += len(r.Key) + len(r.Value) + 2; plain > MaxBatchBytes {
+				return frame[:start], 0, errBatchSize
+			}
+			frame = segment.AppendPrefixEntry(frame, prev, r.Key, r.Value, r.Tombstone)
+			prev = r.Key
+		}
+		if len(frame)-start < plain {
+			return frame, segment.FlagPrefix, nil
+		}
+		frame = frame[:start] // it saved nothing: plain after all
+	}
+	for _, r := range records {
+		frame = segment.AppendEntry(frame, r.Key, r.Value, r.Tombstone)
+		if len(frame)-start > MaxBatchBytes {
+			return frame[:start], 0, errBatchSize
+		}
+	}
+	return frame, 0, nil
+}
+
+var errBatchSize = fmt.Errorf("%w: batch over %d bytes", ErrInvalid, MaxBatchBytes)
 
 // writable reports why nothing may be appended now, if anything.
 func (l *Log) writable() error {

@@ -74,7 +74,9 @@ const (
 	DefaultSegmentSize = 64 << 20
 	MinSegmentSize     = 4 << 10
 	MaxSegmentSize     = 1 << 30
-	// MaxBatchBytes bounds the encoded size of one batch.
+	// MaxBatchBytes bounds the size of one batch: its encoded entries,
+	// and its keys and values with two bytes per record for their
+	// lengths, whatever key prefix compression saves.
 	MaxBatchBytes = segment.MaxPayload
 )
 
@@ -86,16 +88,19 @@ type Compression uint8
 const (
 	// CompressionDefault is DefaultCompression.
 	CompressionDefault Compression = iota
-	// CompressionNone stores entries as they are.
+	// CompressionNone stores entries as they are (keys of a batch still
+	// prefix-compressed, which alone halves route events on disk).
 	CompressionNone
 	// CompressionS2 compresses a batch of at least MinCompressBytes with
 	// S2: fast to write and to read; route events in batches of 100 take
-	// 2.6x less disk.
+	// 6.2x less disk than plain entries (3.1x less than CompressionNone),
+	// with appends and reads within a few percent of CompressionNone.
 	CompressionS2
 	// CompressionZstd compresses a batch of at least MinCompressBytes with
-	// zstd (fastest level): 5.4x less disk for route events in batches of
-	// 100, but compressing and decoding a batch costs several times the CPU
-	// of S2 (appends of such batches ~40% slower, reads ~25%).
+	// zstd (fastest level): 6.9x less disk than plain entries for route
+	// events in batches of 100, but compressing and decoding a batch costs
+	// several times the CPU of S2 (appends of such batches ~33% slower,
+	// reads ~18%).
 	CompressionZstd
 )
 
@@ -107,7 +112,8 @@ const DefaultCompression = CompressionS2
 // Smaller ones (a single event, say) are stored as they are: with the
 // 40-byte frame header, compressing 5 route events (64 bytes) makes the
 // frame only 1.15-1.26x smaller, 10 events (128 bytes) 1.55x with either
-// codec (BENCHMARKS.md, issue 8).
+// codec (BENCHMARKS.md, issue 8; measured on plain entries, before keys
+// were prefix-compressed: 128 bytes now hold about 20 route events).
 const MinCompressBytes = 128
 
 func (c Compression) String() string {

@@ -248,8 +248,9 @@ func (s *snapshot) frames(from uint64, fn func(sg *seg, off int64, h segment.Fra
 func (s *snapshot) ascend(from uint64, yield func(Entry, error) bool) {
 	from = max(from, s.front)
 	stopped := false
+	var scratch []byte // rebuilt keys: Entries' keys are valid for one step
 	err := s.frames(from, func(sg *seg, off int64, h segment.FrameHeader, p []byte) bool {
-		it := segment.NewEntryIter(h, p)
+		it := segment.NewEntryIterScratch(h, p, &scratch)
 		for {
 			e, ok, err := it.Next()
 			if err != nil {
