@@ -162,15 +162,23 @@ func (l *Log) fail(err error) error {
 // One waiter at a time runs fdatasync for everything written so far, with
 // l.mu released; the others wait for it and are covered by it (group
 // commit). Called with l.mu held.
-func (l *Log) waitSynced(target uint64) error {
+func (l *Log) waitSynced(target uint64) error { return l.syncUntil(target, true) }
+
+// syncForWork is waitSynced for compaction work, which Close waits for:
+// once the log is closing it returns ErrClosed instead of waiting for
+// Close to finish.
+func (l *Log) syncForWork(target uint64) error { return l.syncUntil(target, false) }
+
+func (l *Log) syncUntil(target uint64, awaitClose bool) error {
 	for l.syncedSeq < target {
 		if l.failed != nil {
 			return fmt.Errorf("%w: %w", ErrFailed, l.failed)
 		}
 		// Close seals the log, which makes every written batch durable:
-		// wait for it rather than fail a batch that is about to be durable.
+		// an append waits for it rather than fail a batch that is about
+		// to be durable.
 		if l.closed {
-			if !l.closeDone {
+			if awaitClose && !l.closeDone {
 				l.cond.Wait()
 				continue
 			}

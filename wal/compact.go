@@ -149,7 +149,7 @@ func (l *Log) runInline() {
 // returns is the one at its return, with l.mu held.
 func (l *Log) durableDead() (compactor.DeadSet, error) {
 	for l.lastApplyUpto > l.syncedSeq {
-		if err := l.waitSynced(l.lastApplyUpto); err != nil {
+		if err := l.syncForWork(l.lastApplyUpto); err != nil {
 			return compactor.DeadSet{}, err
 		}
 	}
@@ -344,7 +344,7 @@ func (l *Log) checkpoint() error {
 	through := l.nextSeq
 	l.cs.SetThrough(through)
 	body := compactor.EncodeCheckpoint(l.cs)
-	err := l.waitSynced(through)
+	err := l.syncForWork(through)
 	l.mu.Unlock()
 	if err != nil {
 		return err
@@ -398,7 +398,7 @@ func (l *Log) Compact() error {
 	if l.cs.Segment(uint32(l.active.ID())).Dead > 0 {
 		err = l.rotate()
 	} else {
-		err = l.waitSynced(l.nextSeq)
+		err = l.syncForWork(l.nextSeq)
 	}
 	if err == nil {
 		// Visible to readers once every batch before it is (a batch that
@@ -406,7 +406,7 @@ func (l *Log) Compact() error {
 		// durable once the checkpoint below is.
 		l.deadQ = append(l.deadQ, queuedDead{upto: l.nextSeq, dead: l.cs.Dead()})
 		l.publishDead()
-	} else {
+	} else if !errors.Is(err, ErrClosed) {
 		err = l.fail(err)
 	}
 	l.mu.Unlock()
