@@ -6,9 +6,10 @@ import (
 )
 
 // BenchmarkGet reads random records of 256 bytes from a log of 100,000
-// written in batches of 64 (a raft log store's GetLog).
+// written in batches of 64 (a raft log store's GetLog, uncompressed as
+// the raft store writes by default).
 func BenchmarkGet(b *testing.B) {
-	l, err := Open(b.TempDir(), Options{Durability: Eventual})
+	l, err := Open(b.TempDir(), Options{Durability: Eventual, Compression: CompressionNone})
 	if err != nil {
 		b.Fatal(err)
 	}
