@@ -72,8 +72,9 @@ type loaded struct {
 	// any frame recorded). 0 when the segment was not scanned.
 	lastSynced int64
 	// lastFileSize is the newest segment's file size (its frames may end
-	// before it).
+	// before it); lastIndexed says its index file was read and matches it.
 	lastFileSize int64
+	lastIndexed  bool
 }
 
 func (ld *loaded) close() {
@@ -168,6 +169,7 @@ func load(fsys vfs.FS, dir string, readOnly bool, front uint64) (_ *loaded, err 
 			return nil, fmt.Errorf("%s: %w: base sequence %d not after %d", name, ErrCorrupt, fh.Base, prevLast)
 		}
 		frames, ok := segment.ReadIndexFile(fsys, idxName(dir, id), id, size)
+		ld.lastIndexed = ok
 		end := size
 		ld.lastSynced = size // sealed: synced whole
 		if !ok {

@@ -73,8 +73,11 @@ type Log struct {
 	cptThrough uint64         // guarded by cptMu
 	rotateNext bool           // seal the active segment at the next append
 	staleIdx   bool           // the active segment has an index file from an earlier Close
-	sealQ      []sealJob      // sealed segments whose index and checkpoint are not written yet
-	inlineDue  bool           // Options.Inline: background work to run before Append returns
+	// staleIdxSize: the active segment's size when opened if its index
+	// file was read and matched it, else -1.
+	staleIdxSize int64
+	sealQ        []sealJob // sealed segments whose index and checkpoint are not written yet
+	inlineDue    bool      // Options.Inline: background work to run before Append returns
 	// lastApplyUpto: the batches below it include every one whose append
 	// applied compaction.
 	lastApplyUpto uint64
@@ -214,6 +217,10 @@ func (l *Log) install(ld *loaded) error {
 	// stale index means damage: rotate removes it before creating the next
 	// segment, in the same directory sync.
 	l.staleIdx = indexExists(l.fs, l.dir, last.id)
+	l.staleIdxSize = -1
+	if ld.lastIndexed {
+		l.staleIdxSize = last.size
+	}
 	l.segs = ld.segs
 	l.active = segment.Resume(last.f, last.name, last.id, last.size, l.opts.SegmentSize)
 	l.growInBackground()
@@ -487,7 +494,10 @@ func (l *Log) Close() error {
 		}
 		l.sealQ = nil
 	}
-	if l.failed == nil && err == nil {
+	// A newest segment Close sealed before, untouched since Open, is still
+	// sealed: its index file is true and its data durable.
+	unchanged := l.staleIdx && l.active.Offset() == l.staleIdxSize
+	if l.failed == nil && err == nil && !unchanged {
 		err = l.seal()
 	}
 	if l.active != nil { // nil after a failed truncation
