@@ -98,6 +98,19 @@ func (x *Index) Append(id uint32, first, last uint64, off uint32) {
 	x.frames++
 }
 
+// AppendSegment adds a whole segment after every one indexed, as Append
+// of each of its frames would, taking ownership of firsts and offs (the
+// frames' first sequence numbers and offsets, ascending): Open adds sealed
+// segments so, in one allocation each.
+func (x *Index) AppendSegment(id uint32, firsts []uint64, offs []uint32, last uint64) {
+	if len(firsts) == 0 {
+		return
+	}
+	x.flush()
+	x.t.ReplaceOrInsert(seg{id: id, last: last, firsts: firsts, offs: offs})
+	x.frames += len(firsts)
+}
+
 // SetSegment replaces every frame of segment id, an older segment than the
 // one appended to, with frames (sorted by First, all within the segment's
 // former range), whose last sequence number is last. With no frames the

@@ -3,6 +3,7 @@ package segment
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/seglog/journal/vfs"
 )
@@ -82,34 +83,45 @@ func WriteIndexFile(fs vfs.FS, name string, id uint64, segSize int64, frames []F
 // or stale (the segment changed since it was written); the caller then
 // scans the segment instead, so a bad index file never loses data.
 func ReadIndexFile(fs vfs.FS, name string, id uint64, segSize int64) (frames []FrameInfo, ok bool) {
+	frames, _, ok = ReadIndexFileInto(fs, name, id, segSize, nil, nil)
+	return frames, ok
+}
+
+// ReadIndexFileInto is ReadIndexFile reusing the storage of frames and of
+// buf (scratch for the file's bytes), and returning buf for the next call:
+// Open reads every sealed segment's index this way.
+func ReadIndexFileInto(fs vfs.FS, name string, id uint64, segSize int64, frames []FrameInfo, buf []byte) (_ []FrameInfo, _ []byte, ok bool) {
 	f, err := fs.Open(name)
 	if err != nil {
-		return nil, false
+		return frames, buf, false
 	}
 	defer f.Close()
 	size, err := f.Size()
 	if err != nil || size < indexHeaderSize+4 || size > indexHeaderSize+4+int64(MaxSegmentSize/FrameHeaderSize)*indexEntrySize {
-		return nil, false
+		return frames, buf, false
 	}
-	buf := make([]byte, size)
+	if int64(cap(buf)) < size {
+		buf = make([]byte, size)
+	}
+	buf = buf[:size]
 	if _, err := f.ReadAt(buf, 0); err != nil {
-		return nil, false
+		return frames, buf, false
 	}
 	if string(buf[:8]) != indexMagic || Checksum(buf[:28]) != binary.LittleEndian.Uint32(buf[28:]) {
-		return nil, false
+		return frames, buf, false
 	}
 	if binary.LittleEndian.Uint64(buf[8:]) != id || int64(binary.LittleEndian.Uint64(buf[16:])) != segSize {
-		return nil, false
+		return frames, buf, false
 	}
 	n := int64(binary.LittleEndian.Uint32(buf[24:]))
 	if size != indexHeaderSize+n*indexEntrySize+4 {
-		return nil, false
+		return frames, buf, false
 	}
 	body := buf[indexHeaderSize : size-4]
 	if Checksum(body) != binary.LittleEndian.Uint32(buf[size-4:]) {
-		return nil, false
+		return frames, buf, false
 	}
-	frames = make([]FrameInfo, n)
+	frames = slices.Grow(frames[:0], int(n))[:n]
 	prevEnd := int64(FileHeaderSize)
 	var prevLast uint64
 	for i := range frames {
@@ -123,11 +135,11 @@ func ReadIndexFile(fs vfs.FS, name string, id uint64, segSize int64) (frames []F
 		// Sanity: frames ascend and lie inside the segment.
 		if int64(fr.Offset) < prevEnd || int64(fr.Offset)+FrameHeaderSize > segSize || fr.Count == 0 ||
 			fr.Last < fr.First || (i > 0 && fr.First <= prevLast) {
-			return nil, false
+			return frames, buf, false
 		}
 		prevEnd = int64(fr.Offset) + FrameHeaderSize
 		prevLast = fr.Last
 		frames[i] = fr
 	}
-	return frames, true
+	return frames, buf, true
 }

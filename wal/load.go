@@ -107,6 +107,9 @@ func load(fsys vfs.FS, dir string, readOnly bool, front uint64) (_ *loaded, err 
 	}()
 	var prevLast uint64
 	var havePrev bool
+	// Reused from segment to segment: the index copies what it keeps.
+	var frames []segment.FrameInfo
+	var idxBuf []byte
 	var prevDense bool
 	var prevEnd, prevID uint64
 	for i, id := range ids {
@@ -168,7 +171,8 @@ func load(fsys vfs.FS, dir string, readOnly bool, front uint64) (_ *loaded, err 
 		if havePrev && fh.Base <= prevLast {
 			return nil, fmt.Errorf("%s: %w: base sequence %d not after %d", name, ErrCorrupt, fh.Base, prevLast)
 		}
-		frames, ok := segment.ReadIndexFile(fsys, idxName(dir, id), id, size)
+		var ok bool
+		frames, idxBuf, ok = segment.ReadIndexFileInto(fsys, idxName(dir, id), id, size, frames, idxBuf)
 		ld.lastIndexed = ok
 		end := size
 		ld.lastSynced = size // sealed: synced whole
@@ -222,8 +226,18 @@ func load(fsys vfs.FS, dir string, readOnly bool, front uint64) (_ *loaded, err 
 			if fr.First < fh.Base || (havePrev && fr.First <= prevLast) {
 				return nil, fmt.Errorf("%s at offset %d: %w: sequence %d out of order", name, fr.Offset, ErrCorrupt, fr.First)
 			}
-			ld.idx.Append(uint32(id), fr.First, fr.Last, fr.Offset)
 			prevLast, havePrev = fr.Last, true
+		}
+		if last {
+			for _, fr := range frames {
+				ld.idx.Append(uint32(id), fr.First, fr.Last, fr.Offset)
+			}
+		} else if len(frames) > 0 {
+			firsts, offs := make([]uint64, len(frames)), make([]uint32, len(frames))
+			for i, fr := range frames {
+				firsts[i], offs[i] = fr.First, fr.Offset
+			}
+			ld.idx.AppendSegment(uint32(id), firsts, offs, frames[len(frames)-1].Last)
 		}
 		ld.nextSeq = max(ld.nextSeq, fh.Base)
 		if havePrev {
