@@ -308,27 +308,40 @@ func TestWriterAndIndexFile(t *testing.T) {
 	w.Close()
 }
 
-// TestWriterGrowsInBackground writes 24 MiB of frames with the zero-fill
-// ahead running in a goroutine: every frame reads back, the file never
-// holds fewer bytes than the data, and sealing (Unmap, then Truncate)
-// waits for a grow in flight.
-func TestWriterGrowsInBackground(t *testing.T) {
+// TestWriterGrowsInGrowingSteps writes 40 MiB of frames: the file grows
+// ahead of the data in steps that double from 1 MiB up to 16 MiB (few
+// size changes for a large segment, a small file for a small journal),
+// never holds less than the data, and every frame reads back.
+func TestWriterGrowsInGrowingSteps(t *testing.T) {
 	name := filepath.Join(t.TempDir(), "1.seg")
-	w, err := Create(vfs.Default(), name, FileHeader{ID: 1}, 40<<20)
+	w, err := Create(vfs.Default(), name, FileHeader{ID: 1}, 64<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.GrowInBackground()
 	payload := AppendEntry(nil, []byte("k"), bytes.Repeat([]byte{7}, 8<<10), false)
-	const n = 3000
+	const n = 5000
+	sizes := []int64{FileHeaderSize}
 	for i := range n {
 		frame := append(make([]byte, FrameHeaderSize), payload...)
 		if _, err := w.WriteFrame(frame, FrameHeader{CRC: Checksum(payload), FirstSeq: uint64(i), Count: 1}); err != nil {
 			t.Fatalf("frame %d: %v", i, err)
 		}
-		if size, _ := w.File().Size(); size < w.Offset() {
+		size, _ := w.File().Size()
+		if size < w.Offset() {
 			t.Fatalf("frame %d: file of %d bytes below the data's end %d", i, size, w.Offset())
 		}
+		if size != sizes[len(sizes)-1] {
+			sizes = append(sizes, size)
+		}
+	}
+	for i := 1; i < len(sizes); i++ {
+		step := sizes[i] - sizes[i-1]
+		if want := min(max(sizes[i-1], 1<<20), 16<<20); step != want {
+			t.Fatalf("growth %d: %d -> %d bytes, a step of %d; want %d (sizes %v)", i, sizes[i-1], sizes[i], step, want, sizes)
+		}
+	}
+	if len(sizes) > 8 {
+		t.Fatalf("%d size changes for 40 MiB: %v; want at most 7", len(sizes)-1, sizes)
 	}
 	end := w.Offset()
 	if err := w.Unmap(); err != nil {
@@ -336,9 +349,6 @@ func TestWriterGrowsInBackground(t *testing.T) {
 	}
 	if err := w.File().Truncate(end); err != nil {
 		t.Fatal(err)
-	}
-	if size, _ := w.File().Size(); size != end {
-		t.Fatalf("after Unmap and Truncate the file has %d bytes, want %d: a background grow outlived Unmap", size, end)
 	}
 	res, err := Scan(w.File(), end, name, nil)
 	if err != nil || res.Frames != n || res.Tail != TailClean {

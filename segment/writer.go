@@ -2,7 +2,6 @@ package segment
 
 import (
 	"fmt"
-	"sync"
 
 	"github.com/seglog/journal/vfs"
 )
@@ -14,9 +13,9 @@ import (
 // The file grows ahead of the data in steps of zeros that are written, not
 // just reserved: an fdatasync then has only data to flush, not the block
 // allocation and size change that appending to the end of a file costs on
-// every commit. The steps grow with the file (1 to 16 MiB), and with
-// GrowInBackground they are written and synced by a goroutine ahead of
-// the data. Where the file system allows it, frames are copied into a
+// every commit. The steps grow with the file (1 to 16 MiB), so a large
+// segment takes few of the size changes that slow the fdatasync after
+// them. Where the file system allows it, frames are copied into a
 // shared memory map of the file instead of written with a system call:
 // either way they are in the operating system's page cache when WriteFrame
 // returns, so a killed process loses nothing.
@@ -26,16 +25,9 @@ type Writer struct {
 	id     uint64
 	off    int64  // end of written data
 	synced int64  // data in [0, synced) is durable
+	size   int64  // file size; [off, size) holds zeros written ahead
 	ahead  int64  // expected segment size: grow ahead of the data up to it (0: do not)
 	m      []byte // shared mapping of the file's first len(m) bytes, or nil
-
-	// Growing ahead (see GrowInBackground). growMu guards size and
-	// growing; the writer's own goroutine is the only one reading them
-	// without it when no background grow is enabled.
-	bg      bool
-	growMu  sync.Mutex
-	size    int64         // file size; [off, size) holds zeros written ahead
-	growing chan struct{} // closed when the running background grow ends; nil if none
 }
 
 // The file is extended with zeros in steps that grow with it, from
@@ -100,20 +92,9 @@ func (w *Writer) mapFile(length int64) {
 	}
 }
 
-// GrowInBackground makes the writer extend the file with zeros, and sync
-// them, in a goroutine of its own while the data is still a step away, so
-// that a commit's fdatasync flushes only the commit and not the zeros and
-// size change of an extension written in its way. Call it right after Create or
-// Resume. Only a memory-mapped file (the operating system's file system)
-// grows so: elsewhere, as on a simulated file system whose crash tests
-// replay the order of file operations, that order stays fixed.
-func (w *Writer) GrowInBackground() { w.bg = w.m != nil }
-
-// Unmap releases the writer's memory map, if any, after any background
-// grow ended; later frames are written with WriteAt. Call it before
-// truncating or closing the file.
+// Unmap releases the writer's memory map, if any; later frames are written
+// with WriteAt. Call it before truncating or closing the file.
 func (w *Writer) Unmap() error {
-	w.waitGrow()
 	if w.m == nil {
 		return nil
 	}
@@ -122,85 +103,21 @@ func (w *Writer) Unmap() error {
 	return w.f.(vfs.Mapper).Unmap(m)
 }
 
-// ensure makes the file hold at least end bytes, waiting for a background
-// grow or growing it here.
-func (w *Writer) ensure(end int64) error {
-	w.growMu.Lock()
-	for end > w.size && w.growing != nil {
-		ch := w.growing
-		w.growMu.Unlock()
-		<-ch
-		w.growMu.Lock()
-	}
-	size := w.size
-	w.growMu.Unlock()
-	if end <= size || w.ahead == 0 {
+// grow extends the file with zeros so that it holds at least end bytes.
+func (w *Writer) grow(end int64) error {
+	if end <= w.size || w.ahead == 0 {
 		return nil
 	}
-	target := max(end, min(size+growStep(size), w.ahead))
-	return w.zeroFill(size, target)
-}
-
-// zeroFill writes zeros over [from, to), advancing w.size as it goes. No
-// other grow runs meanwhile.
-func (w *Writer) zeroFill(from, to int64) error {
-	for off := from; off < to; {
-		n := min(int64(len(zeros)), to-off)
+	target := max(end, min(w.size+growStep(w.size), w.ahead))
+	for off := w.size; off < target; {
+		n := min(int64(len(zeros)), target-off)
 		if _, err := w.f.WriteAt(zeros[:n], off); err != nil {
-			return fmt.Errorf("grow %s to %d: %w", w.name, to, err)
+			return fmt.Errorf("grow %s to %d: %w", w.name, target, err)
 		}
 		off += n
-		w.growMu.Lock()
 		w.size = off
-		w.growMu.Unlock()
 	}
 	return nil
-}
-
-// growAhead starts a background grow of the next step when the data has
-// come within one step of the end of the zeros.
-func (w *Writer) growAhead() {
-	if !w.bg {
-		return
-	}
-	w.growMu.Lock()
-	defer w.growMu.Unlock()
-	step := growStep(w.size)
-	if w.growing != nil || w.size >= w.ahead || w.size-w.off > step {
-		return
-	}
-	from, to := w.size, min(w.size+step, w.ahead)
-	ch := make(chan struct{})
-	w.growing = ch
-	go func() {
-		defer close(ch)
-		// The zeros count only once synced, so that no commit's
-		// fdatasync has to write them. A failure leaves the rest to the
-		// next grow, done in the writer's way, which reports it.
-		var err error
-		for off := from; off < to && err == nil; off += int64(len(zeros)) {
-			_, err = w.f.WriteAt(zeros[:min(int64(len(zeros)), to-off)], off)
-		}
-		if err == nil {
-			err = w.f.Sync()
-		}
-		w.growMu.Lock()
-		if err == nil {
-			w.size = to
-		}
-		w.growing = nil
-		w.growMu.Unlock()
-	}()
-}
-
-// waitGrow returns once no background grow runs.
-func (w *Writer) waitGrow() {
-	w.growMu.Lock()
-	ch := w.growing
-	w.growMu.Unlock()
-	if ch != nil {
-		<-ch
-	}
 }
 
 // ID is the segment number.
@@ -245,18 +162,15 @@ func (w *Writer) WriteFrame(frame []byte, h FrameHeader) (int64, error) {
 	PutFrameHeader(frame, h)
 	off := w.off
 	end := off + int64(len(frame))
-	if err := w.ensure(end); err != nil {
+	if err := w.grow(end); err != nil {
 		return 0, err
 	}
-	// ensure left no background grow short of end, and a new one starts
-	// past it: [off, end) is ours.
-	if end <= int64(len(w.m)) && w.ahead > 0 {
+	if end <= int64(len(w.m)) && end <= w.size {
 		copy(w.m[off:end], frame)
 	} else if _, err := w.f.WriteAt(frame, off); err != nil {
 		return 0, fmt.Errorf("write %s at %d: %w", w.name, off, err)
 	}
 	w.off = end
-	w.growAhead()
 	return off, nil
 }
 

@@ -223,7 +223,6 @@ func (l *Log) install(ld *loaded) error {
 	}
 	l.segs = ld.segs
 	l.active = segment.Resume(last.f, last.name, last.id, last.size, l.opts.SegmentSize)
-	l.growInBackground()
 	return nil
 }
 
@@ -275,20 +274,8 @@ func (l *Log) createSegment(id uint64) error {
 		return fmt.Errorf("sync directory %s: %w", l.dir, err)
 	}
 	l.active = w
-	l.growInBackground()
 	l.segs = append(slices.Clip(l.segs), &seg{id: id, name: name, f: w.File(), ref: &fileRef{}, base: l.nextSeq, size: segment.FileHeaderSize})
 	return nil
-}
-
-// growInBackground lets the active segment's writer zero and sync the
-// file ahead of the data in a goroutine, so that no commit's fdatasync
-// flushes a chunk of zeros (a latency spike every megabyte). Only with
-// Immediate durability, where commits fsync; not with Options.Inline,
-// whose file operations must come in a repeatable order.
-func (l *Log) growInBackground() {
-	if l.opts.Durability == Immediate && !l.opts.Inline {
-		l.active.GrowInBackground()
-	}
 }
 
 // seal makes the active segment durable and final: synced, cut to its
