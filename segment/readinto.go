@@ -29,37 +29,68 @@ func ReadFrameInto(r io.ReaderAt, size, off, end int64, buf []byte, name string)
 	if _, err := r.ReadAt(fb, off); err != nil {
 		return FrameHeader{}, nil, buf, fmt.Errorf("read %s at %d: %w", name, off, err)
 	}
+	// A compressed payload decodes into buf after the stored bytes, or
+	// into a new slice if that room is too small.
+	h, d, _, err := checkFrame(fb, buf[n:cap(buf)], off, name)
+	return h, d, buf, err
+}
+
+// FrameAt verifies the frame at img[off:end] of a segment image in memory
+// (a mapping of a sealed segment) as ReadFrameInto does, without copying
+// it: the payload returned aliases img, unless the frame is compressed, in
+// which case it is decoded into buf (grown if too small), which is
+// returned for reuse.
+func FrameAt(img []byte, off, end int64, buf []byte, name string) (FrameHeader, []byte, []byte, error) {
+	if end <= off && off >= 0 && off+FrameHeaderSize <= int64(len(img)) {
+		h, err := ParseFrameHeader(img[off : off+FrameHeaderSize])
+		if err != nil {
+			if err == errZeroHeader {
+				err = fmt.Errorf("%w: no frame here", ErrCorrupt)
+			}
+			return h, nil, buf, fmt.Errorf("%s at offset %d: %w", name, off, err)
+		}
+		end = off + h.Size()
+	}
+	if off < 0 || end > int64(len(img)) || end-off < FrameHeaderSize || end-off > FrameHeaderSize+MaxPayload {
+		return FrameHeader{}, nil, buf, fmt.Errorf("%s at offset %d: %w: frame end %d outside the file's %d bytes", name, off, ErrCorrupt, end, len(img))
+	}
+	h, d, dst, err := checkFrame(img[off:end], buf, off, name)
+	return h, d, dst[:0], err
+}
+
+// checkFrame verifies the frame fb (header and stored payload) found at
+// off, and returns its decoded payload: fb's own bytes when stored as is,
+// else decoded into dst (grown if too small), returned too.
+func checkFrame(fb, dst []byte, off int64, name string) (FrameHeader, []byte, []byte, error) {
 	h, err := ParseFrameHeader(fb[:FrameHeaderSize])
 	if err != nil {
 		if err == errZeroHeader {
 			err = fmt.Errorf("%w: no frame here", ErrCorrupt)
 		}
-		return h, nil, buf, fmt.Errorf("%s at offset %d: %w", name, off, err)
+		return h, nil, dst, fmt.Errorf("%s at offset %d: %w", name, off, err)
 	}
-	if h.Size() != int64(n) {
-		return h, nil, buf, fmt.Errorf("%s at offset %d: %w: frame of %d bytes where the index has %d", name, off, ErrCorrupt, h.Size(), n)
+	if h.Size() != int64(len(fb)) {
+		return h, nil, dst, fmt.Errorf("%s at offset %d: %w: frame of %d bytes where the index has %d", name, off, ErrCorrupt, h.Size(), len(fb))
 	}
 	p := fb[FrameHeaderSize:]
 	if got := Checksum(p); got != h.CRC {
-		return h, nil, buf, fmt.Errorf("%s at offset %d: %w: payload checksum %08x, want %08x", name, off, ErrCorrupt, got, h.CRC)
+		return h, nil, dst, fmt.Errorf("%s at offset %d: %w: payload checksum %08x, want %08x", name, off, ErrCorrupt, got, h.CRC)
 	}
 	if h.Codec == CodecNone {
-		return h, p, buf, nil
+		return h, p, dst, nil
 	}
-	// Decode into buf after the stored bytes, so one buffer serves both.
 	dn, err := DecodedLen(h, p)
 	if err != nil {
-		return h, nil, buf, fmt.Errorf("%s at offset %d: %w", name, off, err)
+		return h, nil, dst, fmt.Errorf("%s at offset %d: %w", name, off, err)
 	}
-	if cap(buf) < n+dn {
-		buf = append(buf[:n], make([]byte, dn)...)
-		p = buf[FrameHeaderSize:n]
+	if cap(dst) < dn {
+		dst = make([]byte, dn)
 	}
-	d, err := DecodePayload(buf[n:n+dn:n+dn], h, p)
+	d, err := DecodePayload(dst[:dn:dn], h, p)
 	if err != nil {
-		return h, nil, buf, fmt.Errorf("%s at offset %d: %w", name, off, err)
+		return h, nil, dst, fmt.Errorf("%s at offset %d: %w", name, off, err)
 	}
-	return h, d, buf, nil
+	return h, d, dst, nil
 }
 
 // readHeader reads and parses the frame header at off.

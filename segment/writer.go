@@ -92,6 +92,17 @@ func (w *Writer) mapFile(length int64) {
 	}
 }
 
+// Mapped returns the writer's mapping of the file's first end bytes, for
+// reading frames already written (they never change while the writer
+// lives), or nil if there is none or it is shorter. The caller must stop
+// using it before Unmap.
+func (w *Writer) Mapped(end int64) []byte {
+	if end > int64(len(w.m)) || end > w.size {
+		return nil
+	}
+	return w.m[:end:end]
+}
+
 // Unmap releases the writer's memory map, if any; later frames are written
 // with WriteAt. Call it before truncating or closing the file.
 func (w *Writer) Unmap() error {

@@ -132,4 +132,8 @@ func (o osFile) Map(length int64) ([]byte, error) {
 	return unix.Mmap(int(o.f.Fd()), 0, int(length), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 }
 
+func (o osFile) MapRead(length int64) ([]byte, error) {
+	return unix.Mmap(int(o.f.Fd()), 0, int(length), unix.PROT_READ, unix.MAP_SHARED)
+}
+
 func (o osFile) Unmap(m []byte) error { return unix.Munmap(m) }

@@ -65,6 +65,16 @@ type FS interface {
 	Lock(name string) (io.Closer, error)
 }
 
+// ReadMapper is implemented by files that can be mapped into memory for
+// reading. Touching a mapped byte past the file's current end, or one the
+// device fails to read, is a memory fault, not an error.
+type ReadMapper interface {
+	// MapRead maps the first length bytes of the file, shared, read-only.
+	MapRead(length int64) ([]byte, error)
+	// Unmap releases a mapping returned by MapRead.
+	Unmap(m []byte) error
+}
+
 // Mapper is implemented by files that can be mapped into memory for
 // writing. Bytes copied into the mapping are in the page cache, as after a
 // write; Sync makes them durable. Only bytes below the file's size may be

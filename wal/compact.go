@@ -327,7 +327,7 @@ func (l *Log) retire(s *seg) {
 	s.ref.retired = true
 	if s.ref.readers == 0 {
 		s.ref.closed = true
-		s.f.Close()
+		s.closeFile()
 		return
 	}
 	l.retired = append(l.retired, s)

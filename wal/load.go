@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/seglog/journal/index"
 	"github.com/seglog/journal/segment"
@@ -46,6 +47,22 @@ type seg struct {
 	ref  *fileRef // the Log's hold on f (nil in a View, which owns its files)
 	size int64    // end of the frames; for the active segment, see Log.snapshot
 	base uint64
+	// rm maps a sealed segment's [0, size) for Log.Get, made at the first
+	// Get (mapTried), released when f is closed. Guarded by Log.mu; a
+	// Get that counted itself in ref.mapReads reads it without the lock.
+	rm       []byte
+	mapTried bool
+}
+
+// closeFile releases the segment's mapping, if any, and closes its file.
+func (s *seg) closeFile() error {
+	if s.rm != nil {
+		if rm, ok := s.f.(vfs.ReadMapper); ok {
+			rm.Unmap(s.rm)
+		}
+		s.rm = nil
+	}
+	return s.f.Close()
 }
 
 // fileRef counts the reader snapshots that may still read a segment file,
@@ -55,6 +72,10 @@ type fileRef struct {
 	readers int
 	retired bool // replaced: close when readers drops to 0
 	closed  bool
+	// mapReads counts Gets reading the segment's mapping now; a
+	// TruncateBack waits for none before cutting a file (touching a
+	// mapped page past the end would fault).
+	mapReads atomic.Int32
 }
 
 // loaded is what was found in a log directory.
@@ -79,7 +100,7 @@ type loaded struct {
 
 func (ld *loaded) close() {
 	for _, s := range ld.segs {
-		s.f.Close()
+		s.closeFile()
 	}
 }
 

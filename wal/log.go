@@ -294,6 +294,7 @@ func (l *Log) sealData() error {
 	if err := w.File().Sync(); err != nil {
 		return fmt.Errorf("sync %s: %w", w.Name(), err)
 	}
+	l.waitMapReads(l.segs[len(l.segs)-1:]) // Gets reading the writer's mapping
 	if err := w.Unmap(); err != nil {
 		return fmt.Errorf("unmap %s: %w", w.Name(), err)
 	}
@@ -487,20 +488,25 @@ func (l *Log) Close() error {
 	if l.failed == nil && err == nil && !unchanged {
 		err = l.seal()
 	}
+	l.waitMapReads(l.segs)
 	if l.active != nil { // nil after a failed truncation
 		if uerr := l.active.Unmap(); uerr != nil && err == nil { // seal unmapped it unless it failed
 			err = uerr
 		}
 	}
+	// Gets may still be reading mappings (readers of other kinds get
+	// ErrClosed from their next read).
+	l.waitMapReads(l.segs)
+	l.waitMapReads(l.retired)
 	for _, s := range l.segs {
-		if cerr := s.f.Close(); cerr != nil && err == nil {
+		if cerr := s.closeFile(); cerr != nil && err == nil {
 			err = cerr
 		}
 	}
 	for _, s := range l.retired {
 		if !s.ref.closed {
 			s.ref.closed = true
-			s.f.Close()
+			s.closeFile()
 		}
 	}
 	l.retired = nil

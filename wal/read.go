@@ -4,8 +4,11 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"github.com/seglog/journal/vfs"
 	"io"
 	"iter"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"sync/atomic"
 
@@ -79,7 +82,7 @@ func (l *Log) release(sg *seg) {
 	sg.ref.readers--
 	if sg.ref.readers == 0 && sg.ref.retired && !sg.ref.closed {
 		sg.ref.closed = true
-		sg.f.Close()
+		sg.closeFile()
 		l.retired = slices.DeleteFunc(l.retired, func(r *seg) bool { return r.ref == sg.ref })
 	}
 }
@@ -109,7 +112,14 @@ func (l *Log) Entries(from uint64) iter.Seq2[Entry, error] {
 
 // Get returns the entry with sequence number seq. Its Key and Value are
 // freshly allocated. A sequence number not in the log gives an error
-// wrapping ErrNotFound.
+// wrapping ErrNotFound. The frame's checksum is verified on every call.
+//
+// On the operating system's file system Get reads frames in place through
+// memory mappings (a read-only one per sealed segment, made at its first
+// Get; the writer's for the active segment), so a call makes no system
+// call. TruncateBack and Close wait for such reads before they cut or
+// unmap a file, and a fault while reading a mapping (a device read error)
+// is returned as an error, not a crash.
 func (l *Log) Get(seq uint64) (Entry, error) {
 	// One segment held for the read, not a snapshot of the whole log: a
 	// consensus log store calls this for every entry it sends.
@@ -133,37 +143,114 @@ func (l *Log) Get(seq uint64) (Entry, error) {
 		return Entry{}, fmt.Errorf("%w: index names missing segment %d", ErrCorrupt, id)
 	}
 	size := sg.size
-	if sg.id == l.active.ID() {
+	sealed := sg.id != l.active.ID()
+	if !sealed {
 		size = l.active.Offset()
 	}
 	dead, cutsAt := l.dead, l.cuts.Load()
 	sg.ref.readers++
+	// A sealed segment never changes while it is in l.segs: read it in
+	// place through a mapping, without a system call or a copy. (A
+	// TruncateBack waits for such reads to end before it cuts a file.)
+	// The active segment's frames below its end never change either:
+	// read them through the writer's mapping.
+	var m []byte
+	if sealed {
+		m = l.mapSegment(sg)
+	} else {
+		m = l.active.Mapped(size)
+	}
+	if m != nil {
+		sg.ref.mapReads.Add(1)
+	}
 	l.mu.Unlock()
 	defer l.releaseSeg(sg)
 
 	bp := l.getBuf()
 	defer l.putBuf(bp)
-	h, p, buf, err := segment.ReadFrameInto(sg.f, size, int64(off), int64(next), *bp, sg.name)
-	*bp = buf[:0]
+	var e Entry
+	var err error
+	if m != nil {
+		e, *bp, err = getMapped(m, int64(off), int64(next), *bp, sg.name, seq, dead)
+		sg.ref.mapReads.Add(-1) // after the last touch of m
+	} else {
+		var h segment.FrameHeader
+		var p []byte
+		h, p, *bp, err = segment.ReadFrameInto(sg.f, size, int64(off), int64(next), *bp, sg.name)
+		if err == nil {
+			e, err = findEntry(h, p, seq, dead, sg.name, int64(off))
+			e = e.copied()
+		}
+	}
+	*bp = (*bp)[:0]
 	if err != nil {
 		if l.cuts.Load() != cutsAt {
 			return Entry{}, fmt.Errorf("%w: removed by TruncateBack while being read (%v)", ErrNotFound, err)
 		}
-		if l.isClosed() && !errors.Is(err, ErrCorrupt) {
+		if l.isClosed() && !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrNotFound) {
 			return Entry{}, ErrClosed
 		}
 		return Entry{}, err
 	}
-	e, err := findEntry(h, p, seq, dead, sg.name, int64(off))
-	if err != nil {
-		return Entry{}, err
-	}
-	// Key and Value alias the pooled buffer: copy them, in one allocation.
+	return e, nil
+}
+
+// copied returns e with Key and Value copied out of the buffer they alias,
+// in one allocation.
+func (e Entry) copied() Entry {
 	kv := make([]byte, len(e.Key)+len(e.Value))
 	n := copy(kv, e.Key)
 	copy(kv[n:], e.Value)
 	e.Key, e.Value = kv[:n:n], kv[n:]
-	return e, nil
+	return e
+}
+
+// getMapped reads entry seq from the frame at off of a mapped sealed
+// segment, copying it out before returning. A fault while touching the
+// mapping (the device failing to read a page) is returned as an error,
+// not a crash.
+func getMapped(m []byte, off, next int64, buf []byte, name string, seq uint64, dead compactor.DeadSet) (e Entry, _ []byte, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s at offset %d: reading the mapped segment faulted: %v", name, off, r)
+		}
+	}()
+	h, p, buf, err := segment.FrameAt(m, off, next, buf, name)
+	if err != nil {
+		return Entry{}, buf, err
+	}
+	e, err = findEntry(h, p, seq, dead, name, off)
+	if err != nil {
+		return Entry{}, buf, err
+	}
+	return e.copied(), buf, nil
+}
+
+// mapSegment returns the read mapping of sealed segment sg, making it at
+// the first call; nil where the file system has none. Called with l.mu
+// held.
+func (l *Log) mapSegment(sg *seg) []byte {
+	if !sg.mapTried {
+		sg.mapTried = true
+		if rm, ok := sg.f.(vfs.ReadMapper); ok && sg.size > 0 {
+			if m, err := rm.MapRead(sg.size); err == nil {
+				sg.rm = m
+			}
+		}
+	}
+	return sg.rm
+}
+
+// waitMapReads waits until no Get reads a segment's mapping: before a file
+// is cut or its mapping released. Called with l.mu held, which keeps new
+// Gets out; those in flight finish without it.
+func (l *Log) waitMapReads(segs []*seg) {
+	for _, sg := range segs {
+		for sg.ref.mapReads.Load() > 0 {
+			runtime.Gosched()
+		}
+	}
 }
 
 // releaseSeg drops a Get's hold on one segment file (see releaseSnapshot).

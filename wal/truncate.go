@@ -260,8 +260,12 @@ func (l *Log) truncBack(next uint64) error {
 		return l.fail(err)
 	}
 	// From here on the cut is decided; a failure leaves it to Open. Reads
-	// that fail in files cut under them report the records gone.
+	// that fail in files cut under them report the records gone. No Get
+	// may touch a mapping of a file being cut (a page past the new end
+	// would fault) or the writer's, about to be released.
 	l.cuts.Add(1)
+	l.waitMapReads(l.segs)
+	l.waitMapReads(l.retired)
 	if err := w.Unmap(); err != nil {
 		return l.fail(fmt.Errorf("unmap %s: %w", w.Name(), err))
 	}

@@ -1,0 +1,198 @@
+package wal
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+)
+
+// mappedValue is the value of record seq in these tests: its length and
+// bytes vary with seq, compressible or not.
+func mappedValue(seq uint64) []byte {
+	rng := rand.New(rand.NewPCG(seq, 3))
+	v := make([]byte, 20+rng.IntN(300))
+	if seq%2 == 0 {
+		for i := range v {
+			v[i] = byte(rng.Uint32())
+		}
+	} else {
+		copy(v, bytes.Repeat(fmt.Appendf(nil, "seq-%d-", seq), len(v)))
+	}
+	return v
+}
+
+// TestGetReadsThroughMappings: on the operating system's file system Get
+// reads sealed segments and the active one through memory mappings; every
+// record of every segment, compressed or not, reads back exactly, before
+// and after a reopen.
+func TestGetReadsThroughMappings(t *testing.T) {
+	for _, c := range []Compression{CompressionNone, CompressionS2} {
+		t.Run(c.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			opts := Options{Durability: Eventual, SegmentSize: 32 << 10, Compression: c, Logger: crashQuiet}
+			l, err := Open(dir, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seq := uint64(1)
+			for b := range 600 {
+				var recs []Record
+				for range 1 + b%9 {
+					recs = append(recs, Record{Value: mappedValue(seq + uint64(len(recs)))})
+				}
+				if err := l.AppendAt(seq, Batch{Records: recs}); err != nil {
+					t.Fatal(err)
+				}
+				seq += uint64(len(recs))
+			}
+			check := func(when string) {
+				t.Helper()
+				mapped := 0
+				for _, sg := range l.segs {
+					if sg.rm != nil {
+						mapped++
+					}
+				}
+				for s := uint64(1); s < seq; s++ {
+					e, err := l.Get(s)
+					if err != nil || !bytes.Equal(e.Value, mappedValue(s)) {
+						t.Fatalf("%s: Get(%d) = %d bytes, %v; want its %d bytes", when, s, len(e.Value), err, len(mappedValue(s)))
+					}
+				}
+				if when == "after reopen" && mapped != 0 {
+					t.Fatalf("segments mapped before any Get: %d", mapped)
+				}
+			}
+			if len(l.segs) < 4 {
+				t.Fatalf("setup: %d segments, want several", len(l.segs))
+			}
+			check("while open")
+			mapped := 0
+			for _, sg := range l.segs[:len(l.segs)-1] {
+				if sg.rm != nil {
+					mapped++
+				}
+			}
+			if mapped != len(l.segs)-1 {
+				t.Fatalf("%d of %d sealed segments mapped after reading them all; want all", mapped, len(l.segs)-1)
+			}
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if l, err = Open(dir, opts); err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			check("after reopen")
+		})
+	}
+}
+
+// TestGetDuringCutsRotationsAndCloseOnDisk runs Gets in goroutines while
+// the log rotates, is cut at both ends and is finally closed, on the
+// operating system's file system where Gets read through mappings: every
+// Get returns the record's value or ErrNotFound (or ErrClosed at the end),
+// and nothing faults.
+func TestGetDuringCutsRotationsAndCloseOnDisk(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir, Options{Durability: Eventual, SegmentSize: 32 << 10, Compression: CompressionNone, Logger: crashQuiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// values[s] is what record s holds; a TruncateBack followed by new
+	// appends gives s another value, so readers accept either generation.
+	var mu sync.Mutex
+	gens := map[uint64][][]byte{}
+	next := uint64(1)
+	appendN := func(n int, gen int) {
+		var recs []Record
+		for i := range n {
+			v := append(mappedValue(next+uint64(i)), byte(gen))
+			recs = append(recs, Record{Value: v})
+		}
+		mu.Lock()
+		for i, r := range recs {
+			gens[next+uint64(i)] = append(gens[next+uint64(i)], r.Value)
+		}
+		mu.Unlock()
+		if err := l.AppendAt(next, Batch{Records: recs}); err != nil {
+			t.Error(err)
+		}
+		next += uint64(n)
+	}
+	for range 200 {
+		appendN(8, 0)
+	}
+	stop := make(chan struct{})
+	errs := make(chan error, 4)
+	var wg sync.WaitGroup
+	for r := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(r), 9))
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				s := 1 + rng.Uint64N(3000)
+				e, err := l.Get(s)
+				switch {
+				case errors.Is(err, ErrNotFound), errors.Is(err, ErrClosed):
+				case err != nil:
+					errs <- fmt.Errorf("Get(%d): %v", s, err)
+					return
+				default:
+					mu.Lock()
+					ok := false
+					for _, v := range gens[s] {
+						ok = ok || bytes.Equal(v, e.Value)
+					}
+					mu.Unlock()
+					if !ok {
+						errs <- fmt.Errorf("Get(%d) returned a value never stored there", s)
+						return
+					}
+				}
+			}
+		}()
+	}
+	rng := rand.New(rand.NewPCG(5, 5))
+	for i := range 60 {
+		switch rng.IntN(3) {
+		case 0:
+			first, last := l.FirstSeq(), l.LastSeq()
+			if last > first+100 {
+				keep := first + 50 + rng.Uint64N(last-first-50)
+				if err := l.TruncateBack(keep); err != nil {
+					t.Fatal(err)
+				}
+				next = keep + 1
+			}
+		case 1:
+			if first := l.FirstSeq(); first > 0 && rng.IntN(3) == 0 {
+				if err := l.TruncateFront(first + 20); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		for range 10 {
+			appendN(1+rng.IntN(12), i+1)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	close(stop)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		t.Fatal(err)
+	default:
+	}
+}
