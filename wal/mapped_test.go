@@ -5,8 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
+
+	"github.com/seglog/journal/compactor"
+	"github.com/seglog/journal/vfs"
 )
 
 // mappedValue is the value of record seq in these tests: its length and
@@ -194,5 +198,34 @@ func TestGetDuringCutsRotationsAndCloseOnDisk(t *testing.T) {
 	case err := <-errs:
 		t.Fatal(err)
 	default:
+	}
+}
+
+// TestGetMappedFaultIsAnError touches a mapped page past the end of a
+// file cut under the mapping, the fault a device read error also raises:
+// the read returns an error instead of crashing the process.
+func TestGetMappedFaultIsAnError(t *testing.T) {
+	name := t.TempDir() + "/f"
+	fsys := vfs.Default()
+	f, err := fsys.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(make([]byte, 64<<10), 0); err != nil {
+		t.Fatal(err)
+	}
+	rm := f.(vfs.ReadMapper)
+	m, err := rm.MapRead(64 << 10)
+	if err != nil {
+		t.Skipf("no read mapping here: %v", err)
+	}
+	defer rm.Unmap(m)
+	if err := f.Truncate(4 << 10); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = getMapped(m, 32<<10, 0, nil, name, 1, compactor.DeadSet{})
+	if err == nil || !strings.Contains(err.Error(), "faulted") {
+		t.Fatalf("reading a mapped page past the file's end: %v; want an error saying it faulted", err)
 	}
 }
