@@ -36,10 +36,10 @@ func ReadFrameInto(r io.ReaderAt, size, off, end int64, buf []byte, name string)
 }
 
 // FrameAt verifies the frame at img[off:end] of a segment image in memory
-// (a mapping of a sealed segment) as ReadFrameInto does, without copying
-// it: the payload returned aliases img, unless the frame is compressed, in
-// which case it is decoded into buf (grown if too small), which is
-// returned for reuse.
+// (a mapping of a segment) as ReadFrameInto does, without copying it: the
+// payload returned aliases img, unless the frame is compressed, in which
+// case it is copied into buf (grown if too small) and decoded there, and
+// buf is returned for reuse.
 func FrameAt(img []byte, off, end int64, buf []byte, name string) (FrameHeader, []byte, []byte, error) {
 	if end <= off && off >= 0 && off+FrameHeaderSize <= int64(len(img)) {
 		h, err := ParseFrameHeader(img[off : off+FrameHeaderSize])
@@ -54,7 +54,19 @@ func FrameAt(img []byte, off, end int64, buf []byte, name string) (FrameHeader, 
 	if off < 0 || end > int64(len(img)) || end-off < FrameHeaderSize || end-off > FrameHeaderSize+MaxPayload {
 		return FrameHeader{}, nil, buf, fmt.Errorf("%s at offset %d: %w: frame end %d outside the file's %d bytes", name, off, ErrCorrupt, end, len(img))
 	}
-	h, d, dst, err := checkFrame(img[off:end], buf, off, name)
+	fb := img[off:end]
+	if fb[36] != CodecNone {
+		// A compressed frame is copied out first, so that no decoder
+		// (which may use goroutines of its own) ever touches img.
+		n := len(fb)
+		if cap(buf) < n {
+			buf = make([]byte, n)
+		}
+		fb = buf[:copy(buf[:n], fb)]
+		h, d, _, err := checkFrame(fb, buf[n:cap(buf)], off, name)
+		return h, d, buf[:0], err
+	}
+	h, d, dst, err := checkFrame(fb, buf, off, name)
 	return h, d, dst[:0], err
 }
 

@@ -47,20 +47,15 @@ type seg struct {
 	ref  *fileRef // the Log's hold on f (nil in a View, which owns its files)
 	size int64    // end of the frames; for the active segment, see Log.snapshot
 	base uint64
-	// rm maps a sealed segment's [0, size) for Log.Get, made at the first
-	// Get (mapTried), released when f is closed. Guarded by Log.mu; a
-	// Get that counted itself in ref.mapReads reads it without the lock.
-	rm       []byte
-	mapTried bool
 }
 
-// closeFile releases the segment's mapping, if any, and closes its file.
+// closeFile releases the file's read mapping, if any, and closes it.
 func (s *seg) closeFile() error {
-	if s.rm != nil {
+	if s.ref != nil && s.ref.rm != nil {
 		if rm, ok := s.f.(vfs.ReadMapper); ok {
-			rm.Unmap(s.rm)
+			rm.Unmap(s.ref.rm)
 		}
-		s.rm = nil
+		s.ref.rm = nil
 	}
 	return s.f.Close()
 }
@@ -76,6 +71,13 @@ type fileRef struct {
 	// TruncateBack waits for none before cutting a file (touching a
 	// mapped page past the end would fault).
 	mapReads atomic.Int32
+	// rm maps a sealed segment's frames for Log.Get, made at the first
+	// Get (mapTried), released when the file is closed. Here, not in seg,
+	// because several seg values (a snapshot's copy, the one rotation
+	// makes) share one file. A Get counted in mapReads reads it without
+	// Log.mu.
+	rm       []byte
+	mapTried bool
 }
 
 // loaded is what was found in a log directory.

@@ -180,6 +180,7 @@ func (l *Log) install(ld *loaded) error {
 		if err := l.createSegment(last.id); err != nil {
 			ld.segs = l.segs
 			ld.close()
+			l.segs = nil
 			return err
 		}
 		return nil
@@ -449,6 +450,9 @@ func (l *Log) Sync() error {
 	if l.closed {
 		return ErrClosed
 	}
+	if l.failed != nil {
+		return fmt.Errorf("%w: %w", ErrFailed, l.failed)
+	}
 	return l.waitSynced(l.nextSeq)
 }
 
@@ -484,7 +488,7 @@ func (l *Log) Close() error {
 	}
 	// A newest segment Close sealed before, untouched since Open, is still
 	// sealed: its index file is true and its data durable.
-	unchanged := l.staleIdx && l.active.Offset() == l.staleIdxSize
+	unchanged := l.active != nil && l.staleIdx && l.active.Offset() == l.staleIdxSize
 	if l.failed == nil && err == nil && !unchanged {
 		err = l.seal()
 	}

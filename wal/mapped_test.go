@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"iter"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -56,7 +58,7 @@ func TestGetReadsThroughMappings(t *testing.T) {
 				t.Helper()
 				mapped := 0
 				for _, sg := range l.segs {
-					if sg.rm != nil {
+					if sg.ref.rm != nil {
 						mapped++
 					}
 				}
@@ -76,7 +78,7 @@ func TestGetReadsThroughMappings(t *testing.T) {
 			check("while open")
 			mapped := 0
 			for _, sg := range l.segs[:len(l.segs)-1] {
-				if sg.rm != nil {
+				if sg.ref.rm != nil {
 					mapped++
 				}
 			}
@@ -227,5 +229,64 @@ func TestGetMappedFaultIsAnError(t *testing.T) {
 	_, _, err = getMapped(m, 32<<10, 0, nil, name, 1, compactor.DeadSet{})
 	if err == nil || !strings.Contains(err.Error(), "faulted") {
 		t.Fatalf("reading a mapped page past the file's end: %v; want an error saying it faulted", err)
+	}
+}
+
+// mapsOf returns the lines of /proc/self/maps naming files in dir.
+func mapsOf(t *testing.T, dir string) []string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Skipf("no /proc/self/maps: %v", err)
+	}
+	var out []string
+	for _, ln := range strings.Split(string(b), "\n") {
+		if strings.Contains(ln, dir) {
+			out = append(out, ln)
+		}
+	}
+	return out
+}
+
+// TestMappingOfRetiredSegmentIsReleased: a segment mapped by a Get while a
+// snapshot (Entries) still held an older copy of its description is
+// unmapped once both are done with it and it is deleted, not kept (with
+// its disk space) until the process exits.
+func TestMappingOfRetiredSegmentIsReleased(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir, Options{Durability: Immediate, SegmentSize: MinSegmentSize, Compression: CompressionNone, Logger: crashQuiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := func() {
+		if _, err := l.Append(Batch{Records: []Record{{Value: make([]byte, 200)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add()
+	next, stop := iter.Pull2(l.Entries(0)) // holds segment 1 while it is active
+	if _, err, ok := next(); !ok || err != nil {
+		t.Fatalf("Entries: %v", err)
+	}
+	for len(l.segs) < 3 {
+		add()
+	}
+	if _, err := l.Get(1); err != nil { // maps segment 1, sealed now
+		t.Fatal(err)
+	}
+	if err := l.TruncateFront(l.NextSeq()); err != nil { // deletes segments 1 and 2
+		t.Fatal(err)
+	}
+	stop()
+	for _, ln := range mapsOf(t, dir) {
+		if strings.Contains(ln, "00000000000000000001.seg") {
+			t.Errorf("deleted segment still mapped after its last reader ended: %s", ln)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, ln := range mapsOf(t, dir) {
+		t.Errorf("still mapped after Close: %s", ln)
 	}
 }

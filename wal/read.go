@@ -231,15 +231,19 @@ func getMapped(m []byte, off, next int64, buf []byte, name string, seq uint64, d
 // the first call; nil where the file system has none. Called with l.mu
 // held.
 func (l *Log) mapSegment(sg *seg) []byte {
-	if !sg.mapTried {
-		sg.mapTried = true
+	r := sg.ref
+	if !r.mapTried {
+		r.mapTried = true
 		if rm, ok := sg.f.(vfs.ReadMapper); ok && sg.size > 0 {
 			if m, err := rm.MapRead(sg.size); err == nil {
-				sg.rm = m
+				r.rm = m
 			}
 		}
 	}
-	return sg.rm
+	if int64(len(r.rm)) < sg.size {
+		return nil
+	}
+	return r.rm[:sg.size:sg.size]
 }
 
 // waitMapReads waits until no Get reads a segment's mapping: before a file

@@ -272,7 +272,7 @@ func (l *Log) truncBack(next uint64) error {
 	for _, sg := range l.segs {
 		l.retire(sg)
 	}
-	l.segs, l.active = nil, nil
+	l.segs, l.active, l.staleIdx = nil, nil, false
 	if err := applyCut(l.fs, l.dir, c); err != nil {
 		return l.fail(err)
 	}

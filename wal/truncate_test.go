@@ -538,3 +538,41 @@ func newTruncSetup(t *testing.T, keep func(uint64) bool) (tl *tlog, pre, post ma
 	maps.DeleteFunc(post, func(s uint64, _ string) bool { return !keep(s) })
 	return tl, pre, post
 }
+
+// TestCloseAfterFailedTruncateBackOfReopenedLog: a TruncateBack that fails
+// after releasing the active segment, on a log reopened after a clean
+// Close, leaves a log that Close still closes (no panic, lock released)
+// and that reopens before or after the cut.
+func TestCloseAfterFailedTruncateBackOfReopenedLog(t *testing.T) {
+	tl, pre, post := newTruncSetup(t, func(s uint64) bool { return s <= 50 })
+	tl.reopen() // the newest segment keeps its index file from Close
+	if !tl.l.staleIdx {
+		t.Fatal("setup: the reopened log's newest segment has no index file from Close")
+	}
+	tl.fs.InjectError(vfstest.OpTruncate, 1, syscall.EIO) // the cut itself
+	err := tl.l.TruncateBack(50)
+	if err == nil {
+		t.Fatal("setup: TruncateBack succeeded; want the injected failure")
+	}
+	tl.fs.ClearErrors()
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				t.Fatalf("Close after a failed TruncateBack panicked: %v", r)
+			}
+		}()
+		tl.l.Close()
+	}()
+	if err := tl.l.Sync(); err == nil {
+		t.Error("Sync of a closed log returned nil")
+	}
+	l, err := Open(crashDir, tl.opts)
+	if err != nil {
+		t.Fatalf("reopen after the failed cut: %v", err)
+	}
+	defer l.Close()
+	if errPost, errPre := checkAgainst(l, post, 51), checkAgainst(l, pre, tl.next); errPost != nil && errPre != nil {
+		t.Fatalf("after reopen neither before (%v) nor after (%v)", errPre, errPost)
+	}
+	tl.l = nil
+}
