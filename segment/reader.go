@@ -159,35 +159,10 @@ func (r *Reader) decode(off int64, h FrameHeader, stored []byte) ([]byte, error)
 const maxKeptDecodeBuf = 4 << 20
 
 // ReadFrame reads and verifies the single frame at off of a file of the
-// given size and returns its decoded payload (the entries), freshly
-// allocated. A payload that does not decode gives an error wrapping
-// ErrCorrupt.
+// given size. The returned payload is freshly allocated.
 func ReadFrame(r io.ReaderAt, size, off int64, name string) (FrameHeader, []byte, error) {
-	hb := make([]byte, FrameHeaderSize)
-	if _, err := r.ReadAt(hb, off); err != nil {
-		return FrameHeader{}, nil, fmt.Errorf("read %s at %d: %w", name, off, err)
-	}
-	h, err := ParseFrameHeader(hb)
-	if err != nil {
-		if err == errZeroHeader {
-			err = fmt.Errorf("%w: no frame here", ErrCorrupt)
-		}
-		return h, nil, fmt.Errorf("%s at offset %d: %w", name, off, err)
-	}
-	if off+h.Size() > size {
-		return h, nil, fmt.Errorf("%s at offset %d: %w: frame runs past end of file", name, off, ErrCorrupt)
-	}
-	p := make([]byte, h.Length)
-	if _, err := r.ReadAt(p, off+FrameHeaderSize); err != nil {
-		return h, nil, fmt.Errorf("read %s at %d: %w", name, off, err)
-	}
-	if got := Checksum(p); got != h.CRC {
-		return h, nil, fmt.Errorf("%s at offset %d: %w: payload checksum %08x, want %08x", name, off, ErrCorrupt, got, h.CRC)
-	}
-	if p, err = DecodePayload(nil, h, p); err != nil {
-		return h, nil, fmt.Errorf("%s at offset %d: %w", name, off, err)
-	}
-	return h, p, nil
+	h, p, _, err := ReadFrameInto(r, size, off, 0, nil, name)
+	return h, p, err
 }
 
 // appeared re-reads the frame at off, bypassing the buffer, and reports

@@ -82,6 +82,7 @@ type fileRef struct {
 
 // loaded is what was found in a log directory.
 type loaded struct {
+	names   []string // the directory's entries as listed
 	segs    []*seg
 	idx     *index.Index
 	nextSeq uint64
@@ -122,7 +123,7 @@ func load(fsys vfs.FS, dir string, readOnly bool, front uint64) (_ *loaded, err 
 			ids = append(ids, id)
 		}
 	}
-	ld := &loaded{idx: index.New(), nextSeq: front}
+	ld := &loaded{names: names, idx: index.New(), nextSeq: front}
 	defer func() {
 		if err != nil {
 			ld.close()

@@ -131,7 +131,7 @@ func (l *Log) recover() error {
 	if err != nil {
 		return fmt.Errorf("open %s: %w", l.dir, err)
 	}
-	if err := l.removeTemps(); err != nil {
+	if err := l.removeTemps(ld.names); err != nil {
 		ld.close()
 		return err
 	}
@@ -229,12 +229,9 @@ func (l *Log) install(ld *loaded) error {
 
 // removeTemps deletes the log's own temporary files left by a crash (index
 // files, rewritten segments, checkpoints); other files in the directory,
-// such as the command ID set's, are not the log's to touch.
-func (l *Log) removeTemps() error {
-	names, err := l.fs.List(l.dir)
-	if err != nil {
-		return err
-	}
+// such as the command ID set's, are not the log's to touch. names is
+// the directory listing load made.
+func (l *Log) removeTemps(names []string) error {
 	segs := make(map[uint64]bool)
 	for _, n := range names {
 		if id, ok := parseSegName(n); ok {

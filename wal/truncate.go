@@ -248,16 +248,13 @@ func (l *Log) truncBack(next uint64) error {
 		c = &cut{next: next, seg: act.id, off: segment.FileHeaderSize}
 	}
 	nb := bounds{front: min(l.front, next), cut: c}
-	if c == nil {
-		// Nothing at or after next is on disk: only the numbering moves.
-		if err := writeBounds(l.fs, l.dir, nb); err != nil {
-			return l.fail(err)
-		}
-		l.front, l.nextSeq, l.visibleSeq, l.syncedSeq = nb.front, next, next, next
-		return nil
-	}
 	if err := writeBounds(l.fs, l.dir, nb); err != nil {
 		return l.fail(err)
+	}
+	if c == nil {
+		// Nothing at or after next is on disk: only the numbering moves.
+		l.front, l.nextSeq, l.visibleSeq, l.syncedSeq = nb.front, next, next, next
+		return nil
 	}
 	// From here on the cut is decided; a failure leaves it to Open. Reads
 	// that fail in files cut under them report the records gone. No Get
@@ -297,7 +294,7 @@ func (l *Log) findCut(next uint64) (*cut, error) {
 	var c *cut
 	var ferr error
 	l.idx.Ascend(next, func(id uint32, loc index.Frame) bool {
-		sg := l.segByID(uint64(id))
+		sg := findSeg(l.segs, uint64(id))
 		if sg == nil {
 			ferr = fmt.Errorf("%w: index names missing segment %d", ErrCorrupt, id)
 			return false
@@ -344,8 +341,6 @@ func (l *Log) findCut(next uint64) (*cut, error) {
 	})
 	return c, ferr
 }
-
-func (l *Log) segByID(id uint64) *seg { return findSeg(l.segs, id) }
 
 // applyCut carries out the file part of c: the segments after c.seg and
 // every index file from c.seg on are deleted (newest first), and c.seg is
