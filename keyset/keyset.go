@@ -55,6 +55,7 @@ package keyset
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -240,6 +241,58 @@ func Open(dir string, opts Options) (*Set, error) {
 	return s, nil
 }
 
+// ReadKeys reads the set named name (see Options.Name; "" means the
+// default) stored in dir without taking any lock and without changing any
+// file, for tools that inspect a set another process has open. It checks
+// what Open checks; a torn tail of the delta (a write in flight) is left
+// out, as Open would cut it. found is false when neither file exists. fsys
+// nil means the operating system's.
+//
+// The delta is opened before the snapshot: a rewrite renames the new
+// snapshot into place before the new delta, so the delta read is never
+// newer than the snapshot read after it, and an older one is wholly
+// contained in the snapshot and ignored.
+func ReadKeys(fsys vfs.FS, dir, name string) (keys map[string]struct{}, found bool, err error) {
+	if fsys == nil {
+		fsys = vfs.Default()
+	}
+	if name == "" {
+		name = "keys"
+	}
+	deltaPath, snapPath := filepath.Join(dir, name+".delta"), filepath.Join(dir, name+".snap")
+	delta, derr := fsys.Open(deltaPath)
+	if derr != nil && !errors.Is(derr, fs.ErrNotExist) {
+		return nil, false, fmt.Errorf("keyset: open %s: %w", deltaPath, derr)
+	}
+	if delta != nil {
+		defer delta.Close()
+	}
+	snap, serr := fsys.Open(snapPath)
+	if serr != nil && !errors.Is(serr, fs.ErrNotExist) {
+		return nil, false, fmt.Errorf("keyset: open %s: %w", snapPath, serr)
+	}
+	if snap != nil {
+		defer snap.Close()
+	}
+	if delta == nil && snap == nil {
+		return nil, false, nil
+	}
+	keys = map[string]struct{}{}
+	var gen uint64 // with no snapshot the generation is 0
+	if snap != nil {
+		if keys, gen, err = readSnapshot(snap, snapPath); err != nil {
+			return nil, true, err
+		}
+	}
+	if delta == nil {
+		return nil, true, fmt.Errorf("keyset: %s: %w: snapshot of generation %d has no delta file", deltaPath, segment.ErrCorrupt, gen)
+	}
+	if _, _, _, err := replayDelta(delta, deltaPath, gen, keys); err != nil {
+		return nil, true, err
+	}
+	return keys, true, nil
+}
+
 // load reads the files, verifying everything before changing anything.
 func (s *Set) load(name string) error {
 	names, err := s.fs.List(s.dir)
@@ -362,45 +415,51 @@ func (s *Set) loadSnapshot() error {
 		return fmt.Errorf("keyset: open %s: %w", s.snapPath, err)
 	}
 	defer f.Close()
-	fh, size, err := readHeader(f, s.snapPath)
+	s.keys, s.gen, err = readSnapshot(f, s.snapPath)
+	return err
+}
+
+// readSnapshot reads the snapshot file f (path, for errors): its keys and
+// generation.
+func readSnapshot(f vfs.File, path string) (map[string]struct{}, uint64, error) {
+	fh, size, err := readHeader(f, path)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	if fh.Base > uint64(size) {
-		return fmt.Errorf("keyset: %s: %w: header claims %d keys in %d bytes", s.snapPath, segment.ErrCorrupt, fh.Base, size)
+		return nil, 0, fmt.Errorf("keyset: %s: %w: header claims %d keys in %d bytes", path, segment.ErrCorrupt, fh.Base, size)
 	}
-	s.keys = make(map[string]struct{}, fh.Base)
+	keys := make(map[string]struct{}, fh.Base)
 	var n uint64
-	res, err := segment.Scan(f, size, s.snapPath, func(off int64, h segment.FrameHeader, p []byte) error {
+	res, err := segment.Scan(f, size, path, func(off int64, h segment.FrameHeader, p []byte) error {
 		it := segment.NewEntryIter(h, p)
 		for {
 			e, ok, err := it.Next()
 			if err != nil {
-				return fmt.Errorf("keyset: %s at offset %d: %w", s.snapPath, off, err)
+				return fmt.Errorf("keyset: %s at offset %d: %w", path, off, err)
 			}
 			if !ok {
 				return nil
 			}
 			if len(e.Key) == 0 || e.Tombstone || len(e.Value) != 0 {
-				return fmt.Errorf("keyset: %s at offset %d: %w: malformed snapshot entry", s.snapPath, off, segment.ErrCorrupt)
+				return fmt.Errorf("keyset: %s at offset %d: %w: malformed snapshot entry", path, off, segment.ErrCorrupt)
 			}
-			s.keys[string(e.Key)] = struct{}{}
+			keys[string(e.Key)] = struct{}{}
 			n++
 		}
 	})
 	if err != nil {
-		return wrapScanErr(err)
+		return nil, 0, wrapScanErr(err)
 	}
 	// A snapshot is synced before it is renamed into place, so anything but
 	// a clean end is damage, as is a key count that does not match.
 	if res.Tail != segment.TailClean {
-		return fmt.Errorf("keyset: %s: %w: snapshot does not end cleanly: %v", s.snapPath, segment.ErrCorrupt, res.Damage)
+		return nil, 0, fmt.Errorf("keyset: %s: %w: snapshot does not end cleanly: %v", path, segment.ErrCorrupt, res.Damage)
 	}
-	if n != fh.Base || uint64(len(s.keys)) != n {
-		return fmt.Errorf("keyset: %s: %w: snapshot holds %d entries, %d distinct, header says %d", s.snapPath, segment.ErrCorrupt, n, len(s.keys), fh.Base)
+	if n != fh.Base || uint64(len(keys)) != n {
+		return nil, 0, fmt.Errorf("keyset: %s: %w: snapshot holds %d entries, %d distinct, header says %d", path, segment.ErrCorrupt, n, len(keys), fh.Base)
 	}
-	s.gen = fh.ID
-	return nil
+	return keys, fh.ID, nil
 }
 
 // loadDelta opens the delta and, if it belongs to the snapshot's
@@ -419,46 +478,55 @@ func (s *Set) loadDelta() (vfs.File, segment.ScanResult, bool, error) {
 	return f, res, fresh, nil
 }
 
-func (s *Set) replayDelta(f vfs.File) (res segment.ScanResult, fresh bool, err error) {
-	fh, size, err := readHeader(f, s.deltaPath)
+func (s *Set) replayDelta(f vfs.File) (segment.ScanResult, bool, error) {
+	res, stale, ops, err := replayDelta(f, s.deltaPath, s.gen, s.keys)
+	if err == nil && !stale {
+		s.deltaOps = ops
+	}
+	return res, stale, err
+}
+
+// replayDelta applies the operations of the delta file f (path, for
+// errors) to keys if it belongs to generation gen; stale reports a delta of
+// an older generation, left over from a rewrite interrupted after the
+// snapshot was renamed (the snapshot holds all of its operations), which
+// is not read. A torn tail ends the replay (see res).
+func replayDelta(f vfs.File, path string, gen uint64, keys map[string]struct{}) (res segment.ScanResult, stale bool, ops int, err error) {
+	fh, size, err := readHeader(f, path)
 	if err != nil {
-		return res, false, err
+		return res, false, 0, err
 	}
 	switch {
-	case fh.ID > s.gen:
-		return res, false, fmt.Errorf("keyset: %s: %w: delta generation %d is newer than snapshot generation %d (snapshot lost?)", s.deltaPath, segment.ErrCorrupt, fh.ID, s.gen)
-	case fh.ID < s.gen:
-		// Left over from a rewrite interrupted after the snapshot was
-		// renamed: the snapshot holds all of its operations.
-		return res, true, nil
+	case fh.ID > gen:
+		return res, false, 0, fmt.Errorf("keyset: %s: %w: delta generation %d is newer than snapshot generation %d (snapshot lost?)", path, segment.ErrCorrupt, fh.ID, gen)
+	case fh.ID < gen:
+		return res, true, 0, nil
 	}
-	ops := 0
-	res, err = segment.Scan(f, size, s.deltaPath, func(off int64, h segment.FrameHeader, p []byte) error {
+	res, err = segment.Scan(f, size, path, func(off int64, h segment.FrameHeader, p []byte) error {
 		it := segment.NewEntryIter(h, p)
 		for {
 			e, ok, err := it.Next()
 			if err != nil {
-				return fmt.Errorf("keyset: %s at offset %d: %w", s.deltaPath, off, err)
+				return fmt.Errorf("keyset: %s at offset %d: %w", path, off, err)
 			}
 			if !ok {
 				return nil
 			}
 			if len(e.Key) == 0 {
-				return fmt.Errorf("keyset: %s at offset %d: %w: empty key", s.deltaPath, off, segment.ErrCorrupt)
+				return fmt.Errorf("keyset: %s at offset %d: %w: empty key", path, off, segment.ErrCorrupt)
 			}
 			if e.Tombstone {
-				delete(s.keys, string(e.Key))
+				delete(keys, string(e.Key))
 			} else {
-				s.keys[string(e.Key)] = struct{}{}
+				keys[string(e.Key)] = struct{}{}
 			}
 			ops++
 		}
 	})
 	if err != nil {
-		return res, false, wrapScanErr(err)
+		return res, false, 0, wrapScanErr(err)
 	}
-	s.deltaOps = ops
-	return res, false, nil
+	return res, false, ops, nil
 }
 
 func wrapScanErr(err error) error {

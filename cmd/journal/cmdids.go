@@ -6,13 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
+	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 
 	"github.com/seglog/journal"
-	"github.com/seglog/journal/segment"
+	"github.com/seglog/journal/keyset"
 	"github.com/seglog/journal/wal"
 )
 
@@ -70,24 +69,14 @@ func writeIDsJSON(w io.Writer, ids []string) error {
 	return enc.Encode(ids)
 }
 
-// The command IDs live in a key set (package keyset) named "commands":
-// commands.snap, a snapshot of the whole set, and commands.delta, the adds
-// and removes since. keyset.Open needs the journal's lock (it repairs and
-// appends), so this is a read-only reimplementation of its read path.
-const (
-	cmdSnapName  = "commands.snap"
-	cmdDeltaName = "commands.delta"
-)
+// cmdSetName is the key set (package keyset) the journal keeps its command
+// IDs in: commands.snap and commands.delta.
+const cmdSetName = "commands"
 
 // loadCommandIDs returns the live command IDs of the journal in dir,
-// sorted, without taking the lock and without modifying anything. A torn
-// last operation in the delta (one being written, or cut by a crash) is
-// left out, as Open would cut it.
-//
-// The delta is opened before the snapshot: a rewrite renames the new
-// snapshot into place before the new delta, so the delta opened is never
-// newer than the snapshot opened after it, and an older one is wholly
-// contained in the snapshot and ignored (as keyset.Open does).
+// sorted, without taking the lock and without modifying anything
+// (keyset.ReadKeys). A torn last operation in the delta (one being
+// written, or cut by a crash) is left out, as Open would cut it.
 func loadCommandIDs(dir string) ([]string, error) {
 	fi, err := os.Stat(dir)
 	if err != nil {
@@ -96,21 +85,11 @@ func loadCommandIDs(dir string) ([]string, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("%s is not a directory", dir)
 	}
-	delta, derr := os.Open(filepath.Join(dir, cmdDeltaName))
-	if derr != nil && !errors.Is(derr, fs.ErrNotExist) {
-		return nil, derr
+	keys, found, err := keyset.ReadKeys(nil, dir, cmdSetName)
+	if err != nil {
+		return nil, err
 	}
-	if delta != nil {
-		defer delta.Close()
-	}
-	snap, serr := os.Open(filepath.Join(dir, cmdSnapName))
-	if serr != nil && !errors.Is(serr, fs.ErrNotExist) {
-		return nil, serr
-	}
-	if snap != nil {
-		defer snap.Close()
-	}
-	if delta == nil && snap == nil {
+	if !found {
 		// No command ID was ever stored (a journal from before command
 		// IDs): none, provided dir holds a journal at all.
 		v, err := wal.OpenView(dir, nil)
@@ -123,119 +102,5 @@ func loadCommandIDs(dir string) ([]string, error) {
 		v.Close()
 		return []string{}, nil
 	}
-	keys := make(map[string]struct{})
-	var gen uint64 // with no snapshot the generation is 0
-	if snap != nil {
-		if gen, err = readCmdSnapshot(snap, keys); err != nil {
-			return nil, err
-		}
-	}
-	if delta == nil {
-		return nil, fmt.Errorf("%s: %w: snapshot of generation %d has no delta file", filepath.Join(dir, cmdDeltaName), segment.ErrCorrupt, gen)
-	}
-	if err := replayCmdDelta(delta, gen, keys); err != nil {
-		return nil, err
-	}
-	ids := make([]string, 0, len(keys))
-	for k := range keys {
-		ids = append(ids, k)
-	}
-	slices.Sort(ids)
-	return ids, nil
-}
-
-// readCmdHeader reads a key set file's segment header and its size.
-func readCmdHeader(f *os.File) (segment.FileHeader, int64, error) {
-	fi, err := f.Stat()
-	if err != nil {
-		return segment.FileHeader{}, 0, err
-	}
-	size := fi.Size()
-	if size < segment.FileHeaderSize {
-		return segment.FileHeader{}, 0, fmt.Errorf("%s: %w: file of %d bytes has no header", f.Name(), segment.ErrCorrupt, size)
-	}
-	var hb [segment.FileHeaderSize]byte
-	if _, err := f.ReadAt(hb[:], 0); err != nil {
-		return segment.FileHeader{}, 0, fmt.Errorf("read %s: %w", f.Name(), err)
-	}
-	fh, err := segment.ParseFileHeader(hb[:])
-	if err != nil {
-		return fh, 0, fmt.Errorf("%s: %w", f.Name(), err)
-	}
-	return fh, size, nil
-}
-
-// readCmdSnapshot adds the snapshot's keys to keys and returns its
-// generation. A snapshot is synced before it is renamed into place, so
-// anything but a clean end, or a key count other than its header's, is
-// damage.
-func readCmdSnapshot(f *os.File, keys map[string]struct{}) (uint64, error) {
-	fh, size, err := readCmdHeader(f)
-	if err != nil {
-		return 0, err
-	}
-	var n uint64
-	res, err := segment.Scan(f, size, f.Name(), func(off int64, h segment.FrameHeader, p []byte) error {
-		it := segment.NewEntryIter(h, p)
-		for {
-			e, ok, err := it.Next()
-			if err != nil {
-				return fmt.Errorf("%s at offset %d: %w", f.Name(), off, err)
-			}
-			if !ok {
-				return nil
-			}
-			if len(e.Key) == 0 || e.Tombstone || len(e.Value) != 0 {
-				return fmt.Errorf("%s at offset %d: %w: malformed snapshot entry", f.Name(), off, segment.ErrCorrupt)
-			}
-			keys[string(e.Key)] = struct{}{}
-			n++
-		}
-	})
-	if err != nil {
-		return 0, err
-	}
-	if res.Tail != segment.TailClean {
-		return 0, fmt.Errorf("%s: %w: snapshot does not end cleanly: %v", f.Name(), segment.ErrCorrupt, res.Damage)
-	}
-	if n != fh.Base || uint64(len(keys)) != n {
-		return 0, fmt.Errorf("%s: %w: snapshot holds %d entries, %d distinct, header says %d", f.Name(), segment.ErrCorrupt, n, len(keys), fh.Base)
-	}
-	return fh.ID, nil
-}
-
-// replayCmdDelta applies the delta's operations to keys if the delta
-// belongs to generation gen. segment.Scan tolerates a torn tail.
-func replayCmdDelta(f *os.File, gen uint64, keys map[string]struct{}) error {
-	fh, size, err := readCmdHeader(f)
-	if err != nil {
-		return err
-	}
-	switch {
-	case fh.ID > gen:
-		return fmt.Errorf("%s: %w: delta generation %d is newer than snapshot generation %d (snapshot lost?)", f.Name(), segment.ErrCorrupt, fh.ID, gen)
-	case fh.ID < gen:
-		return nil // left over from a rewrite: the snapshot holds it all
-	}
-	_, err = segment.Scan(f, size, f.Name(), func(off int64, h segment.FrameHeader, p []byte) error {
-		it := segment.NewEntryIter(h, p)
-		for {
-			e, ok, err := it.Next()
-			if err != nil {
-				return fmt.Errorf("%s at offset %d: %w", f.Name(), off, err)
-			}
-			if !ok {
-				return nil
-			}
-			if len(e.Key) == 0 {
-				return fmt.Errorf("%s at offset %d: %w: empty key", f.Name(), off, segment.ErrCorrupt)
-			}
-			if e.Tombstone {
-				delete(keys, string(e.Key))
-			} else {
-				keys[string(e.Key)] = struct{}{}
-			}
-		}
-	})
-	return err
+	return slices.Sorted(maps.Keys(keys)), nil
 }
