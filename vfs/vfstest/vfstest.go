@@ -390,8 +390,13 @@ func (fs *FS) open(p string, writable bool, n *node) *file {
 	return &file{fs: fs, n: n, name: p, writable: writable}
 }
 
-// finish runs the hook, outside the lock, after a successful operation.
-func (fs *FS) finish(hook func(Op, string), op Op, name string, err error) error {
+// do runs f with fs.mu held and, if it succeeded, reports op on name to the
+// hook once the lock is released. It returns f's error as is.
+func (fs *FS) do(op Op, name string, f func() error) error {
+	fs.mu.Lock()
+	err := f()
+	hook := fs.hook
+	fs.mu.Unlock()
 	if err == nil && hook != nil {
 		hook(op, name)
 	}
@@ -404,14 +409,10 @@ func (fs *FS) finish(hook func(Op, string), op Op, name string, err error) error
 // the parent directory until SyncDir. Counted as OpCreate.
 func (fs *FS) Create(name string) (vfs.File, error) {
 	p := clean(name)
-	fs.mu.Lock()
-	f, err := fs.create(p)
-	hook := fs.hook
-	fs.mu.Unlock()
-	if err != nil {
+	var f *file
+	if err := fs.do(OpCreate, p, func() (err error) { f, err = fs.create(p); return err }); err != nil {
 		return nil, err
 	}
-	fs.finish(hook, OpCreate, p, nil)
 	return f, nil
 }
 
@@ -468,14 +469,10 @@ func (fs *FS) openExisting(name string, writable bool) (vfs.File, error) {
 // a name to itself does nothing. Counted as OpRename.
 func (fs *FS) Rename(oldname, newname string) error {
 	po, pn := clean(oldname), clean(newname)
-	fs.mu.Lock()
-	err := fs.rename(po, pn)
-	hook := fs.hook
-	fs.mu.Unlock()
-	if err != nil {
+	if err := fs.do(OpRename, po, func() error { return fs.rename(po, pn) }); err != nil {
 		return &os.LinkError{Op: "rename", Old: po, New: pn, Err: err}
 	}
-	return fs.finish(hook, OpRename, po, nil)
+	return nil
 }
 
 func (fs *FS) rename(po, pn string) error {
@@ -526,14 +523,10 @@ func (fs *FS) rename(po, pn string) error {
 // working. Counted as OpRemove.
 func (fs *FS) Remove(name string) error {
 	p := clean(name)
-	fs.mu.Lock()
-	err := fs.remove(p)
-	hook := fs.hook
-	fs.mu.Unlock()
-	if err != nil {
+	if err := fs.do(OpRemove, p, func() error { return fs.remove(p) }); err != nil {
 		return pathErr("remove", p, err)
 	}
-	return fs.finish(hook, OpRemove, p, nil)
+	return nil
 }
 
 func (fs *FS) remove(p string) error {
@@ -561,17 +554,16 @@ func (fs *FS) remove(p string) error {
 // OpMkdir.
 func (fs *FS) MkdirAll(dir string, perm os.FileMode) error {
 	p := clean(dir)
-	fs.mu.Lock()
-	err := fs.check(OpMkdir)
-	if err == nil {
-		err = fs.mkdirAll(p)
-	}
-	hook := fs.hook
-	fs.mu.Unlock()
+	err := fs.do(OpMkdir, p, func() error {
+		if err := fs.check(OpMkdir); err != nil {
+			return err
+		}
+		return fs.mkdirAll(p)
+	})
 	if err != nil {
 		return pathErr("mkdir", p, err)
 	}
-	return fs.finish(hook, OpMkdir, p, nil)
+	return nil
 }
 
 func (fs *FS) mkdirAll(p string) error {
@@ -658,24 +650,23 @@ func (fi fileInfo) Mode() iofs.FileMode {
 // failure makes nothing durable.
 func (fs *FS) SyncDir(dir string) error {
 	p := clean(dir)
-	fs.mu.Lock()
-	err := fs.check(OpSyncDir)
-	if err == nil {
-		var d *node
-		d, err = fs.lookup(p)
+	err := fs.do(OpSyncDir, p, func() error {
+		if err := fs.check(OpSyncDir); err != nil {
+			return err
+		}
+		d, err := fs.lookup(p)
 		if err == nil && !d.isDir {
 			err = syscall.ENOTDIR
 		}
 		if err == nil && len(d.dops) > 0 {
 			commitThrough(d, len(d.dops)-1)
 		}
-	}
-	hook := fs.hook
-	fs.mu.Unlock()
+		return err
+	})
 	if err != nil {
 		return pathErr("fsync", p, err)
 	}
-	return fs.finish(hook, OpSyncDir, p, nil)
+	return nil
 }
 
 // Lock takes an exclusive in-memory lock on name: an existing file or
@@ -685,14 +676,10 @@ func (fs *FS) SyncDir(dir string) error {
 // carried into crash clones. Counted as OpLock.
 func (fs *FS) Lock(name string) (io.Closer, error) {
 	p := clean(name)
-	fs.mu.Lock()
-	l, err := fs.lock(p)
-	hook := fs.hook
-	fs.mu.Unlock()
-	if err != nil {
+	var l io.Closer
+	if err := fs.do(OpLock, p, func() (err error) { l, err = fs.lock(p); return err }); err != nil {
 		return nil, err
 	}
-	fs.finish(hook, OpLock, p, nil)
 	return l, nil
 }
 
@@ -773,15 +760,10 @@ func (f *file) ReadAt(p []byte, off int64) (int, error) {
 }
 
 func (f *file) WriteAt(p []byte, off int64) (int, error) {
-	fs := f.fs
-	fs.mu.Lock()
-	err := f.writeAt(p, off)
-	hook := fs.hook
-	fs.mu.Unlock()
-	if err != nil {
+	if err := f.fs.do(OpWrite, f.name, func() error { return f.writeAt(p, off) }); err != nil {
 		return 0, pathErr("write", f.name, err)
 	}
-	return len(p), fs.finish(hook, OpWrite, f.name, nil)
+	return len(p), nil
 }
 
 func (f *file) writeAt(p []byte, off int64) error {
@@ -826,59 +808,56 @@ func (f *file) Close() error {
 
 func (f *file) Sync() error {
 	fs := f.fs
-	fs.mu.Lock()
-	var err error
-	switch {
-	case f.closed:
-		err = os.ErrClosed
-	default:
-		err = fs.check(OpSync)
-	}
-	if err == nil {
+	err := fs.do(OpSync, f.name, func() error {
+		if f.closed {
+			return os.ErrClosed
+		}
+		if err := fs.check(OpSync); err != nil {
+			if fs.syncLoss {
+				// Linux after a failed fsync: the dirty pages are marked
+				// clean, so the data stays readable but is never written
+				// back.
+				f.n.pending = nil
+			}
+			return err
+		}
 		n := f.n
 		for _, op := range n.pending {
 			n.durable = op.apply(n.durable)
 		}
 		n.pending = nil
-	} else if err != os.ErrClosed && fs.syncLoss {
-		// Linux after a failed fsync: the dirty pages are marked clean, so
-		// the data stays readable but is never written back.
-		f.n.pending = nil
-	}
-	hook := fs.hook
-	fs.mu.Unlock()
+		return nil
+	})
 	if err != nil {
 		return pathErr("fdatasync", f.name, err)
 	}
-	return fs.finish(hook, OpSync, f.name, nil)
+	return nil
 }
 
 func (f *file) Truncate(size int64) error {
 	fs := f.fs
-	fs.mu.Lock()
-	var err error
-	switch {
-	case f.closed:
-		err = os.ErrClosed
-	case !f.writable:
-		err = syscall.EBADF
-	case size < 0:
-		err = syscall.EINVAL
-	default:
-		err = fs.check(OpTruncate)
-	}
-	if err == nil {
-		err = fs.grow(f.n, size)
-	}
-	if err == nil {
+	err := fs.do(OpTruncate, f.name, func() error {
+		switch {
+		case f.closed:
+			return os.ErrClosed
+		case !f.writable:
+			return syscall.EBADF
+		case size < 0:
+			return syscall.EINVAL
+		}
+		if err := fs.check(OpTruncate); err != nil {
+			return err
+		}
+		if err := fs.grow(f.n, size); err != nil {
+			return err
+		}
 		fs.truncate(f.n, size)
-	}
-	hook := fs.hook
-	fs.mu.Unlock()
+		return nil
+	})
 	if err != nil {
 		return pathErr("truncate", f.name, err)
 	}
-	return fs.finish(hook, OpTruncate, f.name, nil)
+	return nil
 }
 
 func (f *file) Size() (int64, error) {
