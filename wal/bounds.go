@@ -50,7 +50,7 @@ type cut struct {
 const boundsFixed = 8 + 8 + 1 + 8 + 8 + 8 + 8 + 8 + 4 + 4 + 4
 
 func encodeBounds(b bounds) []byte {
-	out := make([]byte, 0, boundsFixed+len(b.cutKept()))
+	out := make([]byte, 0, boundsFixed)
 	out = append(out, boundsMagic[:]...)
 	out = binary.LittleEndian.AppendUint64(out, b.front)
 	if b.cut == nil {
@@ -69,13 +69,6 @@ func encodeBounds(b bounds) []byte {
 		out = append(out, c.kept...)
 	}
 	return binary.LittleEndian.AppendUint32(out, segment.Checksum(out))
-}
-
-func (b bounds) cutKept() []byte {
-	if b.cut == nil {
-		return nil
-	}
-	return b.cut.kept
 }
 
 // decodeBounds parses a bounds file; anything malformed is ErrCorrupt.

@@ -429,7 +429,7 @@ func (l *Log) LiveHint() int {
 	if l.cs != nil {
 		return int(min(l.cs.Live(), 1<<30))
 	}
-	first, last, ok := l.idx.Bounds()
+	first, last, ok := l.liveBounds(l.visibleSeq) // truncated records left out
 	if !ok {
 		return 0
 	}

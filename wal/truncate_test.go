@@ -576,3 +576,12 @@ func TestCloseAfterFailedTruncateBackOfReopenedLog(t *testing.T) {
 	}
 	tl.l = nil
 }
+
+func TestLiveHintLeavesTruncatedRecordsOut(t *testing.T) {
+	tl := newTlog(t, Immediate)
+	tl.addAt(1, 100, "a")
+	tl.truncFront(61)
+	if got := tl.l.LiveHint(); got != 40 {
+		t.Fatalf("LiveHint after TruncateFront(61) of records 1..100: %d, want 40", got)
+	}
+}
