@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,12 +42,12 @@ func TestCloseDuringCompactWaitingForSync(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	var compactErr, closeErr error
-	hooked := false
+	l.WaitCompaction() // the rotation's seal job runs in the background
+	var hooked atomic.Bool
 	fs.OnOp(func(op vfstest.Op, name string) {
-		if hooked || op != vfstest.OpSync || !strings.HasSuffix(name, segSuffix) {
+		if op != vfstest.OpSync || !strings.HasSuffix(name, segSuffix) || !hooked.CompareAndSwap(false, true) {
 			return
 		}
-		hooked = true
 		// Sync is in fdatasync with l.mu released, covering batches up to
 		// now. A later batch, then Compact, which must wait for a sync
 		// covering it, then Close.
