@@ -433,3 +433,38 @@ func TestCrashAtEveryOp(t *testing.T) {
 		t.Errorf("hook ran %d times, want %d", states, want)
 	}
 }
+
+// TestSyncCoversOnlyWritesCompletedBeforeIt holds a Sync in flight
+// (DuringSync) while another write lands: the strict crash state after that
+// Sync has the first write and not the second, and only the next Sync makes
+// the second durable. A log that releases a waiter whose write came after
+// a sync began is caught by this rule.
+func TestSyncCoversOnlyWritesCompletedBeforeIt(t *testing.T) {
+	fs := vfstest.New()
+	fs.WriteFile("/f", []byte("...."))
+	f, err := fs.OpenReadWrite("/f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeAt(t, f, "A", 0)
+	var inFlight []string
+	fs.DuringSync(func(name string) {
+		fs.DuringSync(nil)
+		inFlight = append(inFlight, name)
+		writeAt(t, f, "B", 1)
+		if got, _ := fs.CrashClone(strict).ReadFile("/f"); string(got) != "...." {
+			t.Errorf("strict state while the sync is in flight: %q, want %q", got, "....")
+		}
+	})
+	mustSync(t, f)
+	if len(inFlight) != 1 || inFlight[0] != "/f" {
+		t.Fatalf("DuringSync called for %q, want once for /f", inFlight)
+	}
+	if got, _ := fs.CrashClone(strict).ReadFile("/f"); string(got) != "A..." {
+		t.Fatalf("strict state after the sync: %q, want %q (the write made during it is not covered)", got, "A...")
+	}
+	mustSync(t, f)
+	if got, _ := fs.CrashClone(strict).ReadFile("/f"); string(got) != "AB.." {
+		t.Fatalf("strict state after a second sync: %q, want %q", got, "AB..")
+	}
+}

@@ -8,8 +8,10 @@
 // path/filepath; relative paths are resolved against the root "/" (there is no
 // working directory). Every file and every directory has two views: the
 // current state, which all reads see, and the durable state, which is what a
-// power cut leaves. [vfs.File.Sync] makes a file's current data and size
-// durable (fdatasync semantics); it does not make the file's name durable.
+// power cut leaves. [vfs.File.Sync] makes durable the file's data and size
+// as they were when it began (fdatasync semantics: writes made while it is
+// in flight, see [FS.DuringSync], stay pending); it does not make the file's
+// name durable.
 // [FS.SyncDir] makes a directory's entries durable. Files are inodes: an open
 // File keeps working after its name is renamed or removed, as on Linux.
 //
@@ -144,7 +146,8 @@ type FS struct {
 	capacity int64 // < 0: unlimited
 	used     int64 // bytes in live files
 	hook     func(Op, string)
-	syncLoss bool // a failed Sync discards the pending operations
+	syncLoss bool              // a failed Sync discards the pending operations
+	during   func(name string) // called by Sync while it is in flight
 }
 
 type injection struct {
@@ -162,7 +165,8 @@ type node struct {
 	// Files.
 	data    []byte   // current content
 	durable []byte   // durable content; never aliases data
-	pending []fileOp // since the last Sync, in order
+	pending []fileOp // not yet made durable by a Sync, in order
+	nextOp  uint64   // sequence number of the next pending operation
 	nlink   int      // current directory entries
 	nopen   int      // open handles
 	dead    bool     // no links and no handles: space freed
@@ -174,6 +178,7 @@ type node struct {
 }
 
 type fileOp struct {
+	seq      uint64 // order among the file's operations, for Sync's cover
 	truncate bool
 	off      int64 // write offset, or new size for a truncate
 	data     []byte
@@ -382,7 +387,24 @@ func (fs *FS) setData(n *node, data []byte) {
 
 func (fs *FS) truncate(n *node, size int64) {
 	fs.setData(n, resize(n.data, size))
-	n.pending = append(n.pending, fileOp{truncate: true, off: size})
+	n.addPending(fileOp{truncate: true, off: size})
+}
+
+// addPending records a data operation of n that no Sync has covered yet.
+func (n *node) addPending(op fileOp) {
+	op.seq = n.nextOp
+	n.nextOp++
+	n.pending = append(n.pending, op)
+}
+
+// makeDurable applies to the durable content the pending operations numbered
+// below upto: those a Sync that began when nextOp was upto covers.
+func (n *node) makeDurable(upto uint64) {
+	i := 0
+	for ; i < len(n.pending) && n.pending[i].seq < upto; i++ {
+		n.durable = n.pending[i].apply(n.durable)
+	}
+	n.pending = slices.Delete(n.pending, 0, i)
 }
 
 func (fs *FS) open(p string, writable bool, n *node) *file {
@@ -790,7 +812,7 @@ func (f *file) writeAt(p []byte, off int64) error {
 		fs.setData(f.n, resize(f.n.data, end))
 	}
 	copy(f.n.data[off:], p)
-	f.n.pending = append(f.n.pending, fileOp{off: off, data: slices.Clone(p)})
+	f.n.addPending(fileOp{off: off, data: slices.Clone(p)})
 	return nil
 }
 
@@ -808,30 +830,43 @@ func (f *file) Close() error {
 
 func (f *file) Sync() error {
 	fs := f.fs
-	err := fs.do(OpSync, f.name, func() error {
-		if f.closed {
-			return os.ErrClosed
-		}
-		if err := fs.check(OpSync); err != nil {
-			if fs.syncLoss {
-				// Linux after a failed fsync: the dirty pages are marked
-				// clean, so the data stays readable but is never written
-				// back.
-				f.n.pending = nil
-			}
-			return err
-		}
-		n := f.n
-		for _, op := range n.pending {
-			n.durable = op.apply(n.durable)
-		}
-		n.pending = nil
-		return nil
-	})
+	// A sync covers the operations completed before it began: take them
+	// now, let DuringSync's function run while the sync is in flight
+	// (writes made meanwhile stay pending), then make them durable.
+	fs.mu.Lock()
+	upto, err := f.beginSync()
+	during := fs.during
+	fs.mu.Unlock()
 	if err != nil {
 		return pathErr("fdatasync", f.name, err)
 	}
+	if during != nil {
+		during(f.name)
+	}
+	fs.do(OpSync, f.name, func() error {
+		f.n.makeDurable(upto)
+		return nil
+	})
 	return nil
+}
+
+// beginSync counts a Sync and returns the number below which the file's
+// pending operations are covered by it, or why it fails. Called with fs.mu
+// held.
+func (f *file) beginSync() (uint64, error) {
+	if f.closed {
+		return 0, os.ErrClosed
+	}
+	if err := f.fs.check(OpSync); err != nil {
+		if f.fs.syncLoss {
+			// Linux after a failed fsync: the dirty pages are marked
+			// clean, so the data stays readable but is never written
+			// back.
+			f.n.pending = nil
+		}
+		return 0, err
+	}
+	return f.n.nextOp, nil
 }
 
 func (f *file) Truncate(size int64) error {
@@ -951,6 +986,20 @@ func (fs *FS) OnOp(fn func(op Op, name string)) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	fs.hook = fn
+}
+
+// DuringSync installs fn (nil removes it) to be called by every successful
+// [vfs.File.Sync] while it is in flight: after the sync has taken the
+// operations it covers (every write and truncate of the file completed
+// before it began) and before it makes them durable, without the FS mutex,
+// on the syncing goroutine, with the name the file was opened with. Writes
+// made while fn runs are not covered by that sync. A test holds a sync in
+// flight here to let other goroutines write and wait meanwhile, and to check
+// that nothing claims durability before the sync that covers it completes.
+func (fs *FS) DuringSync(fn func(name string)) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.during = fn
 }
 
 // PendingWrites returns the number of unsynced writes (not counting
