@@ -72,7 +72,8 @@ func crashSeqs(t *testing.T, l *Log) ([]uint64, error) {
 
 // TestCrashTornTailAtEveryPrefix writes an Eventual tail of unsynced frames
 // and opens every prefix of it (cut at each byte of the last frames): Open
-// must succeed and keep exactly the whole frames.
+// must succeed, keep exactly the whole frames, and leave the file cut
+// (durably) at the last of them.
 func TestCrashTornTailAtEveryPrefix(t *testing.T) {
 	fs := crashFS(t)
 	l := crashOpen(t, fs, Eventual)
@@ -99,6 +100,9 @@ func TestCrashTornTailAtEveryPrefix(t *testing.T) {
 		l2, err := Open(crashDir, Options{FS: c, Durability: Eventual, Logger: crashQuiet})
 		if err != nil {
 			t.Fatalf("cut at %d: Open: %v", cut, err)
+		}
+		if err := checkRecoveredLength(l2, c); err != nil {
+			t.Fatalf("cut at %d: %v", cut, err)
 		}
 		seqs, err := crashSeqs(t, l2)
 		if err != nil {
