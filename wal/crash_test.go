@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"syscall"
 	"testing"
 
 	"github.com/seglog/journal/segment"
@@ -352,6 +353,56 @@ func TestCrashEveryHeaderBitFlipIsCorrupt(t *testing.T) {
 				if !errors.Is(rerr, ErrCorrupt) {
 					t.Fatalf("header byte %d bit %d of the frame at %d in %s: Open succeeded and reading every entry gave %v, want ErrCorrupt", bit/8, bit%8, off, name, rerr)
 				}
+			}
+		})
+	}
+}
+
+// TestReopenAfterFailedSyncMakesServedBatchesDurable models Linux after a
+// failed fdatasync: the dirty pages are dropped from writeback but stay
+// readable, so a reopen in the same boot reads back batches that are on no
+// disk. Whatever that Open serves must be durable when it returns (it
+// writes again what no fsync confirmed): the strict crash state taken
+// right after it holds exactly the same entries.
+func TestReopenAfterFailedSyncMakesServedBatchesDurable(t *testing.T) {
+	for _, d := range []Durability{Immediate, Eventual} {
+		t.Run(fmt.Sprint(d), func(t *testing.T) {
+			fs := crashFS(t)
+			fs.SetSyncErrorLosesData(true)
+			l := crashOpen(t, fs, d)
+			crashAppend(t, l, 3, "a")
+			if err := l.Sync(); err != nil {
+				t.Fatal(err)
+			}
+			fs.InjectError(vfstest.OpSync, 1, syscall.EIO)
+			_, err := l.Append(Batch{Records: []Record{{Key: []byte("b"), Value: make([]byte, 700)}}})
+			if err == nil && d == Eventual {
+				err = l.Sync()
+			}
+			if !errors.Is(err, ErrFailed) {
+				t.Fatalf("append or sync with a failing fdatasync: %v, want ErrFailed", err)
+			}
+			l.Close()
+			l2, err := Open(crashDir, Options{FS: fs, Durability: d, SegmentSize: MinSegmentSize, Logger: crashQuiet})
+			if err != nil {
+				t.Fatal(err)
+			}
+			served, err := crashSeqs(t, l2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(served) != 10 {
+				t.Fatalf("reopen in the same boot serves %d entries, want 10 (9 synced, 1 read back from the page cache)", len(served))
+			}
+			l3, err := Open(crashDir, Options{FS: fs.CrashClone(vfstest.CrashOptions{}), Logger: crashQuiet})
+			if err != nil {
+				t.Fatalf("Open after a power cut following the reopen: %v", err)
+			}
+			durable, err := crashSeqs(t, l3)
+			l3.Close()
+			l2.Close()
+			if err != nil || !slices.Equal(durable, served) {
+				t.Fatalf("the reopen served seqs %v, a power cut right after it leaves %v (%v): Open served data no fsync confirmed", served, durable, err)
 			}
 		})
 	}
