@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"syscall"
 	"testing"
@@ -405,5 +406,45 @@ func TestReopenAfterFailedSyncMakesServedBatchesDurable(t *testing.T) {
 				t.Fatalf("the reopen served seqs %v, a power cut right after it leaves %v (%v): Open served data no fsync confirmed", served, durable, err)
 			}
 		})
+	}
+}
+
+// TestOpenOfFrameLengthOverBoundIsCorruptAndAllocatesLittle rewrites a synced
+// frame's header, checksum made valid, to claim a payload just over the
+// format's bound, in a file long enough to hold it.
+// The length bound of the format makes it damage: Open must refuse with
+// ErrCorrupt without allocating anything near the claimed size.
+func TestOpenOfFrameLengthOverBoundIsCorruptAndAllocatesLittle(t *testing.T) {
+	fs := crashFS(t)
+	l := crashOpen(t, fs, Immediate)
+	crashAppend(t, l, 5, "a")
+	c := fs.CrashClone(vfstest.CrashOptions{})
+	l.Close()
+	name := segName(crashDir, 1)
+	data, err := c.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := frameOffsets(t, data, name)[2]
+	hb := data[off : off+segment.FrameHeaderSize]
+	h, err := segment.ParseFrameHeader(hb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Past the bound, and within the file (grown with zeros, as
+	// preallocated space): a reader without the bound would read it.
+	h.Length = segment.MaxPayload + 1<<20
+	segment.PutFrameHeader(hb, h)
+	data = append(data, make([]byte, segment.MaxPayload+2<<20)...)
+	c.WriteFile(name, data)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err = Open(crashDir, Options{FS: c, Logger: crashQuiet})
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Open of a frame claiming %d payload bytes: %v, want ErrCorrupt", h.Length, err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > segment.MaxPayload/2 {
+		t.Fatalf("Open of a frame claiming %d payload bytes allocated %d bytes", h.Length, got)
 	}
 }
