@@ -468,3 +468,40 @@ func TestSyncCoversOnlyWritesCompletedBeforeIt(t *testing.T) {
 		t.Fatalf("strict state after a second sync: %q, want %q", got, "AB..")
 	}
 }
+
+// TestAnyOrderKeepsLaterEntryWithoutEarlier: two renames in one directory
+// with no directory sync between them. A prefix crash state can never keep
+// the second without the first; with AnyOrder some seed does, and every
+// state still keeps each rename whole.
+func TestAnyOrderKeepsLaterEntryWithoutEarlier(t *testing.T) {
+	fs := vfstest.New()
+	fs.WriteFile("/d/a.tmp", []byte("A"))
+	fs.WriteFile("/d/b.tmp", []byte("B"))
+	if err := fs.Rename("/d/a.tmp", "/d/a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Rename("/d/b.tmp", "/d/b"); err != nil {
+		t.Fatal(err)
+	}
+	secondOnly := map[bool]int{}
+	for seed := range uint64(64) {
+		for _, anyOrder := range []bool{false, true} {
+			c := fs.CrashClone(vfstest.CrashOptions{Rand: rand.New(rand.NewPCG(seed, 0)), AnyOrder: anyOrder})
+			_, errA := c.Stat("/d/a")
+			_, errATmp := c.Stat("/d/a.tmp")
+			_, errB := c.Stat("/d/b")
+			if (errA == nil) == (errATmp == nil) {
+				t.Fatalf("seed=%d anyOrder=%v: rename of a kept in part: a %v, a.tmp %v", seed, anyOrder, errA, errATmp)
+			}
+			if errB == nil && errA != nil {
+				secondOnly[anyOrder]++
+			}
+		}
+	}
+	if secondOnly[false] != 0 {
+		t.Fatalf("prefix crash states kept the second rename without the first %d times", secondOnly[false])
+	}
+	if secondOnly[true] == 0 {
+		t.Fatal("no AnyOrder crash state of 64 kept the second rename without the first")
+	}
+}

@@ -33,8 +33,10 @@
 // entries. With a [rand.Rand] it chooses, deterministically from the seed:
 //
 //   - for each directory, a prefix of its pending entry operations to keep
-//     (the first k in order, k uniform in [0, n]); journaling filesystems
-//     commit metadata in order, so arbitrary subsets are not modelled. Linked
+//     (the first k in order, k uniform in [0, n]), as journaling filesystems
+//     commit metadata in order; with [CrashOptions.AnyOrder], each one kept
+//     or not independently (1/2 each), for code that must not rely on that
+//     order. Linked
 //     cross-directory renames are then made consistent by shortening prefixes
 //     until each rename is kept in both directories or in neither. A file
 //     whose entry is undone is gone (unless it has another durable entry).
@@ -128,6 +130,12 @@ type CrashOptions struct {
 	// package documentation). If nil the clone is the strict state: only
 	// what was synced.
 	Rand *rand.Rand
+	// AnyOrder, with Rand, keeps any subset of each directory's pending
+	// entry operations instead of a prefix: a filesystem that commits
+	// metadata out of order, as POSIX allows between two directory syncs.
+	// Code that needs one entry operation durable before another must sync
+	// the directory between them; this model catches code that does not.
+	AnyOrder bool
 }
 
 var _ vfs.FS = (*FS)(nil)
@@ -1114,29 +1122,38 @@ func (fs *FS) CrashClone(opts CrashOptions) *FS {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	rng := opts.Rand
-	keep := map[*node]int{}
+	kept := map[*dirOp]bool{}
 	if rng != nil {
 		for _, d := range fs.dirs {
-			if len(d.dops) > 0 {
-				keep[d] = rng.IntN(len(d.dops) + 1)
+			if len(d.dops) == 0 {
+				continue
+			}
+			k := len(d.dops)
+			if !opts.AnyOrder {
+				k = rng.IntN(len(d.dops) + 1)
+			}
+			for i, op := range d.dops {
+				kept[op] = i < k && (!opts.AnyOrder || rng.IntN(2) == 0)
 			}
 		}
-		// Make cross-directory renames all-or-nothing by shortening prefixes.
+		// Make cross-directory renames all-or-nothing: drop a half whose
+		// partner is dropped (in order, with everything after it).
 		for changed := true; changed; {
 			changed = false
 			for _, d := range fs.dirs {
-				for i, op := range d.dops[:keep[d]] {
-					p := op.partner
-					if p != nil && slices.Index(p.dir.dops, p) >= keep[p.dir] {
-						keep[d] = i
-						changed = true
-						break
+				for i, op := range d.dops {
+					if !kept[op] || op.partner == nil || kept[op.partner] {
+						continue
+					}
+					changed = true
+					for _, later := range d.dops[i:] {
+						kept[later] = kept[later] && opts.AnyOrder && later != op
 					}
 				}
 			}
 		}
 	}
-	c := &cloner{dst: New(), keep: keep, rng: rng, memo: map[*node]*node{}}
+	c := &cloner{dst: New(), kept: kept, rng: rng, memo: map[*node]*node{}}
 	c.memo[fs.root] = c.dst.root
 	c.fillDir(fs.root, c.dst.root)
 	return c.dst
@@ -1144,7 +1161,7 @@ func (fs *FS) CrashClone(opts CrashOptions) *FS {
 
 type cloner struct {
 	dst  *FS
-	keep map[*node]int
+	kept map[*dirOp]bool // pending entry operations the crash keeps
 	rng  *rand.Rand
 	memo map[*node]*node
 }
@@ -1154,8 +1171,10 @@ func (c *cloner) fillDir(d, nd *node) {
 	for k, v := range d.durEntries {
 		ents[k] = v
 	}
-	for _, op := range d.dops[:c.keep[d]] {
-		applyChanges(ents, op.changes)
+	for _, op := range d.dops {
+		if c.kept[op] {
+			applyChanges(ents, op.changes)
+		}
 	}
 	names := make([]string, 0, len(ents))
 	for name := range ents {
