@@ -1,0 +1,76 @@
+package wal
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+)
+
+// TestCompactKeepsTheOnlyLiveRecordOfASegment: a sealed segment whose
+// records are all removed but one is rewritten with that record, not
+// deleted as wholly removed; the record survives Compact and a reopen,
+// and the removed ones are gone.
+func TestCompactKeepsTheOnlyLiveRecordOfASegment(t *testing.T) {
+	fs := crashFS(t)
+	opts := Options{FS: fs, SegmentSize: MinSegmentSize, CompactionThreshold: 1 << 40, Compression: CompressionNone, Logger: crashQuiet}
+	l, err := Open(crashDir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	val := bytes.Repeat([]byte{'v'}, 300)
+	var liveSeq uint64
+	for i := range 14 { // fills segment 1 (4 KiB), the live record among them
+		key := fmt.Appendf(nil, "dead-%d", i)
+		if i == 4 {
+			key = []byte("live")
+		}
+		seq, err := l.Append(Batch{Records: []Record{{Key: key, Value: val}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 4 {
+			liveSeq = seq
+		}
+	}
+	for i := range 14 {
+		if i == 4 {
+			continue
+		}
+		if _, err := l.Append(Batch{Records: []Record{{Key: fmt.Appendf(nil, "dead-%d", i), Tombstone: true}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(l.segs) < 2 || liveSeq >= l.segs[1].base || l.segs[1].base <= 5 {
+		t.Fatalf("want the live record and removed ones in a sealed first segment; have %d segments", len(l.segs))
+	}
+	if err := l.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string, l *Log) {
+		t.Helper()
+		var keys []string
+		for e, err := range l.Entries(0) {
+			if err != nil {
+				t.Fatalf("%s: %v", when, err)
+			}
+			keys = append(keys, string(e.Key))
+			if bytes.HasPrefix(e.Key, []byte("dead-")) {
+				t.Fatalf("%s: removed record %s (seq %d) still read", when, e.Key, e.Seq)
+			}
+		}
+		e, err := l.Get(liveSeq)
+		if err != nil || string(e.Key) != "live" {
+			t.Fatalf("%s: the only live record of its segment (seq %d): %q, %v; entries now %q", when, liveSeq, e.Key, err, keys)
+		}
+	}
+	check("after Compact", l)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := Open(crashDir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	check("after reopen", l2)
+}
