@@ -22,11 +22,15 @@ import (
 	"fmt"
 	"iter"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
+	"github.com/seglog/journal/compactor"
 	"github.com/seglog/journal/vfs/vfstest"
 )
 
@@ -518,5 +522,147 @@ func TestCrashRewriteUsesOnlyDurableRemovals(t *testing.T) {
 	t.Logf("step %d: %d x records, tombstone %v", step, n, tomb)
 	if !tomb && n != len(xs) {
 		t.Fatalf("after a power cut the x tombstone is lost (never synced) but only %d of the %d live x records are left: a rewrite dropped records removed by a non-durable batch", n, len(xs))
+	}
+}
+
+// failingRenameFS fails, once, the rename over the file named target.
+type failingRenameFS struct {
+	*vfstest.FS
+	target string
+	armed  bool
+}
+
+func (f *failingRenameFS) Rename(oldname, newname string) error {
+	if f.armed && filepath.Base(newname) == f.target {
+		f.armed = false
+		return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: syscall.EIO}
+	}
+	return f.FS.Rename(oldname, newname)
+}
+
+// TestCrashAfterFailedCheckpointRemovalsStayRemoved: a checkpoint that
+// failed to be written covers nothing. The log is reopened after a crash
+// that left a sealed segment no checkpoint covers, holding the tombstones
+// of records in an older segment; Compact's checkpoint then fails, and a
+// triggered background pass runs. Were the failed checkpoint counted as
+// written, the pass would rewrite the uncovered segment, dropping its
+// tombstones, and a crash before the next checkpoint would bring the
+// removed records back. Crash states at every file operation of the pass
+// must keep every removed record removed.
+func TestCrashAfterFailedCheckpointRemovalsStayRemoved(t *testing.T) {
+	fs := crashFS(t)
+	opts := Options{FS: fs, SegmentSize: MinSegmentSize, CompactionThreshold: 1 << 40, Compression: CompressionNone, Logger: crashQuiet, Inline: true}
+	l, err := Open(crashDir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	val := bytes.Repeat([]byte{'v'}, 300)
+	app := func(recs ...Record) {
+		t.Helper()
+		if _, err := l.Append(Batch{Records: recs}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Segment 1: x, then live records (too few removed to rewrite it).
+	app(Record{Key: []byte("x"), Value: val})
+	for i := range 10 {
+		app(Record{Key: fmt.Appendf(nil, "z%d", i), Value: val})
+	}
+	// Segment 2 (after the rotation): y's records and the tombstones of x
+	// and y, wholly removed once applied.
+	for !(len(l.segs) >= 2) {
+		app(Record{Key: []byte("y"), Value: val})
+	}
+	for range 4 {
+		app(Record{Key: []byte("y"), Value: val})
+	}
+	app(Record{Key: []byte("x"), Tombstone: true}, Record{Key: []byte("y"), Tombstone: true})
+	// The crash: segment 2 sealed and segment 3 created, segment 2's
+	// checkpoint not written yet.
+	var state *vfstest.FS
+	created := false
+	fs.OnOp(func(op vfstest.Op, name string) {
+		switch {
+		case op == vfstest.OpCreate && name == segName(crashDir, 3):
+			created = true
+		case op == vfstest.OpSyncDir && created && state == nil:
+			state = fs.CrashClone(vfstest.CrashOptions{})
+		}
+	})
+	for len(l.segs) < 3 {
+		app(Record{Key: []byte("w"), Value: val})
+	}
+	fs.OnOp(nil)
+	l.Close()
+	if state == nil {
+		t.Fatal("no crash state with segment 3 created")
+	}
+
+	ffs := &failingRenameFS{FS: state, target: compactor.CheckpointName}
+	o := opts
+	o.FS, o.CompactionThreshold = ffs, 1
+	l2, err := Open(crashDir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	if n := len(l2.segs); n != 3 {
+		t.Fatalf("reopened log has %d segments, want 3", n)
+	}
+	ffs.armed = true
+	if err := l2.Compact(); err == nil {
+		t.Fatal("Compact succeeded with its checkpoint failing")
+	}
+	removed := func(e Entry) bool { return string(e.Key) == "x" || string(e.Key) == "y" }
+	states, failed := 0, false
+	state.OnOp(func(op vfstest.Op, name string) {
+		for r := range 3 {
+			co := vfstest.CrashOptions{}
+			if r > 0 {
+				co.Rand = rand.New(rand.NewPCG(5, uint64(states)))
+			}
+			idx := states
+			states++
+			if failed {
+				return
+			}
+			l3, err := Open(crashDir, Options{FS: state.CrashClone(co), SegmentSize: MinSegmentSize, CompactionThreshold: 1 << 40, Logger: crashQuiet})
+			if err != nil {
+				t.Errorf("crash state %d after %s %s: Open: %v", idx, op, name, err)
+				failed = true
+				return
+			}
+			// The removal is durable with the batch that applied it (the
+			// marker's, FlagCompact): where that batch is, x and y must
+			// not be.
+			var keys []string
+			for e, err := range l3.Entries(0) {
+				if err != nil {
+					t.Errorf("crash state %d after %s %s: %v", idx, op, name, err)
+					failed = true
+					break
+				}
+				keys = append(keys, string(e.Key))
+			}
+			l3.Close()
+			if slices.Contains(keys, "marker") && (slices.Contains(keys, "x") || slices.Contains(keys, "y")) {
+				t.Errorf("crash state %d after %s %s: the batch that applied the removals is present and so is a removed record: a segment no written checkpoint covered was rewritten (keys %q)", idx, op, name, keys)
+				failed = true
+			}
+		}
+	})
+	// A tombstone triggers compaction, applied with the marker's batch;
+	// Inline runs the pass before Append returns.
+	if _, err := l2.Append(Batch{Records: []Record{{Key: []byte("marker")}, {Key: []byte("q"), Tombstone: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	state.OnOp(nil)
+	if states == 0 || failed {
+		t.Fatalf("%d crash states taken during the triggered pass", states)
+	}
+	for e, err := range l2.Entries(0) {
+		if err != nil || removed(e) {
+			t.Fatalf("after the pass: %q, %v", e.Key, err)
+		}
 	}
 }
