@@ -50,3 +50,27 @@ func TestReadFrameIntoChecksTheFrameAgainstItsEnd(t *testing.T) {
 		})
 	}
 }
+
+// TestRandomReadsVerifyThePayloadChecksum: a payload byte flipped where
+// the entries still decode (inside a value) is ErrCorrupt from both random
+// read paths, ReadFrameInto (pread) and FrameAt (a mapping), never the
+// altered value.
+func TestRandomReadsVerifyThePayloadChecksum(t *testing.T) {
+	img := make([]byte, FileHeaderSize)
+	PutFileHeader(img, FileHeader{ID: 1})
+	img = append(img, frameBytes(t, 5, 2, FileHeaderSize)...)
+	end := int64(len(img))
+	if _, _, _, err := FrameAt(img, FileHeaderSize, end, nil, "seg"); err != nil {
+		t.Fatalf("undamaged frame: %v", err)
+	}
+	// The first entry's value "value" ends 6 bytes before the second
+	// entry's key; flip its last byte.
+	i := bytes.Index(img[FileHeaderSize+FrameHeaderSize:], []byte("value")) + FileHeaderSize + FrameHeaderSize + 4
+	img[i] ^= 0x20
+	if _, _, _, err := ReadFrameInto(bytes.NewReader(img), end, FileHeaderSize, end, nil, "seg"); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("ReadFrameInto of a frame with a flipped payload byte: %v, want ErrCorrupt", err)
+	}
+	if _, _, _, err := FrameAt(img, FileHeaderSize, end, nil, "seg"); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("FrameAt of a frame with a flipped payload byte: %v, want ErrCorrupt", err)
+	}
+}

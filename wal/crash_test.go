@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"slices"
 	"syscall"
@@ -446,5 +447,66 @@ func TestOpenOfFrameLengthOverBoundIsCorruptAndAllocatesLittle(t *testing.T) {
 	}
 	if got := after.TotalAlloc - before.TotalAlloc; got > segment.MaxPayload/2 {
 		t.Fatalf("Open of a frame claiming %d payload bytes allocated %d bytes", h.Length, got)
+	}
+}
+
+// TestGetOfFlippedValueByteIsCorrupt flips a byte inside a record's value
+// in a sealed segment of a closed log, where the entries still decode:
+// Get of that record must be ErrCorrupt, read through a mapping (the
+// operating system's files) and through pread (the memory file system),
+// never the altered value.
+func TestGetOfFlippedValueByteIsCorrupt(t *testing.T) {
+	value := bytes.Repeat([]byte("0123456789"), 30)
+	for _, onDisk := range []bool{true, false} {
+		t.Run(fmt.Sprintf("onDisk=%v", onDisk), func(t *testing.T) {
+			dir, opts := crashDir, Options{SegmentSize: MinSegmentSize, Compression: CompressionNone, Logger: crashQuiet}
+			var mem *vfstest.FS
+			if onDisk {
+				dir = t.TempDir()
+			} else {
+				mem = crashFS(t)
+				opts.FS = mem
+			}
+			l, err := Open(dir, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 30 {
+				if _, err := l.Append(Batch{Records: []Record{{Key: []byte("k"), Value: value}}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			name := segName(dir, 1)
+			read := os.ReadFile
+			write := func(name string, b []byte) error { return os.WriteFile(name, b, 0o644) }
+			if mem != nil {
+				read, write = mem.ReadFile, mem.WriteFile
+			}
+			data, err := read(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The third record's value, well inside it.
+			off := frameOffsets(t, data, name)[2] + segment.FrameHeaderSize + 100
+			data[off] ^= 0x01
+			if err := write(name, data); err != nil {
+				t.Fatal(err)
+			}
+			l2, err := Open(dir, opts)
+			if err != nil {
+				t.Fatalf("Open (sealed segments are checked when read): %v", err)
+			}
+			defer l2.Close()
+			e, err := l2.Get(2)
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("Get of the damaged record: value intact %v, err %v; want ErrCorrupt", bytes.Equal(e.Value, value), err)
+			}
+			if _, err := l2.Get(3); err != nil {
+				t.Fatalf("Get of an undamaged record of the same segment: %v", err)
+			}
+		})
 	}
 }
