@@ -13,9 +13,12 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"runtime"
 	"slices"
+	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/seglog/journal/vfs/vfstest"
 )
@@ -351,6 +354,78 @@ func TestCrashFailedSyncReopenSameBoot(t *testing.T) {
 					t.Fatalf("after power cut: %d keys %v, want the %d acknowledged %v", len(got), abbrev(got), len(want), abbrev(sortedKeys(want)))
 				}
 			})
+		}
+	}
+}
+
+// TestCrashEveryAcknowledgementIsDurable: under Immediate an Add or Remove
+// returns only once a delta fdatasync that began after its write has
+// completed. Writers run concurrently while every fdatasync is held in
+// flight (vfstest's DuringSync), so operations land during syncs; at each
+// return the writer takes the strict crash state, and every such state,
+// opened, must reflect that writer's operation.
+func TestCrashEveryAcknowledgementIsDurable(t *testing.T) {
+	const writers, perWriter = 4, 40
+	fs := vfstest.New()
+	if err := fs.MkdirAll(vxDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fs.SyncDir("/")
+	fs.SyncDir("/db")
+	s, err := Open(vxDir, Options{FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs.DuringSync(func(string) {
+		for range 20 {
+			runtime.Gosched()
+		}
+		time.Sleep(50 * time.Microsecond)
+	})
+	type ack struct {
+		key    string
+		remove bool
+		state  *vfstest.FS
+	}
+	acks := make([][]ack, writers)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range perWriter {
+				// Each writer owns its keys: add one, and remove it again
+				// at the next step, so each state has one answer per key.
+				key := fmt.Sprintf("w%d-%d", w, i/2)
+				remove := i%2 == 1
+				var err error
+				if remove {
+					err = s.Remove(key)
+				} else {
+					err = s.Add(key)
+				}
+				if err != nil {
+					t.Errorf("writer %d op %d: %v", w, i, err)
+					return
+				}
+				acks[w] = append(acks[w], ack{key, remove, fs.CrashClone(vfstest.CrashOptions{})})
+			}
+		})
+	}
+	wg.Wait()
+	fs.DuringSync(nil)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for w := range writers {
+		for _, a := range acks[w] {
+			s2, err := Open(vxDir, Options{FS: a.state})
+			if err != nil {
+				t.Fatalf("state taken as %s's operation returned: Open: %v", a.key, err)
+			}
+			has := s2.Has(a.key)
+			s2.Close()
+			if has == a.remove {
+				t.Fatalf("%s (remove %v) returned, but the strict crash state taken then has the key %v: durability reported before a sync covering it completed", a.key, a.remove, has)
+			}
 		}
 	}
 }
