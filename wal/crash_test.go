@@ -6,6 +6,7 @@ package wal
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -296,7 +297,8 @@ func frameOffsets(t *testing.T, data []byte, name string) []int64 {
 
 // TestCrashEveryHeaderBitFlipIsCorrupt flips, one at a time, every bit of
 // the header of a synced frame, in the newest segment (which Open scans)
-// and in a sealed one (which reads check), and recovers. The header
+// and in a sealed one (which reads check), and of the newest segment's
+// file header, and recovers. The header
 // checksum covers every header byte after itself, codec, flags and
 // reserved bytes included, so each flip must be reported as ErrCorrupt: by
 // Open, leaving the file as it was, or by the read that reaches the frame.
@@ -358,6 +360,37 @@ func TestCrashEveryHeaderBitFlipIsCorrupt(t *testing.T) {
 			}
 		})
 	}
+	// The newest segment's file header, synced before any of its frames:
+	// a crash cannot damage it, so with frames after it every flip is
+	// damage, never a segment half-created by a crash.
+	t.Run("file header of the newest segment", func(t *testing.T) {
+		name := segName(crashDir, newest)
+		data, err := base.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(frameOffsets(t, data, name)) == 0 {
+			t.Fatal("the newest segment holds no frame")
+		}
+		for bit := range segment.FileHeaderSize * 8 {
+			c := base.CrashClone(vfstest.CrashOptions{})
+			damaged := slices.Clone(data)
+			damaged[bit/8] ^= 1 << (bit % 8)
+			c.WriteFile(name, damaged)
+			l2, err := Open(crashDir, Options{FS: c, Logger: crashQuiet})
+			if err == nil {
+				seqs, _ := crashSeqs(t, l2)
+				l2.Close()
+				t.Fatalf("file header byte %d bit %d: Open succeeded (%d entries), want ErrCorrupt", bit/8, bit%8, len(seqs))
+			}
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("file header byte %d bit %d: Open: %v, want ErrCorrupt", bit/8, bit%8, err)
+			}
+			if after, _ := c.ReadFile(name); !bytes.Equal(after, damaged) {
+				t.Fatalf("file header byte %d bit %d: a refused Open modified the segment", bit/8, bit%8)
+			}
+		}
+	})
 }
 
 // TestReopenAfterFailedSyncMakesServedBatchesDurable models Linux after a
@@ -508,5 +541,45 @@ func TestGetOfFlippedValueByteIsCorrupt(t *testing.T) {
 				t.Fatalf("Get of an undamaged record of the same segment: %v", err)
 			}
 		})
+	}
+}
+
+// TestCompressedFrameClaimingOverBoundDecodedLengthIsCorrupt appends to a
+// closed log's newest segment a frame whose header and checksum are valid
+// but whose S2 payload promises more decoded bytes than the format's bound.
+// Open, or the read reaching the frame, must report ErrCorrupt, and neither
+// may allocate anything near the promised size.
+func TestCompressedFrameClaimingOverBoundDecodedLengthIsCorrupt(t *testing.T) {
+	fs := crashFS(t)
+	l := crashOpen(t, fs, Immediate)
+	crashAppend(t, l, 3, "a")
+	next := l.NextSeq()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	name := segName(crashDir, 1)
+	data, err := fs.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := binary.AppendUvarint(nil, segment.MaxPayload+1<<20)
+	stored = append(stored, "not an s2 block"...)
+	frame := make([]byte, segment.FrameHeaderSize, segment.FrameHeaderSize+len(stored))
+	frame = append(frame, stored...)
+	segment.PutFrameHeader(frame, segment.FrameHeader{Length: uint32(len(stored)), CRC: segment.Checksum(stored), Synced: uint32(len(data)), FirstSeq: next, Count: 1, Codec: segment.CodecS2})
+	fs.WriteFile(name, append(data, frame...))
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	l2, err := Open(crashDir, Options{FS: fs, Logger: crashQuiet})
+	if err == nil {
+		_, err = crashSeqs(t, l2)
+		l2.Close()
+	}
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Open and a read of every entry: %v, want ErrCorrupt", err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > segment.MaxPayload/2 {
+		t.Fatalf("a frame promising %d decoded bytes made Open and reads allocate %d bytes", segment.MaxPayload+1<<20, got)
 	}
 }
