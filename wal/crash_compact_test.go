@@ -666,3 +666,75 @@ func TestCrashAfterFailedCheckpointRemovalsStayRemoved(t *testing.T) {
 		}
 	}
 }
+
+// TestCrashBackgroundRewriteUsesOnlyDurableRemovals: under Eventual an
+// append that applies a compaction is visible at once but durable only
+// after a sync, and the background rewrite it triggers must not drop the
+// records it removes before then: a power cut would lose the batch (and
+// its tombstone) but keep its effect. Crash states at every file operation
+// of the append and its pass: where the batch that applied the removal is
+// absent, every removed record is present; where it is present, none is.
+func TestCrashBackgroundRewriteUsesOnlyDurableRemovals(t *testing.T) {
+	fs := crashFS(t)
+	opts := Options{FS: fs, Durability: Eventual, SegmentSize: MinSegmentSize, CompactionThreshold: 1, Compression: CompressionNone, Logger: crashQuiet, Inline: true}
+	l, err := Open(crashDir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 60
+	for i := range n {
+		if _, err := l.Append(Batch{Time: int64(i), Records: []Record{
+			{Key: []byte("x"), Value: bytes.Repeat([]byte{'x'}, 80)},
+			{Key: []byte("d"), Value: bytes.Repeat([]byte{'d'}, 80)},
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	states, rewrites, failed := 0, 0, false
+	fs.OnOp(func(op vfstest.Op, name string) {
+		if op == vfstest.OpRename && strings.HasSuffix(name, segSuffix+tmpSuffix) {
+			rewrites++
+		}
+		for r := range 3 {
+			co := vfstest.CrashOptions{}
+			if r > 0 {
+				co.Rand = rand.New(rand.NewPCG(9, uint64(states)))
+			}
+			idx := states
+			states++
+			if failed {
+				return
+			}
+			l2, err := Open(crashDir, Options{FS: fs.CrashClone(co), Durability: Eventual, SegmentSize: MinSegmentSize, CompactionThreshold: 1 << 40, Logger: crashQuiet})
+			if err != nil {
+				t.Errorf("crash state %d after %s %s: Open: %v", idx, op, name, err)
+				failed = true
+				return
+			}
+			got, err := ccRead(l2.Entries(0))
+			l2.Close()
+			marker, ds := false, 0
+			for _, e := range got {
+				marker = marker || e.key == "marker"
+				if e.key == "d" {
+					ds++
+				}
+			}
+			if err != nil || (!marker && ds != n) || (marker && ds != 0) {
+				t.Errorf("crash state %d after %s %s: batch that removed d present %v, %d of %d d records present (%v): a removal's effect outlived its batch", idx, op, name, marker, ds, n, err)
+				failed = true
+			}
+		}
+	})
+	if _, err := l.Append(Batch{Time: 100, Records: []Record{{Key: []byte("marker")}, {Key: []byte("d"), Tombstone: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	fs.OnOp(nil)
+	l.Close()
+	if failed || rewrites == 0 {
+		t.Fatalf("%d crash states, %d segments rewritten by the triggered pass", states, rewrites)
+	}
+}
