@@ -61,6 +61,11 @@ func vxExplore(t *testing.T, seed uint64, mode Durability, nOps int) (states, re
 	}
 	var s *Set
 	fs.OnOp(func(op vfstest.Op, name string) {
+		// Failing here (t.FailNow) would unwind through the Set with its
+		// lock released: stop taking states instead.
+		if failures > 5 {
+			return
+		}
 		n := 0
 		strict := false
 		if op == vfstest.OpRename && name == vxDir+"/keys.snap.tmp" {
@@ -148,9 +153,6 @@ func vxExplore(t *testing.T, seed uint64, mode Durability, nOps int) (states, re
 				t.Errorf("seed=%d crash=%d: reopened set has %d keys, want %d + probe", seed, idx, len(got), len(keys))
 			}
 			s3.Close()
-			if failures > 5 {
-				t.FailNow()
-			}
 		}
 	})
 	defer fs.OnOp(nil)
@@ -427,5 +429,59 @@ func TestCrashEveryAcknowledgementIsDurable(t *testing.T) {
 				t.Fatalf("%s (remove %v) returned, but the strict crash state taken then has the key %v: durability reported before a sync covering it completed", a.key, a.remove, has)
 			}
 		}
+	}
+}
+
+// TestWaiterWrittenDuringASyncWaitsForTheNext: group commit in one exact
+// interleaving. While A's delta fdatasync is in flight, B writes its
+// operation and waits; A's sync, which began before B's write, must not
+// release B: B returns only after a sync of its own, so the strict crash
+// state taken as B returns holds B's key.
+func TestWaiterWrittenDuringASyncWaitsForTheNext(t *testing.T) {
+	fs := vfstest.New()
+	if err := fs.MkdirAll(vxDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fs.SyncDir("/")
+	fs.SyncDir("/db")
+	s, err := Open(vxDir, Options{FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	type result struct {
+		err   error
+		state *vfstest.FS
+	}
+	bDone := make(chan result, 1)
+	fs.DuringSync(func(string) {
+		fs.DuringSync(nil)
+		written := make(chan struct{})
+		fs.OnOp(func(op vfstest.Op, _ string) {
+			if op == vfstest.OpWrite {
+				fs.OnOp(nil)
+				close(written) // B holds the set's lock until it waits
+			}
+		})
+		go func() {
+			err := s.Add("b")
+			bDone <- result{err, fs.CrashClone(vfstest.CrashOptions{})}
+		}()
+		<-written
+	})
+	if err := s.Add("a"); err != nil {
+		t.Fatal(err)
+	}
+	b := <-bDone
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	s2, err := Open(vxDir, Options{FS: b.state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if !s2.Has("a") || !s2.Has("b") {
+		t.Fatalf("B's Add returned, but the strict crash state then holds %q: A's sync, begun before B's write, released B", s2.Keys())
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"testing"
+
+	"github.com/seglog/journal/compactor"
 )
 
 // TestCompactKeepsTheOnlyLiveRecordOfASegment: a sealed segment whose
@@ -73,4 +75,52 @@ func TestCompactKeepsTheOnlyLiveRecordOfASegment(t *testing.T) {
 	}
 	defer l2.Close()
 	check("after reopen", l2)
+}
+
+// TestFailedCheckpointWriteLeavesCoverageUnchanged: what the log takes as
+// covered by a durable checkpoint (the limit of what it may rewrite) is
+// exactly what the checkpoint file on disk covers. A checkpoint whose
+// write fails changes neither.
+func TestFailedCheckpointWriteLeavesCoverageUnchanged(t *testing.T) {
+	mem := crashFS(t)
+	fs := &failingRenameFS{FS: mem, target: compactor.CheckpointName}
+	opts := Options{FS: fs, SegmentSize: MinSegmentSize, CompactionThreshold: 1 << 40, Compression: CompressionNone, Logger: crashQuiet, Inline: true}
+	l, err := Open(crashDir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	onDisk := func() uint64 {
+		t.Helper()
+		cs, err := compactor.ReadCheckpoint(mem, crashDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cs.Through()
+	}
+	for i := range 20 { // a few sealed segments, each with its checkpoint
+		if _, err := l.Append(Batch{Records: []Record{{Key: fmt.Appendf(nil, "k%d", i%4), Value: bytes.Repeat([]byte{'v'}, 400)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.Append(Batch{Records: []Record{{Key: []byte("k0"), Tombstone: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	before := onDisk()
+	if before == 0 || l.cptThrough != before {
+		t.Fatalf("before: checkpoint on disk covers %d, the log takes %d as covered", before, l.cptThrough)
+	}
+	fs.armed = true
+	if err := l.Compact(); err == nil {
+		t.Fatal("Compact succeeded with its checkpoint failing")
+	}
+	if got := onDisk(); got != before || l.cptThrough != before {
+		t.Fatalf("after a failed checkpoint write: on disk %d (was %d), the log takes %d as covered", got, before, l.cptThrough)
+	}
+	if err := l.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	if got := onDisk(); got <= before || l.cptThrough != got {
+		t.Fatalf("after a successful Compact: on disk %d (was %d), the log takes %d as covered", got, before, l.cptThrough)
+	}
 }
