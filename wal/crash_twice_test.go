@@ -182,6 +182,36 @@ func TestCrashTwiceLostBatchesNeverReturn(t *testing.T) {
 		}
 		var acked2, synced2 int
 		var c2 int
+		// A crash state that fails is reported, not raised (t.Fatal): the
+		// hook runs inside the log's calls.
+		secondCrash := func(s2 *vfstest.FS) error {
+			o2 := opts
+			o2.FS = s2
+			l2, err := Open(crashDir, o2)
+			if err != nil {
+				return fmt.Errorf("Open after the second crash: %w", err)
+			}
+			defer l2.Close()
+			if err := checkRecoveredLength(l2, s2); err != nil {
+				return err
+			}
+			p2, err := twPresent(l2, m2)
+			if err != nil {
+				return fmt.Errorf("after the second crash: %w", err)
+			}
+			if p2 < present+synced2 {
+				return fmt.Errorf("%d batches present, but %d were synced", p2, present+synced2)
+			}
+			if p2 > present+acked2+1 {
+				return fmt.Errorf("%d batches present, only %d were written", p2, present+acked2+1)
+			}
+			probe, err := l2.Append(Batch{Records: []Record{{Key: []byte("probe")}}})
+			if err != nil || probe != m2[p2-1].end() {
+				return fmt.Errorf("probe append got seq %d, %v; want %d", probe, err, m2[p2-1].end())
+			}
+			return nil
+		}
+		failed := false
 		state.OnOp(func(op vfstest.Op, name string) {
 			for r := range randoms + 1 {
 				co := vfstest.CrashOptions{}
@@ -190,32 +220,13 @@ func TestCrashTwiceLostBatchesNeverReturn(t *testing.T) {
 				}
 				idx := c2
 				c2++
-				w := fmt.Sprintf("%s crash2=%d (after %s %s)", where, idx, op, name)
-				s2 := state.CrashClone(co)
-				o2 := opts
-				o2.FS = s2
-				l2, err := Open(crashDir, o2)
-				if err != nil {
-					t.Fatalf("%s: Open after the second crash: %v", w, err)
+				if failed {
+					return
 				}
-				if err := checkRecoveredLength(l2, s2); err != nil {
-					t.Fatalf("%s: %v", w, err)
+				if err := secondCrash(state.CrashClone(co)); err != nil {
+					t.Errorf("%s crash2=%d (after %s %s): %v", where, idx, op, name, err)
+					failed = true
 				}
-				p2, err := twPresent(l2, m2)
-				if err != nil {
-					t.Fatalf("%s: after the second crash: %v", w, err)
-				}
-				if p2 < present+synced2 {
-					t.Fatalf("%s: %d batches present, but %d were synced", w, p2, present+synced2)
-				}
-				if p2 > present+acked2+1 {
-					t.Fatalf("%s: %d batches present, only %d were written", w, p2, present+acked2+1)
-				}
-				probe, err := l2.Append(Batch{Records: []Record{{Key: []byte("probe")}}})
-				if err != nil || probe != m2[p2-1].end() {
-					t.Fatalf("%s: probe append got seq %d, %v; want %d", w, probe, err, m2[p2-1].end())
-				}
-				l2.Close()
 			}
 		})
 		// The first new batch has the shape of the first lost one.
@@ -239,6 +250,9 @@ func TestCrashTwiceLostBatchesNeverReturn(t *testing.T) {
 		}
 		state.OnOp(nil)
 		l1.Close()
+		if failed {
+			t.FailNow()
+		}
 	}
 	l.Close()
 	if lostSomething < firstCrashes/4 {
