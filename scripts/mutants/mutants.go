@@ -1,0 +1,416 @@
+package main
+
+// Edit replaces Old, which must occur exactly once in the file, with New.
+type Edit struct{ Old, New string }
+
+// Mutant is one deliberate bug: Edits applied to File (a slash path from
+// the repository root). Pkgs, if set, are the packages whose tests run
+// against it; otherwise observers[dir of File].
+type Mutant struct {
+	Name  string
+	Class string // durability, integrity, recovery, compaction, commandids, failure
+	File  string
+	Desc  string
+	Edits []Edit
+	Pkgs  []string
+}
+
+// observers lists, per package directory, the test packages of the root
+// module that can observe a change to it: the package itself first, then
+// the root package (the slowest, started early), then the rest. bench and
+// the nested modules (raftstore, bench/peers) are left out.
+var observers = map[string][]string{
+	".":         {"."},
+	"wal":       {"./wal", ".", "./cmd/journal"},
+	"segment":   {"./segment", ".", "./wal", "./keyset", "./fuzz"},
+	"keyset":    {"./keyset", ".", "./fuzz", "./cmd/journal"},
+	"compactor": {"./compactor", ".", "./wal"},
+	"index":     {"./index", ".", "./wal"},
+	"vfs":       {"./vfs/vfstest", ".", "./wal", "./keyset", "./segment", "./compactor", "./fuzz", "./cmd/journal"},
+}
+
+var mutants = []Mutant{
+	// --- durability -------------------------------------------------
+	{
+		Name: "wal-sync-skipped", Class: "durability", File: "wal/append.go",
+		Desc: "group commit never calls fdatasync: Immediate appends are acknowledged unsynced",
+		Edits: []Edit{{
+			Old: `		err := w.File().Sync()
+		l.mu.Lock()`,
+			New: `		var err error // fdatasync skipped
+		l.mu.Lock()`,
+		}},
+	},
+	{
+		Name: "wal-synced-before-fsync", Class: "durability", File: "wal/append.go",
+		Desc: "syncUntil marks the offset and syncedSeq durable before the fdatasync runs",
+		Edits: []Edit{{
+			Old: `		l.mu.Unlock()
+		err := w.File().Sync()
+		l.mu.Lock()
+		l.syncing = false
+		if err != nil {
+			return l.fail(fmt.Errorf("sync %s: %w", w.Name(), err))
+		}
+		w.MarkSynced(off)
+		l.syncedSeq = max(l.syncedSeq, upto)
+`,
+			New: `		w.MarkSynced(off)
+		l.syncedSeq = max(l.syncedSeq, upto)
+		l.mu.Unlock()
+		err := w.File().Sync()
+		l.mu.Lock()
+		l.syncing = false
+		if err != nil {
+			return l.fail(fmt.Errorf("sync %s: %w", w.Name(), err))
+		}
+`,
+		}},
+	},
+	{
+		Name: "wal-sync-covers-later", Class: "durability", File: "wal/append.go",
+		Desc: "a finished fdatasync releases waiters of batches written after it started",
+		Edits: []Edit{{
+			Old: `l.syncedSeq = max(l.syncedSeq, upto)`,
+			New: `l.syncedSeq = l.nextSeq`,
+		}},
+	},
+	{
+		Name: "wal-newseg-no-dirsync", Class: "durability", File: "wal/log.go",
+		Desc: "createSegment does not fsync the directory after creating a segment",
+		Edits: []Edit{{
+			Old: `	if err := l.fs.SyncDir(l.dir); err != nil {
+		w.Close()
+		return fmt.Errorf("sync directory %s: %w", l.dir, err)
+	}
+	l.active = w`,
+			New: `	l.active = w`,
+		}},
+	},
+	{
+		Name: "vfs-replace-no-dirsync", Class: "durability", File: "vfs/replace.go",
+		Desc: "ReplaceFile (checkpoint, bounds file) renames without a directory fsync",
+		Edits: []Edit{
+			{Old: `import "path/filepath"
+`, New: ``},
+			{Old: `	if err == nil {
+		err = fs.SyncDir(filepath.Dir(name))
+	}
+`, New: ``},
+		},
+	},
+	{
+		Name: "wal-seal-cut-not-synced", Class: "durability", File: "wal/log.go",
+		Desc: "sealData truncates the sealed segment to its data but does not sync the cut",
+		Edits: []Edit{{
+			Old: `	if err := w.File().Truncate(w.Offset()); err != nil {
+		return fmt.Errorf("truncate %s: %w", w.Name(), err)
+	}
+	if err := w.File().Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", w.Name(), err)
+	}
+`,
+			New: `	if err := w.File().Truncate(w.Offset()); err != nil {
+		return fmt.Errorf("truncate %s: %w", w.Name(), err)
+	}
+`,
+		}},
+	},
+	{
+		Name: "wal-front-not-durable", Class: "durability", File: "wal/truncate.go",
+		Desc: "TruncateFront moves the front in memory without writing the bounds file",
+		Edits: []Edit{{
+			Old: `	if err := writeBounds(l.fs, l.dir, bounds{front: seq}); err != nil {
+		return l.fail(err)
+	}
+`,
+			New: ``,
+		}},
+	},
+
+	// --- integrity ---------------------------------------------------
+	{
+		Name: "segment-scan-no-payload-crc", Class: "integrity", File: "segment/reader.go",
+		Desc: "Reader/Scan does not verify the payload CRC of a frame",
+		Edits: []Edit{{
+			Old: `	p := fb[FrameHeaderSize:]
+	if got := Checksum(p); got != h.CRC {
+		return h, nil, fmt.Errorf("%w: payload checksum %08x, want %08x", ErrCorrupt, got, h.CRC)
+	}
+`,
+			New: `	p := fb[FrameHeaderSize:]
+`,
+		}},
+	},
+	{
+		Name: "segment-read-no-payload-crc", Class: "integrity", File: "segment/readinto.go",
+		Desc: "random reads (ReadFrameInto/FrameAt) do not verify the payload CRC",
+		Edits: []Edit{{
+			Old: `	p := fb[FrameHeaderSize:]
+	if got := Checksum(p); got != h.CRC {
+		return h, nil, dst, fmt.Errorf("%s at offset %d: %w: payload checksum %08x, want %08x", name, off, ErrCorrupt, got, h.CRC)
+	}
+`,
+			New: `	p := fb[FrameHeaderSize:]
+`,
+		}},
+	},
+	{
+		Name: "segment-header-crc-short", Class: "integrity", File: "segment/format.go",
+		Desc: "the frame-header CRC covers bytes [4,36): codec, flags and reserved bytes unprotected",
+		Edits: []Edit{
+			{Old: `Checksum(dst[4:FrameHeaderSize])`, New: `Checksum(dst[4:36])`},
+			{Old: `Checksum(src[4:]), binary`, New: `Checksum(src[4:36]), binary`},
+		},
+	},
+	{
+		Name: "segment-no-length-bound", Class: "integrity", File: "segment/format.go",
+		Desc: "ParseFrameHeader drops the MaxPayload bound on the frame length",
+		Edits: []Edit{{
+			Old: `	case h.Length > MaxPayload:
+		return h, fmt.Errorf("%w: frame length %d over limit", ErrCorrupt, h.Length)
+`,
+			New: ``,
+		}},
+	},
+	{
+		Name: "segment-decoded-len-unbounded", Class: "integrity", File: "segment/codec.go",
+		Desc: "DecodedLen accepts a compressed payload claiming more than MaxPayload decoded bytes",
+		Edits: []Edit{{
+			Old: `	case n > MaxPayload:
+		return 0, fmt.Errorf("%w: codec %d payload claims %d decoded bytes, over limit", ErrCorrupt, h.Codec, n)
+`,
+			New: ``,
+		}},
+	},
+	{
+		Name: "segment-index-size-unchecked", Class: "integrity", File: "segment/indexfile.go",
+		Desc: "an index file is trusted without checking the segment size it was written for",
+		Edits: []Edit{{
+			Old: `if binary.LittleEndian.Uint64(buf[8:]) != id || int64(binary.LittleEndian.Uint64(buf[16:])) != segSize {`,
+			New: `if binary.LittleEndian.Uint64(buf[8:]) != id {`,
+		}},
+	},
+
+	// --- recovery ----------------------------------------------------
+	{
+		Name: "segment-damage-always-torn", Class: "recovery", File: "segment/scan.go",
+		Desc: "classifyEnd notes a later durable claim but still cuts the damage as a torn tail",
+		Edits: []Edit{{
+			Old: `	if claimed {
+		return res, fmt.Errorf("%w (a valid frame at offset %d records offset %d as durable)", cause, at, res.End)
+	}`,
+			New: `	if claimed {
+		cause = fmt.Errorf("%w (a valid frame at offset %d records offset %d as durable)", cause, at, res.End)
+	}`,
+		}},
+	},
+	{
+		Name: "wal-torn-cut-one-short", Class: "recovery", File: "wal/log.go",
+		Desc: "Open cuts the newest segment one byte before the end of its last valid frame",
+		Edits: []Edit{{
+			Old: `if err := last.f.Truncate(last.size); err != nil {`,
+			New: `if err := last.f.Truncate(last.size - 1); err != nil {`,
+		}},
+	},
+	{
+		Name: "wal-torn-tail-not-cut", Class: "recovery", File: "wal/log.go",
+		Desc: "Open leaves a torn tail in place (the truncate is skipped, the sync kept)",
+		Edits: []Edit{{
+			Old: `		if err := last.f.Truncate(last.size); err != nil {
+			ld.close()
+			return fmt.Errorf("cut %s at %d: %w", last.name, last.size, err)
+		}
+`,
+			New: ``,
+		}},
+	},
+	{
+		Name: "wal-torn-cut-not-synced", Class: "recovery", File: "wal/log.go",
+		Desc: "Open cuts the torn tail but does not sync the cut",
+		Edits: []Edit{{
+			Old: `		if err := last.f.Sync(); err != nil {
+			ld.close()
+			return fmt.Errorf("sync %s: %w", last.name, err)
+		}
+`,
+			New: ``,
+		}},
+	},
+	{
+		Name: "wal-open-no-rewrite", Class: "recovery", File: "wal/log.go",
+		Desc: "Open does not rewrite the bytes no fsync confirmed before syncing them",
+		Edits: []Edit{{
+			Old: `	if from < last.size {
+		if err := segment.Rewrite(last.f, from, last.size); err != nil {
+			ld.close()
+			return fmt.Errorf("rewrite %s from %d: %w", last.name, from, err)
+		}
+	}
+`,
+			New: ``,
+		}},
+	},
+	{
+		Name: "wal-next-seq-reuses-last", Class: "recovery", File: "wal/load.go",
+		Desc: "after recovery nextSeq is the last sequence number instead of the one after it",
+		Edits: []Edit{{
+			Old: `ld.nextSeq = max(ld.nextSeq, prevLast+1)`,
+			New: `ld.nextSeq = max(ld.nextSeq, prevLast)`,
+		}},
+	},
+	{
+		Name: "wal-next-seq-ignores-front", Class: "recovery", File: "wal/load.go",
+		Desc: "load does not start nextSeq at the front: numbers below a TruncateFront past the end are reused",
+		Edits: []Edit{{
+			Old: `ld := &loaded{names: names, idx: index.New(), nextSeq: front}`,
+			New: `ld := &loaded{names: names, idx: index.New()}`,
+		}},
+	},
+	{
+		Name: "wal-bad-last-header-recreated", Class: "recovery", File: "wal/load.go",
+		Desc: "a damaged header of the newest segment is taken for a crash at creation even with frames after it",
+		Edits: []Edit{{
+			Old: `				if nz < 0 {`,
+			New: `				if nz < 0 || last {`,
+		}},
+	},
+
+	// --- compaction --------------------------------------------------
+	{
+		Name: "compactor-tombstone-exclusive", Class: "compaction", File: "compactor/state.go",
+		Desc: "DeadSet.IsDead: a tombstone removes entries below it (<) but not itself",
+		Edits: []Edit{{
+			Old: `return ok && seq <= it.seq`,
+			New: `return ok && seq < it.seq`,
+		}},
+	},
+	{
+		Name: "wal-checkpoint-recorded-early", Class: "compaction", File: "wal/compact.go",
+		Desc: "cptThrough is advanced before the checkpoint file is durably written (kept on error)",
+		Edits: []Edit{{
+			Old: `	if err := compactor.WriteCheckpoint(l.fs, l.dir, body); err != nil {
+		return err
+	}
+	l.cptThrough = through
+`,
+			New: `	l.cptThrough = through
+	if err := compactor.WriteCheckpoint(l.fs, l.dir, body); err != nil {
+		return err
+	}
+`,
+		}},
+	},
+	{
+		Name: "wal-compact-deletes-live-seg", Class: "compaction", File: "wal/compact.go",
+		Desc: "a segment with exactly one live record is treated as all-dead and deleted",
+		Edits: []Edit{{
+			Old: `if counts.Dead < counts.Total {`,
+			New: `if counts.Dead+1 < counts.Total {`,
+		}},
+	},
+	{
+		Name: "wal-rewrite-uncovered-seg", Class: "compaction", File: "wal/compact.go",
+		Desc: "candidate checks the segment's own base against the checkpoint, not the next one's: an uncovered segment is rewritten",
+		Edits: []Edit{{
+			Old: `if l.segs[i+1].base > covered {`,
+			New: `if l.segs[i].base > covered {`,
+		}},
+	},
+	{
+		Name: "wal-dead-dropped-before-durable", Class: "compaction", File: "wal/compact.go",
+		Desc: "durableDead waits for visibility, not durability, of the batches that applied removals",
+		Edits: []Edit{{
+			Old: `for l.lastApplyUpto > l.syncedSeq {`,
+			New: `for l.lastApplyUpto > l.visibleSeq {`,
+		}},
+	},
+
+	// --- command IDs (keyset) ----------------------------------------
+	{
+		Name: "keyset-last-delta-lost", Class: "commandids", File: "keyset/keyset.go",
+		Desc: "the delta is scanned one byte short: its last record is not replayed (and is cut)",
+		Edits: []Edit{{
+			Old: `res, err = segment.Scan(f, size, path,`,
+			New: `res, err = segment.Scan(f, size-1, path,`,
+		}},
+	},
+	{
+		Name: "keyset-remove-as-add", Class: "commandids", File: "keyset/keyset.go",
+		Desc: "delta replay applies a remove (tombstone) as an add",
+		Edits: []Edit{{
+			Old: `delete(keys, string(e.Key))`,
+			New: `keys[string(e.Key)] = struct{}{}`,
+		}},
+	},
+	{
+		Name: "keyset-no-dirsync-between-renames", Class: "commandids", File: "keyset/keyset.go",
+		Desc: "no directory fsync between the snapshot rename and the delta rename of a rewrite",
+		Edits: []Edit{{
+			Old: `	if err := s.fs.SyncDir(s.dir); err != nil {
+		return fmt.Errorf("sync directory %s: %w", s.dir, err)
+	}
+	return s.step(stepDirSynced)`,
+			New: `	return s.step(stepDirSynced)`,
+		}},
+	},
+	{
+		Name: "keyset-torn-tail-not-cut", Class: "commandids", File: "keyset/keyset.go",
+		Desc: "Open keeps a torn delta tail instead of truncating it",
+		Edits: []Edit{{
+			Old: `		if res.Tail == segment.TailTorn {
+			if err := df.Truncate(res.End); err != nil {
+				return fail(fmt.Errorf("keyset: cut torn tail of %s at %d: %w", s.deltaPath, res.End, err))
+			}
+		}
+`,
+			New: ``,
+		}},
+	},
+	{
+		Name: "keyset-sync-covers-later", Class: "commandids", File: "keyset/keyset.go",
+		Desc: "a finished delta fsync marks operations written during it durable",
+		Edits: []Edit{{
+			Old: `s.durable = max(s.durable, target)`,
+			New: `s.durable = max(target, s.written)`,
+		}},
+	},
+
+	// --- failure handling --------------------------------------------
+	{
+		Name: "wal-sync-error-ignored", Class: "failure", File: "wal/append.go",
+		Desc: "a failed group-commit fdatasync is logged and the batches counted durable",
+		Edits: []Edit{{
+			Old: `		if err != nil {
+			return l.fail(fmt.Errorf("sync %s: %w", w.Name(), err))
+		}
+		w.MarkSynced(off)`,
+			New: `		if err != nil {
+			l.log.Warn("wal: sync failed", "err", err)
+		}
+		w.MarkSynced(off)`,
+		}},
+	},
+	{
+		Name: "wal-fail-not-sticky", Class: "failure", File: "wal/append.go",
+		Desc: "fail() reports the error but does not set l.failed: appends continue after a failed write/sync",
+		Edits: []Edit{{
+			Old: `		l.failed = err
+`,
+			New: ``,
+		}},
+	},
+	{
+		Name: "keyset-fail-not-sticky", Class: "failure", File: "keyset/keyset.go",
+		Desc: "keyset fail() returns the error without keeping it: the set stays usable after a failed fsync",
+		Edits: []Edit{{
+			Old: `	if s.err == nil {
+		s.err = fmt.Errorf("keyset: unusable until reopened: %w", err)
+	}
+	s.cond.Broadcast()
+	return s.err`,
+			New: `	s.cond.Broadcast()
+	return fmt.Errorf("keyset: unusable until reopened: %w", err)`,
+		}},
+	},
+}
