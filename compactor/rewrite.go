@@ -74,7 +74,7 @@ func Rewrite(fs vfs.FS, src vfs.File, size int64, srcName string, fh segment.Fil
 		for {
 			e, ok, err := it.Next()
 			if err != nil {
-				return res, fmt.Errorf("rewrite: %s at offset %d: %w", srcName, off, err)
+				return res, fmt.Errorf("rewrite: %w", segment.AtOffset(err, srcName, off))
 			}
 			if !ok {
 				break

@@ -436,20 +436,20 @@ func readSnapshot(f vfs.File, path string) (map[string]struct{}, uint64, error) 
 		for {
 			e, ok, err := it.Next()
 			if err != nil {
-				return fmt.Errorf("keyset: %s at offset %d: %w", path, off, err)
+				return segment.AtOffset(err, path, off)
 			}
 			if !ok {
 				return nil
 			}
 			if len(e.Key) == 0 || e.Tombstone || len(e.Value) != 0 {
-				return fmt.Errorf("keyset: %s at offset %d: %w: malformed snapshot entry", path, off, segment.ErrCorrupt)
+				return segment.Corruptf(path, off, "malformed snapshot entry")
 			}
 			keys[string(e.Key)] = struct{}{}
 			n++
 		}
 	})
 	if err != nil {
-		return nil, 0, wrapScanErr(err)
+		return nil, 0, fmt.Errorf("keyset: %w", err)
 	}
 	// A snapshot is synced before it is renamed into place, so anything but
 	// a clean end is damage, as is a key count that does not match.
@@ -507,13 +507,13 @@ func replayDelta(f vfs.File, path string, gen uint64, keys map[string]struct{}) 
 		for {
 			e, ok, err := it.Next()
 			if err != nil {
-				return fmt.Errorf("keyset: %s at offset %d: %w", path, off, err)
+				return segment.AtOffset(err, path, off)
 			}
 			if !ok {
 				return nil
 			}
 			if len(e.Key) == 0 {
-				return fmt.Errorf("keyset: %s at offset %d: %w: empty key", path, off, segment.ErrCorrupt)
+				return segment.Corruptf(path, off, "empty key")
 			}
 			if e.Tombstone {
 				delete(keys, string(e.Key))
@@ -524,16 +524,9 @@ func replayDelta(f vfs.File, path string, gen uint64, keys map[string]struct{}) 
 		}
 	})
 	if err != nil {
-		return res, false, 0, wrapScanErr(err)
+		return res, false, 0, fmt.Errorf("keyset: %w", err)
 	}
 	return res, false, ops, nil
-}
-
-func wrapScanErr(err error) error {
-	if strings.HasPrefix(err.Error(), "keyset:") {
-		return err
-	}
-	return fmt.Errorf("keyset: %w", err)
 }
 
 // readHeader reads and validates a segment file header and returns the

@@ -124,11 +124,11 @@ func DecodedLen(h FrameHeader, stored []byte) (int, error) {
 	n, k := binary.Uvarint(stored)
 	switch {
 	case k <= 0:
-		return 0, fmt.Errorf("%w: bad decoded length of codec %d payload", ErrCorrupt, h.Codec)
+		return 0, Corruptf("", -1, "bad decoded length of codec %d payload", h.Codec)
 	case n > MaxPayload:
-		return 0, fmt.Errorf("%w: codec %d payload claims %d decoded bytes, over limit", ErrCorrupt, h.Codec, n)
+		return 0, Corruptf("", -1, "codec %d payload claims %d decoded bytes, over limit", h.Codec, n)
 	case n < uint64(h.Count):
-		return 0, fmt.Errorf("%w: codec %d payload of %d decoded bytes for %d entries", ErrCorrupt, h.Codec, n, h.Count)
+		return 0, Corruptf("", -1, "codec %d payload of %d decoded bytes for %d entries", h.Codec, n, h.Count)
 	}
 	return int(n), nil
 }
@@ -155,7 +155,7 @@ func DecodePayload(dst []byte, h FrameHeader, stored []byte) ([]byte, error) {
 		// checked before the buffer is made.
 		var zh zstd.Header
 		if herr := zh.Decode(stored[k:]); herr != nil || zh.HasFCS && zh.FrameContentSize != uint64(n) {
-			return nil, fmt.Errorf("%w: zstd frame header (%v, size %d) does not promise %d bytes", ErrCorrupt, herr, zh.FrameContentSize, n)
+			return nil, Corruptf("", -1, "zstd frame header (%v, size %d) does not promise %d bytes", herr, zh.FrameContentSize, n)
 		}
 		dec, derr := zstdDecoder()
 		if derr != nil {
@@ -164,13 +164,13 @@ func DecodePayload(dst []byte, h FrameHeader, stored []byte) ([]byte, error) {
 		// The decoder is capped at cap(dst): it cannot grow the buffer.
 		out, err = dec.DecodeAll(stored[k:], buffer(dst, n)[:0])
 	default:
-		return nil, fmt.Errorf("%w: unknown codec %d", ErrCorrupt, h.Codec)
+		return nil, Corruptf("", -1, "unknown codec %d", h.Codec)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: codec %d payload: %v", ErrCorrupt, h.Codec, err)
+		return nil, Corruptf("", -1, "codec %d payload: %v", h.Codec, err)
 	}
 	if len(out) != n {
-		return nil, fmt.Errorf("%w: codec %d payload decoded to %d bytes, want %d", ErrCorrupt, h.Codec, len(out), n)
+		return nil, Corruptf("", -1, "codec %d payload decoded to %d bytes, want %d", h.Codec, len(out), n)
 	}
 	return out, nil
 }

@@ -2,7 +2,6 @@ package segment
 
 import (
 	"encoding/binary"
-	"fmt"
 	"math/bits"
 )
 
@@ -138,7 +137,7 @@ func NewEntryIterScratch(h FrameHeader, p []byte, scratch *[]byte) EntryIter {
 func (it *EntryIter) Next() (e Entry, ok bool, err error) {
 	if it.n == it.h.Count {
 		if it.off != len(it.p) {
-			return Entry{}, false, fmt.Errorf("%w: %d trailing payload bytes", ErrCorrupt, len(it.p)-it.off)
+			return Entry{}, false, Corruptf("", -1, "%d trailing payload bytes", len(it.p)-it.off)
 		}
 		return Entry{}, false, nil
 	}
@@ -151,7 +150,7 @@ func (it *EntryIter) Next() (e Entry, ok bool, err error) {
 				return Entry{}, false, err
 			}
 			if seq+d < seq {
-				return Entry{}, false, fmt.Errorf("%w: sequence delta overflows", ErrCorrupt)
+				return Entry{}, false, Corruptf("", -1, "sequence delta overflows")
 			}
 			seq += d
 		}
@@ -162,7 +161,7 @@ func (it *EntryIter) Next() (e Entry, ok bool, err error) {
 			return Entry{}, false, err
 		}
 		if shared > uint64(len(it.prevKey)) {
-			return Entry{}, false, fmt.Errorf("%w: entry %d shares %d key bytes with a previous key of %d", ErrCorrupt, it.n, shared, len(it.prevKey))
+			return Entry{}, false, Corruptf("", -1, "entry %d shares %d key bytes with a previous key of %d", it.n, shared, len(it.prevKey))
 		}
 	}
 	kl, err := it.uvarint()
@@ -199,7 +198,7 @@ func (it *EntryIter) joinKey(shared int, suffix []byte) ([]byte, error) {
 	n := shared + len(suffix)
 	it.keyBytes += uint64(n)
 	if it.keyBytes > MaxFrameKeyBytes {
-		return nil, fmt.Errorf("%w: keys of entries up to %d add up to more than %d bytes", ErrCorrupt, it.n, MaxFrameKeyBytes)
+		return nil, Corruptf("", -1, "keys of entries up to %d add up to more than %d bytes", it.n, MaxFrameKeyBytes)
 	}
 	switch {
 	case shared == 0:
@@ -233,7 +232,7 @@ func (it *EntryIter) joinKey(shared int, suffix []byte) ([]byte, error) {
 func (it *EntryIter) uvarint() (uint64, error) {
 	v, n := binary.Uvarint(it.p[it.off:])
 	if n <= 0 {
-		return 0, fmt.Errorf("%w: bad varint in entry %d", ErrCorrupt, it.n)
+		return 0, Corruptf("", -1, "bad varint in entry %d", it.n)
 	}
 	it.off += n
 	return v, nil
@@ -241,7 +240,7 @@ func (it *EntryIter) uvarint() (uint64, error) {
 
 func (it *EntryIter) bytes(n uint64) ([]byte, error) {
 	if n > uint64(len(it.p)-it.off) {
-		return nil, fmt.Errorf("%w: entry %d length %d past payload end", ErrCorrupt, it.n, n)
+		return nil, Corruptf("", -1, "entry %d length %d past payload end", it.n, n)
 	}
 	b := it.p[it.off : it.off+int(n) : it.off+int(n)]
 	it.off += int(n)

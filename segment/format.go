@@ -63,7 +63,6 @@ package segment
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"hash/crc32"
 )
 
@@ -167,14 +166,14 @@ var errZeroHeader = errors.New("zero header")
 // any header that fails its checksum or carries impossible values.
 func ParseFrameHeader(src []byte) (FrameHeader, error) {
 	if len(src) < FrameHeaderSize {
-		return FrameHeader{}, fmt.Errorf("%w: short frame header", ErrCorrupt)
+		return FrameHeader{}, Corruptf("", -1, "short frame header")
 	}
 	src = src[:FrameHeaderSize]
 	if isZero(src) {
 		return FrameHeader{}, errZeroHeader
 	}
 	if got, want := Checksum(src[4:]), binary.LittleEndian.Uint32(src); got != want {
-		return FrameHeader{}, fmt.Errorf("%w: frame header checksum %08x, want %08x", ErrCorrupt, got, want)
+		return FrameHeader{}, Corruptf("", -1, "frame header checksum %08x, want %08x", got, want)
 	}
 	h := FrameHeader{
 		Length:   binary.LittleEndian.Uint32(src[4:]),
@@ -188,20 +187,20 @@ func ParseFrameHeader(src []byte) (FrameHeader, error) {
 	}
 	switch {
 	case h.Length > MaxPayload:
-		return h, fmt.Errorf("%w: frame length %d over limit", ErrCorrupt, h.Length)
+		return h, Corruptf("", -1, "frame length %d over limit", h.Length)
 	case h.Codec > MaxCodec:
-		return h, fmt.Errorf("%w: unknown codec %d", ErrCorrupt, h.Codec)
+		return h, Corruptf("", -1, "unknown codec %d", h.Codec)
 	case h.Count == 0 || h.Count > h.Length && h.Codec == CodecNone:
 		// Every entry takes at least one byte. A compressed payload may
 		// hold more entries than stored bytes; DecodedLen checks the count
 		// against the decoded length instead.
-		return h, fmt.Errorf("%w: frame entry count %d for length %d", ErrCorrupt, h.Count, h.Length)
+		return h, Corruptf("", -1, "frame entry count %d for length %d", h.Count, h.Length)
 	case h.Codec != CodecNone && (h.Length < 2 || h.Count > MaxPayload):
-		return h, fmt.Errorf("%w: codec %d frame of %d stored bytes with %d entries", ErrCorrupt, h.Codec, h.Length, h.Count)
+		return h, Corruptf("", -1, "codec %d frame of %d stored bytes with %d entries", h.Codec, h.Length, h.Count)
 	case h.Flags&^knownFlags != 0 || src[38] != 0 || src[39] != 0:
-		return h, fmt.Errorf("%w: unknown frame flags", ErrCorrupt)
+		return h, Corruptf("", -1, "unknown frame flags")
 	case h.FirstSeq+uint64(h.Count) < h.FirstSeq:
-		return h, fmt.Errorf("%w: frame sequence overflows", ErrCorrupt)
+		return h, Corruptf("", -1, "frame sequence overflows")
 	}
 	return h, nil
 }
@@ -233,23 +232,23 @@ func PutFileHeader(dst []byte, fh FileHeader) {
 // ParseFileHeader validates a segment file header.
 func ParseFileHeader(src []byte) (FileHeader, error) {
 	if len(src) < FileHeaderSize {
-		return FileHeader{}, fmt.Errorf("%w: short file header", ErrCorrupt)
+		return FileHeader{}, Corruptf("", -1, "short file header")
 	}
 	if string(src[:8]) != fileMagic {
-		return FileHeader{}, fmt.Errorf("%w: not a segment file (bad magic)", ErrCorrupt)
+		return FileHeader{}, Corruptf("", -1, "not a segment file (bad magic)")
 	}
 	var tmp [FileHeaderSize]byte
 	copy(tmp[:], src)
 	clear(tmp[12:16])
 	if got, want := Checksum(tmp[:]), binary.LittleEndian.Uint32(src[12:]); got != want {
-		return FileHeader{}, fmt.Errorf("%w: file header checksum %08x, want %08x", ErrCorrupt, got, want)
+		return FileHeader{}, Corruptf("", -1, "file header checksum %08x, want %08x", got, want)
 	}
 	if v := binary.LittleEndian.Uint16(src[8:]); v != formatVersion {
-		return FileHeader{}, fmt.Errorf("%w: unsupported segment version %d", ErrCorrupt, v)
+		return FileHeader{}, Corruptf("", -1, "unsupported segment version %d", v)
 	}
 	fh := FileHeader{ID: binary.LittleEndian.Uint64(src[16:]), Base: binary.LittleEndian.Uint64(src[24:]), Flags: binary.LittleEndian.Uint16(src[10:])}
 	if fh.Flags&^FileCompacted != 0 {
-		return FileHeader{}, fmt.Errorf("%w: unknown segment flags %#x", ErrCorrupt, fh.Flags)
+		return FileHeader{}, Corruptf("", -1, "unknown segment flags %#x", fh.Flags)
 	}
 	return fh, nil
 }

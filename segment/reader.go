@@ -81,7 +81,7 @@ func (r *Reader) frameAt(off int64) (FrameHeader, []byte, error) {
 		if isZero(hb) {
 			return FrameHeader{}, nil, errEnd
 		}
-		return FrameHeader{}, nil, fmt.Errorf("%w: incomplete frame header", ErrCorrupt)
+		return FrameHeader{}, nil, Corruptf("", -1, "incomplete frame header")
 	}
 	h, err := ParseFrameHeader(hb)
 	if err == errZeroHeader {
@@ -91,18 +91,18 @@ func (r *Reader) frameAt(off int64) (FrameHeader, []byte, error) {
 		return h, nil, err
 	}
 	if off+h.Size() > r.size {
-		return h, nil, fmt.Errorf("%w: frame of %d bytes runs past end of file", ErrCorrupt, h.Size())
+		return h, nil, Corruptf("", -1, "frame of %d bytes runs past end of file", h.Size())
 	}
 	fb, err := r.peek(off, int(h.Size()))
 	if err != nil {
 		return h, nil, err
 	}
 	if int64(len(fb)) < h.Size() {
-		return h, nil, fmt.Errorf("%w: frame of %d bytes runs past end of file", ErrCorrupt, h.Size())
+		return h, nil, Corruptf("", -1, "frame of %d bytes runs past end of file", h.Size())
 	}
 	p := fb[FrameHeaderSize:]
 	if got := Checksum(p); got != h.CRC {
-		return h, nil, fmt.Errorf("%w: payload checksum %08x, want %08x", ErrCorrupt, got, h.CRC)
+		return h, nil, Corruptf("", -1, "payload checksum %08x, want %08x", got, h.CRC)
 	}
 	return h, p, nil
 }
@@ -132,7 +132,7 @@ func (r *Reader) nextStored() (off int64, h FrameHeader, stored []byte, err erro
 	case err == errEnd:
 		return off, h, nil, io.EOF
 	case err != nil:
-		return off, h, nil, fmt.Errorf("%s at offset %d: %w", r.name, off, err)
+		return off, h, nil, AtOffset(err, r.name, off)
 	}
 	r.off = off + h.Size()
 	return off, h, stored, nil
@@ -146,7 +146,7 @@ func (r *Reader) decode(off int64, h FrameHeader, stored []byte) ([]byte, error)
 	}
 	p, err := DecodePayload(r.dec, h, stored)
 	if err != nil {
-		return nil, fmt.Errorf("%s at offset %d: %w", r.name, off, err)
+		return nil, AtOffset(err, r.name, off)
 	}
 	if cap(p) <= maxKeptDecodeBuf {
 		r.dec = p[:0]

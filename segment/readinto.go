@@ -19,7 +19,7 @@ func ReadFrameInto(r io.ReaderAt, size, off, end int64, buf []byte, name string)
 		end = off + h.Size()
 	}
 	if end > size || end-off < FrameHeaderSize || end-off > FrameHeaderSize+MaxPayload {
-		return FrameHeader{}, nil, buf, fmt.Errorf("%s at offset %d: %w: frame end %d outside the file's %d bytes", name, off, ErrCorrupt, end, size)
+		return FrameHeader{}, nil, buf, Corruptf(name, off, "frame end %d outside the file's %d bytes", end, size)
 	}
 	n := int(end - off)
 	if cap(buf) < n {
@@ -45,14 +45,14 @@ func FrameAt(img []byte, off, end int64, buf []byte, name string) (FrameHeader, 
 		h, err := ParseFrameHeader(img[off : off+FrameHeaderSize])
 		if err != nil {
 			if err == errZeroHeader {
-				err = fmt.Errorf("%w: no frame here", ErrCorrupt)
+				err = Corruptf("", -1, "no frame here")
 			}
-			return h, nil, buf, fmt.Errorf("%s at offset %d: %w", name, off, err)
+			return h, nil, buf, AtOffset(err, name, off)
 		}
 		end = off + h.Size()
 	}
 	if off < 0 || end > int64(len(img)) || end-off < FrameHeaderSize || end-off > FrameHeaderSize+MaxPayload {
-		return FrameHeader{}, nil, buf, fmt.Errorf("%s at offset %d: %w: frame end %d outside the file's %d bytes", name, off, ErrCorrupt, end, len(img))
+		return FrameHeader{}, nil, buf, Corruptf(name, off, "frame end %d outside the file's %d bytes", end, len(img))
 	}
 	fb := img[off:end]
 	if fb[36] != CodecNone {
@@ -77,30 +77,30 @@ func checkFrame(fb, dst []byte, off int64, name string) (FrameHeader, []byte, []
 	h, err := ParseFrameHeader(fb[:FrameHeaderSize])
 	if err != nil {
 		if err == errZeroHeader {
-			err = fmt.Errorf("%w: no frame here", ErrCorrupt)
+			err = Corruptf("", -1, "no frame here")
 		}
-		return h, nil, dst, fmt.Errorf("%s at offset %d: %w", name, off, err)
+		return h, nil, dst, AtOffset(err, name, off)
 	}
 	if h.Size() != int64(len(fb)) {
-		return h, nil, dst, fmt.Errorf("%s at offset %d: %w: frame of %d bytes where the index has %d", name, off, ErrCorrupt, h.Size(), len(fb))
+		return h, nil, dst, Corruptf(name, off, "frame of %d bytes where the index has %d", h.Size(), len(fb))
 	}
 	p := fb[FrameHeaderSize:]
 	if got := Checksum(p); got != h.CRC {
-		return h, nil, dst, fmt.Errorf("%s at offset %d: %w: payload checksum %08x, want %08x", name, off, ErrCorrupt, got, h.CRC)
+		return h, nil, dst, Corruptf(name, off, "payload checksum %08x, want %08x", got, h.CRC)
 	}
 	if h.Codec == CodecNone {
 		return h, p, dst, nil
 	}
 	dn, err := DecodedLen(h, p)
 	if err != nil {
-		return h, nil, dst, fmt.Errorf("%s at offset %d: %w", name, off, err)
+		return h, nil, dst, AtOffset(err, name, off)
 	}
 	if cap(dst) < dn {
 		dst = make([]byte, dn)
 	}
 	d, err := DecodePayload(dst[:dn:dn], h, p)
 	if err != nil {
-		return h, nil, dst, fmt.Errorf("%s at offset %d: %w", name, off, err)
+		return h, nil, dst, AtOffset(err, name, off)
 	}
 	return h, d, dst, nil
 }
@@ -108,7 +108,7 @@ func checkFrame(fb, dst []byte, off int64, name string) (FrameHeader, []byte, []
 // readHeader reads and parses the frame header at off.
 func readHeader(r io.ReaderAt, size, off int64, name string) (FrameHeader, error) {
 	if off+FrameHeaderSize > size {
-		return FrameHeader{}, fmt.Errorf("%s at offset %d: %w: no frame header before the end at %d", name, off, ErrCorrupt, size)
+		return FrameHeader{}, Corruptf(name, off, "no frame header before the end at %d", size)
 	}
 	var hb [FrameHeaderSize]byte
 	if _, err := r.ReadAt(hb[:], off); err != nil {
@@ -117,9 +117,9 @@ func readHeader(r io.ReaderAt, size, off int64, name string) (FrameHeader, error
 	h, err := ParseFrameHeader(hb[:])
 	if err != nil {
 		if err == errZeroHeader {
-			err = fmt.Errorf("%w: no frame here", ErrCorrupt)
+			err = Corruptf("", -1, "no frame here")
 		}
-		return h, fmt.Errorf("%s at offset %d: %w", name, off, err)
+		return h, AtOffset(err, name, off)
 	}
 	return h, nil
 }

@@ -76,11 +76,11 @@ func Scan(r io.ReaderAt, size int64, name string, fn func(off int64, h FrameHead
 			return res, err
 		}
 		if res.Frames > 0 && h.FirstSeq <= res.Last {
-			return res, fmt.Errorf("%s at offset %d: %w: sequence %d does not follow %d", name, off, ErrCorrupt, h.FirstSeq, res.Last)
+			return res, Corruptf(name, off, "sequence %d does not follow %d", h.FirstSeq, res.Last)
 		}
 		last, err := LastSeq(h, p)
 		if err != nil {
-			return res, fmt.Errorf("%s at offset %d: %w", name, off, err)
+			return res, AtOffset(err, name, off)
 		}
 		if res.Frames == 0 {
 			res.First = h.FirstSeq
@@ -131,14 +131,19 @@ func classifyEnd(r io.ReaderAt, size int64, name string, res ScanResult, damage 
 			res.Tail = TailClean
 			return res, nil
 		}
-		cause = fmt.Errorf("%s at offset %d: %w: zero frame header followed by data at offset %d", name, res.End, ErrCorrupt, nz)
+		cause = Corruptf(name, res.End, "zero frame header followed by data at offset %d", nz)
 	}
 	claimed, at, err := durableClaimAfter(r, size, name, res.End)
 	if err != nil {
 		return res, err
 	}
 	if claimed {
-		return res, fmt.Errorf("%w (a valid frame at offset %d records offset %d as durable)", cause, at, res.End)
+		why := fmt.Sprintf("(a valid frame at offset %d records offset %d as durable)", at, res.End)
+		var ce *CorruptError
+		if errors.As(cause, &ce) && ce == cause {
+			return res, &CorruptError{File: ce.File, Offset: ce.Offset, Detail: ce.Detail + " " + why}
+		}
+		return res, fmt.Errorf("%w %s", cause, why)
 	}
 	res.Tail = TailTorn
 	res.Damage = cause

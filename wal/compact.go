@@ -449,7 +449,7 @@ func buildState(fsys vfs.FS, dir string, ld *loaded) (_ *compactor.State, onDisk
 		for {
 			e, ok, err := it.Next()
 			if err != nil {
-				ferr = fmt.Errorf("%s at offset %d: %w", sg.name, off, err)
+				ferr = segment.AtOffset(err, sg.name, off)
 				return false
 			}
 			if !ok {

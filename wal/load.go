@@ -205,7 +205,7 @@ func load(fsys vfs.FS, dir string, readOnly bool, front uint64) (_ *loaded, err 
 			res, err := segment.Scan(f, size, name, func(off int64, h segment.FrameHeader, p []byte) error {
 				lastSeq, err := segment.LastSeq(h, p)
 				if err != nil {
-					return fmt.Errorf("%s at offset %d: %w", name, off, err)
+					return segment.AtOffset(err, name, off)
 				}
 				frames = append(frames, segment.FrameInfo{Offset: uint32(off), Count: h.Count, First: h.FirstSeq, Last: lastSeq})
 				return nil
@@ -224,7 +224,7 @@ func load(fsys vfs.FS, dir string, readOnly bool, front uint64) (_ *loaded, err 
 			if !last && end != size {
 				// Sealing cuts a segment to its frames before the next one
 				// exists, so unwritten space in a sealed one is lost data.
-				return nil, fmt.Errorf("%s at offset %d: %w: sealed segment ends in %d bytes of zeros", name, end, ErrCorrupt, size-end)
+				return nil, segment.Corruptf(name, end, "sealed segment ends in %d bytes of zeros", size-end)
 			}
 			// (A lock-free reader skips this: a writer may be putting the
 			// index or a rewritten segment in place while it reads.)
@@ -248,7 +248,7 @@ func load(fsys vfs.FS, dir string, readOnly bool, front uint64) (_ *loaded, err 
 		prevDense, prevEnd, prevID = dense, denseEnd, id
 		for _, fr := range frames {
 			if fr.First < fh.Base || (havePrev && fr.First <= prevLast) {
-				return nil, fmt.Errorf("%s at offset %d: %w: sequence %d out of order", name, fr.Offset, ErrCorrupt, fr.First)
+				return nil, segment.Corruptf(name, int64(fr.Offset), "sequence %d out of order", fr.First)
 			}
 			prevLast, havePrev = fr.Last, true
 		}

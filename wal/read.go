@@ -322,10 +322,10 @@ func (s *snapshot) frames(from uint64, fn func(sg *seg, off int64, h segment.Fra
 		rd.SetOffset(int64(loc.Off))
 		off, h, p, err := rd.Next()
 		if err == io.EOF {
-			err = fmt.Errorf("%s at offset %d: %w: indexed frame missing", cur.name, off, ErrCorrupt)
+			err = segment.Corruptf(cur.name, off, "indexed frame missing")
 		}
 		if err == nil && h.FirstSeq != loc.First {
-			err = fmt.Errorf("%s at offset %d: %w: frame holds sequence %d, index says %d", cur.name, off, ErrCorrupt, h.FirstSeq, loc.First)
+			err = segment.Corruptf(cur.name, off, "frame holds sequence %d, index says %d", h.FirstSeq, loc.First)
 		}
 		if err != nil {
 			ferr = s.readErr(err)
@@ -346,7 +346,7 @@ func (s *snapshot) ascend(from uint64, yield func(Entry, error) bool) {
 			e, ok, err := it.Next()
 			if err != nil {
 				stopped = true
-				yield(Entry{}, fmt.Errorf("%s at offset %d: %w", sg.name, off, err))
+				yield(Entry{}, segment.AtOffset(err, sg.name, off))
 				return false
 			}
 			if !ok {
@@ -383,7 +383,7 @@ func (s *snapshot) descend(yield func(Entry, error) bool) {
 		}
 		h, p, err := segment.ReadFrame(sg.f, sg.size, int64(loc.Off), sg.name)
 		if err == nil && h.FirstSeq != loc.First {
-			err = fmt.Errorf("%s at offset %d: %w: frame holds sequence %d, index says %d", sg.name, loc.Off, ErrCorrupt, h.FirstSeq, loc.First)
+			err = segment.Corruptf(sg.name, int64(loc.Off), "frame holds sequence %d, index says %d", h.FirstSeq, loc.First)
 		}
 		if err != nil {
 			yield(Entry{}, s.readErr(err))
@@ -394,7 +394,7 @@ func (s *snapshot) descend(yield func(Entry, error) bool) {
 		for {
 			e, ok, err := it.Next()
 			if err != nil {
-				yield(Entry{}, fmt.Errorf("%s at offset %d: %w", sg.name, loc.Off, err))
+				yield(Entry{}, segment.AtOffset(err, sg.name, int64(loc.Off)))
 				return false
 			}
 			if !ok {
@@ -420,7 +420,7 @@ func findEntry(h segment.FrameHeader, p []byte, seq uint64, dead compactor.DeadS
 	for {
 		e, ok, err := it.Next()
 		if err != nil {
-			return Entry{}, fmt.Errorf("%s at offset %d: %w", name, off, err)
+			return Entry{}, segment.AtOffset(err, name, off)
 		}
 		if !ok || e.Seq > seq {
 			return Entry{}, fmt.Errorf("sequence %d: %w", seq, ErrNotFound)

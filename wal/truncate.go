@@ -315,7 +315,7 @@ func (l *Log) findCut(next uint64) (*cut, error) {
 		for {
 			e, ok, err := it.Next()
 			if err != nil {
-				ferr = fmt.Errorf("%s at offset %d: %w", sg.name, loc.Off, err)
+				ferr = segment.AtOffset(err, sg.name, int64(loc.Off))
 				return false
 			}
 			if !ok {

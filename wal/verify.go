@@ -8,7 +8,6 @@ import (
 	"io"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/seglog/journal/segment"
 	"github.com/seglog/journal/vfs"
@@ -276,19 +275,27 @@ func checkSegment(fsys vfs.FS, dir string, id uint64, last bool, prevLast uint64
 	case errors.Is(err, errStopScan):
 		damage(s.end, stopDetail)
 	case errors.Is(err, ErrCorrupt):
-		damage(s.end, strings.TrimPrefix(err.Error(), fmt.Sprintf("%s at offset %d: ", name, s.end)))
+		damage(s.end, damageDetail(err, name, s.end))
 	case err != nil:
 		return nil, fmt.Errorf("verify: %w", err)
 	case res.Tail == segment.TailTorn && last:
 		s.torn = true
 		cd.warnings = append(cd.warnings, Finding{File: name, Offset: res.End,
-			Detail: fmt.Sprintf("torn tail at offset %d, will be cut on next Open (%s)", res.End,
-				strings.TrimPrefix(res.Damage.Error(), fmt.Sprintf("%s at offset %d: ", name, res.End)))})
+			Detail: fmt.Sprintf("torn tail at offset %d, will be cut on next Open (%s)", res.End, damageDetail(res.Damage, name, res.End))})
 	case res.Tail == segment.TailTorn:
-		detail := strings.TrimPrefix(res.Damage.Error(), fmt.Sprintf("%s at offset %d: ", name, res.End))
-		damage(res.End, detail+" (in a sealed segment)")
+		damage(res.End, damageDetail(res.Damage, name, res.End)+" (in a sealed segment)")
 	}
 	return s, nil
+}
+
+// damageDetail is what err says is wrong, for a Finding that names file
+// and off itself: without the place when err is damage found there.
+func damageDetail(err error, file string, off int64) string {
+	var ce *segment.CorruptError
+	if errors.As(err, &ce) && ce == err && ce.File == file && ce.Offset == off {
+		return fmt.Sprintf("%v: %s", ErrCorrupt, ce.Detail)
+	}
+	return err.Error()
 }
 
 // checkIndex compares the index file of s with its scanned frames.
