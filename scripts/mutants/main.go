@@ -99,6 +99,12 @@ func main() {
 	if err != nil {
 		fatalf("%v", err)
 	}
+	if err := os.MkdirAll(*flagWork, 0o755); err != nil {
+		fatalf("%v", err)
+	}
+	if err := lockWorkdir(*flagWork); err != nil {
+		fatalf("%v", err)
+	}
 	workers := min(*flagJobs, len(sel))
 	dirs := make([]string, max(workers, 1))
 	for i := range dirs {

@@ -135,7 +135,7 @@ var mutants = []Mutant{
 		Edits: []Edit{{
 			Old: `	p := fb[FrameHeaderSize:]
 	if got := Checksum(p); got != h.CRC {
-		return h, nil, fmt.Errorf("%w: payload checksum %08x, want %08x", ErrCorrupt, got, h.CRC)
+		return h, nil, Corruptf("", -1, "payload checksum %08x, want %08x", got, h.CRC)
 	}
 `,
 			New: `	p := fb[FrameHeaderSize:]
@@ -148,7 +148,7 @@ var mutants = []Mutant{
 		Edits: []Edit{{
 			Old: `	p := fb[FrameHeaderSize:]
 	if got := Checksum(p); got != h.CRC {
-		return h, nil, dst, fmt.Errorf("%s at offset %d: %w: payload checksum %08x, want %08x", name, off, ErrCorrupt, got, h.CRC)
+		return h, nil, dst, Corruptf(name, off, "payload checksum %08x, want %08x", got, h.CRC)
 	}
 `,
 			New: `	p := fb[FrameHeaderSize:]
@@ -168,7 +168,7 @@ var mutants = []Mutant{
 		Desc: "ParseFrameHeader drops the MaxPayload bound on the frame length",
 		Edits: []Edit{{
 			Old: `	case h.Length > MaxPayload:
-		return h, fmt.Errorf("%w: frame length %d over limit", ErrCorrupt, h.Length)
+		return h, Corruptf("", -1, "frame length %d over limit", h.Length)
 `,
 			New: ``,
 		}},
@@ -178,7 +178,7 @@ var mutants = []Mutant{
 		Desc: "DecodedLen accepts a compressed payload claiming more than MaxPayload decoded bytes",
 		Edits: []Edit{{
 			Old: `	case n > MaxPayload:
-		return 0, fmt.Errorf("%w: codec %d payload claims %d decoded bytes, over limit", ErrCorrupt, h.Codec, n)
+		return 0, Corruptf("", -1, "codec %d payload claims %d decoded bytes, over limit", h.Codec, n)
 `,
 			New: ``,
 		}},
@@ -198,11 +198,9 @@ var mutants = []Mutant{
 		Desc: "classifyEnd notes a later durable claim but still cuts the damage as a torn tail",
 		Edits: []Edit{{
 			Old: `	if claimed {
-		return res, fmt.Errorf("%w (a valid frame at offset %d records offset %d as durable)", cause, at, res.End)
-	}`,
-			New: `	if claimed {
-		cause = fmt.Errorf("%w (a valid frame at offset %d records offset %d as durable)", cause, at, res.End)
-	}`,
+		why := fmt.Sprintf("(a valid frame at offset %d records offset %d as durable)", at, res.End)`,
+			New: `	if claimed && false {
+		why := fmt.Sprintf("(a valid frame at offset %d records offset %d as durable)", at, res.End)`,
 		}},
 	},
 	{
