@@ -10,14 +10,6 @@ import (
 	"github.com/seglog/journal/vfs"
 )
 
-// boundsName is the file recording what TruncateFront and TruncateBack
-// did: the front (every record below it is gone) and, while a TruncateBack
-// is being carried out, the cut it is making. It is replaced atomically
-// (temporary file, fsync, rename, directory fsync), so after a crash it
-// holds either the old or the new state; a missing file means front 0 and
-// no cut.
-const boundsName = "bounds.meta"
-
 var boundsMagic = [8]byte{'S', 'G', 'L', 'B', 'N', 'D', 'S', '1'}
 
 // bounds is the content of the bounds file.

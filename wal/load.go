@@ -4,39 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"sync/atomic"
 
 	"github.com/seglog/journal/index"
 	"github.com/seglog/journal/segment"
 	"github.com/seglog/journal/vfs"
 )
-
-const (
-	segSuffix = ".seg"
-	idxSuffix = ".idx"
-	tmpSuffix = ".tmp"
-)
-
-func segName(dir string, id uint64) string {
-	return filepath.Join(dir, fmt.Sprintf("%020d%s", id, segSuffix))
-}
-
-func idxName(dir string, id uint64) string {
-	return filepath.Join(dir, fmt.Sprintf("%020d%s", id, idxSuffix))
-}
-
-// parseSegName returns the id of a segment file name, or false.
-func parseSegName(name string) (uint64, bool) {
-	base, ok := strings.CutSuffix(name, segSuffix)
-	if !ok || len(base) != 20 {
-		return 0, false
-	}
-	id, err := strconv.ParseUint(base, 10, 64)
-	return id, err == nil
-}
 
 // seg is one segment file as held by a Log or a View: an open handle and
 // the bytes of it that hold frames.

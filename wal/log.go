@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -239,14 +238,7 @@ func (l *Log) removeTemps(names []string) error {
 		}
 	}
 	for _, n := range names {
-		// Index files, rewritten segments, checkpoints and bounds are
-		// written to a temporary first; one left by a crash was never
-		// renamed into use. An index file whose segment is gone was being
-		// deleted with it (truncation deletes the index first), and must
-		// not describe a later segment of the same number.
-		id, isIdx := parseIdxName(n)
-		if strings.HasSuffix(n, idxSuffix+tmpSuffix) || strings.HasSuffix(n, segSuffix+tmpSuffix) ||
-			n == compactor.CheckpointName+tmpSuffix || n == boundsName+tmpSuffix || (isIdx && !segs[id]) {
+		if isLeftoverTemp(n, segs) {
 			if err := l.fs.Remove(filepath.Join(l.dir, n)); err != nil && !isNotExist(err) {
 				return fmt.Errorf("remove %s: %w", n, err)
 			}

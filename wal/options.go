@@ -1,28 +1,3 @@
-// Package wal is a directory of rotating segment files forming one ordered
-// log of entries: it assigns sequence numbers, makes appends durable (one
-// fdatasync per group of concurrent commits, or none), recovers after a
-// crash, and serves reads from an in-memory index while appends go on.
-//
-// It knows entries (a key, a value and a tombstone flag), batches and
-// sequence numbers; what the bytes mean is the caller's business. Besides
-// the route journal's append-only use it is a general record log: callers
-// may own the numbering (AppendAt) and cut the log at either end
-// (TruncateFront, TruncateBack), as a consensus log store needs.
-//
-// # Files
-//
-// A log directory holds the files below; while a Log has it open, the
-// directory itself carries an exclusive flock.
-//
-//	<id:020d>.seg             segment files (package segment), ids ascending
-//	<id:020d>.idx             frame index of a sealed segment, so Open need
-//	                          not re-read it
-//	bounds.meta               the truncation front, and a TruncateBack in
-//	                          progress (absent until the first truncation)
-//
-// Only the newest segment (the one with the highest id) is ever appended
-// to. A segment is synced and sealed before the next one is created, so
-// damage in any older segment is damage to durable data.
 package wal
 
 import (

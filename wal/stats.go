@@ -161,16 +161,8 @@ func openStatView(dir string, fsys vfs.FS) (*View, *compactor.State, time.Time, 
 		return nil, nil, time.Time{}, err
 	}
 	var mtime time.Time
-	if fi, err := fsys.Stat(filepath.Join(dir, compactor.CheckpointName)); err == nil {
+	if fi, err := fsys.Stat(filepath.Join(dir, checkpointName)); err == nil {
 		mtime = fi.ModTime()
 	}
 	return v, v.cs, mtime, nil
-}
-
-// parseIdxName returns the id of an index file name, or false.
-func parseIdxName(name string) (uint64, bool) {
-	if len(name) != 20+len(idxSuffix) || name[20:] != idxSuffix {
-		return 0, false
-	}
-	return parseSegName(name[:20] + segSuffix)
 }

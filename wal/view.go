@@ -64,7 +64,7 @@ func OpenCompactedView(dir string, fsys vfs.FS) (*View, error) {
 	}
 	var lastErr error
 	for range 20 {
-		before, _ := readFileBytes(fsys, filepath.Join(dir, compactor.CheckpointName))
+		before, _ := readFileBytes(fsys, filepath.Join(dir, checkpointName))
 		v, err := OpenView(dir, fsys)
 		if err != nil {
 			// A writer replacing or deleting a segment between our listing
@@ -78,7 +78,7 @@ func OpenCompactedView(dir string, fsys vfs.FS) (*View, error) {
 			continue
 		}
 		cs, _, err := buildState(fsys, dir, v.ld)
-		after, _ := readFileBytes(fsys, filepath.Join(dir, compactor.CheckpointName))
+		after, _ := readFileBytes(fsys, filepath.Join(dir, checkpointName))
 		if err == nil && bytes.Equal(before, after) {
 			v.s.dead = cs.Dead()
 			v.cs = cs
