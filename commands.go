@@ -3,8 +3,12 @@ package journal
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"os"
+	"slices"
 
 	"github.com/seglog/journal/keyset"
+	"github.com/seglog/journal/wal"
 )
 
 // Command IDs are kept in a keyset named "commands" in the journal's
@@ -67,4 +71,38 @@ func (j *Journal) LoadCommandIDs() ([]string, error) {
 		ids = []string{}
 	}
 	return ids, nil
+}
+
+// ReadCommandIDs returns the live command IDs of the journal in dir,
+// sorted, without taking its lock and without modifying any file: it works
+// while another process has the journal open, and shows the operations
+// that were complete when it ran (a torn last one is left out, as Open
+// would cut it). A missing dir gives an error matching fs.ErrNotExist, a
+// directory holding no journal ErrNotJournal, damaged files ErrCorrupt.
+func ReadCommandIDs(dir string) ([]string, error) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("%s is not a directory", dir)
+	}
+	keys, found, err := keyset.ReadKeys(nil, dir, commandSetName)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		// No command ID was ever stored (a journal from before command
+		// IDs): none, provided dir holds a journal at all.
+		v, err := wal.OpenView(dir, nil)
+		if errors.Is(err, wal.ErrNotFound) {
+			return nil, fmt.Errorf("%s: %w", dir, ErrNotJournal)
+		}
+		if err != nil {
+			return nil, err
+		}
+		v.Close()
+		return []string{}, nil
+	}
+	return slices.Sorted(maps.Keys(keys)), nil
 }

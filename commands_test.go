@@ -3,6 +3,8 @@ package journal
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -126,5 +128,38 @@ func TestCommandIDsBesideEvents(t *testing.T) {
 	}
 	if n := len(loadT(t, j)); n != 1000 {
 		t.Fatalf("%d events, want 1000", n)
+	}
+}
+
+// TestReadCommandIDsWhileOpenAndOnNoJournal: ReadCommandIDs reads the
+// live IDs, sorted, while the journal is open, without its lock; a journal
+// that never stored one has none; a directory holding no journal gives
+// ErrNotJournal and a missing one fs.ErrNotExist.
+func TestReadCommandIDsWhileOpenAndOnNoJournal(t *testing.T) {
+	dir := t.TempDir()
+	j, err := Open(dir, Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if ids, err := ReadCommandIDs(dir); err != nil || len(ids) != 0 {
+		t.Fatalf("a journal without command IDs: %q, %v; want none", ids, err)
+	}
+	for _, id := range []string{"c", "a", "b"} {
+		if err := j.AppendCommandID(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.RemoveCommandID("b"); err != nil {
+		t.Fatal(err)
+	}
+	if ids, err := ReadCommandIDs(dir); err != nil || !slices.Equal(ids, []string{"a", "c"}) {
+		t.Fatalf("ReadCommandIDs while open: %q, %v; want [a c]", ids, err)
+	}
+	if _, err := ReadCommandIDs(t.TempDir()); !errors.Is(err, ErrNotJournal) {
+		t.Fatalf("ReadCommandIDs of an empty directory: %v, want ErrNotJournal", err)
+	}
+	if _, err := ReadCommandIDs(filepath.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("ReadCommandIDs of a missing directory: %v, want fs.ErrNotExist", err)
 	}
 }

@@ -2,17 +2,11 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"maps"
-	"os"
-	"slices"
 
 	"github.com/seglog/journal"
-	"github.com/seglog/journal/keyset"
-	"github.com/seglog/journal/wal"
 )
 
 type commandsFlags struct {
@@ -41,7 +35,7 @@ showing the IDs whose operations were complete when it ran.`,
 
 func runCommands(e *env, args []string, fl any) int {
 	f := fl.(*commandsFlags)
-	ids, err := loadCommandIDs(args[0])
+	ids, err := journal.ReadCommandIDs(args[0])
 	if err != nil {
 		return fail(e, "commands", err)
 	}
@@ -67,40 +61,4 @@ func writeIDsJSON(w io.Writer, ids []string) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	return enc.Encode(ids)
-}
-
-// cmdSetName is the key set (package keyset) the journal keeps its command
-// IDs in: commands.snap and commands.delta.
-const cmdSetName = "commands"
-
-// loadCommandIDs returns the live command IDs of the journal in dir,
-// sorted, without taking the lock and without modifying anything
-// (keyset.ReadKeys). A torn last operation in the delta (one being
-// written, or cut by a crash) is left out, as Open would cut it.
-func loadCommandIDs(dir string) ([]string, error) {
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return nil, err
-	}
-	if !fi.IsDir() {
-		return nil, fmt.Errorf("%s is not a directory", dir)
-	}
-	keys, found, err := keyset.ReadKeys(nil, dir, cmdSetName)
-	if err != nil {
-		return nil, err
-	}
-	if !found {
-		// No command ID was ever stored (a journal from before command
-		// IDs): none, provided dir holds a journal at all.
-		v, err := wal.OpenView(dir, nil)
-		if errors.Is(err, wal.ErrNotFound) {
-			return nil, fmt.Errorf("%s: %w", dir, journal.ErrNotJournal)
-		}
-		if err != nil {
-			return nil, err
-		}
-		v.Close()
-		return []string{}, nil
-	}
-	return slices.Sorted(maps.Keys(keys)), nil
 }

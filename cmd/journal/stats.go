@@ -5,6 +5,7 @@ import (
 	"io"
 	"text/tabwriter"
 
+	"github.com/seglog/journal"
 	"github.com/seglog/journal/wal"
 )
 
@@ -43,7 +44,7 @@ It takes no lock: it works while another process has the journal open.`,
 // aligned "name  value" lines. If the command IDs cannot be read, their row
 // says so and the error is returned after everything is written.
 func writeStats(w io.Writer, st wal.Stats) error {
-	ids, idsErr := loadCommandIDs(st.Dir)
+	ids, idsErr := journal.ReadCommandIDs(st.Dir)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row := func(name, format string, args ...any) {
 		fmt.Fprintf(tw, "%s\t%s\n", name, fmt.Sprintf(format, args...))
