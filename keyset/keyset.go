@@ -373,7 +373,7 @@ func (s *Set) load(name string) error {
 		// synced below. After a clean Close this is the last few frames.
 		rewrote := false
 		if from := max(res.MaxSynced, segment.FileHeaderSize); from < end {
-			if err := segment.Rewrite(df, from, end); err != nil {
+			if err := segment.RewriteUnconfirmed(df, from, end); err != nil {
 				return fail(fmt.Errorf("keyset: rewrite %s from %d: %w", s.deltaPath, from, err))
 			}
 			rewrote = true

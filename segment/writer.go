@@ -194,11 +194,12 @@ func (w *Writer) Close() error {
 	return uerr
 }
 
-// Rewrite writes bytes [from, to) of f back where they are. Recovery uses
-// it on the bytes after the last offset an fsync confirmed: after a failed
-// fsync Linux may have dropped those pages while still serving them from
-// memory, and a later fsync would not write them. The caller syncs f.
-func Rewrite(f vfs.File, from, to int64) error {
+// RewriteUnconfirmed writes bytes [from, to) of f back where they are.
+// Recovery uses it on the bytes after the last offset an fsync confirmed:
+// after a failed fsync Linux may have dropped those pages while still
+// serving them from memory, and a later fsync would not write them. The
+// caller syncs f.
+func RewriteUnconfirmed(f vfs.File, from, to int64) error {
 	buf := make([]byte, min(to-from, 1<<20))
 	for off := from; off < to; {
 		n := int(min(int64(len(buf)), to-off))

@@ -249,10 +249,10 @@ func (l *Log) WaitCompaction() {
 // records are all removed is deleted without being read. The file work
 // happens without l.mu; only the swap of in-memory state holds it.
 func (l *Log) rewriteSegment(s *seg, dead compactor.DeadSet, counts compactor.SegCounts) error {
-	var res compactor.RewriteResult
+	var res compactor.CopyResult
 	var err error
 	if counts.Dead < counts.Total {
-		res, err = compactor.Rewrite(l.fs, s.f, s.size, s.name, segment.FileHeader{ID: s.id, Base: s.base, Flags: segment.FileCompacted}, dead, s.name+tmpSuffix, l.opts.compressor)
+		res, err = compactor.CopyLive(l.fs, s.f, s.size, s.name, segment.FileHeader{ID: s.id, Base: s.base, Flags: segment.FileCompacted}, dead, s.name+tmpSuffix, l.opts.compressor)
 		if err != nil {
 			return err
 		}

@@ -194,7 +194,7 @@ func (l *Log) install(ld *loaded) error {
 	// so the offsets recorded as durable in new frames are true.
 	from := max(ld.lastSynced, segment.FileHeaderSize)
 	if from < last.size {
-		if err := segment.Rewrite(last.f, from, last.size); err != nil {
+		if err := segment.RewriteUnconfirmed(last.f, from, last.size); err != nil {
 			ld.close()
 			return fmt.Errorf("rewrite %s from %d: %w", last.name, from, err)
 		}

@@ -240,7 +240,7 @@ var mutants = []Mutant{
 		Desc: "Open does not rewrite the bytes no fsync confirmed before syncing them",
 		Edits: []Edit{{
 			Old: `	if from < last.size {
-		if err := segment.Rewrite(last.f, from, last.size); err != nil {
+		if err := segment.RewriteUnconfirmed(last.f, from, last.size); err != nil {
 			ld.close()
 			return fmt.Errorf("rewrite %s from %d: %w", last.name, from, err)
 		}

@@ -8,8 +8,8 @@ import (
 	"github.com/seglog/journal/vfs"
 )
 
-// RewriteResult describes a rewritten segment.
-type RewriteResult struct {
+// CopyResult describes a segment copied without its removed entries.
+type CopyResult struct {
 	Frames []segment.FrameInfo // the new file's frames
 	Size   int64               // the new file's size
 	Last   uint64              // last sequence number in the new file (if any frame)
@@ -19,20 +19,20 @@ type RewriteResult struct {
 
 // Empty reports whether nothing survived: the segment can be deleted
 // instead of replaced.
-func (r RewriteResult) Empty() bool { return len(r.Frames) == 0 }
+func (r CopyResult) Empty() bool { return len(r.Frames) == 0 }
 
 const writeChunk = 1 << 20
 
-// Rewrite copies the segment src (its first size bytes hold frames; fh is
+// CopyLive copies the segment src (its first size bytes hold frames; fh is
 // its header) into a new file tmpName without the entries that dead
 // removes. Surviving entries keep their sequence numbers and batch
 // timestamps; a frame that lost entries is written as a sparse frame. The
 // new file is synced; nothing is renamed or removed, so a crash during
-// Rewrite leaves the log as it was. Every source frame's checksums are
+// CopyLive leaves the log as it was. Every source frame's checksums are
 // verified: damage gives an error wrapping ErrCorrupt and no new file is
 // used. comp, if not nil, compresses the new frames' payloads (each frame
 // records its codec, whatever the source frame's was).
-func Rewrite(fs vfs.FS, src vfs.File, size int64, srcName string, fh segment.FileHeader, dead DeadSet, tmpName string, comp *segment.Compressor) (res RewriteResult, err error) {
+func CopyLive(fs vfs.FS, src vfs.File, size int64, srcName string, fh segment.FileHeader, dead DeadSet, tmpName string, comp *segment.Compressor) (res CopyResult, err error) {
 	out, err := fs.Create(tmpName)
 	if err != nil {
 		return res, fmt.Errorf("rewrite %s: %w", srcName, err)
