@@ -23,7 +23,7 @@ const commandSetName = "commands"
 
 func openCommands(dir string, opts Options) (*keyset.Set, error) {
 	return keyset.Open(dir, keyset.Options{
-		Durability: keyset.Durability(opts.Durability),
+		Durability: opts.Durability,
 		FS:         opts.FS,
 		Name:       commandSetName,
 		MaxKeySize: MaxCommandIDLen,

@@ -313,20 +313,13 @@ func TestCrashExploration(t *testing.T) {
 		seeds = []uint64{*crashSeed}
 	}
 	for _, mode := range []Durability{Immediate, Eventual} {
-		t.Run(mode.name(), func(t *testing.T) {
+		t.Run(mode.String(), func(t *testing.T) {
 			for _, seed := range seeds {
 				st := runCrashWorkload(t, seed, mode, 200)
 				t.Logf("seed=%d: %d crash states (%d strict, %d random)", seed, st.states, st.strict, st.random)
 			}
 		})
 	}
-}
-
-func (d Durability) name() string {
-	if d == Eventual {
-		return "Eventual"
-	}
-	return "Immediate"
 }
 
 // TestCrashFreshDirectorySurvivesPowerCut: Open creates the journal directory

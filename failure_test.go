@@ -113,7 +113,7 @@ func TestFailureInjectedEIOAtEveryOperation(t *testing.T) {
 	ops := []vfstest.Op{vfstest.OpWrite, vfstest.OpSync, vfstest.OpSyncDir, vfstest.OpTruncate, vfstest.OpCreate, vfstest.OpRename, vfstest.OpRemove, vfstest.OpLock, vfstest.OpMkdir, vfstest.OpOpen, vfstest.OpList}
 	for _, loses := range []bool{false, true} {
 		for _, mode := range []Durability{Immediate, Eventual} {
-			name := mode.name()
+			name := mode.String()
 			if loses {
 				name += "/SyncErrorLosesData"
 			}
@@ -142,7 +142,7 @@ func fxInjectAt(t *testing.T, mode Durability, op vfstest.Op, k int, loses bool)
 	fs.SetSyncErrorLosesData(loses)
 	w := &fxWorkload{t: t, fs: fs, mode: mode, rng: rand.New(rand.NewPCG(3, 4))}
 	fs.InjectError(op, k, syscall.EIO)
-	ctx := fmt.Sprintf("EIO on %s #%d (%s)", op, k, mode.name())
+	ctx := fmt.Sprintf("EIO on %s #%d (%s)", op, k, mode.String())
 	call, err := w.run()
 	if err == nil {
 		// The failing operation was one whose error is not reported (for
@@ -306,7 +306,7 @@ func TestFailureReopenAfterFailedFsyncThenPowerCut(t *testing.T) {
 // works again.
 func TestFailureENOSPCMidSegment(t *testing.T) {
 	for _, mode := range []Durability{Immediate, Eventual} {
-		t.Run(mode.name(), func(t *testing.T) {
+		t.Run(mode.String(), func(t *testing.T) {
 			fs := fxFS(t)
 			w := &fxWorkload{t: t, fs: fs, mode: mode, rng: rand.New(rand.NewPCG(5, 6))}
 			var err error
@@ -339,7 +339,7 @@ func TestFailureENOSPCMidSegment(t *testing.T) {
 func TestFailureENOSPCAtRotation(t *testing.T) {
 	for _, at := range []string{"index", "next segment"} {
 		for _, mode := range []Durability{Immediate, Eventual} {
-			t.Run(at+"/"+mode.name(), func(t *testing.T) {
+			t.Run(at+"/"+mode.String(), func(t *testing.T) {
 				fs := fxFS(t)
 				w := &fxWorkload{t: t, fs: fs, mode: mode, rng: rand.New(rand.NewPCG(7, 8))}
 				armed := true

@@ -60,16 +60,17 @@ var (
 	ErrNotJournal = errors.New("not a journal directory")
 )
 
-// Durability says when AppendBatch counts a batch as done.
-type Durability uint8
+// Durability says when AppendBatch counts a batch as done. It is the
+// engine's one durability type (segment.Durability), as Compression is.
+type Durability = wal.Durability
 
 const (
 	// Immediate: the batch is on stable storage (fdatasync) before
 	// AppendBatch returns.
-	Immediate Durability = iota
+	Immediate = wal.Immediate
 	// Eventual: no fsync per commit; the batch is written to the OS before
 	// AppendBatch returns, so it survives a process crash, not power loss.
-	Eventual
+	Eventual = wal.Eventual
 )
 
 // DefaultCompactionThreshold is used when Options.CompactionThresholdEvents
@@ -172,7 +173,7 @@ func Open(dir string, opts Options) (*Journal, error) {
 		opts.CompactionThresholdEvents = DefaultCompactionThreshold
 	}
 	l, err := wal.Open(dir, wal.Options{
-		Durability:          wal.Durability(opts.Durability),
+		Durability:          opts.Durability,
 		SegmentSize:         opts.SegmentSize,
 		CompactionThreshold: opts.CompactionThresholdEvents,
 		Compression:         opts.Compression,

@@ -67,7 +67,7 @@ import (
 )
 
 // Durability says when Add and Remove return relative to stable storage.
-type Durability uint8
+type Durability = segment.Durability
 
 const (
 	// Immediate: Add and Remove return only after the operation is on
@@ -75,26 +75,15 @@ const (
 	// fsyncs (group commit). After a crash the set is exactly the one
 	// after the last operation that returned without error (an operation
 	// in flight at the crash may or may not be there).
-	Immediate Durability = iota
+	Immediate = segment.Immediate
 	// Eventual: Add and Remove return once the operation is written to the
 	// operating system, without fsync. A process crash loses nothing; a
 	// power cut or kernel crash may lose operations since the last Sync,
 	// rewrite or Close, but always a suffix: the set after recovery is the
 	// one after some prefix of the operations. Damage to data written since
 	// the last sync cannot be told from a torn write and is cut on Open.
-	Eventual
+	Eventual = segment.Eventual
 )
-
-// String returns "Immediate" or "Eventual".
-func (d Durability) String() string {
-	switch d {
-	case Immediate:
-		return "Immediate"
-	case Eventual:
-		return "Eventual"
-	}
-	return fmt.Sprintf("Durability(%d)", uint8(d))
-}
 
 // ErrClosed is returned by Add, Remove, Sync and Close once the set is
 // closed.

@@ -21,28 +21,19 @@ var (
 	ErrLocked = vfs.ErrLocked
 )
 
-// Durability says when an append counts as done.
-type Durability uint8
+// Durability says when an append counts as done (segment.Durability, the
+// one type the engine's layers share).
+type Durability = segment.Durability
 
 const (
 	// Immediate: Append returns after the batch is on stable storage
 	// (fdatasync). Concurrent appends share one fdatasync.
-	Immediate Durability = iota
+	Immediate = segment.Immediate
 	// Eventual: Append returns after the batch is handed to the operating
 	// system (written to the file, no fdatasync): it survives the process
 	// being killed, not a power cut. Sync makes it durable.
-	Eventual
+	Eventual = segment.Eventual
 )
-
-func (d Durability) String() string {
-	switch d {
-	case Immediate:
-		return "Immediate"
-	case Eventual:
-		return "Eventual"
-	}
-	return fmt.Sprintf("Durability(%d)", uint8(d))
-}
 
 // Defaults and limits for Options.
 const (
