@@ -2,6 +2,7 @@ package journal
 
 import (
 	"fmt"
+	"syscall"
 	"testing"
 	"time"
 
@@ -107,5 +108,48 @@ func TestCloseLeavesNothingUnsynced(t *testing.T) {
 	}
 	if ids := loadIDsT(t, j2); len(ids) != 100 {
 		t.Fatalf("after Close and a power cut: %d command IDs, want 100", len(ids))
+	}
+}
+
+// TestFlusherKeepsSyncingAfterCommandSetFailure: after an fsync of the
+// command ID set fails, command ID appends are refused but the flusher goes
+// on syncing the healthy event log: Eventual events appended after the
+// failure survive a power cut 30 flush intervals later. It guards against
+// the flusher exiting for good on that failure, which left every later
+// event unsynced however old.
+func TestFlusherKeepsSyncingAfterCommandSetFailure(t *testing.T) {
+	fs := fxFS(t)
+	j := openT(t, fxDir, Options{FS: fs, Durability: Eventual, FlushInterval: 10 * time.Millisecond, Logger: quiet})
+	defer j.Close()
+	// An unsynced command ID; the log has nothing to sync, so the
+	// flusher's next fsync is the command delta's: make it fail.
+	fs.InjectError(vfstest.OpSync, 1, syscall.EIO)
+	if err := j.AppendCommandID("cmd-1"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if err := j.AppendCommandID("cmd-2"); err == nil {
+		t.Fatal("setup: the command set's fsync did not fail")
+	}
+	// Event appends still succeed...
+	for i := range 10 {
+		if err := j.AppendBatch([]Event{reg(fmt.Sprint(i))}); err != nil {
+			t.Fatalf("append %d: %v", i, err)
+		}
+	}
+	// ...and 30 flush intervals later a power cut takes them all.
+	time.Sleep(300 * time.Millisecond)
+	crashed := fs.CrashClone(vfstest.CrashOptions{})
+	j2, err := Open(fxDir, Options{FS: crashed, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j2.Close()
+	evs, err := j2.LoadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 10 {
+		t.Fatalf("power cut 300ms after the appends (FlushInterval 10ms) kept %d of 10 acknowledged events: the flusher stopped when the command set failed", len(evs))
 	}
 }

@@ -3,9 +3,14 @@ package wal
 import (
 	"bytes"
 	"fmt"
+	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/seglog/journal/compactor"
+	"github.com/seglog/journal/vfs/vfstest"
 )
 
 // TestCompactKeepsTheOnlyLiveRecordOfASegment: a sealed segment whose
@@ -123,4 +128,92 @@ func TestFailedCheckpointWriteLeavesCoverageUnchanged(t *testing.T) {
 	if got := onDisk(); got <= before || l.cptThrough != got {
 		t.Fatalf("after a successful Compact: on disk %d (was %d), the log takes %d as covered", got, before, l.cptThrough)
 	}
+}
+
+// rvCompactSetup builds a log with sealed segments holding removed
+// records, ready for Compact to rewrite them.
+func rvCompactSetup(t *testing.T, fs *vfstest.FS, opts Options) *Log {
+	t.Helper()
+	l, err := Open(crashDir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 40 {
+		if _, err := l.Append(Batch{Time: int64(i), Records: []Record{
+			{Key: []byte("x"), Value: bytes.Repeat([]byte{'x'}, 80)},
+			{Key: []byte("d"), Value: bytes.Repeat([]byte{'d'}, 80)},
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.Append(Batch{Time: 100, Records: []Record{{Key: []byte("d"), Tombstone: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// TestCompactDoesNotPublishUnsyncedRemoval: while Compact waits for a sync,
+// another Append applies a triggered compaction (k's tombstone) whose batch
+// is not yet durable, and that batch's fsync then fails: readers of the
+// live log still see k's record. It guards against Compact publishing the
+// whole applied state, including removals held back until their batch is
+// durable, once its own wait returns.
+func TestCompactDoesNotPublishUnsyncedRemoval(t *testing.T) {
+	fs := crashFS(t)
+	l, err := Open(crashDir, Options{FS: fs, CompactionThreshold: 1, Logger: crashQuiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := l.Append(Batch{Records: []Record{{Key: []byte("k"), Value: []byte("v")}}}); err != nil {
+		t.Fatal(err)
+	}
+	locked := func(f func() bool) bool { l.mu.Lock(); defer l.mu.Unlock(); return f() }
+	waitFor := func(what string, f func() bool) {
+		for i := 0; !locked(f); i++ {
+			if i > 2000 {
+				t.Errorf("timeout waiting for %s", what)
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	var wg sync.WaitGroup
+	var compactErr, xErr error
+	hooked := false
+	fs.OnOp(func(op vfstest.Op, name string) {
+		if hooked || op != vfstest.OpSync || !strings.HasSuffix(name, segSuffix) {
+			return
+		}
+		hooked = true
+		// The fsync of batch A is done; its syncer has not taken l.mu back.
+		wg.Add(2)
+		go func() { defer wg.Done(); compactErr = l.Compact() }()
+		waitFor("Compact to wait for the sync", func() bool { return l.rewriting })
+		next := l.NextSeq()
+		go func() {
+			defer wg.Done()
+			_, xErr = l.Append(Batch{Records: []Record{{Key: []byte("k"), Tombstone: true}}})
+		}()
+		waitFor("batch X to be written", func() bool { return l.nextSeq > next })
+		fs.InjectError(vfstest.OpSync, 1, syscall.EIO) // X is never made durable
+	})
+	if _, err := l.Append(Batch{Records: []Record{{Key: []byte("a"), Value: []byte("a")}}}); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	fs.OnOp(nil)
+	if xErr == nil {
+		t.Fatalf("setup: batch X was acknowledged (Compact err %v)", compactErr)
+	}
+	got, err := ccRead(l.Entries(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range got {
+		if r.key == "k" {
+			return // k's record is still visible: correct
+		}
+	}
+	t.Fatalf("readers see k removed by batch X, which failed and was never durable (X: %v; Compact: %v); visible: %+v", xErr, compactErr, got)
 }

@@ -3,6 +3,7 @@ package wal
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/seglog/journal/vfs/vfstest"
@@ -124,4 +125,39 @@ func TestCrashRotationAfterReopenKeepsIndexesTrue(t *testing.T) {
 	}
 	t.Logf("%d crash states", states)
 	l.Close()
+}
+
+// TestOpenRemovesRewriteTempFiles: a crash while Compact rewrites a segment
+// leaves the segment's temporary copy in the directory; after the next Open
+// and Close no temporary file is left. It guards against temporary files
+// that no Open removes, whose space stays lost until the same segment is
+// rewritten again.
+func TestOpenRemovesRewriteTempFiles(t *testing.T) {
+	fs := crashFS(t)
+	opts := Options{FS: fs, SegmentSize: MinSegmentSize, CompactionThreshold: 1 << 40, Logger: crashQuiet}
+	l := rvCompactSetup(t, fs, opts)
+	var clone *vfstest.FS
+	fs.OnOp(func(op vfstest.Op, name string) {
+		if clone == nil && op == vfstest.OpSync && strings.HasSuffix(name, segSuffix+tmpSuffix) {
+			fs.SyncDir(crashDir) // the temp file's entry reached the disk
+			clone = fs.CrashClone(vfstest.CrashOptions{})
+		}
+	})
+	if err := l.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	fs.OnOp(nil)
+	l.Close()
+	opts.FS = clone
+	l2, err := Open(crashDir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2.Close()
+	names, _ := clone.List(crashDir)
+	for _, n := range names {
+		if strings.HasSuffix(n, tmpSuffix) {
+			t.Fatalf("%s left in the log directory after Open and Close (all: %v)", n, names)
+		}
+	}
 }
