@@ -1,7 +1,6 @@
 package wal
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -514,11 +513,6 @@ func (l *Log) Close() error {
 	}
 	return nil
 }
-
-// ErrFailed is wrapped by every append after a write or sync failed: the
-// log no longer knows what is on disk, so it accepts nothing more until it
-// is closed and reopened (which recovers a consistent state).
-var ErrFailed = errors.New("log failed and must be reopened")
 
 // mkdirDurable creates dir and its missing parents and syncs the parent of
 // each directory it created, so the new entries survive a power cut.

@@ -1,24 +1,11 @@
 package wal
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 
 	"github.com/seglog/journal/segment"
 	"github.com/seglog/journal/vfs"
-)
-
-// Sentinel errors, matched with errors.Is. ErrCorrupt and ErrInvalid are
-// shared with package segment.
-var (
-	ErrCorrupt = segment.ErrCorrupt
-	ErrInvalid = segment.ErrInvalid
-	// ErrClosed is returned by calls on a closed Log.
-	ErrClosed = errors.New("closed")
-	// ErrLocked is returned by Open when another Log (in this process or
-	// another) has the directory open.
-	ErrLocked = vfs.ErrLocked
 )
 
 // Durability says when an append counts as done (segment.Durability, the

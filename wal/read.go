@@ -264,9 +264,6 @@ func (l *Log) releaseSeg(sg *seg) {
 	l.release(sg)
 }
 
-// ErrNotFound is returned for a sequence number the log does not hold.
-var ErrNotFound = errors.New("not found")
-
 func (s *snapshot) seg(id uint32) (*seg, error) {
 	sg := findSeg(s.segs, uint64(id))
 	if sg == nil {
