@@ -22,7 +22,7 @@
 //	4  length    uint32   payload length in bytes
 //	8  pcrc      uint32   CRC-32C of the payload
 //	12 synced    uint32   offset in this segment up to which data was durable
-//	                      when the frame was written (see Classify)
+//	                      when the frame was written (see Scan)
 //	16 first     uint64   sequence number of the first entry
 //	24 time      int64    batch timestamp, Unix milliseconds
 //	32 count     uint32   number of entries (at least 1)

@@ -5,7 +5,9 @@
 //
 // The interface is deliberately small: it has exactly the operations a
 // write-ahead log needs (create, open, positional read and write, fdatasync,
-// truncate, preallocate, rename, remove, list, directory sync, lock).
+// truncate, size, rename, remove, mkdir, list, stat, directory sync, lock),
+// plus optional memory mappings (ReadMapper, Mapper) where a filesystem has
+// them.
 package vfs
 
 import (

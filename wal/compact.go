@@ -25,7 +25,7 @@ type queuedDead struct {
 	dead compactor.DeadSet
 }
 
-// rewriteShare: a sealed segment is rewritten once at least half of its
+// rewriteWorthy: a sealed segment is rewritten once at least half of its
 // records are removed (a wholly removed one is simply deleted).
 func rewriteWorthy(c compactor.SegCounts) bool {
 	return c.Total > 0 && c.Dead > 0 && 2*c.Dead >= c.Total
@@ -44,10 +44,8 @@ func (l *Log) observe(b Batch, first uint64) bool {
 	}
 	seg := uint32(l.active.ID())
 	for i := range b.Records {
-		// By pointer: copying each Record to the stack first made W4b
-		// 20% slower or not depending on the caller's frame size (on
-		// the 2-core AMD EPYC VM; consistent with a store-forwarding
-		// stall on the copy).
+		// By pointer: copying each Record first costs measurably on
+		// W4b (BENCHMARKS.md).
 		r := &b.Records[i]
 		l.cs.Observe(seg, first+uint64(i), r.Key, r.Tombstone)
 	}

@@ -45,15 +45,14 @@ const (
 	// prefix-compressed, which alone halves route events on disk).
 	CompressionNone
 	// CompressionS2 compresses a batch of at least MinCompressBytes with
-	// S2: fast to write and to read; route events in batches of 100 take
-	// 6.2x less disk than plain entries (3.1x less than CompressionNone),
-	// with appends and reads within a few percent of CompressionNone.
+	// S2: fast to write and to read, several times smaller for route
+	// events in batches, at about the cost of CompressionNone
+	// (BENCHMARKS.md has the figures).
 	CompressionS2
 	// CompressionZstd compresses a batch of at least MinCompressBytes with
-	// zstd (fastest level): 6.9x less disk than plain entries for route
-	// events in batches of 100, but compressing and decoding a batch costs
-	// several times the CPU of S2 (appends of such batches ~33% slower,
-	// reads ~18%).
+	// zstd (fastest level): less disk than S2, but compressing and
+	// decoding a batch costs several times its CPU (BENCHMARKS.md has the
+	// figures).
 	CompressionZstd
 )
 
