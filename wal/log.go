@@ -34,7 +34,16 @@ type Batch struct {
 }
 
 // Log is an open log directory. It is safe for concurrent use.
+//
+// Locking. The first group of fields never changes after Open. mu guards
+// every other field unless its comment says otherwise, and cond waits on
+// it. Files are changed with mu held, with two exceptions that release it
+// and mark themselves instead: the group commit's fdatasync (syncing) and
+// the compactor's copy of a sealed segment (rewriting); Close waits for
+// both. Readers take a snapshot under mu and read files without it. cptMu
+// may be taken with mu held, never the other way round.
 type Log struct {
+	// Set by Open, then read-only.
 	dir  string
 	opts Options
 	fs   vfs.FS
@@ -42,7 +51,7 @@ type Log struct {
 	lock io.Closer
 
 	mu        sync.Mutex
-	cond      *sync.Cond // signalled when a sync completes
+	cond      *sync.Cond // on mu; broadcast when a sync, a seal, a rewrite or Close ends
 	closed    bool
 	closeDone bool // Close has sealed (or given up) and closed the files
 	// failed is sticky: after a failed write or sync nothing more is
@@ -51,24 +60,24 @@ type Log struct {
 
 	segs       []*seg // sealed segments then the active one; replaced, never mutated
 	active     *segment.Writer
-	idx        *index.Index
+	idx        *index.Index  // readers use a Clone taken under mu
 	nextSeq    uint64        // next sequence number to assign
 	front      uint64        // records below it are truncated (see bounds)
-	cuts       atomic.Uint64 // TruncateBack calls that cut files, for readers
+	cuts       atomic.Uint64 // not under mu: TruncateBack calls that cut files, for readers
 	visibleSeq uint64        // readers see sequence numbers below this
 	syncedSeq  uint64        // every sequence number below this is durable
-	syncing    bool          // a goroutine is in fdatasync on behalf of all
+	syncing    bool          // a goroutine is in fdatasync on behalf of all, without mu
 
 	// Compaction (nil cs: off). dead is what readers skip; deadQ holds
 	// applied removals waiting for their batch to become visible.
 	cs         *compactor.State
 	dead       compactor.DeadSet
 	deadQ      []queuedDead
-	rewriting  bool           // a rewrite pass (background or Compact) runs
-	bg         sync.WaitGroup // background rewriter
+	rewriting  bool           // a rewrite pass (background or Compact) or seal work runs
+	bg         sync.WaitGroup // not under mu: the background worker, which Close waits for
 	retired    []*seg         // replaced segments whose files readers may still use
-	cptMu      sync.Mutex     // serializes checkpoint writes
-	cptThrough uint64         // guarded by cptMu
+	cptMu      sync.Mutex     // orders checkpoint writes; guards cptThrough
+	cptThrough uint64         // under cptMu: what the checkpoint file on disk covers
 	rotateNext bool           // seal the active segment at the next append
 	staleIdx   bool           // the active segment has an index file from an earlier Close
 	// staleIdxSize: the active segment's size when opened if its index
@@ -80,7 +89,7 @@ type Log struct {
 	// applied compaction.
 	lastApplyUpto uint64
 
-	bufPool sync.Pool
+	bufPool sync.Pool // not under mu: frame buffers
 }
 
 // Open opens the log in dir, creating dir and its parents if needed, and
