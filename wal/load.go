@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"sync/atomic"
+	"sync"
 
 	"github.com/seglog/journal/index"
 	"github.com/seglog/journal/segment"
@@ -40,10 +40,12 @@ type fileRef struct {
 	readers int
 	retired bool // replaced: close when readers drops to 0
 	closed  bool
-	// mapReads counts Gets reading the segment's mapping now; a
-	// TruncateBack waits for none before cutting a file (touching a
-	// mapped page past the end would fault).
-	mapReads atomic.Int32
+	// mapReads counts Gets reading the segment's mapping now: added to
+	// under Log.mu, done without it; a TruncateBack, a seal or Close waits
+	// for it under Log.mu (which keeps new Gets out) before cutting a file
+	// or releasing a mapping (touching a mapped page past the end would
+	// fault).
+	mapReads sync.WaitGroup
 	// rm maps a sealed segment's frames for Log.Get, made at the first
 	// Get (mapTried), released when the file is closed. Here, not in seg,
 	// because several seg values (a snapshot's copy, the one rotation

@@ -7,7 +7,6 @@ import (
 	"github.com/seglog/journal/vfs"
 	"io"
 	"iter"
-	"runtime"
 	"runtime/debug"
 	"slices"
 	"sync/atomic"
@@ -172,7 +171,7 @@ func (l *Log) Get(seq uint64) (Entry, error) {
 	var err error
 	if m != nil {
 		e, *bp, err = getMapped(m, int64(off), int64(next), *bp, sg.name, seq, dead)
-		sg.ref.mapReads.Add(-1) // after the last touch of m
+		sg.ref.mapReads.Done() // after the last touch of m
 	} else {
 		var h segment.FrameHeader
 		var p []byte
@@ -251,9 +250,7 @@ func (l *Log) mapSegment(sg *seg) []byte {
 // Gets out; those in flight finish without it.
 func (l *Log) waitMapReads(segs []*seg) {
 	for _, sg := range segs {
-		for sg.ref.mapReads.Load() > 0 {
-			runtime.Gosched()
-		}
+		sg.ref.mapReads.Wait()
 	}
 }
 
