@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/seglog/journal/compactor"
 	"github.com/seglog/journal/vfs"
@@ -288,5 +289,74 @@ func TestMappingOfRetiredSegmentIsReleased(t *testing.T) {
 	}
 	for _, ln := range mapsOf(t, dir) {
 		t.Errorf("still mapped after Close: %s", ln)
+	}
+}
+
+// TestCutAndCloseWaitForMappedGets holds a Get between taking a segment's
+// mapping and reading it, then runs Close, or a TruncateBack that cuts
+// the segment being read. Neither may change the file or release the
+// mapping under the Get: each returns only after the Get is let go, and
+// the Get returns its entry.
+func TestCutAndCloseWaitForMappedGets(t *testing.T) {
+	for _, op := range []string{"Close", "TruncateBack"} {
+		t.Run(op, func(t *testing.T) {
+			inGet, release := make(chan struct{}), make(chan struct{})
+			var once sync.Once
+			opts := Options{Durability: Eventual, SegmentSize: 32 << 10, Logger: crashQuiet}
+			opts.duringMappedGet = func() {
+				once.Do(func() {
+					close(inGet)
+					<-release
+				})
+			}
+			l, err := Open(t.TempDir(), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for seq := uint64(1); seq <= 400; seq++ {
+				if err := l.AppendAt(seq, Batch{Records: []Record{{Value: mappedValue(seq)}}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if len(l.segs) < 2 {
+				t.Fatalf("want sealed segments, have %d segment(s)", len(l.segs))
+			}
+			const seq = 3 // in the first, sealed segment
+			type got struct {
+				e   Entry
+				err error
+			}
+			gets := make(chan got, 1)
+			go func() {
+				e, err := l.Get(seq)
+				gets <- got{e, err}
+			}()
+			<-inGet
+			done := make(chan error, 1)
+			go func() {
+				if op == "Close" {
+					done <- l.Close()
+				} else {
+					done <- l.TruncateBack(2)
+				}
+			}()
+			select {
+			case err := <-done:
+				close(release)
+				t.Fatalf("%s returned (%v) while a Get was reading a mapping of the file", op, err)
+			case <-time.After(50 * time.Millisecond):
+			}
+			close(release)
+			g := <-gets
+			if err := <-done; err != nil {
+				t.Fatalf("%s: %v", op, err)
+			}
+			if g.err != nil || !bytes.Equal(g.e.Value, mappedValue(seq)) {
+				t.Fatalf("the held Get: %v (value intact %v)", g.err, bytes.Equal(g.e.Value, mappedValue(seq)))
+			}
+			if op != "Close" {
+				l.Close()
+			}
+		})
 	}
 }

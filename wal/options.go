@@ -120,6 +120,10 @@ type Options struct {
 
 	// compressor encodes new frames (set by withDefaults).
 	compressor *segment.Compressor
+	// duringMappedGet, if set, runs in Get between taking a segment's
+	// mapping and reading it, without the log's lock: tests hold a Get
+	// there.
+	duringMappedGet func()
 }
 
 func (o Options) withDefaults() (Options, error) {

@@ -170,6 +170,9 @@ func (l *Log) Get(seq uint64) (Entry, error) {
 	var e Entry
 	var err error
 	if m != nil {
+		if h := l.opts.duringMappedGet; h != nil {
+			h()
+		}
 		e, *bp, err = getMapped(m, int64(off), int64(next), *bp, sg.name, seq, dead)
 		sg.ref.mapReads.Done() // after the last touch of m
 	} else {

@@ -274,6 +274,15 @@ var mutants = []Mutant{
 		}},
 	},
 
+	{
+		Name: "wal-mapped-read-not-awaited", Class: "integrity", File: "wal/read.go",
+		Desc: "a file is cut or its mapping released while Gets still read it",
+		Edits: []Edit{{
+			Old: `		sg.ref.mapReads.Wait()`,
+			New: `		_ = sg`,
+		}},
+	},
+
 	// --- compaction --------------------------------------------------
 	{
 		Name: "compactor-tombstone-exclusive", Class: "compaction", File: "compactor/state.go",
