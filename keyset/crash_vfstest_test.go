@@ -13,12 +13,10 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
-	"runtime"
 	"slices"
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/seglog/journal/vfs/vfstest"
 )
@@ -378,12 +376,7 @@ func TestCrashEveryAcknowledgementIsDurable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fs.DuringSync(func(string) {
-		for range 20 {
-			runtime.Gosched()
-		}
-		time.Sleep(50 * time.Microsecond)
-	})
+	fs.YieldDuringSyncs()
 	type ack struct {
 		key    string
 		remove bool

@@ -2,10 +2,8 @@ package wal
 
 import (
 	"fmt"
-	"runtime"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/seglog/journal/vfs/vfstest"
 )
@@ -29,13 +27,7 @@ func TestCrashEveryAcknowledgementIsDurable(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := crashFS(t)
 			l := crashOpen(t, fs, tc.d)
-			fs.DuringSync(func(string) {
-				// Let the other writers run: they write and wait meanwhile.
-				for range 20 {
-					runtime.Gosched()
-				}
-				time.Sleep(50 * time.Microsecond)
-			})
+			fs.YieldDuringSyncs() // the other writers write and wait meanwhile
 			type ack struct {
 				key   string
 				state *vfstest.FS

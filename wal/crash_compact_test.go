@@ -525,6 +525,52 @@ func TestCrashRewriteUsesOnlyDurableRemovals(t *testing.T) {
 	}
 }
 
+// ccEveryState takes, after every file operation on fs, the strict crash
+// state and two random ones (PCG(seed, index)) and checks each; check is
+// also called with nil after a rename of a rewritten segment, before the
+// states. A failing state is reported (t.Errorf), not raised, since the
+// hook runs inside the log's calls, and no more states are taken. stop
+// removes the hook and says how many states were taken and whether all
+// passed.
+func ccEveryState(t *testing.T, fs *vfstest.FS, seed uint64, check func(*vfstest.FS) error) (stop func() (states int, ok bool)) {
+	states, failed := 0, false
+	fs.OnOp(func(op vfstest.Op, name string) {
+		if op == vfstest.OpRename && strings.HasSuffix(name, segSuffix+tmpSuffix) {
+			check(nil)
+		}
+		for r := range 3 {
+			co := vfstest.CrashOptions{}
+			if r > 0 {
+				co.Rand = rand.New(rand.NewPCG(seed, uint64(states)))
+			}
+			idx := states
+			states++
+			if failed {
+				return
+			}
+			if err := check(fs.CrashClone(co)); err != nil {
+				t.Errorf("crash state %d (seed %d) after %s %s: %v", idx, seed, op, name, err)
+				failed = true
+			}
+		}
+	})
+	return func() (int, bool) {
+		fs.OnOp(nil)
+		return states, !failed
+	}
+}
+
+// ccOpenRead opens a crash state with opts and reads every entry.
+func ccOpenRead(c *vfstest.FS, opts Options) ([]ccRec, error) {
+	opts.FS, opts.Logger = c, crashQuiet
+	l, err := Open(crashDir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("Open: %w", err)
+	}
+	defer l.Close()
+	return ccRead(l.Entries(0))
+}
+
 // failingRenameFS fails, once, the rename over the file named target.
 type failingRenameFS struct {
 	*vfstest.FS
@@ -614,50 +660,31 @@ func TestCrashAfterFailedCheckpointRemovalsStayRemoved(t *testing.T) {
 		t.Fatal("Compact succeeded with its checkpoint failing")
 	}
 	removed := func(e Entry) bool { return string(e.Key) == "x" || string(e.Key) == "y" }
-	states, failed := 0, false
-	state.OnOp(func(op vfstest.Op, name string) {
-		for r := range 3 {
-			co := vfstest.CrashOptions{}
-			if r > 0 {
-				co.Rand = rand.New(rand.NewPCG(5, uint64(states)))
-			}
-			idx := states
-			states++
-			if failed {
-				return
-			}
-			l3, err := Open(crashDir, Options{FS: state.CrashClone(co), SegmentSize: MinSegmentSize, CompactionThreshold: 1 << 40, Logger: crashQuiet})
-			if err != nil {
-				t.Errorf("crash state %d after %s %s: Open: %v", idx, op, name, err)
-				failed = true
-				return
-			}
-			// The removal is durable with the batch that applied it (the
-			// marker's, FlagCompact): where that batch is, x and y must
-			// not be.
-			var keys []string
-			for e, err := range l3.Entries(0) {
-				if err != nil {
-					t.Errorf("crash state %d after %s %s: %v", idx, op, name, err)
-					failed = true
-					break
-				}
-				keys = append(keys, string(e.Key))
-			}
-			l3.Close()
-			if slices.Contains(keys, "marker") && (slices.Contains(keys, "x") || slices.Contains(keys, "y")) {
-				t.Errorf("crash state %d after %s %s: the batch that applied the removals is present and so is a removed record: a segment no written checkpoint covered was rewritten (keys %q)", idx, op, name, keys)
-				failed = true
-			}
+	stop := ccEveryState(t, state, 5, func(c *vfstest.FS) error {
+		if c == nil {
+			return nil
 		}
+		got, err := ccOpenRead(c, Options{SegmentSize: MinSegmentSize, CompactionThreshold: 1 << 40})
+		if err != nil {
+			return err
+		}
+		// The removal is durable with the batch that applied it (the
+		// marker's, FlagCompact): where that batch is, x and y must not be.
+		keys := map[string]int{}
+		for _, r := range got {
+			keys[r.key]++
+		}
+		if keys["marker"] > 0 && keys["x"]+keys["y"] > 0 {
+			return fmt.Errorf("the batch that applied the removals is present and so is a removed record: a segment no written checkpoint covered was rewritten (keys %v)", keys)
+		}
+		return nil
 	})
 	// A tombstone triggers compaction, applied with the marker's batch;
 	// Inline runs the pass before Append returns.
 	if _, err := l2.Append(Batch{Records: []Record{{Key: []byte("marker")}, {Key: []byte("q"), Tombstone: true}}}); err != nil {
 		t.Fatal(err)
 	}
-	state.OnOp(nil)
-	if states == 0 || failed {
+	if states, ok := stop(); states == 0 || !ok {
 		t.Fatalf("%d crash states taken during the triggered pass", states)
 	}
 	for e, err := range l2.Entries(0) {
@@ -693,49 +720,35 @@ func TestCrashBackgroundRewriteUsesOnlyDurableRemovals(t *testing.T) {
 	if err := l.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	states, rewrites, failed := 0, 0, false
-	fs.OnOp(func(op vfstest.Op, name string) {
-		if op == vfstest.OpRename && strings.HasSuffix(name, segSuffix+tmpSuffix) {
+	rewrites := 0
+	stop := ccEveryState(t, fs, 9, func(c *vfstest.FS) error {
+		if c == nil { // a rename, before the states after it
 			rewrites++
+			return nil
 		}
-		for r := range 3 {
-			co := vfstest.CrashOptions{}
-			if r > 0 {
-				co.Rand = rand.New(rand.NewPCG(9, uint64(states)))
-			}
-			idx := states
-			states++
-			if failed {
-				return
-			}
-			l2, err := Open(crashDir, Options{FS: fs.CrashClone(co), Durability: Eventual, SegmentSize: MinSegmentSize, CompactionThreshold: 1 << 40, Logger: crashQuiet})
-			if err != nil {
-				t.Errorf("crash state %d after %s %s: Open: %v", idx, op, name, err)
-				failed = true
-				return
-			}
-			got, err := ccRead(l2.Entries(0))
-			l2.Close()
-			marker, ds := false, 0
-			for _, e := range got {
-				marker = marker || e.key == "marker"
-				if e.key == "d" {
-					ds++
-				}
-			}
-			if err != nil || (!marker && ds != n) || (marker && ds != 0) {
-				t.Errorf("crash state %d after %s %s: batch that removed d present %v, %d of %d d records present (%v): a removal's effect outlived its batch", idx, op, name, marker, ds, n, err)
-				failed = true
+		got, err := ccOpenRead(c, Options{Durability: Eventual, SegmentSize: MinSegmentSize, CompactionThreshold: 1 << 40})
+		if err != nil {
+			return err
+		}
+		marker, ds := false, 0
+		for _, e := range got {
+			marker = marker || e.key == "marker"
+			if e.key == "d" {
+				ds++
 			}
 		}
+		if (!marker && ds != n) || (marker && ds != 0) {
+			return fmt.Errorf("batch that removed d present %v, %d of %d d records present: a removal's effect outlived its batch", marker, ds, n)
+		}
+		return nil
 	})
 	if _, err := l.Append(Batch{Time: 100, Records: []Record{{Key: []byte("marker")}, {Key: []byte("d"), Tombstone: true}}}); err != nil {
 		t.Fatal(err)
 	}
-	fs.OnOp(nil)
+	states, ok := stop()
 	l.Close()
-	if failed || rewrites == 0 {
-		t.Fatalf("%d crash states, %d segments rewritten by the triggered pass", states, rewrites)
+	if !ok || rewrites == 0 {
+		t.Fatalf("%d crash states, %d segment files renamed by the triggered pass", states, rewrites)
 	}
 }
 

@@ -4,7 +4,9 @@ package vfstest
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
+	"time"
 )
 
 // Op is a kind of filesystem operation, for error injection, counting and
@@ -183,4 +185,17 @@ func (fs *FS) DuringSync(fn func(name string)) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	fs.during = fn
+}
+
+// YieldDuringSyncs sets DuringSync to let other goroutines run for a
+// moment while each sync is in flight, so that writes from concurrent
+// callers land during syncs (and are not covered by them): what tests of
+// group commit need.
+func (fs *FS) YieldDuringSyncs() {
+	fs.DuringSync(func(string) {
+		for range 20 {
+			runtime.Gosched()
+		}
+		time.Sleep(50 * time.Microsecond)
+	})
 }
