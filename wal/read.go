@@ -4,12 +4,13 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"github.com/seglog/journal/vfs"
 	"io"
 	"iter"
 	"runtime/debug"
 	"slices"
 	"sync/atomic"
+
+	"github.com/seglog/journal/vfs"
 
 	"github.com/seglog/journal/compactor"
 	"github.com/seglog/journal/index"

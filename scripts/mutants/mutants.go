@@ -76,7 +76,7 @@ var mutants = []Mutant{
 		}},
 	},
 	{
-		Name: "wal-newseg-no-dirsync", Class: "durability", File: "wal/log.go",
+		Name: "wal-newseg-no-dirsync", Class: "durability", File: "wal/seal.go",
 		Desc: "createSegment does not fsync the directory after creating a segment",
 		Edits: []Edit{{
 			Old: `	if err := l.fs.SyncDir(l.dir); err != nil {
@@ -100,7 +100,7 @@ var mutants = []Mutant{
 		},
 	},
 	{
-		Name: "wal-seal-cut-not-synced", Class: "durability", File: "wal/log.go",
+		Name: "wal-seal-cut-not-synced", Class: "durability", File: "wal/seal.go",
 		Desc: "sealData truncates the sealed segment to its data but does not sync the cut",
 		Edits: []Edit{{
 			Old: `	if err := w.File().Truncate(w.Offset()); err != nil {
@@ -204,7 +204,7 @@ var mutants = []Mutant{
 		}},
 	},
 	{
-		Name: "wal-torn-cut-one-short", Class: "recovery", File: "wal/log.go",
+		Name: "wal-torn-cut-one-short", Class: "recovery", File: "wal/recover.go",
 		Desc: "Open cuts the newest segment one byte before the end of its last valid frame",
 		Edits: []Edit{{
 			Old: `if err := last.f.Truncate(last.size); err != nil {`,
@@ -212,7 +212,7 @@ var mutants = []Mutant{
 		}},
 	},
 	{
-		Name: "wal-torn-tail-not-cut", Class: "recovery", File: "wal/log.go",
+		Name: "wal-torn-tail-not-cut", Class: "recovery", File: "wal/recover.go",
 		Desc: "Open leaves a torn tail in place (the truncate is skipped, the sync kept)",
 		Edits: []Edit{{
 			Old: `		if err := last.f.Truncate(last.size); err != nil {
@@ -224,7 +224,7 @@ var mutants = []Mutant{
 		}},
 	},
 	{
-		Name: "wal-torn-cut-not-synced", Class: "recovery", File: "wal/log.go",
+		Name: "wal-torn-cut-not-synced", Class: "recovery", File: "wal/recover.go",
 		Desc: "Open cuts the torn tail but does not sync the cut",
 		Edits: []Edit{{
 			Old: `		if err := last.f.Sync(); err != nil {
@@ -236,7 +236,7 @@ var mutants = []Mutant{
 		}},
 	},
 	{
-		Name: "wal-open-no-rewrite", Class: "recovery", File: "wal/log.go",
+		Name: "wal-open-no-rewrite", Class: "recovery", File: "wal/recover.go",
 		Desc: "Open does not rewrite the bytes no fsync confirmed before syncing them",
 		Edits: []Edit{{
 			Old: `	if from < last.size {

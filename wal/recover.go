@@ -1,0 +1,266 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+
+	"github.com/seglog/journal/compactor"
+	"github.com/seglog/journal/segment"
+	"github.com/seglog/journal/vfs"
+)
+
+// Opening a log directory: recovery after a crash (cut a torn tail, write
+// again what no fsync confirmed, finish a recorded truncation) and the
+// compaction state it rebuilds.
+
+// Open opens the log in dir, creating dir and its parents if needed, and
+// takes an exclusive lock on it: a second Open of the same directory, from
+// this process or another, fails at once with an error wrapping ErrLocked.
+//
+// Recovery: a torn write at the end of the newest segment (a batch in
+// flight at a crash) is cut off and the file synced. Damage anywhere else
+// fails Open with an error wrapping ErrCorrupt that names the file and
+// offset, and nothing is modified. Sealed segments with an intact index
+// file are not re-read; their checksums are verified when read.
+func Open(dir string, opts Options) (*Log, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	fsys := opts.FS
+	if err := mkdirDurable(fsys, dir); err != nil {
+		return nil, fmt.Errorf("create log directory: %w", err)
+	}
+	lock, err := fsys.Lock(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", dir, err)
+	}
+	l := &Log{dir: dir, opts: opts, fs: fsys, log: opts.Logger, lock: lock}
+	l.cond = sync.NewCond(&l.mu)
+	if err := l.recover(); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+func (l *Log) recover() error {
+	b, err := readBounds(l.fs, l.dir)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", l.dir, err)
+	}
+	if b.cut != nil {
+		// A TruncateBack was made durable: finish it before reading.
+		if err := applyCut(l.fs, l.dir, b.cut); err != nil {
+			return fmt.Errorf("open %s: finish truncation: %w", l.dir, err)
+		}
+	}
+	ld, err := load(l.fs, l.dir, false, b.front)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", l.dir, err)
+	}
+	if err := l.removeTemps(ld.names); err != nil {
+		ld.close()
+		return err
+	}
+	if l.opts.CompactionThreshold > 0 {
+		cs, onDisk, err := buildState(l.fs, l.dir, ld)
+		if err != nil {
+			ld.close()
+			return fmt.Errorf("open %s: compaction state: %w", l.dir, err)
+		}
+		l.cs = cs
+		l.dead = cs.Dead()
+		// Only what the checkpoint file covers: segments sealed after it
+		// are not rewritten until a new checkpoint covers them.
+		l.cptThrough = onDisk
+		ld.nextSeq = max(ld.nextSeq, cs.Through())
+	}
+	l.front = b.front
+	if err := l.install(ld); err != nil {
+		return err
+	}
+	return l.finishTruncation(b)
+}
+
+// install makes what load found the log's state, with the newest segment
+// (cut after its last valid frame) as the active one. Called before l is
+// shared, or with l.mu held and every previous file retired.
+func (l *Log) install(ld *loaded) error {
+	l.staleIdx = false
+	l.idx = ld.idx
+	l.nextSeq = ld.nextSeq
+	l.visibleSeq = ld.nextSeq
+	l.syncedSeq = ld.nextSeq
+	if len(ld.segs) == 0 {
+		l.segs = nil
+		if err := l.createSegment(1); err != nil {
+			return err
+		}
+		return nil
+	}
+	last := ld.segs[len(ld.segs)-1]
+	if ld.badLast {
+		// Recreate it: it never held a frame.
+		last.f.Close()
+		l.segs = ld.segs[:len(ld.segs)-1]
+		l.log.Warn("wal: recreating segment with damaged header left by a crash", "file", last.name)
+		if err := l.createSegment(last.id); err != nil {
+			ld.segs = l.segs
+			ld.close()
+			l.segs = nil
+			return err
+		}
+		return nil
+	}
+	if ld.torn != nil {
+		l.log.Warn("wal: cutting torn write at end of log", "file", last.name, "offset", last.size, "damage", ld.torn)
+	}
+	// Write again what no fsync confirmed: after a failed fsync the kernel
+	// may have dropped those pages while still serving them from memory,
+	// and a later fsync would not write them. Then cut anything after the
+	// last valid frame (a torn write, or space reserved earlier) and sync,
+	// so the offsets recorded as durable in new frames are true.
+	from := max(ld.lastSynced, segment.FileHeaderSize)
+	if from < last.size {
+		if err := segment.RewriteUnconfirmed(last.f, from, last.size); err != nil {
+			ld.close()
+			return fmt.Errorf("rewrite %s from %d: %w", last.name, from, err)
+		}
+	}
+	// A segment sealed by Close (synced, cut to its frames) needs neither:
+	// skipping them keeps Open free of fsyncs.
+	if from < last.size || ld.lastFileSize != last.size {
+		if err := last.f.Truncate(last.size); err != nil {
+			ld.close()
+			return fmt.Errorf("cut %s at %d: %w", last.name, last.size, err)
+		}
+		if err := last.f.Sync(); err != nil {
+			ld.close()
+			return fmt.Errorf("sync %s: %w", last.name, err)
+		}
+	}
+	// The last segment's index file (written when it was sealed at Close)
+	// goes stale with the first append. That is harmless while the segment
+	// is the newest (Open rescans it), not once a newer one exists, where a
+	// stale index means damage: rotate removes it before creating the next
+	// segment, in the same directory sync.
+	l.staleIdx = indexExists(l.fs, l.dir, last.id)
+	l.staleIdxSize = -1
+	if ld.lastIndexed {
+		l.staleIdxSize = last.size
+	}
+	l.segs = ld.segs
+	l.active = segment.Resume(last.f, last.name, last.id, last.size, l.opts.SegmentSize)
+	return nil
+}
+
+// removeTemps deletes the log's own temporary files left by a crash (index
+// files, rewritten segments, checkpoints); other files in the directory,
+// such as the command ID set's, are not the log's to touch. names is
+// the directory listing load made.
+func (l *Log) removeTemps(names []string) error {
+	segs := make(map[uint64]bool)
+	for _, n := range names {
+		if id, ok := parseSegName(n); ok {
+			segs[id] = true
+		}
+	}
+	for _, n := range names {
+		if isLeftoverTemp(n, segs) {
+			if err := l.fs.Remove(filepath.Join(l.dir, n)); err != nil && !isNotExist(err) {
+				return fmt.Errorf("remove %s: %w", n, err)
+			}
+		}
+	}
+	return nil
+}
+
+// mkdirDurable creates dir and its missing parents and syncs the parent of
+// each directory it created, so the new entries survive a power cut.
+func mkdirDurable(fsys vfs.FS, dir string) error {
+	var created []string
+	for d := filepath.Clean(dir); ; {
+		if _, err := fsys.Stat(d); err == nil {
+			break
+		}
+		created = append(created, d)
+		parent := filepath.Dir(d)
+		if parent == d {
+			break
+		}
+		d = parent
+	}
+	if len(created) == 0 {
+		return nil
+	}
+	if err := fsys.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for i := len(created) - 1; i >= 0; i-- {
+		if err := fsys.SyncDir(filepath.Dir(created[i])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// buildState loads the checkpoint in dir and replays the records after it
+// from the segments in ld, giving the compaction state of the whole log.
+//
+// The returned state's Through is the log's next sequence number; onDisk is
+// what the checkpoint file itself covers (0 without one), which is all a
+// rewrite may rely on after a crash.
+func buildState(fsys vfs.FS, dir string, ld *loaded) (_ *compactor.State, onDisk uint64, _ error) {
+	cs, err := compactor.ReadCheckpoint(fsys, dir)
+	if errors.Is(err, compactor.ErrNoCheckpoint) {
+		cs, err = compactor.NewState(), nil
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	onDisk = cs.Through()
+	s := &snapshot{idx: ld.idx, segs: ld.segs, visible: ld.nextSeq}
+	var ferr error
+	var scratch []byte // rebuilt keys; Observe copies what it keeps
+	err = s.frames(cs.Through(), func(sg *seg, off int64, h segment.FrameHeader, p []byte) bool {
+		if h.FirstSeq < cs.Through() {
+			return true // covered by the checkpoint
+		}
+		it := segment.NewEntryIterScratch(h, p, &scratch)
+		for {
+			e, ok, err := it.Next()
+			if err != nil {
+				ferr = segment.AtOffset(err, sg.name, off)
+				return false
+			}
+			if !ok {
+				break
+			}
+			cs.Observe(uint32(sg.id), e.Seq, e.Key, e.Tombstone)
+		}
+		if h.Flags&segment.FlagCompact != 0 {
+			cs.Apply()
+		}
+		return true
+	})
+	if err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	present := make(map[uint32]bool, len(ld.segs))
+	for _, sg := range ld.segs {
+		present[uint32(sg.id)] = true
+	}
+	for _, id := range cs.SegmentIDs() {
+		if !present[id] {
+			cs.SegmentGone(id) // deleted by a compaction whose checkpoint was not written
+		}
+	}
+	cs.SetThrough(ld.nextSeq)
+	return cs, onDisk, nil
+}

@@ -1,0 +1,171 @@
+package wal
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/seglog/journal/compactor"
+	"github.com/seglog/journal/segment"
+)
+
+// Segments' lifecycle: creating the active segment, sealing it (synced,
+// cut to its data, indexed, checkpointed) and rotating to the next.
+
+// sealJob is what remains to write for a sealed segment: its index file
+// and the checkpoint as of its end. Both only speed up Open, so a rotation
+// leaves them to the background worker.
+type sealJob struct {
+	id      uint64
+	size    int64
+	frames  []segment.FrameInfo
+	cpt     []byte // nil with compaction off
+	through uint64
+}
+
+// maxSegmentID keeps segment numbers within the index's uint32.
+const maxSegmentID = 1<<32 - 1
+
+// createSegment creates segment id as the new active segment, with the
+// directory synced so the file survives a power cut before anything in it
+// is acknowledged. Called with l.mu held (or before l is shared).
+func (l *Log) createSegment(id uint64) error {
+	if id > maxSegmentID {
+		return fmt.Errorf("%w: segment number %d out of range", ErrInvalid, id)
+	}
+	name := segName(l.dir, id)
+	w, err := segment.Create(l.fs, name, segment.FileHeader{ID: id, Base: l.nextSeq}, l.opts.SegmentSize)
+	if err != nil {
+		return err
+	}
+	if err := l.fs.SyncDir(l.dir); err != nil {
+		w.Close()
+		return fmt.Errorf("sync directory %s: %w", l.dir, err)
+	}
+	l.active = w
+	l.segs = append(slices.Clip(l.segs), &seg{id: id, name: name, f: w.File(), ref: &fileRef{}, base: l.nextSeq, size: segment.FileHeaderSize})
+	return nil
+}
+
+// seal makes the active segment durable and final: synced, cut to its
+// data (returning reserved space) and indexed. Called with l.mu held.
+func (l *Log) seal() error {
+	if err := l.sealData(); err != nil {
+		return err
+	}
+	return l.writeSealMeta(l.sealJob())
+}
+
+// sealData makes the active segment's data durable and cuts the file to
+// it. Called with l.mu held.
+func (l *Log) sealData() error {
+	w := l.active
+	if err := w.File().Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", w.Name(), err)
+	}
+	l.waitMapReads(l.segs[len(l.segs)-1:]) // Gets reading the writer's mapping
+	if err := w.Unmap(); err != nil {
+		return fmt.Errorf("unmap %s: %w", w.Name(), err)
+	}
+	if err := w.File().Truncate(w.Offset()); err != nil {
+		return fmt.Errorf("truncate %s: %w", w.Name(), err)
+	}
+	if err := w.File().Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", w.Name(), err)
+	}
+	w.MarkSynced(w.Offset())
+	l.syncedSeq = l.nextSeq
+	l.visibleSeq = l.nextSeq
+	l.publishDead()
+	return nil
+}
+
+// sealJob captures the sealed active segment's job. Called with l.mu held
+// after sealData.
+func (l *Log) sealJob() sealJob {
+	j := sealJob{id: l.active.ID(), size: l.active.Offset(), frames: l.activeFrameInfos(), through: l.nextSeq}
+	if l.cs != nil {
+		l.cs.SetThrough(l.nextSeq)
+		j.cpt = compactor.EncodeCheckpoint(l.cs)
+	}
+	return j
+}
+
+// writeSealMeta writes a sealed segment's index file and checkpoint. The
+// segment's data is durable already.
+func (l *Log) writeSealMeta(j sealJob) error {
+	if err := segment.WriteIndexFile(l.fs, idxName(l.dir, j.id), j.id, j.size, j.frames); err != nil {
+		return err
+	}
+	if err := l.fs.SyncDir(l.dir); err != nil {
+		return err
+	}
+	if j.cpt != nil {
+		// A checkpoint at every seal keeps Open's replay to the segments
+		// written since.
+		return l.writeCheckpoint(j.cpt, j.through)
+	}
+	return nil
+}
+
+// drainSeals writes the queued seal jobs. Called without l.mu.
+func (l *Log) drainSeals() error {
+	for {
+		l.mu.Lock()
+		if len(l.sealQ) == 0 {
+			l.mu.Unlock()
+			return nil
+		}
+		j := l.sealQ[0]
+		l.mu.Unlock()
+		if err := l.writeSealMeta(j); err != nil {
+			return err
+		}
+		l.mu.Lock()
+		l.sealQ = l.sealQ[1:]
+		l.mu.Unlock()
+	}
+}
+
+// activeFrameInfos lists the frames of the active segment from the index.
+// Frames in the active segment are always contiguous.
+func (l *Log) activeFrameInfos() []segment.FrameInfo {
+	frames, last := l.idx.Frames(uint32(l.active.ID()))
+	out := make([]segment.FrameInfo, len(frames))
+	for i, f := range frames {
+		end := last
+		if i+1 < len(frames) {
+			end = frames[i+1].First - 1
+		}
+		out[i] = segment.FrameInfo{Offset: f.Off, Count: uint32(end - f.First + 1), First: f.First, Last: end}
+	}
+	return out
+}
+
+// rotate seals the active segment and starts the next. Called with l.mu
+// held. Every sequence number so far is durable afterwards.
+func (l *Log) rotate() error {
+	if err := l.sealData(); err != nil {
+		return err
+	}
+	l.sealQ = append(l.sealQ, l.sealJob())
+	old := l.active
+	segs := slices.Clone(l.segs)
+	prev := segs[len(segs)-1]
+	segs[len(segs)-1] = &seg{id: old.ID(), name: old.Name(), f: old.File(), ref: prev.ref, base: prev.base, size: old.Offset()}
+	l.segs = segs
+	l.cond.Broadcast()
+	if l.staleIdx {
+		// Its index from an earlier Close must not outlive its turn as
+		// the newest segment; createSegment's directory sync makes the
+		// removal durable no later than the new segment.
+		if err := removeAll(l.fs, idxName(l.dir, old.ID())); err != nil {
+			return fmt.Errorf("remove stale index of %s: %w", old.Name(), err)
+		}
+		l.staleIdx = false
+	}
+	if err := l.createSegment(old.ID() + 1); err != nil {
+		return err
+	}
+	l.kickBackground()
+	return nil
+}
