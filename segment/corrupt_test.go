@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -46,5 +47,40 @@ func TestAtOffsetPlacesOnlyUnplacedDamage(t *testing.T) {
 	ioErr := AtOffset(io.ErrUnexpectedEOF, "f", 40)
 	if errors.Is(ioErr, ErrCorrupt) || !errors.Is(ioErr, io.ErrUnexpectedEOF) || errors.As(ioErr, &ce) {
 		t.Fatalf("AtOffset(an I/O error) = %v, want it wrapped and not damage", ioErr)
+	}
+}
+
+// TestEveryParsedFrameHeaderIsPlausible: the cheap filter salvage runs at
+// every offset never rejects a header ParseFrameHeader accepts, whatever
+// its fields (seeded random headers with valid checksums, and damaged
+// ones).
+func TestEveryParsedFrameHeaderIsPlausible(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 0))
+	accepted := 0
+	for i := range 200_000 {
+		h := FrameHeader{
+			Length:   uint32(rng.IntN(MaxPayload + 2)),
+			CRC:      rng.Uint32(),
+			Synced:   rng.Uint32(),
+			FirstSeq: rng.Uint64() >> uint(rng.IntN(64)),
+			Time:     rng.Int64(),
+			Count:    uint32(rng.IntN(1 << uint(rng.IntN(27)))),
+			Codec:    uint8(rng.IntN(int(MaxCodec) + 2)),
+			Flags:    uint8(rng.IntN(int(knownFlags) + 2)),
+		}
+		b := make([]byte, FrameHeaderSize)
+		PutFrameHeader(b, h)
+		if rng.IntN(4) == 0 {
+			b[rng.IntN(FrameHeaderSize)] ^= byte(1 << uint(rng.IntN(8)))
+		}
+		if _, err := ParseFrameHeader(b); err == nil {
+			accepted++
+			if !PlausibleFrameHeader(b) {
+				t.Fatalf("seed 21, header %d %+v: ParseFrameHeader accepts it, PlausibleFrameHeader rejects it", i, h)
+			}
+		}
+	}
+	if accepted < 1000 {
+		t.Fatalf("only %d of the random headers were valid: the test proves little", accepted)
 	}
 }

@@ -205,6 +205,20 @@ func ParseFrameHeader(src []byte) (FrameHeader, error) {
 	return h, nil
 }
 
+// PlausibleFrameHeader reports whether b could start a frame header,
+// without computing its checksum: a cheap filter that rejects most other
+// bytes when salvage looks for frames at every offset. Every header
+// ParseFrameHeader accepts is plausible.
+func PlausibleFrameHeader(b []byte) bool {
+	if len(b) < FrameHeaderSize {
+		return false
+	}
+	length := binary.LittleEndian.Uint32(b[4:])
+	count := binary.LittleEndian.Uint32(b[32:])
+	codec := b[36]
+	return length > 0 && length <= MaxPayload && count > 0 && (count <= length || codec != CodecNone) && codec <= MaxCodec && b[38] == 0 && b[39] == 0
+}
+
 // FileHeader is the decoded header of a segment file.
 type FileHeader struct {
 	ID    uint64 // segment number

@@ -35,6 +35,29 @@ const (
 	indexEntrySize  = 24
 )
 
+// IndexHeader is what an index file's header records.
+type IndexHeader struct {
+	ID      uint64 // segment number
+	SegSize int64  // size of the sealed segment file the index is valid for
+	Frames  uint32 // number of frames listed
+}
+
+// IndexHeaderSize is the size of an index file's header.
+const IndexHeaderSize = indexHeaderSize
+
+// ParseIndexHeader decodes the header at the start of an index file's
+// bytes b; ok is false if b is short or the magic or checksum is wrong.
+func ParseIndexHeader(b []byte) (_ IndexHeader, ok bool) {
+	if len(b) < indexHeaderSize || string(b[:8]) != indexMagic || Checksum(b[:28]) != binary.LittleEndian.Uint32(b[28:]) {
+		return IndexHeader{}, false
+	}
+	return IndexHeader{
+		ID:      binary.LittleEndian.Uint64(b[8:]),
+		SegSize: int64(binary.LittleEndian.Uint64(b[16:])),
+		Frames:  binary.LittleEndian.Uint32(b[24:]),
+	}, true
+}
+
 // WriteIndexFile writes the index of a sealed segment durably: to a
 // temporary file, synced, then renamed over name. The caller syncs the
 // directory.
@@ -107,13 +130,11 @@ func ReadIndexFileInto(fs vfs.FS, name string, id uint64, segSize int64, frames 
 	if _, err := f.ReadAt(buf, 0); err != nil {
 		return frames, buf, false
 	}
-	if string(buf[:8]) != indexMagic || Checksum(buf[:28]) != binary.LittleEndian.Uint32(buf[28:]) {
+	ih, ok := ParseIndexHeader(buf)
+	if !ok || ih.ID != id || ih.SegSize != segSize {
 		return frames, buf, false
 	}
-	if binary.LittleEndian.Uint64(buf[8:]) != id || int64(binary.LittleEndian.Uint64(buf[16:])) != segSize {
-		return frames, buf, false
-	}
-	n := int64(binary.LittleEndian.Uint32(buf[24:]))
+	n := int64(ih.Frames)
 	if size != indexHeaderSize+n*indexEntrySize+4 {
 		return frames, buf, false
 	}

@@ -313,7 +313,7 @@ func checkIndex(fsys vfs.FS, s *segCheck, cd *checkedDir) error {
 		f.Close()
 		return fmt.Errorf("verify: stat %s: %w", s.idx, err)
 	}
-	var hb [32]byte
+	var hb [segment.IndexHeaderSize]byte
 	n, rerr := f.ReadAt(hb[:], 0)
 	f.Close()
 	if rerr != nil && !errors.Is(rerr, io.EOF) {
@@ -326,16 +326,17 @@ func checkIndex(fsys vfs.FS, s *segCheck, cd *checkedDir) error {
 		cd.badIdx = append(cd.badIdx, s.idx)
 		cd.damage = append(cd.damage, Finding{File: s.idx, Offset: off, Detail: detail})
 	}
-	if n < len(hb) || string(hb[:8]) != "SEGIDX\x00\x01" || segment.Checksum(hb[:28]) != binary.LittleEndian.Uint32(hb[28:]) {
+	ih, ok := segment.ParseIndexHeader(hb[:n])
+	if !ok {
 		warn(fmt.Sprintf("index file of %d bytes is unreadable; Open rescans the segment", size))
 		return nil
 	}
-	if got := binary.LittleEndian.Uint64(hb[8:]); got != s.id {
-		bad(0, fmt.Sprintf("index file names segment %d", got))
+	if ih.ID != s.id {
+		bad(0, fmt.Sprintf("index file names segment %d", ih.ID))
 		return nil
 	}
-	if recorded := int64(binary.LittleEndian.Uint64(hb[16:])); recorded != s.size {
-		warn(fmt.Sprintf("stale index file (records segment size %d, segment has %d); Open rescans the segment", recorded, s.size))
+	if ih.SegSize != s.size {
+		warn(fmt.Sprintf("stale index file (records segment size %d, segment has %d); Open rescans the segment", ih.SegSize, s.size))
 		return nil
 	}
 	// Open trusts an index whose recorded size matches: it must be right.
@@ -648,7 +649,7 @@ func salvage(name string, data []byte, base int64, atDamage bool) ([]LostFrame, 
 	var out []LostFrame
 	var undecoded int64
 	for i := 0; i < len(data); {
-		if i+segment.FrameHeaderSize <= len(data) && plausibleHeader(data[i:]) {
+		if i+segment.FrameHeaderSize <= len(data) && segment.PlausibleFrameHeader(data[i:]) {
 			h, err := segment.ParseFrameHeader(data[i : i+segment.FrameHeaderSize])
 			if err == nil && int64(i)+h.Size() <= int64(len(data)) {
 				pl := data[i+segment.FrameHeaderSize : i+int(h.Size())]
@@ -681,14 +682,6 @@ func storedLastSeq(h segment.FrameHeader, stored []byte) (uint64, error) {
 		return 0, err
 	}
 	return segment.LastSeq(h, p)
-}
-
-// plausibleHeader rejects most non-headers before a checksum is computed.
-func plausibleHeader(b []byte) bool {
-	length := binary.LittleEndian.Uint32(b[4:])
-	count := binary.LittleEndian.Uint32(b[32:])
-	codec := b[36]
-	return length > 0 && length <= segment.MaxPayload && count > 0 && (count <= length || codec != segment.CodecNone) && codec <= segment.MaxCodec && b[38] == 0 && b[39] == 0
 }
 
 // RepairReport says what Repair did.

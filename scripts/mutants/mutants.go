@@ -187,8 +187,8 @@ var mutants = []Mutant{
 		Name: "segment-index-size-unchecked", Class: "integrity", File: "segment/indexfile.go",
 		Desc: "an index file is trusted without checking the segment size it was written for",
 		Edits: []Edit{{
-			Old: `if binary.LittleEndian.Uint64(buf[8:]) != id || int64(binary.LittleEndian.Uint64(buf[16:])) != segSize {`,
-			New: `if binary.LittleEndian.Uint64(buf[8:]) != id {`,
+			Old: `if !ok || ih.ID != id || ih.SegSize != segSize {`,
+			New: `if !ok || ih.ID != id {`,
 		}},
 	},
 
