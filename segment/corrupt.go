@@ -1,9 +1,6 @@
 package segment
 
-import (
-	"errors"
-	"fmt"
-)
+import "fmt"
 
 // CorruptError is damage found in a file: bytes that fail their checksum
 // or framing in a way a torn write cannot explain. errors.Is(err,
@@ -40,8 +37,7 @@ func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }
 // is returned as a copy that does; any other error (an I/O error, or damage
 // already placed) is wrapped with the place as context.
 func AtOffset(err error, file string, off int64) error {
-	var ce *CorruptError
-	if errors.As(err, &ce) && ce == err && ce.File == "" {
+	if ce, ok := err.(*CorruptError); ok && ce.File == "" {
 		return &CorruptError{File: file, Offset: off, Detail: ce.Detail}
 	}
 	return fmt.Errorf("%s at offset %d: %w", file, off, err)

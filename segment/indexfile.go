@@ -30,8 +30,9 @@ type FrameInfo struct {
 // It is valid only for a segment whose size equals the recorded size: a
 // segment appended to after sealing no longer matches, and is scanned.
 const (
-	indexMagic      = "SEGIDX\x00\x01"
-	indexHeaderSize = 32
+	indexMagic = "SEGIDX\x00\x01"
+	// IndexHeaderSize is the size of an index file's header.
+	IndexHeaderSize = 32
 	indexEntrySize  = 24
 )
 
@@ -42,13 +43,10 @@ type IndexHeader struct {
 	Frames  uint32 // number of frames listed
 }
 
-// IndexHeaderSize is the size of an index file's header.
-const IndexHeaderSize = indexHeaderSize
-
 // ParseIndexHeader decodes the header at the start of an index file's
 // bytes b; ok is false if b is short or the magic or checksum is wrong.
 func ParseIndexHeader(b []byte) (_ IndexHeader, ok bool) {
-	if len(b) < indexHeaderSize || string(b[:8]) != indexMagic || Checksum(b[:28]) != binary.LittleEndian.Uint32(b[28:]) {
+	if len(b) < IndexHeaderSize || string(b[:8]) != indexMagic || Checksum(b[:28]) != binary.LittleEndian.Uint32(b[28:]) {
 		return IndexHeader{}, false
 	}
 	return IndexHeader{
@@ -62,13 +60,13 @@ func ParseIndexHeader(b []byte) (_ IndexHeader, ok bool) {
 // temporary file, synced, then renamed over name. The caller syncs the
 // directory.
 func WriteIndexFile(fs vfs.FS, name string, id uint64, segSize int64, frames []FrameInfo) error {
-	buf := make([]byte, indexHeaderSize+len(frames)*indexEntrySize+4)
+	buf := make([]byte, IndexHeaderSize+len(frames)*indexEntrySize+4)
 	copy(buf, indexMagic)
 	binary.LittleEndian.PutUint64(buf[8:], id)
 	binary.LittleEndian.PutUint64(buf[16:], uint64(segSize))
 	binary.LittleEndian.PutUint32(buf[24:], uint32(len(frames)))
 	binary.LittleEndian.PutUint32(buf[28:], Checksum(buf[:28]))
-	p := buf[indexHeaderSize:]
+	p := buf[IndexHeaderSize:]
 	for _, fr := range frames {
 		binary.LittleEndian.PutUint32(p[0:], fr.Offset)
 		binary.LittleEndian.PutUint32(p[4:], fr.Count)
@@ -76,7 +74,7 @@ func WriteIndexFile(fs vfs.FS, name string, id uint64, segSize int64, frames []F
 		binary.LittleEndian.PutUint64(p[16:], fr.Last)
 		p = p[indexEntrySize:]
 	}
-	body := buf[indexHeaderSize : len(buf)-4]
+	body := buf[IndexHeaderSize : len(buf)-4]
 	binary.LittleEndian.PutUint32(buf[len(buf)-4:], Checksum(body))
 
 	tmp := name + ".tmp"
@@ -120,7 +118,7 @@ func ReadIndexFileInto(fs vfs.FS, name string, id uint64, segSize int64, frames 
 	}
 	defer f.Close()
 	size, err := f.Size()
-	if err != nil || size < indexHeaderSize+4 || size > indexHeaderSize+4+int64(MaxSegmentSize/FrameHeaderSize)*indexEntrySize {
+	if err != nil || size < IndexHeaderSize+4 || size > IndexHeaderSize+4+int64(MaxSegmentSize/FrameHeaderSize)*indexEntrySize {
 		return frames, buf, false
 	}
 	if int64(cap(buf)) < size {
@@ -135,10 +133,10 @@ func ReadIndexFileInto(fs vfs.FS, name string, id uint64, segSize int64, frames 
 		return frames, buf, false
 	}
 	n := int64(ih.Frames)
-	if size != indexHeaderSize+n*indexEntrySize+4 {
+	if size != IndexHeaderSize+n*indexEntrySize+4 {
 		return frames, buf, false
 	}
-	body := buf[indexHeaderSize : size-4]
+	body := buf[IndexHeaderSize : size-4]
 	if Checksum(body) != binary.LittleEndian.Uint32(buf[size-4:]) {
 		return frames, buf, false
 	}

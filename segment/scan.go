@@ -139,8 +139,7 @@ func classifyEnd(r io.ReaderAt, size int64, name string, res ScanResult, damage 
 	}
 	if claimed {
 		why := fmt.Sprintf("(a valid frame at offset %d records offset %d as durable)", at, res.End)
-		var ce *CorruptError
-		if errors.As(cause, &ce) && ce == cause {
+		if ce, ok := cause.(*CorruptError); ok {
 			return res, &CorruptError{File: ce.File, Offset: ce.Offset, Detail: ce.Detail + " " + why}
 		}
 		return res, fmt.Errorf("%w %s", cause, why)

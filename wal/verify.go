@@ -291,8 +291,7 @@ func checkSegment(fsys vfs.FS, dir string, id uint64, last bool, prevLast uint64
 // damageDetail is what err says is wrong, for a Finding that names file
 // and off itself: without the place when err is damage found there.
 func damageDetail(err error, file string, off int64) string {
-	var ce *segment.CorruptError
-	if errors.As(err, &ce) && ce == err && ce.File == file && ce.Offset == off {
+	if ce, ok := err.(*segment.CorruptError); ok && ce.File == file && ce.Offset == off {
 		return fmt.Sprintf("%v: %s", ErrCorrupt, ce.Detail)
 	}
 	return err.Error()
