@@ -85,7 +85,7 @@ func ReadCommandIDs(dir string) ([]string, error) {
 		return nil, err
 	}
 	if !fi.IsDir() {
-		return nil, fmt.Errorf("%s is not a directory", dir)
+		return nil, fmt.Errorf("%s: %w: not a directory", dir, ErrNotJournal)
 	}
 	keys, found, err := keyset.ReadKeys(nil, dir, commandSetName)
 	if err != nil {

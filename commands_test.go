@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -133,8 +134,8 @@ func TestCommandIDsBesideEvents(t *testing.T) {
 
 // TestReadCommandIDsWhileOpenAndOnNoJournal: ReadCommandIDs reads the
 // live IDs, sorted, while the journal is open, without its lock; a journal
-// that never stored one has none; a directory holding no journal gives
-// ErrNotJournal and a missing one fs.ErrNotExist.
+// that never stored one has none; a directory holding no journal, or a
+// regular file, gives ErrNotJournal and a missing path fs.ErrNotExist.
 func TestReadCommandIDsWhileOpenAndOnNoJournal(t *testing.T) {
 	dir := t.TempDir()
 	j, err := Open(dir, Options{Logger: quiet})
@@ -158,6 +159,13 @@ func TestReadCommandIDsWhileOpenAndOnNoJournal(t *testing.T) {
 	}
 	if _, err := ReadCommandIDs(t.TempDir()); !errors.Is(err, ErrNotJournal) {
 		t.Fatalf("ReadCommandIDs of an empty directory: %v, want ErrNotJournal", err)
+	}
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadCommandIDs(file); !errors.Is(err, ErrNotJournal) {
+		t.Fatalf("ReadCommandIDs of a regular file: %v, want ErrNotJournal", err)
 	}
 	if _, err := ReadCommandIDs(filepath.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("ReadCommandIDs of a missing directory: %v, want fs.ErrNotExist", err)
