@@ -23,6 +23,18 @@ import (
 
 const vxDir = "/db/cmds"
 
+// vxFS returns a memory filesystem holding vxDir, durably.
+func vxFS(t *testing.T) *vfstest.FS {
+	t.Helper()
+	fs := vfstest.New()
+	if err := fs.MkdirAll(vxDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fs.SyncDir("/")
+	fs.SyncDir("/db")
+	return fs
+}
+
 // vxState is the set after some number of operations.
 type vxState map[string]struct{}
 
@@ -39,12 +51,7 @@ func vxEqual(keys []string, st vxState) bool {
 }
 
 func vxExplore(t *testing.T, seed uint64, mode Durability, nOps int) (states, rewrites int) {
-	fs := vfstest.New()
-	if err := fs.MkdirAll(vxDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	fs.SyncDir("/")
-	fs.SyncDir("/db")
+	fs := vxFS(t)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	hookRng := rand.New(rand.NewPCG(seed, 2))
 
@@ -241,12 +248,7 @@ func TestCrashFailedSyncReopenSameBoot(t *testing.T) {
 				name += "/FailedDirSyncAtRewrite"
 			}
 			t.Run(name, func(t *testing.T) {
-				fs := vfstest.New()
-				if err := fs.MkdirAll(vxDir, 0o755); err != nil {
-					t.Fatal(err)
-				}
-				fs.SyncDir("/")
-				fs.SyncDir("/db")
+				fs := vxFS(t)
 				fs.SetSyncErrorLosesData(true)
 				opts := Options{FS: fs, Durability: mode}
 				s := mustOpen(t, vxDir, opts)
@@ -366,12 +368,7 @@ func TestCrashFailedSyncReopenSameBoot(t *testing.T) {
 // opened, must reflect that writer's operation.
 func TestCrashEveryAcknowledgementIsDurable(t *testing.T) {
 	const writers, perWriter = 4, 40
-	fs := vfstest.New()
-	if err := fs.MkdirAll(vxDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	fs.SyncDir("/")
-	fs.SyncDir("/db")
+	fs := vxFS(t)
 	s, err := Open(vxDir, Options{FS: fs})
 	if err != nil {
 		t.Fatal(err)
@@ -431,12 +428,7 @@ func TestCrashEveryAcknowledgementIsDurable(t *testing.T) {
 // release B: B returns only after a sync of its own, so the strict crash
 // state taken as B returns holds B's key.
 func TestWaiterWrittenDuringASyncWaitsForTheNext(t *testing.T) {
-	fs := vfstest.New()
-	if err := fs.MkdirAll(vxDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	fs.SyncDir("/")
-	fs.SyncDir("/db")
+	fs := vxFS(t)
 	s, err := Open(vxDir, Options{FS: fs})
 	if err != nil {
 		t.Fatal(err)
