@@ -39,7 +39,7 @@ func BenchmarkAdd(b *testing.B) {
 			}
 		})
 		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "ops/s")
-		b.ReportMetric(float64(b.N)/float64(max(s.syncs, 1)), "ops/fsync")
+		b.ReportMetric(float64(b.N)/float64(max(s.fsyncs(), 1)), "ops/fsync")
 	})
 }
 

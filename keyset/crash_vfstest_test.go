@@ -17,6 +17,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/seglog/journal/vfs/vfstest"
 )
@@ -468,5 +469,65 @@ func TestWaiterWrittenDuringASyncWaitsForTheNext(t *testing.T) {
 	defer s2.Close()
 	if !s2.Has("a") || !s2.Has("b") {
 		t.Fatalf("B's Add returned, but the strict crash state then holds %q: A's sync, begun before B's write, released B", s2.Keys())
+	}
+}
+
+// TestNoOpWaitsForTheStateItObserved: an Add of a key already present
+// writes nothing but, under Immediate, returns only once the state it
+// observed is durable. A's sync is in flight when B adds "b" (B then
+// waits for a sync of its own); once A has returned, C adds "b" again
+// while B's sync is in flight: C must not return before that sync does, or
+// a crash then loses the key C was told is stored.
+func TestNoOpWaitsForTheStateItObserved(t *testing.T) {
+	fs := vxFS(t)
+	s, err := Open(vxDir, Options{FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	aDone, bDone, cDone := make(chan error, 1), make(chan error, 1), make(chan error, 1)
+	var early error // set by the second sync's hook
+	syncs := 0
+	fs.DuringSync(func(string) {
+		syncs++
+		switch syncs {
+		case 1: // A's: B writes "b" and waits
+			written := make(chan struct{})
+			fs.OnOp(func(op vfstest.Op, _ string) {
+				if op == vfstest.OpWrite {
+					fs.OnOp(nil)
+					close(written)
+				}
+			})
+			go func() { bDone <- s.Add("b") }()
+			<-written
+		case 2: // B's: A has returned; C repeats B's Add
+			if err := <-aDone; err != nil {
+				early = err
+				return
+			}
+			aDone <- nil
+			go func() { cDone <- s.Add("b") }()
+			select {
+			case err := <-cDone:
+				early = fmt.Errorf("C's Add of a present key returned (%v) while the sync covering it was in flight", err)
+				cDone <- err
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	})
+	go func() { aDone <- s.Add("a") }()
+	if err := <-bDone; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-cDone; err != nil {
+		t.Fatal(err)
+	}
+	fs.DuringSync(nil)
+	if early != nil {
+		t.Fatal(early)
+	}
+	if err := <-aDone; err != nil {
+		t.Fatal(err)
 	}
 }

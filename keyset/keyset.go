@@ -159,20 +159,20 @@ type Set struct {
 	cond *sync.Cond // on mu: sync completions, rewrite end, failures
 
 	keys      map[string]struct{}
-	w         *segment.Writer // the delta
-	gen       uint64          // generation of snapshot and delta
-	deltaOps  int             // operations in the delta
-	nextSeq   uint64          // FirstSeq of the next delta frame
-	buf       []byte          // frame buffer
-	written   uint64          // operations written, ever (this process)
-	durable   uint64          // operations known durable
-	syncing   bool            // a goroutine is syncing the delta
-	rewriting bool            // a rewrite waits for the sync to finish
-	err       error           // sticky failure
+	w         *segment.Writer  // the delta
+	gen       uint64           // generation of snapshot and delta
+	deltaOps  int              // operations in the delta
+	nextSeq   uint64           // FirstSeq of the next delta frame
+	enc       *segment.Encoder // frames of the delta and snapshots
+	written   uint64           // operations written, ever (this process)
+	durable   uint64           // operations known durable
+	syncing   int              // goroutines in the delta writer's group commit, without mu
+	rewriting bool             // a rewrite waits for the sync to finish
+	err       error            // sticky failure
 	closed    bool
 
 	// Counters for tests and benchmarks.
-	syncs    int
+	syncs    int // fdatasyncs of earlier deltas' group commits (see fsyncs)
 	rewrites int
 }
 
@@ -224,6 +224,7 @@ func Open(dir string, opts Options) (*Set, error) {
 		maxKey:     maxKey,
 	}
 	s.cond = sync.NewCond(&s.mu)
+	s.enc = segment.NewEncoder(nil)
 	if err := s.load(name); err != nil {
 		return nil, err
 	}
@@ -350,39 +351,24 @@ func (s *Set) load(name string) error {
 		s.w, s.deltaOps, s.nextSeq = w, 0, 1
 		dirty = false // newDelta synced the directory
 	} else {
-		end := res.End
-		// Write again what no fsync confirmed: after a failed fsync the
-		// kernel may have dropped those pages from writeback while still
-		// serving them from memory, so this process read them back, but
-		// a later fsync would never write them; a power cut would then
-		// leave a hole in front of synced frames (or lose operations this
-		// set has shown as present). Every valid frame records the offset
-		// through which the delta was durable when it was written; the
-		// bytes after the largest such offset are rewritten in place, then
-		// synced below. After a clean Close this is the last few frames.
-		rewrote := false
-		if from := max(res.MaxSynced, segment.FileHeaderSize); from < end {
-			if err := segment.RewriteUnconfirmed(df, from, end); err != nil {
-				return fail(fmt.Errorf("keyset: rewrite %s from %d: %w", s.deltaPath, from, err))
-			}
-			rewrote = true
+		// Write again what no fsync confirmed (a failed fsync may have
+		// dropped pages this process read back, leaving a hole in front of
+		// synced frames after a power cut) and cut a torn tail: see
+		// segment.Recover.
+		size, err := df.Size()
+		if err != nil {
+			return fail(fmt.Errorf("keyset: size of %s: %w", s.deltaPath, err))
 		}
-		if res.Tail == segment.TailTorn {
-			if err := df.Truncate(res.End); err != nil {
-				return fail(fmt.Errorf("keyset: cut torn tail of %s at %d: %w", s.deltaPath, res.End, err))
-			}
-		}
-		if rewrote || res.Tail == segment.TailTorn {
-			if err := df.Sync(); err != nil {
-				return fail(fmt.Errorf("keyset: sync %s: %w", s.deltaPath, err))
-			}
+		w, err := segment.Recover(df, s.deltaPath, s.gen, res.MaxSynced, res.End, size, 0)
+		if err != nil {
+			return fail(fmt.Errorf("keyset: %w", err))
 		}
 		// The directory entries read above may come from renames whose
 		// directory fsync failed earlier in this boot (a rewrite that
 		// failed at its last step): make them durable before anything is
 		// acknowledged on top of them.
 		dirty = true
-		s.w = segment.Resume(df, s.deltaPath, s.gen, end, 0)
+		s.w = w
 		s.nextSeq = 1
 		if res.Frames > 0 {
 			s.nextSeq = res.Last + 1
@@ -627,16 +613,12 @@ func (s *Set) op(key string, remove bool) error {
 		}
 		return nil
 	}
-	s.buf = append(s.buf[:0], make([]byte, segment.FrameHeaderSize)...)
-	s.buf = segment.AppendEntry(s.buf, []byte(key), nil, remove)
-	p := s.buf[segment.FrameHeaderSize:]
-	h := segment.FrameHeader{
-		CRC:      segment.Checksum(p),
-		FirstSeq: s.nextSeq,
-		Time:     time.Now().UnixMilli(),
-		Count:    1,
+	frame, err := s.enc.Batch([]segment.Record{{Key: []byte(key), Tombstone: remove}}, time.Now().UnixMilli())
+	if err != nil {
+		return err
 	}
-	if _, err := s.w.WriteFrame(s.buf, h); err != nil {
+	frame.SetFirst(s.nextSeq)
+	if _, err := s.w.WriteFrame(&frame); err != nil {
 		// The frame may be partly written: stop here, Open cuts it.
 		return s.fail(err)
 	}
@@ -659,6 +641,10 @@ func (s *Set) op(key string, remove bool) error {
 	return nil
 }
 
+// fsyncs is the number of group-commit fdatasyncs of the deltas so far.
+// Callers hold mu.
+func (s *Set) fsyncs() int { return s.syncs + s.w.Syncs() }
+
 // waitDurable returns once operation seq is durable, syncing the delta
 // itself if no other goroutine is (group commit). Callers hold mu; it is
 // released while syncing or waiting.
@@ -670,21 +656,19 @@ func (s *Set) waitDurable(seq uint64) error {
 		if s.closed {
 			return ErrClosed
 		}
-		if s.syncing || s.rewriting {
+		if s.rewriting {
 			s.cond.Wait()
 			continue
 		}
-		s.syncing = true
 		target, off, w := s.written, s.w.Offset(), s.w
-		s.syncs++
+		s.syncing++
 		s.mu.Unlock()
-		err := w.File().Sync()
+		err := w.Sync(off)
 		s.mu.Lock()
-		s.syncing = false
+		s.syncing--
 		if err != nil {
-			return s.fail(fmt.Errorf("sync %s: %w", w.Name(), err))
+			return s.fail(err)
 		}
-		w.MarkSynced(off)
 		s.durable = max(s.durable, target)
 		s.cond.Broadcast()
 	}
@@ -696,7 +680,7 @@ func (s *Set) waitDurable(seq uint64) error {
 // Callers hold mu.
 func (s *Set) rewrite() error {
 	s.rewriting = true
-	for s.syncing {
+	for s.syncing > 0 {
 		s.cond.Wait() // the sync in flight uses the current delta
 	}
 	s.rewriting = false
@@ -715,6 +699,7 @@ func (s *Set) rewrite() error {
 		w.Close()
 		return s.fail(err)
 	}
+	s.syncs += s.w.Syncs()
 	s.w.Close() // its data is in the new snapshot
 	s.w = w
 	s.gen++
@@ -729,7 +714,7 @@ func (s *Set) rewrite() error {
 // N.snap and syncs the directory.
 func (s *Set) writeSnapshot() error {
 	fh := segment.FileHeader{ID: s.gen + 1, Base: uint64(len(s.keys))}
-	w, err := segment.Create(s.fs, s.snapTmp, fh, 0)
+	w, err := segment.CreateBuffered(s.fs, s.snapTmp, fh, snapFramePayload)
 	if err != nil {
 		return err
 	}
@@ -738,47 +723,47 @@ func (s *Set) writeSnapshot() error {
 			w.Close()
 		}
 	}()
-	buf := s.buf[:0]
-	var first, count uint64
+	var (
+		recs  []segment.Record
+		first uint64
+		size  int
+	)
 	flush := func() error {
-		if count == 0 {
+		if len(recs) == 0 {
 			return nil
 		}
-		h := segment.FrameHeader{
-			CRC:      segment.Checksum(buf[segment.FrameHeaderSize:]),
-			FirstSeq: first,
-			Count:    uint32(count),
-		}
-		if _, err := w.WriteFrame(buf, h); err != nil {
+		frame, err := s.enc.Batch(recs, 0)
+		if err != nil {
 			return err
 		}
-		first += count
-		count = 0
+		frame.SetFirst(first)
+		if _, err := w.WriteFrame(&frame); err != nil {
+			return err
+		}
+		first += uint64(len(recs))
+		recs, size = recs[:0], 0
 		return nil
 	}
 	for k := range s.keys {
-		if count > 0 && len(buf)-segment.FrameHeaderSize+len(k)+2*binaryMaxVarintLen > snapFramePayload {
+		if len(recs) > 0 && size+len(k)+2*binaryMaxVarintLen > snapFramePayload {
 			if err := flush(); err != nil {
 				return err
 			}
 		}
-		if count == 0 {
-			buf = append(buf[:0], make([]byte, segment.FrameHeaderSize)...)
-		}
-		buf = segment.AppendEntry(buf, []byte(k), nil, false)
-		count++
+		recs = append(recs, segment.Record{Key: []byte(k)})
+		size += len(k) + 2*binaryMaxVarintLen
 	}
 	if err := flush(); err != nil {
 		return err
 	}
-	if cap(buf) <= 2*snapFramePayload {
-		s.buf = buf[:0]
+	if err := w.Flush(); err != nil {
+		return err
 	}
 	if err := s.step(stepTempWritten); err != nil {
 		return err
 	}
-	if err := w.File().Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", s.snapTmp, err)
+	if err := w.SyncAll(); err != nil {
+		return err
 	}
 	if err := s.step(stepTempSynced); err != nil {
 		return err
@@ -862,7 +847,7 @@ func (s *Set) Close() error {
 	if err == nil {
 		err = s.waitDurable(s.written)
 	}
-	for s.syncing {
+	for s.syncing > 0 {
 		s.cond.Wait() // a failed sync elsewhere may still be in flight
 	}
 	if s.closed { // closed while waiting
@@ -873,7 +858,7 @@ func (s *Set) Close() error {
 		err = fmt.Errorf("keyset: close %s: %w", s.deltaPath, cerr)
 	}
 	s.keys = nil
-	s.buf = nil
+	s.enc = nil
 	s.cond.Broadcast()
 	return err
 }

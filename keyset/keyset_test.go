@@ -658,7 +658,7 @@ func TestConcurrentImmediate(t *testing.T) {
 	for err := range errs {
 		t.Fatalf("concurrent Add: %v", err)
 	}
-	syncs := s.syncs
+	syncs := s.fsyncs()
 	abandon(s) // acknowledged Immediate ops need no Close
 	t.Logf("%d Immediate adds from %d goroutines took %d fsyncs", workers*per, workers, syncs)
 	s = mustOpen(t, dir, Options{})

@@ -113,11 +113,11 @@ var zstdDecoder = sync.OnceValues(func() (*zstd.Decoder, error) {
 		zstd.IgnoreChecksum(true)) // the frame's CRC covers the bytes
 })
 
-// DecodedLen returns the length a frame's payload decodes to: Length for
+// decodedLen returns the length a frame's payload decodes to: Length for
 // CodecNone, else the length the stored bytes promise. It checks the
 // promise (at most MaxPayload, at least the entry count) without
 // allocating; a bad one is an error wrapping ErrCorrupt.
-func DecodedLen(h FrameHeader, stored []byte) (int, error) {
+func decodedLen(h FrameHeader, stored []byte) (int, error) {
 	if h.Codec == CodecNone {
 		return len(stored), nil
 	}
@@ -141,7 +141,7 @@ func DecodedLen(h FrameHeader, stored []byte) (int, error) {
 // wrapping ErrCorrupt; memory use is bounded by MaxPayload whatever the
 // bytes.
 func DecodePayload(dst []byte, h FrameHeader, stored []byte) ([]byte, error) {
-	n, err := DecodedLen(h, stored)
+	n, err := decodedLen(h, stored)
 	if err != nil || h.Codec == CodecNone {
 		return stored, err
 	}

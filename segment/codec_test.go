@@ -157,7 +157,7 @@ func TestParseFrameHeaderCountCheckUsesTheCodec(t *testing.T) {
 		{"zstd, more entries than stored bytes", FrameHeader{Length: 20, Count: 500, Codec: CodecZstd}, true},
 		{"compressed, 1 stored byte", FrameHeader{Length: 1, Count: 1, Codec: CodecS2}, false},
 		{"compressed, count over MaxPayload", FrameHeader{Length: 20, Count: MaxPayload + 1, Codec: CodecZstd}, false},
-		{"codec past the last known", FrameHeader{Length: 20, Count: 1, Codec: MaxCodec + 1}, false},
+		{"codec past the last known", FrameHeader{Length: 20, Count: 1, Codec: maxCodec + 1}, false},
 	}
 	for _, tc := range cases {
 		var b [FrameHeaderSize]byte

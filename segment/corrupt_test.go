@@ -65,7 +65,7 @@ func TestEveryParsedFrameHeaderIsPlausible(t *testing.T) {
 			FirstSeq: rng.Uint64() >> uint(rng.IntN(64)),
 			Time:     rng.Int64(),
 			Count:    uint32(rng.IntN(1 << uint(rng.IntN(27)))),
-			Codec:    uint8(rng.IntN(int(MaxCodec) + 2)),
+			Codec:    uint8(rng.IntN(int(maxCodec) + 2)),
 			Flags:    uint8(rng.IntN(int(knownFlags) + 2)),
 		}
 		b := make([]byte, FrameHeaderSize)

@@ -53,7 +53,7 @@ func AppendSparseEntry(dst []byte, first bool, delta uint64, key, value []byte, 
 // entry's key in the frame (nil for the first entry), and the rest. The
 // caller keeps the sum of the frame's key lengths within MaxFrameKeyBytes.
 func AppendPrefixEntry(dst, prev, key, value []byte, tombstone bool) []byte {
-	n := SharedPrefix(prev, key)
+	n := sharedPrefix(prev, key)
 	dst = binary.AppendUvarint(dst, uint64(n))
 	return AppendEntry(dst, key[n:], value, tombstone)
 }
@@ -69,10 +69,10 @@ func AppendSparsePrefixEntry(dst []byte, first bool, delta uint64, prev, key, va
 	return AppendPrefixEntry(dst, prev, key, value, tombstone)
 }
 
-// SharedPrefix is the length of the longest common prefix of a and b: what
+// sharedPrefix is the length of the longest common prefix of a and b: what
 // AppendPrefixEntry stores as shared for key b after key a. Writers use it
 // to tell whether trying prefix compression is worth it.
-func SharedPrefix(a, b []byte) int {
+func sharedPrefix(a, b []byte) int {
 	n := min(len(a), len(b))
 	i := 0
 	for ; i+8 <= n; i += 8 {

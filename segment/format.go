@@ -2,6 +2,14 @@
 // a writer that appends frames to it, and readers that scan it and tell a
 // torn tail (a write in flight at a crash) from real damage.
 //
+// It owns the file's bytes. Encoder is the one place records become a
+// frame (entry encoding, prefix keys, compression, checksum); Writer is the
+// one place a frame header is written, and it owns the file's durability:
+// group commit (Sync), the sticky failure after a failed write or
+// fdatasync, sealing, and recovery of the newest file's tail (Recover).
+// The write-ahead log, the compactor's copies and the command-ID set all
+// write through them.
+//
 // # File layout
 //
 // A segment starts with a 32-byte file header:
@@ -86,9 +94,9 @@ const (
 	// MaxSegmentSize bounds a segment so offsets fit the header's uint32
 	// fields.
 	MaxSegmentSize = 1 << 31
-	// SectorSize is the granularity at which the tail scan looks for
+	// sectorSize is the granularity at which the tail scan looks for
 	// unwritten (zero) space.
-	SectorSize = 512
+	sectorSize = 512
 )
 
 // Codecs for the frame payload. Every frame records its own, so one
@@ -97,8 +105,8 @@ const (
 	CodecNone uint8 = 0 // the entries as they are
 	CodecS2   uint8 = 1 // one S2 block (github.com/klauspost/compress/s2)
 	CodecZstd uint8 = 2 // uvarint decoded length, then one zstd frame
-	// MaxCodec is the highest codec this version reads.
-	MaxCodec = CodecZstd
+	// maxCodec is the highest codec this version reads.
+	maxCodec = CodecZstd
 )
 
 // Frame flags.
@@ -143,7 +151,8 @@ type FrameHeader struct {
 func (h FrameHeader) Size() int64 { return FrameHeaderSize + int64(h.Length) }
 
 // PutFrameHeader encodes h into dst[:FrameHeaderSize], computing the header
-// checksum.
+// checksum. Writer.WriteFrame is its one caller in the engine; it is
+// exported for tests that build damaged frames.
 func PutFrameHeader(dst []byte, h FrameHeader) {
 	_ = dst[FrameHeaderSize-1]
 	binary.LittleEndian.PutUint32(dst[4:], h.Length)
@@ -188,11 +197,11 @@ func ParseFrameHeader(src []byte) (FrameHeader, error) {
 	switch {
 	case h.Length > MaxPayload:
 		return h, Corruptf("", -1, "frame length %d over limit", h.Length)
-	case h.Codec > MaxCodec:
+	case h.Codec > maxCodec:
 		return h, Corruptf("", -1, "unknown codec %d", h.Codec)
 	case h.Count == 0 || h.Count > h.Length && h.Codec == CodecNone:
 		// Every entry takes at least one byte. A compressed payload may
-		// hold more entries than stored bytes; DecodedLen checks the count
+		// hold more entries than stored bytes; decodedLen checks the count
 		// against the decoded length instead.
 		return h, Corruptf("", -1, "frame entry count %d for length %d", h.Count, h.Length)
 	case h.Codec != CodecNone && (h.Length < 2 || h.Count > MaxPayload):
@@ -216,7 +225,7 @@ func PlausibleFrameHeader(b []byte) bool {
 	length := binary.LittleEndian.Uint32(b[4:])
 	count := binary.LittleEndian.Uint32(b[32:])
 	codec := b[36]
-	return length > 0 && length <= MaxPayload && count > 0 && (count <= length || codec != CodecNone) && codec <= MaxCodec && b[38] == 0 && b[39] == 0
+	return length > 0 && length <= MaxPayload && count > 0 && (count <= length || codec != CodecNone) && codec <= maxCodec && b[38] == 0 && b[39] == 0
 }
 
 // FileHeader is the decoded header of a segment file.

@@ -284,8 +284,8 @@ func TestSharedPrefixCountsCommonLeadingBytesAcrossWords(t *testing.T) {
 		{long[:23] + "X", long, 23},
 	}
 	for _, c := range cases {
-		if got := SharedPrefix([]byte(c.a), []byte(c.b)); got != c.want {
-			t.Errorf("SharedPrefix(%q, %q) = %d, want %d", c.a, c.b, got, c.want)
+		if got := sharedPrefix([]byte(c.a), []byte(c.b)); got != c.want {
+			t.Errorf("sharedPrefix(%q, %q) = %d, want %d", c.a, c.b, got, c.want)
 		}
 	}
 }

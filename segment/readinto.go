@@ -91,7 +91,7 @@ func checkFrame(fb, dst []byte, off int64, name string) (FrameHeader, []byte, []
 	if h.Codec == CodecNone {
 		return h, p, dst, nil
 	}
-	dn, err := DecodedLen(h, p)
+	dn, err := decodedLen(h, p)
 	if err != nil {
 		return h, nil, dst, AtOffset(err, name, off)
 	}

@@ -274,14 +274,21 @@ func TestWriterAndIndexFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	var infos []FrameInfo
+	enc := NewEncoder(nil)
 	for i := range 10 {
-		payload := AppendEntry(nil, []byte("k"), bytes.Repeat([]byte{byte(i)}, i*100), false)
-		frame := append(make([]byte, FrameHeaderSize), payload...)
-		off, err := w.WriteFrame(frame, FrameHeader{CRC: Checksum(payload), FirstSeq: uint64(i), Count: 1})
+		f, err := enc.Batch([]Record{{Key: []byte("k"), Value: bytes.Repeat([]byte{byte(i)}, i*100)}}, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		infos = append(infos, FrameInfo{Offset: uint32(off), Count: 1, First: uint64(i), Last: uint64(i)})
+		f.SetFirst(uint64(i))
+		info, err := w.WriteFrame(&f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := (FrameInfo{Offset: info.Offset, Count: 1, First: uint64(i), Last: uint64(i)}); info != want {
+			t.Fatalf("frame %d: WriteFrame says %+v, want %+v", i, info, want)
+		}
+		infos = append(infos, info)
 	}
 	size := w.Offset()
 	if err := w.File().Truncate(size); err != nil {
@@ -318,12 +325,16 @@ func TestWriterGrowsInGrowingSteps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	payload := AppendEntry(nil, []byte("k"), bytes.Repeat([]byte{7}, 8<<10), false)
+	enc := NewEncoder(nil)
 	const n = 5000
 	sizes := []int64{FileHeaderSize}
 	for i := range n {
-		frame := append(make([]byte, FrameHeaderSize), payload...)
-		if _, err := w.WriteFrame(frame, FrameHeader{CRC: Checksum(payload), FirstSeq: uint64(i), Count: 1}); err != nil {
+		f, err := enc.Batch([]Record{{Key: []byte("k"), Value: bytes.Repeat([]byte{7}, 8<<10)}}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.SetFirst(uint64(i))
+		if _, err := w.WriteFrame(&f); err != nil {
 			t.Fatalf("frame %d: %v", i, err)
 		}
 		size, _ := w.File().Size()

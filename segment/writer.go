@@ -2,6 +2,7 @@ package segment
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/seglog/journal/vfs"
 )
@@ -20,14 +21,29 @@ import (
 // either way they are in the operating system's page cache when WriteFrame
 // returns, so a killed process loses nothing.
 type Writer struct {
-	f      vfs.File
-	name   string
-	id     uint64
-	off    int64  // end of written data
-	synced int64  // data in [0, synced) is durable
-	size   int64  // file size; [off, size) holds zeros written ahead
-	ahead  int64  // expected segment size: grow ahead of the data up to it (0: do not)
-	m      []byte // shared mapping of the file's first len(m) bytes, or nil
+	// Set at creation, then read-only.
+	f     vfs.File
+	name  string
+	id    uint64
+	ahead int64 // expected segment size: grow ahead of the data up to it (0: do not)
+
+	// Owned by the one goroutine that writes (the caller serializes
+	// WriteFrame, Flush, Unmap, Seal and Close).
+	off   int64  // end of written data
+	size  int64  // file size; [off, size) holds zeros written ahead
+	m     []byte // shared mapping of the file's first len(m) bytes, or nil
+	pend  []byte // buffered frames not yet written, from off-len(pend)
+	limit int    // buffer frames up to this many bytes (0: write each at once)
+
+	// mu guards the group commit's state; Sync holds it except during the
+	// fdatasync itself, WriteFrame only to publish written.
+	mu      sync.Mutex
+	cond    sync.Cond // on mu: a sync finished
+	written int64     // offset through which frames are in the file (page cache)
+	synced  int64     // data in [0, synced) is durable
+	syncing bool      // a goroutine is in fdatasync on behalf of all
+	syncs   int       // fdatasyncs the group commit ran
+	err     error     // sticky: a write or fdatasync failed
 }
 
 // The file is extended with zeros in steps that grow with it, from
@@ -68,18 +84,66 @@ func Create(fs vfs.FS, name string, fh FileHeader, reserve int64) (*Writer, erro
 		f.Close()
 		return nil, fmt.Errorf("sync %s: %w", name, err)
 	}
-	w := &Writer{f: f, name: name, id: fh.ID, off: FileHeaderSize, synced: FileHeaderSize, size: FileHeaderSize, ahead: reserve}
-	w.mapFile(reserve)
-	return w, nil
+	return newWriter(f, name, fh.ID, FileHeaderSize, reserve), nil
 }
 
 // Resume returns a writer appending at end to an existing segment file f
 // of size end whose bytes are known to be valid and durable (the caller
 // scanned, cut and synced them). reserve is the expected segment size.
 func Resume(f vfs.File, name string, id uint64, end, reserve int64) *Writer {
-	w := &Writer{f: f, name: name, id: id, off: end, synced: end, size: end, ahead: reserve}
+	return newWriter(f, name, id, end, reserve)
+}
+
+func newWriter(f vfs.File, name string, id uint64, end, reserve int64) *Writer {
+	w := &Writer{f: f, name: name, id: id, off: end, written: end, synced: end, size: end, ahead: reserve}
+	w.cond.L = &w.mu
 	w.mapFile(reserve)
 	return w
+}
+
+// Recover returns a writer appending to the newest file of a log after a
+// restart, once a scan found its valid frames ending at end, of a file of
+// size bytes, and the largest durable offset a frame recorded, synced.
+// The bytes in [synced, end) are written again where they are: after a
+// failed fsync Linux may have dropped those pages while still serving them
+// from memory, and a later fsync would not write them. Anything after end
+// (a torn write, or zeros grown ahead) is cut, and the file synced, so the
+// durable offsets later frames record are true. A file that needs neither
+// (sealed at Close) is left untouched, without an fsync.
+func Recover(f vfs.File, name string, id uint64, synced, end, size, reserve int64) (*Writer, error) {
+	from := max(synced, FileHeaderSize)
+	if from < end {
+		if err := rewriteUnconfirmed(f, from, end); err != nil {
+			return nil, fmt.Errorf("rewrite %s from %d: %w", name, from, err)
+		}
+	}
+	if from < end || size != end {
+		if err := f.Truncate(end); err != nil {
+			return nil, fmt.Errorf("cut %s at %d: %w", name, end, err)
+		}
+		if err := f.Sync(); err != nil {
+			return nil, fmt.Errorf("sync %s: %w", name, err)
+		}
+	}
+	return newWriter(f, name, id, end, reserve), nil
+}
+
+// CreateBuffered creates a segment file for frames gathered in memory,
+// up to limit bytes, and written together when the buffer fills and at
+// Flush, Sync and Seal: for a file put in place (renamed) only once it is
+// synced whole, such as a compactor's copy or a snapshot, where a killed
+// process loses nothing that counted. Nothing is synced before Sync.
+func CreateBuffered(fs vfs.FS, name string, fh FileHeader, limit int) (*Writer, error) {
+	f, err := fs.Create(name)
+	if err != nil {
+		return nil, fmt.Errorf("create segment: %w", err)
+	}
+	w := newWriter(f, name, fh.ID, FileHeaderSize, 0)
+	w.limit = max(limit, 1)
+	w.pend = make([]byte, FileHeaderSize, min(limit, 1<<20)+FileHeaderSize)
+	PutFileHeader(w.pend, fh)
+	w.size, w.written, w.synced = 0, 0, 0
+	return w, nil
 }
 
 // mapFile maps the file for writing if its file system supports it. A
@@ -145,44 +209,184 @@ func (w *Writer) File() vfs.File { return w.f }
 func (w *Writer) Offset() int64 { return w.off }
 
 // Synced is the offset through which data is known durable.
-func (w *Writer) Synced() int64 { return w.synced }
-
-// MarkSynced records that a Sync started when the data ended at off has
-// completed.
-func (w *Writer) MarkSynced(off int64) {
-	if off > w.synced {
-		w.synced = off
-	}
+func (w *Writer) Synced() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.synced
 }
 
-// WriteFrame writes one frame at the end of the segment. frame holds
-// FrameHeaderSize bytes of space for the header followed by the payload;
-// WriteFrame fills the header from h (Length from the payload, Synced from
-// the writer). h.CRC must already be the payload's checksum. It returns
-// the frame's offset. On error the frame may be partly written: the caller
-// must stop writing to this segment (recovery cuts the partial frame).
-func (w *Writer) WriteFrame(frame []byte, h FrameHeader) (int64, error) {
-	if len(frame) <= FrameHeaderSize || len(frame)-FrameHeaderSize > MaxPayload {
-		return 0, fmt.Errorf("%w: frame payload of %d bytes", ErrInvalid, len(frame)-FrameHeaderSize)
+// Syncs is the number of fdatasyncs Sync ran: with many callers, fewer
+// than calls (group commit).
+func (w *Writer) Syncs() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.syncs
+}
+
+// Err is the writer's sticky failure, if a write or fdatasync failed.
+func (w *Writer) Err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// fail makes err sticky. Called with w.mu held.
+func (w *Writer) fail(err error) error {
+	if w.err == nil {
+		w.err = err
+	}
+	w.cond.Broadcast()
+	return w.err
+}
+
+// Sync returns once the data through offset through is durable: the group
+// commit. One caller at a time runs fdatasync, covering every frame
+// written when it began; callers arriving meanwhile wait for it and, if it
+// did not cover them, run the next. It may run beside WriteFrame (the
+// writer's owner need not hold its own lock while it waits), and Flush
+// must have written what through covers. After a failed write or
+// fdatasync every Sync and WriteFrame returns that failure: the pages may
+// be gone from the cache while the file still shows them, so only a
+// reopen (Recover) knows what is on disk.
+func (w *Writer) Sync(through int64) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for w.synced < through {
+		if w.err != nil {
+			return w.err
+		}
+		if w.syncing {
+			w.cond.Wait()
+			continue
+		}
+		w.syncing = true
+		w.syncs++
+		cover := w.written
+		w.mu.Unlock()
+		err := w.f.Sync()
+		w.mu.Lock()
+		w.syncing = false
+		if err != nil {
+			return w.fail(fmt.Errorf("sync %s: %w", w.name, err))
+		}
+		w.synced = max(w.synced, cover)
+		w.cond.Broadcast()
+	}
+	return w.err
+}
+
+// SyncAll flushes buffered frames and syncs everything written.
+func (w *Writer) SyncAll() error {
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return w.Sync(w.off)
+}
+
+// Seal makes the file final: its frames durable, its mapping released,
+// the file cut to its data (returning the space grown ahead) and that
+// synced too. The writer takes no more frames afterwards.
+func (w *Writer) Seal() error {
+	if err := w.SyncAll(); err != nil {
+		return err
+	}
+	if err := w.Unmap(); err != nil {
+		return w.failLocked(fmt.Errorf("unmap %s: %w", w.name, err))
+	}
+	w.ahead = 0
+	if w.size != w.off {
+		if err := w.f.Truncate(w.off); err != nil {
+			return w.failLocked(fmt.Errorf("truncate %s: %w", w.name, err))
+		}
+		w.size = w.off
+		if err := w.f.Sync(); err != nil {
+			return w.failLocked(fmt.Errorf("sync %s: %w", w.name, err))
+		}
+	}
+	return nil
+}
+
+// failLocked is fail for the writing goroutine, which does not hold w.mu.
+func (w *Writer) failLocked(err error) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.fail(err)
+}
+
+// WriteFrame writes f at the end of the segment, filling the parts of its
+// header only the writer knows (the durable offset), and returns where it
+// is and what it holds. Unless the writer buffers (see CreateBuffered), the frame
+// is in the file when it returns. On error the frame may be partly written
+// and the writer fails for good (see Sync): recovery cuts the partial
+// frame. A frame that would take the file past MaxSegmentSize is refused
+// with an error wrapping ErrInvalid, and nothing is written.
+func (w *Writer) WriteFrame(f *Frame) (FrameInfo, error) {
+	frame := f.buf
+	if len(frame) <= FrameHeaderSize || len(frame)-FrameHeaderSize > MaxPayload || f.h.Count == 0 {
+		return FrameInfo{}, fmt.Errorf("%w: frame payload of %d bytes", ErrInvalid, len(frame)-FrameHeaderSize)
 	}
 	if w.off+int64(len(frame)) > MaxSegmentSize {
-		return 0, fmt.Errorf("%w: %s would grow past %d bytes", ErrInvalid, w.name, MaxSegmentSize)
+		return FrameInfo{}, fmt.Errorf("%w: %s would grow past %d bytes", ErrInvalid, w.name, MaxSegmentSize)
+	}
+	w.mu.Lock()
+	h, err := f.h, w.err
+	h.Synced = uint32(w.synced)
+	w.mu.Unlock()
+	if err != nil {
+		return FrameInfo{}, err
+	}
+	off := w.off
+	if w.limit > 0 {
+		// The file is used only once synced whole: everything before
+		// this frame will be durable when anyone reads it.
+		h.Synced = uint32(off)
 	}
 	h.Length = uint32(len(frame) - FrameHeaderSize)
-	h.Synced = uint32(w.synced)
 	PutFrameHeader(frame, h)
-	off := w.off
 	end := off + int64(len(frame))
+	info := FrameInfo{Offset: uint32(off), Count: h.Count, First: h.FirstSeq, Last: f.lastSeq()}
+	if w.limit > 0 {
+		w.pend = append(w.pend, frame...)
+		w.off = end
+		if len(w.pend) >= w.limit {
+			if err := w.Flush(); err != nil {
+				return FrameInfo{}, err
+			}
+		}
+		return info, nil
+	}
 	if err := w.grow(end); err != nil {
-		return 0, err
+		return FrameInfo{}, w.failLocked(err)
 	}
 	if end <= int64(len(w.m)) && end <= w.size {
 		copy(w.m[off:end], frame)
-	} else if _, err := w.f.WriteAt(frame, off); err != nil {
-		return 0, fmt.Errorf("write %s at %d: %w", w.name, off, err)
+	} else {
+		if _, err := w.f.WriteAt(frame, off); err != nil {
+			return FrameInfo{}, w.failLocked(fmt.Errorf("write %s at %d: %w", w.name, off, err))
+		}
 	}
 	w.off = end
-	return off, nil
+	w.mu.Lock()
+	w.written = end
+	w.mu.Unlock()
+	return info, nil
+}
+
+// Flush writes the frames the writer buffered (see CreateBuffered).
+func (w *Writer) Flush() error {
+	if len(w.pend) == 0 {
+		return nil
+	}
+	start := w.off - int64(len(w.pend))
+	if _, err := w.f.WriteAt(w.pend, start); err != nil {
+		return w.failLocked(fmt.Errorf("write %s at %d: %w", w.name, start, err))
+	}
+	w.pend = w.pend[:0]
+	w.size = max(w.size, w.off)
+	w.mu.Lock()
+	w.written = w.off
+	w.mu.Unlock()
+	return nil
 }
 
 // Close unmaps and closes the file without syncing or truncating it.
@@ -194,12 +398,12 @@ func (w *Writer) Close() error {
 	return uerr
 }
 
-// RewriteUnconfirmed writes bytes [from, to) of f back where they are.
+// rewriteUnconfirmed writes bytes [from, to) of f back where they are.
 // Recovery uses it on the bytes after the last offset an fsync confirmed:
 // after a failed fsync Linux may have dropped those pages while still
 // serving them from memory, and a later fsync would not write them. The
 // caller syncs f.
-func RewriteUnconfirmed(f vfs.File, from, to int64) error {
+func rewriteUnconfirmed(f vfs.File, from, to int64) error {
 	buf := make([]byte, min(to-from, 1<<20))
 	for off := from; off < to; {
 		n := int(min(int64(len(buf)), to-off))

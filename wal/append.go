@@ -34,19 +34,12 @@ func (l *Log) append(b Batch, at bool, want uint64) (first uint64, err error) {
 		}
 		return l.nextSeq, nil
 	}
-	bp := l.getBuf()
-	defer l.putBuf(bp)
-	frame, flags, err := encodeBatch((*bp)[:segment.FrameHeaderSize], b.Records)
-	*bp = frame
+	enc := l.getEncoder()
+	defer l.putEncoder(enc)
+	frame, err := enc.Batch(b.Records, b.Time)
 	if err != nil {
 		return 0, err
 	}
-	frame, codec, cbp := l.compressFrame(frame)
-	if cbp != nil {
-		defer l.putBuf(cbp)
-	}
-	payload := frame[segment.FrameHeaderSize:]
-	h := segment.FrameHeader{CRC: segment.Checksum(payload), Time: b.Time, Count: uint32(len(b.Records)), Codec: codec, Flags: flags}
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -59,24 +52,24 @@ func (l *Log) append(b Batch, at bool, want uint64) (first uint64, err error) {
 			return 0, err
 		}
 	}
-	if off := l.active.Offset(); off > segment.FileHeaderSize && (l.rotateNext || off+int64(len(frame)) > l.opts.SegmentSize) {
+	if off := l.active.Offset(); off > segment.FileHeaderSize && (l.rotateNext || off+frame.Size() > l.opts.SegmentSize) {
 		l.rotateNext = false
 		if err := l.rotate(); err != nil {
 			return 0, l.fail(err)
 		}
 	}
 	first = l.nextSeq
-	h.FirstSeq = first
+	frame.SetFirst(first)
 	compact := l.observe(b, first)
 	if compact {
-		h.Flags |= segment.FlagCompact
+		frame.SetCompact()
 	}
-	off, err := l.active.WriteFrame(frame, h)
+	fi, err := l.active.WriteFrame(&frame)
 	if err != nil {
 		return 0, l.fail(err)
 	}
 	l.nextSeq += uint64(len(b.Records))
-	l.idx.Append(uint32(l.active.ID()), first, l.nextSeq-1, uint32(off))
+	l.idx.Append(uint32(l.active.ID()), fi.First, fi.Last, fi.Offset)
 	if l.opts.Durability == Eventual {
 		l.visibleSeq = l.nextSeq
 	}
@@ -94,48 +87,6 @@ func (l *Log) append(b Batch, at bool, want uint64) (first uint64, err error) {
 	}
 	return first, nil
 }
-
-// encodeBatch appends the entries of records to frame and returns it with
-// the frame flags of that encoding. A batch of two or more records has its
-// keys prefix-compressed (FlagPrefix) when that makes it smaller than the
-// plain encoding: route events of a batch share most of their key. A
-// single record, or records whose keys share nothing (the raft store's
-// have none), are encoded plainly, which costs nothing to decode. A batch
-// whose key and value bytes, plus two per record, exceed MaxBatchBytes is
-// refused whatever its encoding, so that a frame's keys stay within
-// segment.MaxFrameKeyBytes; so is a plain encoding over it.
-func encodeBatch(frame []byte, records []Record) ([]byte, uint8, error) {
-	start := len(frame)
-	// Unless the first two keys share more than the byte that storing the
-	// shared length takes, encode plainly without trying (keyless raft
-	// entries, say).
-	if len(records) > 1 && segment.SharedPrefix(records[0].Key, records[1].Key) > 1 {
-		plain := 0
-		var prev []byte
-		for _, r := range records {
-			// Each length takes at least a byte: plain is at most
-			// what the plain encoding takes.
-			if plain += len(r.Key) + len(r.Value) + 2; plain > MaxBatchBytes {
-				return frame[:start], 0, errBatchSize
-			}
-			frame = segment.AppendPrefixEntry(frame, prev, r.Key, r.Value, r.Tombstone)
-			prev = r.Key
-		}
-		if len(frame)-start < plain {
-			return frame, segment.FlagPrefix, nil
-		}
-		frame = frame[:start] // it saved nothing: plain after all
-	}
-	for _, r := range records {
-		frame = segment.AppendEntry(frame, r.Key, r.Value, r.Tombstone)
-		if len(frame)-start > MaxBatchBytes {
-			return frame[:start], 0, errBatchSize
-		}
-	}
-	return frame, 0, nil
-}
-
-var errBatchSize = fmt.Errorf("%w: batch over %d bytes", ErrInvalid, MaxBatchBytes)
 
 // writable reports why nothing may be appended now, if anything.
 func (l *Log) writable() error {
@@ -184,20 +135,15 @@ func (l *Log) syncUntil(target uint64, awaitClose bool) error {
 			}
 			return ErrClosed
 		}
-		if l.syncing {
-			l.cond.Wait()
-			continue
-		}
-		l.syncing = true
 		w, off, upto := l.active, l.active.Offset(), l.nextSeq
+		l.syncing++
 		l.mu.Unlock()
-		err := w.File().Sync()
+		err := w.Sync(off)
 		l.mu.Lock()
-		l.syncing = false
+		l.syncing--
 		if err != nil {
-			return l.fail(fmt.Errorf("sync %s: %w", w.Name(), err))
+			return l.fail(err)
 		}
-		w.MarkSynced(off)
 		l.syncedSeq = max(l.syncedSeq, upto)
 		if l.opts.Durability == Immediate {
 			l.visibleSeq = max(l.visibleSeq, upto)
@@ -206,6 +152,21 @@ func (l *Log) syncUntil(target uint64, awaitClose bool) error {
 		l.cond.Broadcast()
 	}
 	return nil
+}
+
+// getEncoder returns a frame encoder from the log's pool.
+func (l *Log) getEncoder() *segment.Encoder {
+	if e, ok := l.encPool.Get().(*segment.Encoder); ok {
+		return e
+	}
+	return segment.NewEncoder(l.opts.compressor)
+}
+
+func (l *Log) putEncoder(e *segment.Encoder) {
+	if e.Cap() > 2<<20 {
+		return // do not pin the buffers of a rare huge batch
+	}
+	l.encPool.Put(e)
 }
 
 func (l *Log) getBuf() *[]byte {

@@ -13,14 +13,10 @@ import (
 	"github.com/seglog/journal/vfs"
 )
 
-// Record is one entry to append.
-type Record struct {
-	Key   []byte
-	Value []byte
-	// Tombstone marks a record that, once compacted, removes every entry
-	// with the same key and a sequence number up to its own (itself too).
-	Tombstone bool
-}
+// Record is one entry to append: a key, a value and whether it is a
+// tombstone, which, once compacted, removes every entry with the same key
+// and a sequence number up to its own (itself too).
+type Record = segment.Record
 
 // Batch is a group of records appended atomically: after any crash either
 // all of them are in the log or none is. They get contiguous sequence
@@ -64,7 +60,7 @@ type Log struct {
 	cuts       atomic.Uint64 // not under mu: TruncateBack calls that cut files, for readers
 	visibleSeq uint64        // readers see sequence numbers below this
 	syncedSeq  uint64        // every sequence number below this is durable
-	syncing    bool          // a goroutine is in fdatasync on behalf of all, without mu
+	syncing    int           // goroutines in the active writer's group commit, without mu
 
 	// Compaction (nil cs: off). dead is what readers skip; deadQ holds
 	// applied removals waiting for their batch to become visible.
@@ -87,7 +83,8 @@ type Log struct {
 	// applied compaction.
 	lastApplyUpto uint64
 
-	bufPool sync.Pool // not under mu: frame buffers
+	bufPool sync.Pool // not under mu: read buffers
+	encPool sync.Pool // not under mu: frame encoders
 }
 
 // NextSeq returns the sequence number the next appended record will get.
@@ -138,7 +135,7 @@ func (l *Log) Close() error {
 		l.mu.Unlock()
 		return ErrClosed
 	}
-	for l.syncing {
+	for l.syncing > 0 {
 		l.cond.Wait()
 	}
 	l.closed = true

@@ -118,29 +118,12 @@ func (l *Log) install(ld *loaded) error {
 	if ld.torn != nil {
 		l.log.Warn("wal: cutting torn write at end of log", "file", last.name, "offset", last.size, "damage", ld.torn)
 	}
-	// Write again what no fsync confirmed: after a failed fsync the kernel
-	// may have dropped those pages while still serving them from memory,
-	// and a later fsync would not write them. Then cut anything after the
-	// last valid frame (a torn write, or space reserved earlier) and sync,
-	// so the offsets recorded as durable in new frames are true.
-	from := max(ld.lastSynced, segment.FileHeaderSize)
-	if from < last.size {
-		if err := segment.RewriteUnconfirmed(last.f, from, last.size); err != nil {
-			ld.close()
-			return fmt.Errorf("rewrite %s from %d: %w", last.name, from, err)
-		}
-	}
-	// A segment sealed by Close (synced, cut to its frames) needs neither:
-	// skipping them keeps Open free of fsyncs.
-	if from < last.size || ld.lastFileSize != last.size {
-		if err := last.f.Truncate(last.size); err != nil {
-			ld.close()
-			return fmt.Errorf("cut %s at %d: %w", last.name, last.size, err)
-		}
-		if err := last.f.Sync(); err != nil {
-			ld.close()
-			return fmt.Errorf("sync %s: %w", last.name, err)
-		}
+	// Write again what no fsync confirmed and cut what follows the last
+	// valid frame (see segment.Recover).
+	w, err := segment.Recover(last.f, last.name, last.id, ld.lastSynced, last.size, ld.lastFileSize, l.opts.SegmentSize)
+	if err != nil {
+		ld.close()
+		return err
 	}
 	// The last segment's index file (written when it was sealed at Close)
 	// goes stale with the first append. That is harmless while the segment
@@ -153,7 +136,7 @@ func (l *Log) install(ld *loaded) error {
 		l.staleIdxSize = last.size
 	}
 	l.segs = ld.segs
-	l.active = segment.Resume(last.f, last.name, last.id, last.size, l.opts.SegmentSize)
+	l.active = w
 	return nil
 }
 

@@ -58,21 +58,10 @@ func (l *Log) seal() error {
 // sealData makes the active segment's data durable and cuts the file to
 // it. Called with l.mu held.
 func (l *Log) sealData() error {
-	w := l.active
-	if err := w.File().Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", w.Name(), err)
-	}
 	l.waitMapReads(l.segs[len(l.segs)-1:]) // Gets reading the writer's mapping
-	if err := w.Unmap(); err != nil {
-		return fmt.Errorf("unmap %s: %w", w.Name(), err)
+	if err := l.active.Seal(); err != nil {
+		return err
 	}
-	if err := w.File().Truncate(w.Offset()); err != nil {
-		return fmt.Errorf("truncate %s: %w", w.Name(), err)
-	}
-	if err := w.File().Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", w.Name(), err)
-	}
-	w.MarkSynced(w.Offset())
 	l.syncedSeq = l.nextSeq
 	l.visibleSeq = l.nextSeq
 	l.publishDead()

@@ -153,7 +153,7 @@ func (l *Log) moveNext(want uint64) error {
 // seal job left queued, so truncation can delete and cut files. It returns
 // with l.mu held, which it releases while waiting.
 func (l *Log) quiesce() error {
-	for l.rewriting || l.syncing {
+	for l.rewriting || l.syncing > 0 {
 		l.cond.Wait()
 	}
 	if err := l.writable(); err != nil {
@@ -232,11 +232,9 @@ func (l *Log) dropped(n int, err error) error {
 // The cut is made durable in the bounds file before any file is touched,
 // so it happens whole: Open carries out a cut it finds there.
 func (l *Log) truncBack(next uint64) error {
-	w := l.active
-	if err := w.File().Sync(); err != nil {
-		return l.fail(fmt.Errorf("sync %s: %w", w.Name(), err))
+	if err := l.active.SyncAll(); err != nil {
+		return l.fail(err)
 	}
-	w.MarkSynced(w.Offset())
 	l.syncedSeq, l.visibleSeq = l.nextSeq, l.nextSeq
 	c, err := l.findCut(next)
 	if err != nil {
@@ -263,8 +261,8 @@ func (l *Log) truncBack(next uint64) error {
 	l.cuts.Add(1)
 	l.waitMapReads(l.segs)
 	l.waitMapReads(l.retired)
-	if err := w.Unmap(); err != nil {
-		return l.fail(fmt.Errorf("unmap %s: %w", w.Name(), err))
+	if err := l.active.Unmap(); err != nil {
+		return l.fail(fmt.Errorf("unmap %s: %w", l.active.Name(), err))
 	}
 	for _, sg := range l.segs {
 		l.retire(sg)
@@ -388,6 +386,27 @@ func applyCut(fsys vfs.FS, dir string, c *cut) error {
 	return fsys.SyncDir(dir)
 }
 
+// keptRecords decodes the records a cut keeps, stored in the bounds file
+// as the entries of a plain frame with header h.
+func keptRecords(h segment.FrameHeader, kept []byte) ([]segment.Record, error) {
+	recs := make([]segment.Record, 0, h.Count)
+	it := segment.NewEntryIter(h, kept)
+	for {
+		e, ok, err := it.Next()
+		if err != nil {
+			return nil, fmt.Errorf("bounds file's kept records: %w", err)
+		}
+		if !ok {
+			break
+		}
+		recs = append(recs, segment.Record{Key: e.Key, Value: e.Value, Tombstone: e.Tombstone})
+	}
+	if len(recs) != int(h.Count) {
+		return nil, segment.Corruptf("", -1, "bounds file keeps %d records, says %d", len(recs), h.Count)
+	}
+	return recs, nil
+}
+
 // finishTruncation completes a TruncateBack once the cut files are loaded:
 // the kept records are appended again and synced, and the cut is cleared
 // from the bounds file. Then (and at every Open) segments holding only
@@ -399,19 +418,24 @@ func (l *Log) finishTruncation(b bounds) error {
 			if l.nextSeq != h.FirstSeq {
 				return fmt.Errorf("%w: finishing truncation: log continues at %d, kept records start at %d", ErrCorrupt, l.nextSeq, h.FirstSeq)
 			}
-			frame := make([]byte, segment.FrameHeaderSize+len(c.kept))
-			copy(frame[segment.FrameHeaderSize:], c.kept)
-			h.CRC = segment.Checksum(c.kept)
-			off, err := l.active.WriteFrame(frame, h)
+			recs, err := keptRecords(h, c.kept)
 			if err != nil {
 				return err
 			}
-			l.idx.Append(uint32(l.active.ID()), h.FirstSeq, h.FirstSeq+uint64(h.Count)-1, uint32(off))
+			frame, err := segment.NewEncoder(l.opts.compressor).Batch(recs, h.Time)
+			if err != nil {
+				return err
+			}
+			frame.SetFirst(h.FirstSeq)
+			fi, err := l.active.WriteFrame(&frame)
+			if err != nil {
+				return err
+			}
+			l.idx.Append(uint32(l.active.ID()), fi.First, fi.Last, fi.Offset)
 		}
-		if err := l.active.File().Sync(); err != nil {
-			return fmt.Errorf("sync %s: %w", l.active.Name(), err)
+		if err := l.active.SyncAll(); err != nil {
+			return err
 		}
-		l.active.MarkSynced(l.active.Offset())
 		l.nextSeq, l.visibleSeq, l.syncedSeq = c.next, c.next, c.next
 		if err := writeBounds(l.fs, l.dir, bounds{front: b.front}); err != nil {
 			return err

@@ -32,39 +32,24 @@ var observers = map[string][]string{
 var mutants = []Mutant{
 	// --- durability -------------------------------------------------
 	{
-		Name: "wal-sync-skipped", Class: "durability", File: "wal/append.go",
-		Desc: "group commit never calls fdatasync: Immediate appends are acknowledged unsynced",
+		Name: "segment-sync-skipped", Class: "durability", File: "segment/writer.go",
+		Desc: "the writer's group commit never calls fdatasync: Immediate appends are acknowledged unsynced",
 		Edits: []Edit{{
-			Old: `		err := w.File().Sync()
-		l.mu.Lock()`,
+			Old: `		err := w.f.Sync()
+		w.mu.Lock()`,
 			New: `		var err error // fdatasync skipped
-		l.mu.Lock()`,
+		w.mu.Lock()`,
 		}},
 	},
 	{
-		Name: "wal-synced-before-fsync", Class: "durability", File: "wal/append.go",
-		Desc: "syncUntil marks the offset and syncedSeq durable before the fdatasync runs",
+		Name: "segment-synced-before-fsync", Class: "durability", File: "segment/writer.go",
+		Desc: "the group commit marks the offset durable before the fdatasync runs",
 		Edits: []Edit{{
-			Old: `		l.mu.Unlock()
-		err := w.File().Sync()
-		l.mu.Lock()
-		l.syncing = false
-		if err != nil {
-			return l.fail(fmt.Errorf("sync %s: %w", w.Name(), err))
-		}
-		w.MarkSynced(off)
-		l.syncedSeq = max(l.syncedSeq, upto)
-`,
-			New: `		w.MarkSynced(off)
-		l.syncedSeq = max(l.syncedSeq, upto)
-		l.mu.Unlock()
-		err := w.File().Sync()
-		l.mu.Lock()
-		l.syncing = false
-		if err != nil {
-			return l.fail(fmt.Errorf("sync %s: %w", w.Name(), err))
-		}
-`,
+			Old: `		cover := w.written
+		w.mu.Unlock()`,
+			New: `		cover := w.written
+		w.synced = max(w.synced, cover)
+		w.mu.Unlock()`,
 		}},
 	},
 	{
@@ -100,19 +85,15 @@ var mutants = []Mutant{
 		},
 	},
 	{
-		Name: "wal-seal-cut-not-synced", Class: "durability", File: "wal/seal.go",
-		Desc: "sealData truncates the sealed segment to its data but does not sync the cut",
+		Name: "segment-seal-cut-not-synced", Class: "durability", File: "segment/writer.go",
+		Desc: "Seal truncates the sealed segment to its data but does not sync the cut",
 		Edits: []Edit{{
-			Old: `	if err := w.File().Truncate(w.Offset()); err != nil {
-		return fmt.Errorf("truncate %s: %w", w.Name(), err)
-	}
-	if err := w.File().Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", w.Name(), err)
-	}
+			Old: `		w.size = w.off
+		if err := w.f.Sync(); err != nil {
+			return w.failLocked(fmt.Errorf("sync %s: %w", w.name, err))
+		}
 `,
-			New: `	if err := w.File().Truncate(w.Offset()); err != nil {
-		return fmt.Errorf("truncate %s: %w", w.Name(), err)
-	}
+			New: `		w.size = w.off
 `,
 		}},
 	},
@@ -175,7 +156,7 @@ var mutants = []Mutant{
 	},
 	{
 		Name: "segment-decoded-len-unbounded", Class: "integrity", File: "segment/codec.go",
-		Desc: "DecodedLen accepts a compressed payload claiming more than MaxPayload decoded bytes",
+		Desc: "decodedLen accepts a compressed payload claiming more than MaxPayload decoded bytes",
 		Edits: []Edit{{
 			Old: `	case n > MaxPayload:
 		return 0, Corruptf("", -1, "codec %d payload claims %d decoded bytes, over limit", h.Codec, n)
@@ -204,45 +185,42 @@ var mutants = []Mutant{
 		}},
 	},
 	{
-		Name: "wal-torn-cut-one-short", Class: "recovery", File: "wal/recover.go",
-		Desc: "Open cuts the newest segment one byte before the end of its last valid frame",
+		Name: "segment-torn-cut-one-short", Class: "recovery", File: "segment/writer.go",
+		Desc: "Recover cuts the newest file one byte before the end of its last valid frame",
 		Edits: []Edit{{
-			Old: `if err := last.f.Truncate(last.size); err != nil {`,
-			New: `if err := last.f.Truncate(last.size - 1); err != nil {`,
+			Old: `if err := f.Truncate(end); err != nil {`,
+			New: `if err := f.Truncate(end - 1); err != nil {`,
 		}},
 	},
 	{
-		Name: "wal-torn-tail-not-cut", Class: "recovery", File: "wal/recover.go",
-		Desc: "Open leaves a torn tail in place (the truncate is skipped, the sync kept)",
+		Name: "segment-torn-tail-not-cut", Class: "recovery", File: "segment/writer.go",
+		Desc: "Recover leaves a torn tail in place (the truncate is skipped, the sync kept)",
 		Edits: []Edit{{
-			Old: `		if err := last.f.Truncate(last.size); err != nil {
-			ld.close()
-			return fmt.Errorf("cut %s at %d: %w", last.name, last.size, err)
+			Old: `		if err := f.Truncate(end); err != nil {
+			return nil, fmt.Errorf("cut %s at %d: %w", name, end, err)
 		}
 `,
 			New: ``,
 		}},
 	},
 	{
-		Name: "wal-torn-cut-not-synced", Class: "recovery", File: "wal/recover.go",
-		Desc: "Open cuts the torn tail but does not sync the cut",
+		Name: "segment-torn-cut-not-synced", Class: "recovery", File: "segment/writer.go",
+		Desc: "Recover cuts the torn tail but does not sync the cut",
 		Edits: []Edit{{
-			Old: `		if err := last.f.Sync(); err != nil {
-			ld.close()
-			return fmt.Errorf("sync %s: %w", last.name, err)
+			Old: `		if err := f.Sync(); err != nil {
+			return nil, fmt.Errorf("sync %s: %w", name, err)
 		}
 `,
 			New: ``,
 		}},
 	},
 	{
-		Name: "wal-open-no-rewrite", Class: "recovery", File: "wal/recover.go",
-		Desc: "Open does not rewrite the bytes no fsync confirmed before syncing them",
+		Name: "segment-recover-no-rewrite", Class: "recovery", File: "segment/writer.go",
+		Desc: "Recover does not rewrite the bytes no fsync confirmed before syncing them",
 		Edits: []Edit{{
-			Old: `	if from < last.size {
-		if err := segment.RewriteUnconfirmed(last.f, from, last.size); err != nil {
-			ld.close()
-			return fmt.Errorf("rewrite %s from %d: %w", last.name, from, err)
+			Old: `	if from < end {
+		if err := rewriteUnconfirmed(f, from, end); err != nil {
+			return nil, fmt.Errorf("rewrite %s from %d: %w", name, from, err)
 		}
 	}
 `,
@@ -363,15 +341,10 @@ var mutants = []Mutant{
 	},
 	{
 		Name: "keyset-torn-tail-not-cut", Class: "commandids", File: "keyset/keyset.go",
-		Desc: "Open keeps a torn delta tail instead of truncating it",
+		Desc: "Open keeps a torn delta tail: it tells recovery the valid frames end at the file's end",
 		Edits: []Edit{{
-			Old: `		if res.Tail == segment.TailTorn {
-			if err := df.Truncate(res.End); err != nil {
-				return fail(fmt.Errorf("keyset: cut torn tail of %s at %d: %w", s.deltaPath, res.End, err))
-			}
-		}
-`,
-			New: ``,
+			Old: `segment.Recover(df, s.deltaPath, s.gen, res.MaxSynced, res.End, size, 0)`,
+			New: `segment.Recover(df, s.deltaPath, s.gen, res.MaxSynced, size, size, 0)`,
 		}},
 	},
 	{
@@ -389,13 +362,38 @@ var mutants = []Mutant{
 		Desc: "a failed group-commit fdatasync is logged and the batches counted durable",
 		Edits: []Edit{{
 			Old: `		if err != nil {
-			return l.fail(fmt.Errorf("sync %s: %w", w.Name(), err))
+			return l.fail(err)
 		}
-		w.MarkSynced(off)`,
+		l.syncedSeq = max(l.syncedSeq, upto)`,
 			New: `		if err != nil {
 			l.log.Warn("wal: sync failed", "err", err)
 		}
-		w.MarkSynced(off)`,
+		l.syncedSeq = max(l.syncedSeq, upto)`,
+		}},
+	},
+	{
+		Name: "segment-sync-error-ignored", Class: "failure", File: "segment/writer.go",
+		Desc: "the writer's group commit counts a failed fdatasync as done",
+		Edits: []Edit{{
+			Old: `		if err != nil {
+			return w.fail(fmt.Errorf("sync %s: %w", w.name, err))
+		}
+		w.synced = max(w.synced, cover)`,
+			New: `		_ = err // the failure is dropped
+		w.synced = max(w.synced, cover)`,
+		}},
+	},
+	{
+		Name: "segment-writer-fail-not-sticky", Class: "failure", File: "segment/writer.go",
+		Desc: "the writer reports a failed write or fdatasync without keeping it: later frames and syncs go on",
+		Edits: []Edit{{
+			Old: `	if w.err == nil {
+		w.err = err
+	}
+	w.cond.Broadcast()
+	return w.err`,
+			New: `	w.cond.Broadcast()
+	return err`,
 		}},
 	},
 	{

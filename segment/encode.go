@@ -1,0 +1,189 @@
+package segment
+
+import "fmt"
+
+// Record is one entry to encode into a frame: its sequence number is the
+// frame's to give (see Encoder.Batch).
+type Record struct {
+	Key   []byte
+	Value []byte
+	// Tombstone marks a record that, once compacted, removes every entry
+	// with the same key and a sequence number up to its own (itself too).
+	Tombstone bool
+}
+
+// Frame is one encoded frame, ready for Writer.WriteFrame: room for the
+// header, then the stored payload, and every header field the encoding
+// decided. It aliases the Encoder that made it and is valid until the
+// Encoder's next use.
+type Frame struct {
+	buf  []byte      // FrameHeaderSize bytes of room, then the stored payload
+	h    FrameHeader // all but Length and Synced, which the writer fills
+	last uint64      // sparse frames: the last entry's sequence number
+}
+
+// SetFirst gives a frame made by Encoder.Batch its first sequence number;
+// its records take the numbers from first on.
+func (f *Frame) SetFirst(first uint64) { f.h.FirstSeq = first }
+
+// SetCompact marks the frame's append as applying compaction (FlagCompact).
+func (f *Frame) SetCompact() { f.h.Flags |= FlagCompact }
+
+// Size is the frame's size on disk.
+func (f *Frame) Size() int64 { return int64(len(f.buf)) }
+
+// Count is the number of entries in the frame.
+func (f *Frame) Count() uint32 { return f.h.Count }
+
+// lastSeq is the sequence number of the frame's last entry.
+func (f *Frame) lastSeq() uint64 {
+	if f.h.Flags&FlagSparse != 0 {
+		return f.last
+	}
+	return f.h.FirstSeq + uint64(f.h.Count) - 1
+}
+
+// Encoder turns records into frames. It makes every choice a frame's
+// encoding has: keys prefix-compressed or plain, whether and how the
+// payload is compressed, and its checksum. It is not safe for concurrent
+// use; keep one per goroutine (or pool them) for its buffers.
+type Encoder struct {
+	comp *Compressor // nil: never compress
+	buf  []byte      // header room, then the entries
+	cbuf []byte      // header room, then the compressed entries
+}
+
+// NewEncoder returns an encoder compressing payloads with comp (nil: none).
+func NewEncoder(comp *Compressor) *Encoder { return &Encoder{comp: comp} }
+
+// Cap is the memory the encoder's buffers hold, for a pool that drops an
+// encoder a rare huge batch has grown.
+func (e *Encoder) Cap() int { return cap(e.buf) + cap(e.cbuf) }
+
+// errBatchSize is Batch's error for records whose encoding would exceed
+// MaxPayload.
+var errBatchSize = fmt.Errorf("%w: batch over %d bytes", ErrInvalid, MaxPayload)
+
+// Batch encodes records (at least one) as one frame whose entries have
+// contiguous sequence numbers, from the one SetFirst gives it. Records of
+// two or more whose keys share a prefix (route events of a batch do) are
+// stored with FlagPrefix keys when that is smaller than plain keys; a
+// single record, or keys that share nothing (the raft store's have none),
+// are stored plainly, which costs nothing to decode. Records whose key and
+// value bytes, plus two per record, exceed MaxPayload give an error
+// wrapping ErrInvalid, whatever their encoding, so that a frame's keys
+// stay within MaxFrameKeyBytes; so does a plain encoding over MaxPayload.
+func (e *Encoder) Batch(records []Record, time int64) (Frame, error) {
+	if len(records) == 0 {
+		return Frame{}, fmt.Errorf("%w: a frame of no records", ErrInvalid)
+	}
+	e.buf = append(e.buf[:0], make([]byte, FrameHeaderSize)...)
+	flags, err := e.appendBatch(records)
+	if err != nil {
+		return Frame{}, err
+	}
+	return e.finish(FrameHeader{Time: time, Count: uint32(len(records)), Flags: flags}), nil
+}
+
+// appendBatch appends the entries of records to e.buf and returns the
+// frame flags of that encoding.
+func (e *Encoder) appendBatch(records []Record) (uint8, error) {
+	start := len(e.buf)
+	// Unless the first two keys share more than the byte that storing the
+	// shared length takes, encode plainly without trying.
+	if len(records) > 1 && sharedPrefix(records[0].Key, records[1].Key) > 1 {
+		plain := 0
+		var prev []byte
+		for _, r := range records {
+			// Each length takes at least a byte: plain is at most
+			// what the plain encoding takes.
+			if plain += len(r.Key) + len(r.Value) + 2; plain > MaxPayload {
+				return 0, errBatchSize
+			}
+			e.buf = AppendPrefixEntry(e.buf, prev, r.Key, r.Value, r.Tombstone)
+			prev = r.Key
+		}
+		if len(e.buf)-start < plain {
+			return FlagPrefix, nil
+		}
+		e.buf = e.buf[:start] // it saved nothing: plain after all
+	}
+	for _, r := range records {
+		e.buf = AppendEntry(e.buf, r.Key, r.Value, r.Tombstone)
+		if len(e.buf)-start > MaxPayload {
+			return 0, errBatchSize
+		}
+	}
+	return 0, nil
+}
+
+// Sparse encodes entries (at least one, with strictly ascending sequence
+// numbers that may leave gaps) as one FlagSparse frame, as the compactor
+// writes what survives of a frame. Keys are prefix-compressed when that is
+// smaller; both ways are tried, as the compactor runs off the append path.
+// Entries that do not fit one frame give an error wrapping ErrInvalid.
+func (e *Encoder) Sparse(entries []Entry, time int64) (Frame, error) {
+	if len(entries) == 0 {
+		return Frame{}, fmt.Errorf("%w: a frame of no entries", ErrInvalid)
+	}
+	keys := 0
+	for i, en := range entries {
+		if i > 0 && en.Seq <= entries[i-1].Seq {
+			return Frame{}, fmt.Errorf("%w: sparse entries out of order (%d after %d)", ErrInvalid, en.Seq, entries[i-1].Seq)
+		}
+		keys += len(en.Key)
+	}
+	e.buf = append(e.buf[:0], make([]byte, FrameHeaderSize)...)
+	start := len(e.buf)
+	e.buf = appendSparse(e.buf, entries, true)
+	mid := len(e.buf)
+	e.buf = appendSparse(e.buf, entries, false)
+	flags := FlagSparse
+	if mid-start < len(e.buf)-mid && keys <= MaxFrameKeyBytes {
+		e.buf = e.buf[:mid]
+		flags |= FlagPrefix
+	} else {
+		e.buf = e.buf[:start+copy(e.buf[start:], e.buf[mid:])]
+	}
+	if len(e.buf)-start > MaxPayload {
+		return Frame{}, fmt.Errorf("%w: %d entries over %d bytes", ErrInvalid, len(entries), MaxPayload)
+	}
+	f := e.finish(FrameHeader{FirstSeq: entries[0].Seq, Time: time, Count: uint32(len(entries)), Flags: flags})
+	f.last = entries[len(entries)-1].Seq
+	return f, nil
+}
+
+// appendSparse appends entries as those of a FlagSparse frame, with
+// FlagPrefix keys if prefix is set.
+func appendSparse(dst []byte, entries []Entry, prefix bool) []byte {
+	for i, en := range entries {
+		var prev []byte
+		var delta uint64
+		if i > 0 {
+			prev, delta = entries[i-1].Key, en.Seq-entries[i-1].Seq-1
+		}
+		if prefix {
+			dst = AppendSparsePrefixEntry(dst, i == 0, delta, prev, en.Key, en.Value, en.Tombstone)
+		} else {
+			dst = AppendSparseEntry(dst, i == 0, delta, en.Key, en.Value, en.Tombstone)
+		}
+	}
+	return dst
+}
+
+// finish compresses the entries in e.buf if that makes them smaller and
+// returns the frame with its payload checksum.
+func (e *Encoder) finish(h FrameHeader) Frame {
+	buf := e.buf
+	h.Codec = CodecNone
+	if e.comp != nil && e.comp.Codec() != CodecNone && len(buf)-FrameHeaderSize >= e.comp.min {
+		var out []byte
+		out, h.Codec = e.comp.Compress(append(e.cbuf[:0], make([]byte, FrameHeaderSize)...), buf[FrameHeaderSize:])
+		e.cbuf = out
+		if h.Codec != CodecNone {
+			buf = out
+		}
+	}
+	h.CRC = Checksum(buf[FrameHeaderSize:])
+	return Frame{buf: buf, h: h}
+}

@@ -1,0 +1,380 @@
+package segment
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/seglog/journal/vfs/vfstest"
+)
+
+// readAll scans the file name on fs and returns its entries with the
+// scan's result.
+func readAll(t *testing.T, fs *vfstest.FS, name string) ([]Entry, ScanResult) {
+	t.Helper()
+	out, res, err := scanAll(fs, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, res
+}
+
+// scanAll is readAll for goroutines other than the test's.
+func scanAll(fs *vfstest.FS, name string) ([]Entry, ScanResult, error) {
+	f, err := fs.Open(name)
+	if err != nil {
+		return nil, ScanResult{}, err
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil {
+		return nil, ScanResult{}, err
+	}
+	var out []Entry
+	res, err := Scan(f, size, name, func(off int64, h FrameHeader, p []byte) error {
+		it := NewEntryIter(h, p)
+		for {
+			e, ok, err := it.Next()
+			if err != nil || !ok {
+				return err
+			}
+			out = append(out, Entry{Seq: e.Seq, Key: bytes.Clone(e.Key), Value: bytes.Clone(e.Value), Tombstone: e.Tombstone})
+		}
+	})
+	if err != nil {
+		return nil, res, fmt.Errorf("scan %s: %w", name, err)
+	}
+	return out, res, nil
+}
+
+// create is Create with the directory synced, so that crash states hold
+// the file.
+func create(t *testing.T, fs *vfstest.FS, name string, fh FileHeader, reserve int64) *Writer {
+	t.Helper()
+	w, err := Create(fs, name, fh, reserve)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.SyncDir("/"); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// TestWriterSyncIsAGroupCommit has goroutines write frames (serialized, as
+// a log serializes them) and each wait for its own with Sync while others
+// write during the fdatasync: every frame acknowledged is in the strict
+// crash state taken right after its Sync returned, and callers share
+// fdatasyncs.
+func TestWriterSyncIsAGroupCommit(t *testing.T) {
+	fs := vfstest.New()
+	fs.YieldDuringSyncs()
+	w := create(t, fs, "1.seg", FileHeader{ID: 1}, 1<<20)
+	defer w.Close()
+	const workers, per = 8, 40
+	var mu sync.Mutex // serializes WriteFrame, as the log's lock does
+	enc := NewEncoder(nil)
+	next := uint64(1)
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for g := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range per {
+				mu.Lock()
+				f, err := enc.Batch([]Record{{Key: []byte("k"), Value: fmt.Appendf(nil, "g%d-%d", g, i)}}, 0)
+				if err != nil {
+					mu.Unlock()
+					errs <- err
+					return
+				}
+				f.SetFirst(next)
+				fi, err := w.WriteFrame(&f)
+				next++
+				off := w.Offset()
+				mu.Unlock()
+				if err != nil {
+					errs <- err
+					return
+				}
+				if err := w.Sync(off); err != nil {
+					errs <- err
+					return
+				}
+				got, _, err := scanAll(fs.CrashClone(vfstest.CrashOptions{}), "1.seg")
+				if err != nil {
+					errs <- err
+					return
+				}
+				if uint64(len(got)) < fi.Last {
+					errs <- fmt.Errorf("frame of seq %d acknowledged by Sync(%d), but a crash keeps %d entries", fi.Last, off, len(got))
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if n := w.Syncs(); n >= workers*per || n == 0 {
+		t.Fatalf("%d Syncs took %d fdatasyncs; want fewer (shared) and at least one", workers*per, n)
+	}
+	t.Logf("%d Syncs, %d fdatasyncs", workers*per, w.Syncs())
+}
+
+// TestWriterFailureIsSticky: after a failed fdatasync, or a failed write,
+// the writer refuses every later frame and sync with that failure, even
+// once the file system works again.
+func TestWriterFailureIsSticky(t *testing.T) {
+	for _, op := range []vfstest.Op{vfstest.OpSync, vfstest.OpWrite} {
+		t.Run(op.String(), func(t *testing.T) {
+			fs := vfstest.New()
+			w, err := Create(fs, "1.seg", FileHeader{ID: 1}, 0) // unmapped: frames are written
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			enc := NewEncoder(nil)
+			write := func(seq uint64) error {
+				f, err := enc.Batch([]Record{{Key: []byte("k"), Value: []byte("v")}}, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f.SetFirst(seq)
+				_, err = w.WriteFrame(&f)
+				return err
+			}
+			if err := write(1); err != nil {
+				t.Fatal(err)
+			}
+			injected := errors.New("injected")
+			fs.InjectError(op, 1, injected)
+			var first error
+			if op == vfstest.OpSync {
+				first = w.Sync(w.Offset())
+			} else {
+				first = write(2)
+			}
+			if !errors.Is(first, injected) {
+				t.Fatalf("failing %v: got %v, want the injected error", op, first)
+			}
+			fs.ClearErrors()
+			if err := write(3); !errors.Is(err, injected) {
+				t.Fatalf("WriteFrame after a failed %v: %v; want the first failure again", op, err)
+			}
+			if err := w.Sync(w.Offset() + 1); !errors.Is(err, injected) {
+				t.Fatalf("Sync after a failed %v: %v; want the first failure again", op, err)
+			}
+			if err := w.Err(); !errors.Is(err, injected) {
+				t.Fatalf("Err() = %v; want the first failure", err)
+			}
+		})
+	}
+}
+
+// TestCreateBufferedWritesAtFlush: a buffered file holds nothing of its
+// frames until the buffer fills or is flushed, then reads back whole; its
+// frames record their own offsets as durable, since the file is used only
+// once synced whole.
+func TestCreateBufferedWritesAtFlush(t *testing.T) {
+	fs := vfstest.New()
+	w, err := CreateBuffered(fs, "c.seg", FileHeader{ID: 4, Flags: FileCompacted}, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	enc := NewEncoder(nil)
+	var want []Entry
+	for i := range 10 {
+		seq := uint64(10 + 3*i) // gaps: a compactor's copy
+		want = append(want, Entry{Seq: seq, Key: []byte("route-a"), Value: []byte{byte(i)}})
+		f, err := enc.Sparse(want[len(want)-1:], 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fi, err := w.WriteFrame(&f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.First != seq || fi.Last != seq || fi.Count != 1 {
+			t.Fatalf("frame %d: %+v, want seq %d", i, fi, seq)
+		}
+	}
+	if n := fs.Count(vfstest.OpWrite); n != 0 {
+		t.Fatalf("%d writes before Flush; want the frames buffered", n)
+	}
+	if err := w.SyncAll(); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.SyncDir("/"); err != nil {
+		t.Fatal(err)
+	}
+	got, res := readAll(t, fs.CrashClone(vfstest.CrashOptions{}), "c.seg")
+	if res.Tail != TailClean || res.End != w.Offset() || len(got) != len(want) {
+		t.Fatalf("after SyncAll a crash keeps %d entries, %+v; want %d ending at %d", len(got), res, len(want), w.Offset())
+	}
+	for i := range want {
+		if got[i].Seq != want[i].Seq || !bytes.Equal(got[i].Value, want[i].Value) {
+			t.Fatalf("entry %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if res.MaxSynced < res.End-(FrameHeaderSize+16) {
+		t.Fatalf("frames record %d as durable; want their own offsets (last frame near %d)", res.MaxSynced, res.End)
+	}
+}
+
+// TestRecoverRewritesCutsAndSyncs: Recover writes again what no frame
+// recorded as durable, cuts what follows the valid frames, and syncs; a
+// sealed file (synced whole, cut to its frames) is left without a write
+// or an fdatasync.
+func TestRecoverRewritesCutsAndSyncs(t *testing.T) {
+	fs := vfstest.New()
+	w := create(t, fs, "1.seg", FileHeader{ID: 1}, 1<<20) // grows ahead with zeros
+	enc := NewEncoder(nil)
+	for i := range 5 {
+		f, err := enc.Batch([]Record{{Key: []byte("k"), Value: []byte{byte(i)}}}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.SetFirst(uint64(i + 1))
+		if _, err := w.WriteFrame(&f); err != nil {
+			t.Fatal(err)
+		}
+		if i == 2 {
+			if err := w.Sync(w.Offset()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	end := w.Offset()
+	w.Close()
+	// A torn write after the last frame.
+	f, err := fs.OpenReadWrite("1.seg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte{1, 2, 3}, end); err != nil {
+		t.Fatal(err)
+	}
+	entries, res := readAll(t, fs, "1.seg")
+	if len(entries) != 5 || res.End != end || res.Tail != TailTorn {
+		t.Fatalf("before Recover: %d entries, %+v", len(entries), res)
+	}
+	size, _ := f.Size()
+	writes, syncs := fs.Count(vfstest.OpWrite), fs.Count(vfstest.OpSync)
+	rw, err := Recover(f, "1.seg", 1, res.MaxSynced, res.End, size, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fs.Count(vfstest.OpWrite) == writes || fs.Count(vfstest.OpSync) == syncs {
+		t.Fatal("Recover neither rewrote the unconfirmed frames nor synced")
+	}
+	if got, _ := f.Size(); got != end || rw.Offset() != end || rw.Synced() != end {
+		t.Fatalf("after Recover: file of %d bytes, writer at %d synced %d; want all %d", got, rw.Offset(), rw.Synced(), end)
+	}
+	entries, res = readAll(t, fs.CrashClone(vfstest.CrashOptions{}), "1.seg")
+	if len(entries) != 5 || res.Tail != TailClean || res.End != end {
+		t.Fatalf("crash after Recover: %d entries, %+v; want 5, clean at %d", len(entries), res, end)
+	}
+	// Sealed now: a second Recover touches nothing.
+	writes, syncs = fs.Count(vfstest.OpWrite), fs.Count(vfstest.OpSync)
+	if _, err := Recover(f, "1.seg", 1, end, end, end, 0); err != nil {
+		t.Fatal(err)
+	}
+	if fs.Count(vfstest.OpWrite) != writes || fs.Count(vfstest.OpSync) != syncs {
+		t.Fatal("Recover of a sealed file wrote or synced")
+	}
+	f.Close()
+}
+
+// TestEncoderChoosesTheSmallerEncoding: batches whose keys share a prefix
+// are stored with prefix keys, others plainly; a compressor is used only
+// where it makes the payload smaller; every frame reads back as written.
+func TestEncoderChoosesTheSmallerEncoding(t *testing.T) {
+	s2, err := NewCompressor(CodecS2, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	route := func(i int) []byte { return fmt.Appendf(nil, "route/orders-%03d", i) }
+	cases := []struct {
+		name      string
+		comp      *Compressor
+		recs      []Record
+		wantFlags uint8
+		wantCodec uint8
+	}{
+		{"one record", nil, []Record{{Key: route(1), Value: []byte("started")}}, 0, CodecNone},
+		{"shared keys", nil, []Record{{Key: route(1), Value: []byte("a")}, {Key: route(2), Value: []byte("b")}}, FlagPrefix, CodecNone},
+		{"keyless", nil, []Record{{Value: []byte("a")}, {Value: []byte("b")}}, 0, CodecNone},
+		{"compressible", s2, []Record{{Key: route(1), Value: bytes.Repeat([]byte("x"), 4096)}}, 0, CodecS2},
+		{"too small to compress", s2, []Record{{Key: route(1), Value: []byte("x")}}, 0, CodecNone},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := vfstest.New()
+			w, err := Create(fs, "1.seg", FileHeader{ID: 1}, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			f, err := NewEncoder(tc.comp).Batch(tc.recs, 42)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.SetFirst(7)
+			if _, err := w.WriteFrame(&f); err != nil {
+				t.Fatal(err)
+			}
+			rf, _ := fs.Open("1.seg")
+			defer rf.Close()
+			_, h, p, err := NewReader(rf, w.Offset(), "1.seg").Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h.Flags != tc.wantFlags || h.Codec != tc.wantCodec || h.FirstSeq != 7 || h.Time != 42 || h.Count != uint32(len(tc.recs)) {
+				t.Fatalf("header %+v; want flags %d codec %d first 7 time 42 count %d", h, tc.wantFlags, tc.wantCodec, len(tc.recs))
+			}
+			it := NewEntryIter(h, p)
+			for i, r := range tc.recs {
+				e, ok, err := it.Next()
+				if err != nil || !ok || e.Seq != uint64(7+i) || !bytes.Equal(e.Key, r.Key) || !bytes.Equal(e.Value, r.Value) {
+					t.Fatalf("entry %d: %+v ok=%v err=%v; want %+v", i, e, ok, err, r)
+				}
+			}
+			if _, ok, err := it.Next(); ok || err != nil {
+				t.Fatalf("after the last entry: ok=%v err=%v", ok, err)
+			}
+		})
+	}
+}
+
+// TestEncoderRefusesWhatNoFrameHolds: no records, a batch over
+// MaxPayload, and sparse entries out of order are ErrInvalid.
+func TestEncoderRefusesWhatNoFrameHolds(t *testing.T) {
+	enc := NewEncoder(nil)
+	big := make([]byte, MaxPayload/2)
+	for _, tc := range []struct {
+		name string
+		err  func() error
+	}{
+		{"no records", func() error { _, err := enc.Batch(nil, 0); return err }},
+		{"no entries", func() error { _, err := enc.Sparse(nil, 0); return err }},
+		{"over MaxPayload", func() error {
+			_, err := enc.Batch([]Record{{Key: []byte("a"), Value: big}, {Key: []byte("b"), Value: big}}, 0)
+			return err
+		}},
+		{"sparse out of order", func() error {
+			_, err := enc.Sparse([]Entry{{Seq: 5, Key: []byte("a")}, {Seq: 5, Key: []byte("b")}}, 0)
+			return err
+		}},
+	} {
+		if err := tc.err(); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v; want ErrInvalid", tc.name, err)
+		}
+	}
+}
