@@ -75,8 +75,8 @@ func TestEveryParsedFrameHeaderIsPlausible(t *testing.T) {
 		}
 		if _, err := ParseFrameHeader(b); err == nil {
 			accepted++
-			if !PlausibleFrameHeader(b) {
-				t.Fatalf("seed 21, header %d %+v: ParseFrameHeader accepts it, PlausibleFrameHeader rejects it", i, h)
+			if !plausibleFrameHeader(b) {
+				t.Fatalf("seed 21, header %d %+v: ParseFrameHeader accepts it, plausibleFrameHeader rejects it", i, h)
 			}
 		}
 	}

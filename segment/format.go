@@ -214,11 +214,11 @@ func ParseFrameHeader(src []byte) (FrameHeader, error) {
 	return h, nil
 }
 
-// PlausibleFrameHeader reports whether b could start a frame header,
+// plausibleFrameHeader reports whether b could start a frame header,
 // without computing its checksum: a cheap filter that rejects most other
 // bytes when salvage looks for frames at every offset. Every header
 // ParseFrameHeader accepts is plausible.
-func PlausibleFrameHeader(b []byte) bool {
+func plausibleFrameHeader(b []byte) bool {
 	if len(b) < FrameHeaderSize {
 		return false
 	}

@@ -100,11 +100,8 @@ func (r *Reader) frameAt(off int64) (FrameHeader, []byte, error) {
 	if int64(len(fb)) < h.Size() {
 		return h, nil, Corruptf("", -1, "frame of %d bytes runs past end of file", h.Size())
 	}
-	p := fb[FrameHeaderSize:]
-	if got := Checksum(p); got != h.CRC {
-		return h, nil, Corruptf("", -1, "payload checksum %08x, want %08x", got, h.CRC)
-	}
-	return h, p, nil
+	p, err := framePayload(h, fb)
+	return h, p, err
 }
 
 // Next returns the next frame with its decoded payload: the entries, also

@@ -74,19 +74,9 @@ func FrameAt(img []byte, off, end int64, buf []byte, name string) (FrameHeader, 
 // off, and returns its decoded payload: fb's own bytes when stored as is,
 // else decoded into dst (grown if too small), returned too.
 func checkFrame(fb, dst []byte, off int64, name string) (FrameHeader, []byte, []byte, error) {
-	h, err := ParseFrameHeader(fb[:FrameHeaderSize])
+	h, p, err := parseFrame(fb)
 	if err != nil {
-		if err == errZeroHeader {
-			err = Corruptf("", -1, "no frame here")
-		}
 		return h, nil, dst, AtOffset(err, name, off)
-	}
-	if h.Size() != int64(len(fb)) {
-		return h, nil, dst, Corruptf(name, off, "frame of %d bytes where the index has %d", h.Size(), len(fb))
-	}
-	p := fb[FrameHeaderSize:]
-	if got := Checksum(p); got != h.CRC {
-		return h, nil, dst, Corruptf(name, off, "payload checksum %08x, want %08x", got, h.CRC)
 	}
 	if h.Codec == CodecNone {
 		return h, p, dst, nil
@@ -122,4 +112,33 @@ func readHeader(r io.ReaderAt, size, off int64, name string) (FrameHeader, error
 		return h, AtOffset(err, name, off)
 	}
 	return h, nil
+}
+
+// parseFrame verifies fb as exactly one frame: its header (see
+// ParseFrameHeader; zeros are "no frame here") and its payload checksum.
+// It returns the header and the stored payload, aliasing fb. Errors carry
+// no place; callers add it.
+func parseFrame(fb []byte) (FrameHeader, []byte, error) {
+	h, err := ParseFrameHeader(fb)
+	if err == errZeroHeader {
+		err = Corruptf("", -1, "no frame here")
+	}
+	if err != nil {
+		return h, nil, err
+	}
+	if h.Size() != int64(len(fb)) {
+		return h, nil, Corruptf("", -1, "frame of %d bytes where the index has %d", h.Size(), len(fb))
+	}
+	p, err := framePayload(h, fb)
+	return h, p, err
+}
+
+// framePayload checks the payload of fb, a frame of the size its header h
+// says, against the header's checksum, and returns it.
+func framePayload(h FrameHeader, fb []byte) ([]byte, error) {
+	p := fb[FrameHeaderSize:]
+	if got := Checksum(p); got != h.CRC {
+		return nil, Corruptf("", -1, "payload checksum %08x, want %08x", got, h.CRC)
+	}
+	return p, nil
 }

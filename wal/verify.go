@@ -629,58 +629,16 @@ func salvageFile(fsys vfs.FS, name string, off int64, atDamage bool, p *RepairPl
 			p.Undecoded += nonZero(data[:start])
 		}
 	}
-	lost, undecoded := salvage(name, data[start:], off+int64(start), atDamage)
-	p.Lost = append(p.Lost, lost...)
+	found, undecoded := segment.Salvage(data[start:], off+int64(start), atDamage)
+	for _, fr := range found {
+		p.Lost = append(p.Lost, LostFrame{File: name, Offset: fr.Offset, Count: fr.Count, First: fr.First, Last: fr.Last, Damaged: fr.Damaged})
+	}
 	p.Undecoded += undecoded
 	return nil
 }
 
 func nonZero(b []byte) int64 {
 	return int64(len(b) - bytes.Count(b, []byte{0}))
-}
-
-// salvage finds the frames in data (which starts at offset base of file
-// name): at every byte, a frame whose header and payload checksums hold is
-// taken whole. With atDamage, a frame at data[0] with a valid header but a
-// damaged payload is taken too (as Damaged). It returns the frames and the
-// count of non-zero bytes in no frame.
-func salvage(name string, data []byte, base int64, atDamage bool) ([]LostFrame, int64) {
-	var out []LostFrame
-	var undecoded int64
-	for i := 0; i < len(data); {
-		if i+segment.FrameHeaderSize <= len(data) && segment.PlausibleFrameHeader(data[i:]) {
-			h, err := segment.ParseFrameHeader(data[i : i+segment.FrameHeaderSize])
-			if err == nil && int64(i)+h.Size() <= int64(len(data)) {
-				pl := data[i+segment.FrameHeaderSize : i+int(h.Size())]
-				if segment.Checksum(pl) == h.CRC {
-					if last, err := storedLastSeq(h, pl); err == nil {
-						out = append(out, LostFrame{File: name, Offset: base + int64(i), Count: h.Count, First: h.FirstSeq, Last: last})
-						i += int(h.Size())
-						continue
-					}
-				} else if i == 0 && atDamage && h.Flags&segment.FlagSparse == 0 {
-					out = append(out, LostFrame{File: name, Offset: base, Count: h.Count, First: h.FirstSeq, Last: h.FirstSeq + uint64(h.Count) - 1, Damaged: true})
-					i += int(h.Size())
-					continue
-				}
-			}
-		}
-		if data[i] != 0 {
-			undecoded++
-		}
-		i++
-	}
-	return out, undecoded
-}
-
-// storedLastSeq is segment.LastSeq of a frame's stored payload, decoding it
-// first if it is compressed.
-func storedLastSeq(h segment.FrameHeader, stored []byte) (uint64, error) {
-	p, err := segment.DecodePayload(nil, h, stored)
-	if err != nil {
-		return 0, err
-	}
-	return segment.LastSeq(h, p)
 }
 
 // RepairReport says what Repair did.

@@ -114,26 +114,26 @@ var mutants = []Mutant{
 		Name: "segment-scan-no-payload-crc", Class: "integrity", File: "segment/reader.go",
 		Desc: "Reader/Scan does not verify the payload CRC of a frame",
 		Edits: []Edit{{
-			Old: `	p := fb[FrameHeaderSize:]
-	if got := Checksum(p); got != h.CRC {
-		return h, nil, Corruptf("", -1, "payload checksum %08x, want %08x", got, h.CRC)
-	}
-`,
-			New: `	p := fb[FrameHeaderSize:]
-`,
+			Old: `	p, err := framePayload(h, fb)
+	return h, p, err
+}`,
+			New: `	return h, fb[FrameHeaderSize:], nil
+}`,
 		}},
 	},
 	{
 		Name: "segment-read-no-payload-crc", Class: "integrity", File: "segment/readinto.go",
-		Desc: "random reads (ReadFrameInto/FrameAt) do not verify the payload CRC",
+		Desc: "random reads (ReadFrameInto/FrameAt) and salvage do not verify the payload CRC",
 		Edits: []Edit{{
-			Old: `	p := fb[FrameHeaderSize:]
-	if got := Checksum(p); got != h.CRC {
-		return h, nil, dst, Corruptf(name, off, "payload checksum %08x, want %08x", got, h.CRC)
-	}
-`,
-			New: `	p := fb[FrameHeaderSize:]
-`,
+			Old: `	p, err := framePayload(h, fb)
+	return h, p, err
+}
+
+// framePayload`,
+			New: `	return h, fb[FrameHeaderSize:], nil
+}
+
+// framePayload`,
 		}},
 	},
 	{
