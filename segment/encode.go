@@ -14,7 +14,7 @@ type Record struct {
 
 // Frame is one encoded frame, ready for Writer.WriteFrame: room for the
 // header, then the stored payload, and every header field the encoding
-// decided. It aliases the Encoder that made it and is valid until the
+// decided. It belongs to the Encoder that made it and is valid until the
 // Encoder's next use.
 type Frame struct {
 	buf  []byte      // FrameHeaderSize bytes of room, then the stored payload
@@ -77,18 +77,27 @@ func (e *Encoder) Batch(records []Record, time int64) (Frame, error) {
 	if len(records) == 0 {
 		return Frame{}, fmt.Errorf("%w: a frame of no records", ErrInvalid)
 	}
-	e.buf = append(e.buf[:0], make([]byte, FrameHeaderSize)...)
-	flags, err := e.appendBatch(records)
+	buf, flags, err := appendBatch(headerRoom(e.buf), records)
+	e.buf = buf
 	if err != nil {
 		return Frame{}, err
 	}
-	return e.finish(FrameHeader{Time: time, Count: uint32(len(records)), Flags: flags}), nil
+	return e.finish(buf, FrameHeader{Time: time, Count: uint32(len(records)), Flags: flags}), nil
 }
 
-// appendBatch appends the entries of records to e.buf and returns the
-// frame flags of that encoding.
-func (e *Encoder) appendBatch(records []Record) (uint8, error) {
-	start := len(e.buf)
+// headerRoom returns buf emptied but for room for a frame header, whose
+// bytes the writer fills in.
+func headerRoom(buf []byte) []byte {
+	if cap(buf) < FrameHeaderSize {
+		return make([]byte, FrameHeaderSize, 4096)
+	}
+	return buf[:FrameHeaderSize]
+}
+
+// appendBatch appends the entries of records to buf and returns it with
+// the frame flags of that encoding.
+func appendBatch(buf []byte, records []Record) ([]byte, uint8, error) {
+	start := len(buf)
 	// Unless the first two keys share more than the byte that storing the
 	// shared length takes, encode plainly without trying.
 	if len(records) > 1 && sharedPrefix(records[0].Key, records[1].Key) > 1 {
@@ -98,23 +107,23 @@ func (e *Encoder) appendBatch(records []Record) (uint8, error) {
 			// Each length takes at least a byte: plain is at most
 			// what the plain encoding takes.
 			if plain += len(r.Key) + len(r.Value) + 2; plain > MaxPayload {
-				return 0, errBatchSize
+				return buf[:start], 0, errBatchSize
 			}
-			e.buf = AppendPrefixEntry(e.buf, prev, r.Key, r.Value, r.Tombstone)
+			buf = AppendPrefixEntry(buf, prev, r.Key, r.Value, r.Tombstone)
 			prev = r.Key
 		}
-		if len(e.buf)-start < plain {
-			return FlagPrefix, nil
+		if len(buf)-start < plain {
+			return buf, FlagPrefix, nil
 		}
-		e.buf = e.buf[:start] // it saved nothing: plain after all
+		buf = buf[:start] // it saved nothing: plain after all
 	}
 	for _, r := range records {
-		e.buf = AppendEntry(e.buf, r.Key, r.Value, r.Tombstone)
-		if len(e.buf)-start > MaxPayload {
-			return 0, errBatchSize
+		buf = AppendEntry(buf, r.Key, r.Value, r.Tombstone)
+		if len(buf)-start > MaxPayload {
+			return buf[:start], 0, errBatchSize
 		}
 	}
-	return 0, nil
+	return buf, 0, nil
 }
 
 // Sparse encodes entries (at least one, with strictly ascending sequence
@@ -133,22 +142,23 @@ func (e *Encoder) Sparse(entries []Entry, time int64) (Frame, error) {
 		}
 		keys += len(en.Key)
 	}
-	e.buf = append(e.buf[:0], make([]byte, FrameHeaderSize)...)
-	start := len(e.buf)
-	e.buf = appendSparse(e.buf, entries, true)
-	mid := len(e.buf)
-	e.buf = appendSparse(e.buf, entries, false)
+	buf := headerRoom(e.buf)
+	start := len(buf)
+	buf = appendSparse(buf, entries, true)
+	mid := len(buf)
+	buf = appendSparse(buf, entries, false)
+	e.buf = buf
 	flags := FlagSparse
-	if mid-start < len(e.buf)-mid && keys <= MaxFrameKeyBytes {
-		e.buf = e.buf[:mid]
+	if mid-start < len(buf)-mid && keys <= MaxFrameKeyBytes {
+		buf = buf[:mid]
 		flags |= FlagPrefix
 	} else {
-		e.buf = e.buf[:start+copy(e.buf[start:], e.buf[mid:])]
+		buf = buf[:start+copy(buf[start:], buf[mid:])]
 	}
-	if len(e.buf)-start > MaxPayload {
+	if len(buf)-start > MaxPayload {
 		return Frame{}, fmt.Errorf("%w: %d entries over %d bytes", ErrInvalid, len(entries), MaxPayload)
 	}
-	f := e.finish(FrameHeader{FirstSeq: entries[0].Seq, Time: time, Count: uint32(len(entries)), Flags: flags})
+	f := e.finish(buf, FrameHeader{FirstSeq: entries[0].Seq, Time: time, Count: uint32(len(entries)), Flags: flags})
 	f.last = entries[len(entries)-1].Seq
 	return f, nil
 }
@@ -171,14 +181,13 @@ func appendSparse(dst []byte, entries []Entry, prefix bool) []byte {
 	return dst
 }
 
-// finish compresses the entries in e.buf if that makes them smaller and
+// finish compresses the entries in buf if that makes them smaller and
 // returns the frame with its payload checksum.
-func (e *Encoder) finish(h FrameHeader) Frame {
-	buf := e.buf
+func (e *Encoder) finish(buf []byte, h FrameHeader) Frame {
 	h.Codec = CodecNone
 	if e.comp != nil && e.comp.Codec() != CodecNone && len(buf)-FrameHeaderSize >= e.comp.min {
 		var out []byte
-		out, h.Codec = e.comp.Compress(append(e.cbuf[:0], make([]byte, FrameHeaderSize)...), buf[FrameHeaderSize:])
+		out, h.Codec = e.comp.Compress(headerRoom(e.cbuf), buf[FrameHeaderSize:])
 		e.cbuf = out
 		if h.Codec != CodecNone {
 			buf = out

@@ -3,6 +3,7 @@ package segment
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/seglog/journal/vfs"
 )
@@ -36,14 +37,16 @@ type Writer struct {
 	limit int    // buffer frames up to this many bytes (0: write each at once)
 
 	// mu guards the group commit's state; Sync holds it except during the
-	// fdatasync itself, WriteFrame only to publish written.
+	// fdatasync itself. The appending goroutine reads synced and failed
+	// without it (atomics: no lock on the append path).
 	mu      sync.Mutex
-	cond    sync.Cond // on mu: a sync finished
-	written int64     // offset through which frames are in the file (page cache)
-	synced  int64     // data in [0, synced) is durable
-	syncing bool      // a goroutine is in fdatasync on behalf of all
-	syncs   int       // fdatasyncs the group commit ran
-	err     error     // sticky: a write or fdatasync failed
+	cond    sync.Cond    // on mu: a sync finished
+	synced  atomic.Int64 // data in [0, synced) is durable; stored under mu
+	want    int64        // the largest offset a waiting Sync asked for
+	syncing bool         // a goroutine is in fdatasync on behalf of all
+	syncs   int          // fdatasyncs the group commit ran
+	failed  atomic.Bool  // err is set; stored under mu
+	err     error        // sticky: a write or fdatasync failed
 }
 
 // The file is extended with zeros in steps that grow with it, from
@@ -95,7 +98,8 @@ func Resume(f vfs.File, name string, id uint64, end, reserve int64) *Writer {
 }
 
 func newWriter(f vfs.File, name string, id uint64, end, reserve int64) *Writer {
-	w := &Writer{f: f, name: name, id: id, off: end, written: end, synced: end, size: end, ahead: reserve}
+	w := &Writer{f: f, name: name, id: id, off: end, size: end, ahead: reserve}
+	w.synced.Store(end)
 	w.cond.L = &w.mu
 	w.mapFile(reserve)
 	return w
@@ -142,7 +146,8 @@ func CreateBuffered(fs vfs.FS, name string, fh FileHeader, limit int) (*Writer, 
 	w.limit = max(limit, 1)
 	w.pend = make([]byte, FileHeaderSize, min(limit, 1<<20)+FileHeaderSize)
 	PutFileHeader(w.pend, fh)
-	w.size, w.written, w.synced = 0, 0, 0
+	w.size = 0
+	w.synced.Store(0)
 	return w, nil
 }
 
@@ -209,11 +214,7 @@ func (w *Writer) File() vfs.File { return w.f }
 func (w *Writer) Offset() int64 { return w.off }
 
 // Synced is the offset through which data is known durable.
-func (w *Writer) Synced() int64 {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.synced
-}
+func (w *Writer) Synced() int64 { return w.synced.Load() }
 
 // Syncs is the number of fdatasyncs Sync ran: with many callers, fewer
 // than calls (group commit).
@@ -234,34 +235,37 @@ func (w *Writer) Err() error {
 func (w *Writer) fail(err error) error {
 	if w.err == nil {
 		w.err = err
+		w.failed.Store(true)
 	}
 	w.cond.Broadcast()
 	return w.err
 }
 
 // Sync returns once the data through offset through is durable: the group
-// commit. One caller at a time runs fdatasync, covering every frame
-// written when it began; callers arriving meanwhile wait for it and, if it
-// did not cover them, run the next. It may run beside WriteFrame (the
-// writer's owner need not hold its own lock while it waits), and Flush
-// must have written what through covers. After a failed write or
+// commit. The frames through it must be written (WriteFrame returned;
+// Flush, for a buffered writer). One caller at a time runs fdatasync,
+// covering its own offset and those of every caller waiting then; callers
+// arriving meanwhile wait for it and, if it did not cover them, run the
+// next, for all of them. It may run beside WriteFrame (the writer's owner
+// need not hold its own lock while it waits). After a failed write or
 // fdatasync every Sync and WriteFrame returns that failure: the pages may
 // be gone from the cache while the file still shows them, so only a
 // reopen (Recover) knows what is on disk.
 func (w *Writer) Sync(through int64) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for w.synced < through {
+	for w.synced.Load() < through {
 		if w.err != nil {
 			return w.err
 		}
 		if w.syncing {
+			w.want = max(w.want, through)
 			w.cond.Wait()
 			continue
 		}
 		w.syncing = true
 		w.syncs++
-		cover := w.written
+		cover := max(through, w.want)
 		w.mu.Unlock()
 		err := w.f.Sync()
 		w.mu.Lock()
@@ -269,7 +273,7 @@ func (w *Writer) Sync(through int64) error {
 		if err != nil {
 			return w.fail(fmt.Errorf("sync %s: %w", w.name, err))
 		}
-		w.synced = max(w.synced, cover)
+		w.synced.Store(max(w.synced.Load(), cover))
 		w.cond.Broadcast()
 	}
 	return w.err
@@ -328,13 +332,11 @@ func (w *Writer) WriteFrame(f *Frame) (FrameInfo, error) {
 	if w.off+int64(len(frame)) > MaxSegmentSize {
 		return FrameInfo{}, fmt.Errorf("%w: %s would grow past %d bytes", ErrInvalid, w.name, MaxSegmentSize)
 	}
-	w.mu.Lock()
-	h, err := f.h, w.err
-	h.Synced = uint32(w.synced)
-	w.mu.Unlock()
-	if err != nil {
-		return FrameInfo{}, err
+	if w.failed.Load() {
+		return FrameInfo{}, w.Err()
 	}
+	h := f.h
+	h.Synced = uint32(w.synced.Load())
 	off := w.off
 	if w.limit > 0 {
 		// The file is used only once synced whole: everything before
@@ -366,9 +368,6 @@ func (w *Writer) WriteFrame(f *Frame) (FrameInfo, error) {
 		}
 	}
 	w.off = end
-	w.mu.Lock()
-	w.written = end
-	w.mu.Unlock()
 	return info, nil
 }
 
@@ -383,9 +382,6 @@ func (w *Writer) Flush() error {
 	}
 	w.pend = w.pend[:0]
 	w.size = max(w.size, w.off)
-	w.mu.Lock()
-	w.written = w.off
-	w.mu.Unlock()
 	return nil
 }
 

@@ -45,10 +45,10 @@ var mutants = []Mutant{
 		Name: "segment-synced-before-fsync", Class: "durability", File: "segment/writer.go",
 		Desc: "the group commit marks the offset durable before the fdatasync runs",
 		Edits: []Edit{{
-			Old: `		cover := w.written
+			Old: `		cover := max(through, w.want)
 		w.mu.Unlock()`,
-			New: `		cover := w.written
-		w.synced = max(w.synced, cover)
+			New: `		cover := max(through, w.want)
+		w.synced.Store(max(w.synced.Load(), cover))
 		w.mu.Unlock()`,
 		}},
 	},
@@ -378,9 +378,9 @@ var mutants = []Mutant{
 			Old: `		if err != nil {
 			return w.fail(fmt.Errorf("sync %s: %w", w.name, err))
 		}
-		w.synced = max(w.synced, cover)`,
+		w.synced.Store(max(w.synced.Load(), cover))`,
 			New: `		_ = err // the failure is dropped
-		w.synced = max(w.synced, cover)`,
+		w.synced.Store(max(w.synced.Load(), cover))`,
 		}},
 	},
 	{
@@ -389,6 +389,7 @@ var mutants = []Mutant{
 		Edits: []Edit{{
 			Old: `	if w.err == nil {
 		w.err = err
+		w.failed.Store(true)
 	}
 	w.cond.Broadcast()
 	return w.err`,
