@@ -71,7 +71,9 @@ package segment
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
+	"io"
 )
 
 // Sentinel errors. Errors returned by this package wrap one of them, with the
@@ -272,6 +274,25 @@ func ParseFileHeader(src []byte) (FileHeader, error) {
 	fh := FileHeader{ID: binary.LittleEndian.Uint64(src[16:]), Base: binary.LittleEndian.Uint64(src[24:]), Flags: binary.LittleEndian.Uint16(src[10:])}
 	if fh.Flags&^FileCompacted != 0 {
 		return FileHeader{}, Corruptf("", -1, "unknown segment flags %#x", fh.Flags)
+	}
+	return fh, nil
+}
+
+// ReadFileHeader reads and validates the file header of a segment file r
+// of size bytes (name for errors). A file too short for one, or a header
+// that fails its checks, is a *CorruptError at offset 0 of name; a failure
+// to read is returned as it is, with context.
+func ReadFileHeader(r io.ReaderAt, size int64, name string) (FileHeader, error) {
+	if size < FileHeaderSize {
+		return FileHeader{}, Corruptf(name, 0, "file of %d bytes has no header", size)
+	}
+	var hb [FileHeaderSize]byte
+	if _, err := r.ReadAt(hb[:], 0); err != nil {
+		return FileHeader{}, fmt.Errorf("read %s header: %w", name, err)
+	}
+	fh, err := ParseFileHeader(hb[:])
+	if err != nil {
+		return FileHeader{}, AtOffset(err, name, 0)
 	}
 	return fh, nil
 }

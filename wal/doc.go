@@ -32,4 +32,10 @@
 // Only the newest segment (the one with the highest id) is ever appended
 // to. A segment is synced and sealed before the next one is created, so
 // damage in any older segment is damage to durable data.
+//
+// # Damage
+//
+// Open refuses a directory with damage it cannot explain by a crash.
+// Inspect reads a directory with the same loader, without modifying it;
+// package wal/check builds verification and repair on it.
 package wal

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sync"
 
 	"github.com/seglog/journal/index"
@@ -74,6 +75,8 @@ type loaded struct {
 	// before it); lastIndexed says its index file was read and matches it.
 	lastFileSize int64
 	lastIndexed  bool
+	// check is what a forCheck load found (nil in other modes).
+	check *Inspection
 }
 
 func (ld *loaded) close() {
@@ -82,12 +85,31 @@ func (ld *loaded) close() {
 	}
 }
 
-// load reads the state of the log in dir without modifying anything. In
-// readOnly mode the last segment is opened read-only; otherwise read-write,
-// so Open can cut a torn tail and append. front is the bounds file's: the
-// sequence numbers below it are truncated, so a segment starting at or
-// below it may follow a gap.
-func load(fsys vfs.FS, dir string, readOnly bool, front uint64) (_ *loaded, err error) {
+// loadMode says who reads a log directory, and so what load may trust
+// and what it does with damage.
+type loadMode uint8
+
+const (
+	// forOpen is Open's: the newest segment is opened read-write, a sealed
+	// segment's index file is trusted when it matches, damage is an error.
+	forOpen loadMode = iota
+	// forView is a lock-free reader's: read-only, and a writer may be
+	// putting an index file or a rewritten segment in place meanwhile.
+	forView
+	// forCheck is Inspect's: read-only and lock-free as forView; every
+	// frame is scanned (no index file is trusted), and damage is recorded
+	// (the first in each segment) while reading goes on with the next
+	// segment.
+	forCheck
+)
+
+// load reads the state of the log in dir without modifying anything.
+// front is the bounds file's: the sequence numbers below it are truncated,
+// so a segment starting at or below it may follow a gap. Every check it
+// makes is the same in each mode; only what it trusts and what it does
+// with damage differ (see loadMode). In forCheck mode, ld.check holds what
+// it found; the segments' files are closed.
+func load(fsys vfs.FS, dir string, mode loadMode, front uint64) (_ *loaded, err error) {
 	names, err := fsys.List(dir)
 	if err != nil {
 		return nil, err
@@ -99,151 +121,227 @@ func load(fsys vfs.FS, dir string, readOnly bool, front uint64) (_ *loaded, err 
 		}
 	}
 	ld := &loaded{names: names, idx: index.New(), nextSeq: front}
+	if mode == forCheck {
+		ld.check = &Inspection{Dir: dir, Front: front}
+	}
 	defer func() {
-		if err != nil {
+		if err != nil || mode == forCheck {
 			ld.close()
 		}
 	}()
-	var prevLast uint64
-	var havePrev bool
-	// Reused from segment to segment: the index copies what it keeps.
-	var frames []segment.FrameInfo
-	var idxBuf []byte
-	var prevDense bool
-	var prevEnd, prevID uint64
+	w := walk{fsys: fsys, dir: dir, mode: mode, front: front, ld: ld}
 	for i, id := range ids {
-		last := i == len(ids)-1
-		name := segName(dir, id)
-		var f vfs.File
-		if last && !readOnly {
-			f, err = fsys.OpenReadWrite(name)
-		} else {
-			f, err = fsys.Open(name)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("open segment: %w", err)
-		}
-		s := &seg{id: id, name: name, f: f, ref: &fileRef{}}
-		ld.segs = append(ld.segs, s)
-		size, err := f.Size()
-		if err != nil {
-			return nil, fmt.Errorf("stat %s: %w", name, err)
-		}
-		ld.lastFileSize = size
-		var hb [segment.FileHeaderSize]byte
-		var fh segment.FileHeader
-		if size >= segment.FileHeaderSize {
-			_, err = f.ReadAt(hb[:], 0)
-			if err != nil {
-				return nil, fmt.Errorf("read %s header: %w", name, err)
-			}
-			fh, err = segment.ParseFileHeader(hb[:])
-		} else {
-			err = fmt.Errorf("%w: file of %d bytes has no header", ErrCorrupt, size)
-		}
-		if err != nil {
-			// The header is written and synced before the directory entry
-			// is, and before any frame: a bad header on the newest segment
-			// with nothing written after it is a crash during its creation.
-			// With anything after it, it is damage.
-			if last {
-				nz, zerr := segment.FirstNonZero(f, segment.FileHeaderSize, size, name)
-				if zerr != nil {
-					return nil, zerr
-				}
-				if nz < 0 {
-					ld.badLast = true
-					s.size = segment.FileHeaderSize
-					s.base = ld.nextSeq
-					continue
-				}
-			}
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		if id > maxSegmentID {
-			return nil, fmt.Errorf("%s: %w: segment number out of range", name, ErrCorrupt)
-		}
-		if fh.ID != id {
-			return nil, fmt.Errorf("%s: %w: header names segment %d", name, ErrCorrupt, fh.ID)
-		}
-		s.base = fh.Base
-		if havePrev && fh.Base <= prevLast {
-			return nil, fmt.Errorf("%s: %w: base sequence %d not after %d", name, ErrCorrupt, fh.Base, prevLast)
-		}
-		var ok bool
-		frames, idxBuf, ok = segment.ReadIndexFileInto(fsys, idxName(dir, id), id, size, frames, idxBuf)
-		ld.lastIndexed = ok
-		end := size
-		ld.lastSynced = size // sealed: synced whole
-		if !ok {
-			frames = frames[:0]
-			res, err := segment.Scan(f, size, name, func(off int64, h segment.FrameHeader, p []byte) error {
-				lastSeq, err := segment.LastSeq(h, p)
-				if err != nil {
-					return segment.AtOffset(err, name, off)
-				}
-				frames = append(frames, segment.FrameInfo{Offset: uint32(off), Count: h.Count, First: h.FirstSeq, Last: lastSeq})
-				return nil
-			})
-			if err != nil {
-				return nil, err
-			}
-			end = res.End
-			ld.lastSynced = res.MaxSynced
-			if res.Tail == segment.TailTorn {
-				if !last {
-					return nil, fmt.Errorf("%w (in sealed segment %s)", res.Damage, name)
-				}
-				ld.torn = res.Damage
-			}
-			if !last && end != size {
-				// Sealing cuts a segment to its frames before the next one
-				// exists, so unwritten space in a sealed one is lost data.
-				return nil, segment.Corruptf(name, end, "sealed segment ends in %d bytes of zeros", size-end)
-			}
-			// (A lock-free reader skips this: a writer may be putting the
-			// index or a rewritten segment in place while it reads.)
-			if !last && !readOnly && indexExists(fsys, dir, id) {
-				// Its index was written at sealing: a size that no longer
-				// matches means the segment lost or gained bytes.
-				return nil, fmt.Errorf("%s: %w: sealed segment's size %d does not match its index", name, ErrCorrupt, size)
-			}
-		}
-		s.size = end
-		// Segments are never rewritten while they follow each other
-		// without a gap in their numbers and a dense (never compacted)
-		// segment ends where the next begins: a shorter one lost frames.
-		// TruncateFront past the end of the log starts the next segment at
-		// the new front, after a gap of truncated numbers.
-		if prevDense && id == prevID+1 && fh.Base != prevEnd && !(fh.Base > prevEnd && fh.Base <= front) {
-			return nil, fmt.Errorf("%s: %w: segment %d ends at sequence %d but this one starts at %d", name, ErrCorrupt, prevID, prevEnd, fh.Base)
-		}
-		dense, denseEnd := isDense(frames, fh.Base)
-		dense = dense && fh.Flags&segment.FileCompacted == 0
-		prevDense, prevEnd, prevID = dense, denseEnd, id
-		for _, fr := range frames {
-			if fr.First < fh.Base || (havePrev && fr.First <= prevLast) {
-				return nil, segment.Corruptf(name, int64(fr.Offset), "sequence %d out of order", fr.First)
-			}
-			prevLast, havePrev = fr.Last, true
-		}
-		if last {
-			for _, fr := range frames {
-				ld.idx.Append(uint32(id), fr.First, fr.Last, fr.Offset)
-			}
-		} else if len(frames) > 0 {
-			firsts, offs := make([]uint64, len(frames)), make([]uint32, len(frames))
-			for i, fr := range frames {
-				firsts[i], offs[i] = fr.First, fr.Offset
-			}
-			ld.idx.AppendSegment(uint32(id), firsts, offs, frames[len(frames)-1].Last)
-		}
-		ld.nextSeq = max(ld.nextSeq, fh.Base)
-		if havePrev {
-			ld.nextSeq = max(ld.nextSeq, prevLast+1)
+		if err := w.segment(id, i == len(ids)-1); err != nil {
+			return nil, err
 		}
 	}
 	return ld, nil
+}
+
+// walk is load's state from one segment to the next.
+type walk struct {
+	fsys  vfs.FS
+	dir   string
+	mode  loadMode
+	front uint64
+	ld    *loaded
+
+	prevLast  uint64 // last sequence number so far (valid with havePrev)
+	havePrev  bool
+	prevDense bool   // the previous segment holds its numbers without a gap ...
+	prevEnd   uint64 // ... up to this one
+	prevID    uint64
+	// Reused from segment to segment: the index copies what it keeps.
+	frames []segment.FrameInfo
+	idxBuf []byte
+}
+
+// segment reads segment id, the newest if last.
+func (w *walk) segment(id uint64, last bool) error {
+	ld, name := w.ld, segName(w.dir, id)
+	var f vfs.File
+	var err error
+	if last && w.mode == forOpen {
+		f, err = w.fsys.OpenReadWrite(name)
+	} else {
+		f, err = w.fsys.Open(name)
+	}
+	if err != nil {
+		return fmt.Errorf("open segment: %w", err)
+	}
+	s := &seg{id: id, name: name, f: f, ref: &fileRef{}}
+	ld.segs = append(ld.segs, s)
+	size, err := f.Size()
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", name, err)
+	}
+	ld.lastFileSize = size
+	st := &SegmentState{ID: id, File: name, Size: size, DamageAt: -1, End: segment.FileHeaderSize}
+	if ld.check != nil {
+		ld.check.Segments = append(ld.check.Segments, st)
+	}
+	// damage reports what is wrong at off: Open's error; when checking,
+	// nil, with the segment's first damage recorded (done).
+	done := false
+	damage := func(off int64, err error) error {
+		if ld.check == nil {
+			return err
+		}
+		if !done {
+			done, st.DamageAt = true, off
+			ld.check.Damage = append(ld.check.Damage, Finding{File: name, Offset: off, Detail: damageDetail(err, name, off)})
+		}
+		return nil
+	}
+
+	fh, err := segment.ReadFileHeader(f, size, name)
+	if err != nil && !errors.Is(err, ErrCorrupt) {
+		return err
+	}
+	if err != nil {
+		// The header is written and synced before the directory entry
+		// is, and before any frame: a bad header on the newest segment
+		// with nothing written after it is a crash during its creation.
+		// With anything after it, it is damage.
+		if last {
+			nz, zerr := segment.FirstNonZero(f, segment.FileHeaderSize, size, name)
+			if zerr != nil {
+				return zerr
+			}
+			if nz < 0 {
+				ld.badLast = true
+				s.size = segment.FileHeaderSize
+				s.base = ld.nextSeq
+				if ld.check != nil {
+					ld.check.Warnings = append(ld.check.Warnings, Finding{File: name,
+						Detail: fmt.Sprintf("newest segment has a damaged file header and nothing after it (%s); Open recreates it", damageDetail(err, name, 0))})
+				}
+				return nil
+			}
+		}
+		return damage(0, err)
+	}
+	switch {
+	case id > maxSegmentID:
+		return damage(0, segment.Corruptf(name, 0, "segment number out of range"))
+	case fh.ID != id:
+		return damage(0, segment.Corruptf(name, 0, "file header names segment %d", fh.ID))
+	case w.havePrev && fh.Base <= w.prevLast:
+		return damage(0, segment.Corruptf(name, 0, "base sequence %d not after %d", fh.Base, w.prevLast))
+	// Segments are never rewritten while they follow each other without a
+	// gap in their numbers and a dense (never compacted) segment ends where
+	// the next begins: a shorter one lost frames. TruncateFront past the
+	// end of the log starts the next segment at the new front, after a gap
+	// of truncated numbers.
+	case w.prevDense && id == w.prevID+1 && fh.Base != w.prevEnd && !(fh.Base > w.prevEnd && fh.Base <= w.front):
+		return damage(0, segment.Corruptf(name, 0, "segment %d ends at sequence %d but this one starts at %d", w.prevID, w.prevEnd, fh.Base))
+	}
+	s.base, st.HeaderOK, st.Base = fh.Base, true, fh.Base
+
+	var ok bool
+	if w.mode != forCheck {
+		w.frames, w.idxBuf, ok = segment.ReadIndexFileInto(w.fsys, idxName(w.dir, id), id, size, w.frames, w.idxBuf)
+	}
+	ld.lastIndexed = ok
+	end := size
+	ld.lastSynced = size // sealed: synced whole
+	var res segment.ScanResult
+	var scanErr error // checking only: damage in the middle of the data
+	if !ok {
+		w.frames = w.frames[:0]
+		end = segment.FileHeaderSize
+		res, scanErr = segment.Scan(f, size, name, func(off int64, h segment.FrameHeader, p []byte) error {
+			lastSeq, err := segment.LastSeq(h, p)
+			if err != nil {
+				return segment.AtOffset(err, name, off)
+			}
+			w.frames = append(w.frames, segment.FrameInfo{Offset: uint32(off), Count: h.Count, First: h.FirstSeq, Last: lastSeq})
+			end = off + h.Size()
+			return nil
+		})
+		if scanErr != nil && (ld.check == nil || !errors.Is(scanErr, ErrCorrupt)) {
+			return scanErr
+		}
+		if scanErr == nil {
+			end = res.End
+		}
+		ld.lastSynced = res.MaxSynced
+	}
+	// Frames in order; damage keeps the frames before it.
+	frames := w.frames
+	for i, fr := range frames {
+		if fr.First < fh.Base || (w.havePrev && fr.First <= w.prevLast) {
+			if err := damage(int64(fr.Offset), segment.Corruptf(name, int64(fr.Offset), "sequence %d out of order", fr.First)); err != nil {
+				return err
+			}
+			frames, end = frames[:i], int64(fr.Offset)
+			break
+		}
+		w.prevLast, w.havePrev = fr.Last, true
+	}
+	if scanErr != nil {
+		off := end
+		if ce, isCE := scanErr.(*segment.CorruptError); isCE && ce.File == name && ce.Offset >= 0 {
+			off = ce.Offset
+		}
+		damage(off, scanErr)
+	}
+	if !ok && !done && res.Tail == segment.TailTorn {
+		if !last {
+			if err := damage(res.End, fmt.Errorf("%w (in sealed segment %s)", res.Damage, name)); err != nil {
+				return err
+			}
+		} else {
+			ld.torn = res.Damage
+			st.Torn = true
+			if ld.check != nil {
+				ld.check.Warnings = append(ld.check.Warnings, Finding{File: name, Offset: res.End,
+					Detail: fmt.Sprintf("torn tail at offset %d, will be cut on next Open (%s)", res.End, damageDetail(res.Damage, name, res.End))})
+			}
+		}
+	}
+	if !ok && !done && !last && end != size {
+		// Sealing cuts a segment to its frames before the next one
+		// exists, so unwritten space in a sealed one is lost data.
+		if err := damage(end, segment.Corruptf(name, end, "sealed segment ends in %d bytes of zeros", size-end)); err != nil {
+			return err
+		}
+	}
+	// (A lock-free reader skips this: a writer may be putting the index
+	// or a rewritten segment in place while it reads.)
+	if !ok && !last && w.mode == forOpen && indexExists(w.fsys, w.dir, id) {
+		// Its index was written at sealing: a size that no longer matches
+		// means the segment lost or gained bytes.
+		return segment.Corruptf(name, -1, "sealed segment's size %d does not match its index", size)
+	}
+	s.size = end
+	// (Where a damaged segment ended is unknown: the next one is not
+	// held to it.)
+	dense, denseEnd := isDense(frames, fh.Base)
+	w.prevDense, w.prevEnd, w.prevID = dense && !done && fh.Flags&segment.FileCompacted == 0, denseEnd, id
+	if ld.check != nil {
+		st.Frames, st.End = slices.Clone(frames), end
+		for _, fr := range frames {
+			st.Entries += uint64(fr.Count)
+		}
+		return nil
+	}
+	if last {
+		for _, fr := range frames {
+			ld.idx.Append(uint32(id), fr.First, fr.Last, fr.Offset)
+		}
+	} else if len(frames) > 0 {
+		firsts, offs := make([]uint64, len(frames)), make([]uint32, len(frames))
+		for i, fr := range frames {
+			firsts[i], offs[i] = fr.First, fr.Offset
+		}
+		ld.idx.AppendSegment(uint32(id), firsts, offs, frames[len(frames)-1].Last)
+	}
+	ld.nextSeq = max(ld.nextSeq, fh.Base)
+	if w.havePrev {
+		ld.nextSeq = max(ld.nextSeq, w.prevLast+1)
+	}
+	return nil
 }
 
 // isNotExist reports a missing file or directory.

@@ -57,7 +57,7 @@ func (l *Log) recover() error {
 			return fmt.Errorf("open %s: finish truncation: %w", l.dir, err)
 		}
 	}
-	ld, err := load(l.fs, l.dir, false, b.front)
+	ld, err := load(l.fs, l.dir, forOpen, b.front)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", l.dir, err)
 	}

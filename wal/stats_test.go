@@ -4,56 +4,22 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/seglog/journal/vfs/vfstest"
 	"github.com/seglog/journal/wal"
+	"github.com/seglog/journal/wal/internal/waltest"
 )
 
-var quiet = slog.New(slog.DiscardHandler)
-
-// writeLog appends batches of sizes[i] records each to a new log in dir
-// (small segments, so it rotates) and closes it.
-func writeLog(t *testing.T, dir string, sizes ...int) {
-	t.Helper()
-	l, err := wal.Open(dir, wal.Options{SegmentSize: wal.MinSegmentSize, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	appendBatches(t, l, 0, sizes...)
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func appendBatches(t *testing.T, l *wal.Log, tag int, sizes ...int) {
-	t.Helper()
-	for b, n := range sizes {
-		var recs []wal.Record
-		for i := range n {
-			recs = append(recs, wal.Record{
-				Key:   fmt.Appendf(nil, "route-%d-%d", tag, b),
-				Value: fmt.Appendf(nil, "value %d of batch %d: %s", i, b, strings.Repeat("x", 40)),
-			})
-		}
-		if _, err := l.Append(wal.Batch{Time: 1764190000000 + int64(b), Records: recs}); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-func repeat(n, v int) []int {
-	s := make([]int, n)
-	for i := range s {
-		s[i] = v
-	}
-	return s
-}
+var (
+	quiet         = waltest.Quiet
+	writeLog      = waltest.WriteLog
+	appendBatches = waltest.AppendBatches
+	repeat        = waltest.Repeat
+)
 
 func TestStat(t *testing.T) {
 	dir := t.TempDir()

@@ -271,7 +271,7 @@ func (l *Log) truncBack(next uint64) error {
 	if err := applyCut(l.fs, l.dir, c); err != nil {
 		return l.fail(err)
 	}
-	ld, err := load(l.fs, l.dir, false, nb.front)
+	ld, err := load(l.fs, l.dir, forOpen, nb.front)
 	if err != nil {
 		return l.fail(err)
 	}

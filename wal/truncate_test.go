@@ -327,9 +327,9 @@ func TestTruncateRandomAgainstModel(t *testing.T) {
 			if err := tl.l.Close(); err != nil {
 				t.Fatal(err)
 			}
-			rep, err := Verify(crashDir, tl.fs)
-			if err != nil || !rep.Clean() {
-				t.Fatalf("seed %d: Verify of a truncated log: %v, damage %v; want clean", seed, err, rep.Damage)
+			in, err := Inspect(crashDir, tl.fs)
+			if err != nil || len(in.Damage) > 0 {
+				t.Fatalf("seed %d: Inspect of a truncated log: %v, damage %v; want none", seed, err, in.Damage)
 			}
 			v, err := OpenView(crashDir, tl.fs)
 			if err != nil {

@@ -36,7 +36,7 @@ func OpenView(dir string, fsys vfs.FS) (*View, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", dir, err)
 	}
-	ld, err := load(fsys, dir, true, b.front)
+	ld, err := load(fsys, dir, forView, b.front)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", dir, err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/seglog/journal"
 	"github.com/seglog/journal/segment"
 	"github.com/seglog/journal/wal"
+	"github.com/seglog/journal/wal/check"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -392,7 +393,7 @@ func TestRepairYes(t *testing.T) {
 	if len(sides) != 1 {
 		t.Fatalf("side files %v", sides)
 	}
-	pieces, err := wal.ReadSideFile(sides[0], nil)
+	pieces, err := check.ReadSideFile(sides[0], nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/seglog/journal/vfs"
-	"github.com/seglog/journal/wal"
+	"github.com/seglog/journal/wal/check"
 )
 
 type repairFlags struct {
@@ -28,7 +28,7 @@ record: that segment is truncated there and every later segment removed.
 
 Before acting it prints what is lost (records, events, sequence numbers)
 and asks for confirmation unless --yes. Everything cut is first saved in
-a side file DIR/repair-<unix-time>.cut (format: see wal.RepairLocked). The
+a side file DIR/repair-<unix-time>.cut (format: see check.RepairLocked). The
 journal must not be open elsewhere: repair takes its lock.
 
 A journal that is clean (or only has a torn tail, which Open cuts by
@@ -61,7 +61,7 @@ func runRepair(e *env, args []string, fl any) int {
 	}
 	defer lock.Close()
 
-	plan, err := wal.PlanRepair(dir, nil)
+	plan, err := check.PlanRepair(dir, nil)
 	if err != nil {
 		return fail(e, "repair", err)
 	}
@@ -80,7 +80,7 @@ func runRepair(e *env, args []string, fl any) int {
 			return 1
 		}
 	}
-	rep, err := wal.RepairLocked(dir, nil, side)
+	rep, err := check.RepairLocked(dir, nil, side)
 	if err != nil {
 		return fail(e, "repair", err)
 	}
@@ -109,7 +109,7 @@ func confirmed(r io.Reader) bool {
 	return false
 }
 
-func joinRanges(rs []wal.SeqRange) string {
+func joinRanges(rs []check.SeqRange) string {
 	parts := make([]string, len(rs))
 	for i, r := range rs {
 		parts[i] = r.String()
@@ -118,7 +118,7 @@ func joinRanges(rs []wal.SeqRange) string {
 }
 
 // printPlan tells exactly what the repair would do and lose.
-func printPlan(w io.Writer, p wal.RepairPlan, side string) {
+func printPlan(w io.Writer, p check.RepairPlan, side string) {
 	if p.Cut {
 		fmt.Fprintf(w, "damage:   %s at offset %d: %s\n", p.CutFile, p.CutOffset, p.Reason)
 		fmt.Fprintf(w, "cut:      %s from offset %d", p.CutFile, p.CutOffset)

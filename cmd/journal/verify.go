@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 
-	"github.com/seglog/journal/wal"
+	"github.com/seglog/journal/wal/check"
 )
 
 var verifyCommand = &command{
@@ -27,7 +27,7 @@ batch being written at that moment may show up as a torn tail).`,
 }
 
 func runVerify(e *env, args []string, _ any) int {
-	r, err := wal.Verify(args[0], nil)
+	r, err := check.Verify(args[0], nil)
 	if err != nil {
 		return fail(e, "verify", err)
 	}
@@ -61,7 +61,7 @@ func runVerify(e *env, args []string, _ any) int {
 	return 0
 }
 
-func damagedFile(r wal.VerifyReport, file string) bool {
+func damagedFile(r check.VerifyReport, file string) bool {
 	for _, d := range r.Damage {
 		if d.File == file {
 			return true

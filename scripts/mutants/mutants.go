@@ -21,8 +21,8 @@ type Mutant struct {
 // the nested modules (raftstore, bench/peers) are left out.
 var observers = map[string][]string{
 	".":         {"."},
-	"wal":       {"./wal", ".", "./cmd/journal"},
-	"segment":   {"./segment", ".", "./wal", "./keyset", "./fuzz"},
+	"wal":       {"./wal", ".", "./wal/check", "./cmd/journal"},
+	"segment":   {"./segment", ".", "./wal", "./wal/check", "./keyset", "./fuzz"},
 	"keyset":    {"./keyset", ".", "./fuzz", "./cmd/journal"},
 	"compactor": {"./compactor", ".", "./wal"},
 	"index":     {"./index", ".", "./wal"},

@@ -1,4 +1,4 @@
-package wal_test
+package check_test
 
 import (
 	"bytes"
@@ -12,6 +12,14 @@ import (
 	"github.com/seglog/journal/segment"
 	"github.com/seglog/journal/vfs"
 	"github.com/seglog/journal/wal"
+	"github.com/seglog/journal/wal/check"
+	"github.com/seglog/journal/wal/internal/waltest"
+)
+
+var (
+	quiet    = waltest.Quiet
+	writeLog = waltest.WriteLog
+	repeat   = waltest.Repeat
 )
 
 func segPath(dir string, id int) string {
@@ -58,7 +66,7 @@ func flipBit(t *testing.T, path string, off int64) {
 func TestVerifyClean(t *testing.T) {
 	dir := t.TempDir()
 	writeLog(t, dir, repeat(100, 3)...)
-	r, err := wal.Verify(dir, nil)
+	r, err := check.Verify(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +88,7 @@ func TestVerifyDamagedPayload(t *testing.T) {
 	writeLog(t, dir, repeat(100, 3)...)
 	offs, _ := frames(t, segPath(dir, 1))
 	flipBit(t, segPath(dir, 1), offs[2]+segment.FrameHeaderSize+5)
-	r, err := wal.Verify(dir, nil)
+	r, err := check.Verify(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +115,7 @@ func TestVerifyTornTail(t *testing.T) {
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r, err := wal.Verify(dir, nil)
+	r, err := check.Verify(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +152,7 @@ func TestVerifyIndexMismatch(t *testing.T) {
 	if err := segment.WriteIndexFile(vfs.Default(), idxPath(dir, 1), 1, fi.Size(), bad); err != nil {
 		t.Fatal(err)
 	}
-	r, err := wal.Verify(dir, nil)
+	r, err := check.Verify(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,23 +160,23 @@ func TestVerifyIndexMismatch(t *testing.T) {
 		t.Fatalf("damage %v, want the index file at offset %d", r.Damage, offs[3])
 	}
 	// Repair removes just the index (into the side file); nothing is cut.
-	p, err := wal.PlanRepair(dir, nil)
+	p, err := check.PlanRepair(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p.Cut || !slices.Equal(p.RemoveIndexes, []string{idxPath(dir, 1)}) {
 		t.Fatalf("plan cuts %v, removes %v; want only the index removed", p.Cut, p.RemoveIndexes)
 	}
-	if _, err := wal.Repair(dir, nil, filepath.Join(dir, "side.cut")); err != nil {
+	if _, err := check.Repair(dir, nil, filepath.Join(dir, "side.cut")); err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := wal.Verify(dir, nil); !r.Clean() || r.Entries() != 300 {
+	if r, _ := check.Verify(dir, nil); !r.Clean() || r.Entries() != 300 {
 		t.Errorf("after repair: damage %v, %d entries", r.Damage, r.Entries())
 	}
 }
 
 func TestVerifyNotALog(t *testing.T) {
-	if _, err := wal.Verify(t.TempDir(), nil); !errors.Is(err, wal.ErrNotFound) {
+	if _, err := check.Verify(t.TempDir(), nil); !errors.Is(err, wal.ErrNotFound) {
 		t.Errorf("empty dir: %v, want ErrNotFound", err)
 	}
 }
@@ -199,7 +207,7 @@ func TestRepair(t *testing.T) {
 	seg2, _ := os.ReadFile(segPath(dir, 2))
 	flipBit(t, path, offs[4]+segment.FrameHeaderSize+1)
 
-	p, err := wal.PlanRepair(dir, nil)
+	p, err := check.PlanRepair(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,11 +217,11 @@ func TestRepair(t *testing.T) {
 	if !p.SeqsKnown() || p.LostEntries() != 300-12 || p.LostFrames() != 96 || !p.Lost[0].Damaged || p.Lost[0].First != firsts[4] {
 		t.Fatalf("plan: lost %d frames, %d entries, known %v, first %+v", p.LostFrames(), p.LostEntries(), p.SeqsKnown(), p.Lost[0])
 	}
-	if got := p.LostSeqs(); !slices.Equal(got, []wal.SeqRange{{12, 299}}) {
+	if got := p.LostSeqs(); !slices.Equal(got, []check.SeqRange{{12, 299}}) {
 		t.Errorf("lost seqs %v, want 12..299", got)
 	}
 	side := filepath.Join(dir, "repair-1.cut")
-	rep, err := wal.Repair(dir, nil, side)
+	rep, err := check.Repair(dir, nil, side)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +232,7 @@ func TestRepair(t *testing.T) {
 	if len(seqs) != 12 || seqs[11] != 11 || next != 300 {
 		t.Errorf("after repair: seqs %v, next %d; want 0..11, next 300", seqs, next)
 	}
-	pieces, err := wal.ReadSideFile(side, nil)
+	pieces, err := check.ReadSideFile(side, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +253,7 @@ func TestRepair(t *testing.T) {
 	if !found {
 		t.Errorf("side file lacks segment 2 whole")
 	}
-	if r, err := wal.Verify(dir, nil); err != nil || !r.Clean() {
+	if r, err := check.Verify(dir, nil); err != nil || !r.Clean() {
 		t.Errorf("verify after repair: %v %v", r.Damage, err)
 	}
 }
@@ -256,14 +264,14 @@ func TestRepairDamagedHeader(t *testing.T) {
 	writeLog(t, dir, repeat(100, 3)...)
 	_, firsts2 := frames(t, segPath(dir, 2))
 	flipBit(t, segPath(dir, 2), 20) // the id field
-	p, err := wal.PlanRepair(dir, nil)
+	p, err := check.PlanRepair(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p.CutFile != segPath(dir, 2) || p.CutOffset != 0 {
 		t.Fatalf("plan cuts %s at %d", p.CutFile, p.CutOffset)
 	}
-	if _, err := wal.Repair(dir, nil, filepath.Join(dir, "x.cut")); err != nil {
+	if _, err := check.Repair(dir, nil, filepath.Join(dir, "x.cut")); err != nil {
 		t.Fatal(err)
 	}
 	seqs, next := readAll(t, dir)
@@ -275,11 +283,11 @@ func TestRepairDamagedHeader(t *testing.T) {
 func TestRepairLockedAndClean(t *testing.T) {
 	dir := t.TempDir()
 	writeLog(t, dir, 1, 2, 3)
-	p, err := wal.PlanRepair(dir, nil)
+	p, err := check.PlanRepair(dir, nil)
 	if err != nil || p.Needed() {
 		t.Fatalf("clean log: needed %v, %v", p.Needed(), err)
 	}
-	rep, err := wal.Repair(dir, nil, filepath.Join(dir, "x.cut"))
+	rep, err := check.Repair(dir, nil, filepath.Join(dir, "x.cut"))
 	if err != nil || rep.SidePath != "" {
 		t.Fatalf("clean log: side %q, %v", rep.SidePath, err)
 	}
@@ -291,7 +299,7 @@ func TestRepairLockedAndClean(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	if _, err := wal.Repair(dir, nil, filepath.Join(dir, "x.cut")); !errors.Is(err, wal.ErrLocked) {
+	if _, err := check.Repair(dir, nil, filepath.Join(dir, "x.cut")); !errors.Is(err, wal.ErrLocked) {
 		t.Errorf("repair of an open log: %v, want ErrLocked", err)
 	}
 }

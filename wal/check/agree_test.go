@@ -1,0 +1,112 @@
+package check_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/seglog/journal/segment"
+	"github.com/seglog/journal/wal"
+	"github.com/seglog/journal/wal/check"
+)
+
+// TestVerifyAgreesWithOpen damages a closed log as an operator's mishaps
+// would and checks that Verify calls it damaged exactly when Open refuses
+// it or reading it back fails (Open trusts a sealed segment's index, so a
+// damaged payload there shows at its read), and that the damage Verify
+// reports first is in the file Open or the read names.
+// Before Verify read segments through Open's loader, a sealed segment cut
+// short at a frame boundary, one grown by zeros and a newest segment with
+// a damaged header and data after it were clean to Verify and refused by
+// Open.
+func TestVerifyAgreesWithOpen(t *testing.T) {
+	cases := []struct {
+		name    string
+		damage  func(t *testing.T, dir string)
+		refused bool // by Open or a read, and damaged to Verify
+	}{
+		{"clean", func(*testing.T, string) {}, false},
+		{"payload bit of a sealed segment", func(t *testing.T, dir string) {
+			offs, _ := frames(t, segPath(dir, 1))
+			flipBit(t, segPath(dir, 1), offs[1]+50)
+		}, true},
+		{"torn tail of the newest segment", func(t *testing.T, dir string) {
+			appendBytes(t, segPath(dir, lastSeg(t, dir)), []byte{1, 2, 3, 4, 5, 6, 7, 8})
+		}, false},
+		{"sealed segment cut at a frame boundary, index gone", func(t *testing.T, dir string) {
+			offs, _ := frames(t, segPath(dir, 1))
+			must(t, os.Truncate(segPath(dir, 1), offs[len(offs)-1]))
+			must(t, os.Remove(idxPath(dir, 1)))
+		}, true},
+		{"sealed segment grown by zeros, index gone", func(t *testing.T, dir string) {
+			appendBytes(t, segPath(dir, 1), make([]byte, 4096))
+			must(t, os.Remove(idxPath(dir, 1)))
+		}, true},
+		{"sealed segment grown by zeros, index kept", func(t *testing.T, dir string) {
+			appendBytes(t, segPath(dir, 1), make([]byte, 4096))
+		}, true},
+		{"newest segment's header damaged, frames after it", func(t *testing.T, dir string) {
+			flipBit(t, segPath(dir, lastSeg(t, dir)), 3)
+		}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeLog(t, dir, repeat(100, 3)...)
+			tc.damage(t, dir)
+			r, err := check.Verify(dir, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, oerr := wal.Open(dir, wal.Options{Logger: quiet})
+			if oerr == nil {
+				for _, err := range l.Entries(0) {
+					if err != nil {
+						oerr = err
+						break
+					}
+				}
+				l.Close()
+			}
+			if refused := oerr != nil; refused != tc.refused || r.Clean() == refused {
+				t.Fatalf("Open and read: %v; Verify damage %v; want both to say damaged=%v", oerr, r.Damage, tc.refused)
+			}
+			if oerr != nil && !errors.Is(oerr, wal.ErrCorrupt) {
+				t.Fatalf("Open or read refused with %v; want ErrCorrupt", oerr)
+			}
+			var ce *segment.CorruptError
+			if oerr != nil && (!errors.As(oerr, &ce) || ce.File != r.Damage[0].File) {
+				t.Fatalf("Verify's first damage is in %s; Open or read refused with %v", r.Damage[0].File, oerr)
+			}
+		})
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// appendBytes appends b to the file at path.
+func appendBytes(t *testing.T, path string, b []byte) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	must(t, err)
+	_, err = f.Write(b)
+	must(t, err)
+	must(t, f.Close())
+}
+
+// lastSeg is the number of the newest segment of the log in dir.
+func lastSeg(t *testing.T, dir string) int {
+	t.Helper()
+	names, err := filepath.Glob(filepath.Join(dir, "*.seg"))
+	must(t, err)
+	if len(names) == 0 {
+		t.Fatal("no segments")
+	}
+	return len(names)
+}

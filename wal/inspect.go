@@ -1,0 +1,113 @@
+package wal
+
+import (
+	"fmt"
+
+	"github.com/seglog/journal/segment"
+	"github.com/seglog/journal/vfs"
+)
+
+// Inspection is a log directory as Open reads it, found without modifying
+// anything or taking the lock: Open and the checks (package wal/check)
+// read segments with the same code, so they agree on what is damage.
+type Inspection struct {
+	Dir string
+	// Front is the bounds file's: sequence numbers below it are truncated.
+	Front uint64
+	// Segments in order of their numbers.
+	Segments []*SegmentState
+	// Damage is what makes Open refuse the directory: the first damage
+	// in each segment, in order.
+	Damage []Finding
+	// Warnings are what Open repairs by itself: a torn tail of the newest
+	// segment (cut), a newest segment whose header a crash left unwritten
+	// (recreated).
+	Warnings []Finding
+	// Indexes are the index files found, by segment number.
+	Indexes map[uint64]string
+}
+
+// SegmentState is one segment file as Inspect read it: every frame scanned
+// and both checksums of each verified (index files are not trusted).
+type SegmentState struct {
+	ID   uint64
+	File string // path
+	Size int64  // file size
+	// HeaderOK says the file header is sound and fits the segments before
+	// it; Base is then the next sequence number when it was created.
+	HeaderOK bool
+	Base     uint64
+	// Frames are the valid frames before any damage, Entries their
+	// entries, End where they end.
+	Frames  []segment.FrameInfo
+	Entries uint64
+	End     int64
+	// DamageAt is the offset of the segment's first damage (0 for its
+	// header), -1 for none.
+	DamageAt int64
+	// Torn says the newest segment ends in a torn write at End, which Open
+	// cuts.
+	Torn bool
+}
+
+// Finding is one problem (or warning) found in a log directory.
+type Finding struct {
+	// File is the path of the file concerned: a segment, or an index file
+	// for an index problem.
+	File string
+	// Offset is the byte offset in the segment the finding is about: the
+	// start of the damaged frame, 0 for a damaged file header. For an index
+	// file, the segment offset of the first frame it gets wrong.
+	Offset int64
+	// Detail says what is wrong, for people.
+	Detail string
+}
+
+// String renders the finding as "FILE at offset N: DETAIL".
+func (f Finding) String() string {
+	return fmt.Sprintf("%s at offset %d: %s", f.File, f.Offset, f.Detail)
+}
+
+// Inspect reads every segment of the log in dir as Open does (see
+// Inspection), and lists its index files. It takes no lock and modifies
+// nothing, so it works while another process has the log open (a batch
+// being written at that moment shows up as a torn tail). fsys nil means
+// the OS. The error is for a failure to read (a missing dir matches
+// fs.ErrNotExist; a dir holding no segment wraps ErrNotFound); damage is
+// in the Inspection.
+func Inspect(dir string, fsys vfs.FS) (*Inspection, error) {
+	if fsys == nil {
+		fsys = vfs.Default()
+	}
+	b, err := readBounds(fsys, dir)
+	if err != nil {
+		return nil, fmt.Errorf("inspect %s: %w", dir, err)
+	}
+	ld, err := load(fsys, dir, forCheck, b.front)
+	if err != nil {
+		return nil, fmt.Errorf("inspect %s: %w", dir, err)
+	}
+	in := ld.check
+	if len(in.Segments) == 0 {
+		return nil, fmt.Errorf("inspect %s: no log segments: %w", dir, ErrNotFound)
+	}
+	in.Indexes = map[uint64]string{}
+	for _, n := range ld.names {
+		if id, ok := parseIdxName(n); ok {
+			in.Indexes[id] = idxName(dir, id)
+		}
+	}
+	return in, nil
+}
+
+// SegmentPath is the path of segment id's file in the log directory dir.
+func SegmentPath(dir string, id uint64) string { return segName(dir, id) }
+
+// damageDetail is what err says is wrong, for a Finding that names file
+// and off itself: without the place when err is damage found there.
+func damageDetail(err error, file string, off int64) string {
+	if ce, ok := err.(*segment.CorruptError); ok && ce.File == file && (ce.Offset == off || ce.Offset < 0) {
+		return fmt.Sprintf("%v: %s", ErrCorrupt, ce.Detail)
+	}
+	return err.Error()
+}
