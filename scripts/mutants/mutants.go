@@ -231,8 +231,8 @@ var mutants = []Mutant{
 		Name: "wal-next-seq-reuses-last", Class: "recovery", File: "wal/load.go",
 		Desc: "after recovery nextSeq is the last sequence number instead of the one after it",
 		Edits: []Edit{{
-			Old: `ld.nextSeq = max(ld.nextSeq, prevLast+1)`,
-			New: `ld.nextSeq = max(ld.nextSeq, prevLast)`,
+			Old: `ld.nextSeq = max(ld.nextSeq, w.prevLast+1)`,
+			New: `ld.nextSeq = max(ld.nextSeq, w.prevLast)`,
 		}},
 	},
 	{
@@ -247,8 +247,8 @@ var mutants = []Mutant{
 		Name: "wal-bad-last-header-recreated", Class: "recovery", File: "wal/load.go",
 		Desc: "a damaged header of the newest segment is taken for a crash at creation even with frames after it",
 		Edits: []Edit{{
-			Old: `				if nz < 0 {`,
-			New: `				if nz < 0 || last {`,
+			Old: `			if nz < 0 {`,
+			New: `			if nz < 0 || last {`,
 		}},
 	},
 
