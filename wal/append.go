@@ -29,7 +29,7 @@ func (l *Log) append(b Batch, at bool, want uint64) (first uint64, err error) {
 	if len(b.Records) == 0 {
 		l.mu.Lock()
 		defer l.mu.Unlock()
-		if l.closed {
+		if l.state != stateOpen {
 			return 0, ErrClosed
 		}
 		return l.nextSeq, nil
@@ -90,7 +90,7 @@ func (l *Log) append(b Batch, at bool, want uint64) (first uint64, err error) {
 
 // writable reports why nothing may be appended now, if anything.
 func (l *Log) writable() error {
-	if l.closed {
+	if l.state != stateOpen {
 		return ErrClosed
 	}
 	if l.failed != nil {
@@ -128,8 +128,8 @@ func (l *Log) syncUntil(target uint64, awaitClose bool) error {
 		// Close seals the log, which makes every written batch durable:
 		// an append waits for it rather than fail a batch that is about
 		// to be durable.
-		if l.closed {
-			if awaitClose && !l.closeDone {
+		if l.state != stateOpen {
+			if awaitClose && l.state != stateClosed {
 				l.cond.Wait()
 				continue
 			}

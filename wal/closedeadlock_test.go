@@ -64,7 +64,7 @@ func TestCloseDuringCompactWaitingForSync(t *testing.T) {
 				return true
 			default:
 			}
-			return l.rewriting
+			return l.working
 		})
 		go func() { defer wg.Done(); closeErr = l.Close() }()
 		time.Sleep(10 * time.Millisecond) // let Close reach its wait for the sync

@@ -124,7 +124,7 @@ func (l *Log) rewritePass(all bool) error {
 	changed := false
 	for {
 		l.mu.Lock()
-		if l.closed {
+		if l.state != stateOpen {
 			l.mu.Unlock()
 			return ErrClosed
 		}
@@ -172,7 +172,7 @@ func (l *Log) dirtyFrom() uint64 {
 func (l *Log) WaitCompaction() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for l.rewriting {
+	for l.working {
 		l.cond.Wait()
 	}
 }
@@ -314,14 +314,14 @@ func (l *Log) Compact() error {
 		l.mu.Unlock()
 		return fmt.Errorf("%w: compaction is off for this log", ErrInvalid)
 	}
-	for l.rewriting {
+	for l.working {
 		l.cond.Wait()
 	}
 	if err := l.writable(); err != nil {
 		l.mu.Unlock()
 		return err
 	}
-	l.rewriting = true // keep the background rewriter out
+	l.working = true // keep the background rewriter out
 	if l.cs.Pending() {
 		l.cs.Apply()
 	}
@@ -350,7 +350,7 @@ func (l *Log) Compact() error {
 		err = l.rewritePass(true)
 	}
 	l.mu.Lock()
-	l.rewriting = false
+	l.working = false
 	l.cond.Broadcast()
 	l.mu.Unlock()
 	return err

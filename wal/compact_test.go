@@ -189,7 +189,7 @@ func TestCompactDoesNotPublishUnsyncedRemoval(t *testing.T) {
 		// The fsync of batch A is done; its syncer has not taken l.mu back.
 		wg.Add(2)
 		go func() { defer wg.Done(); compactErr = l.Compact() }()
-		waitFor("Compact to wait for the sync", func() bool { return l.rewriting })
+		waitFor("Compact to wait for the sync", func() bool { return l.working })
 		next := l.NextSeq()
 		go func() {
 			defer wg.Done()

@@ -344,7 +344,7 @@ func ccBounded(l *Log, fs *vfstest.FS, fn func() error) error {
 		if n == limit {
 			stuck = true
 			l.mu.Lock()
-			l.closed = true
+			l.state = stateClosing
 			l.mu.Unlock()
 		}
 	})

@@ -27,14 +27,23 @@ type Batch struct {
 	Records []Record
 }
 
+// lifecycle is where a Log is in its life; it only moves forward.
+type lifecycle uint8
+
+const (
+	stateOpen    lifecycle = iota
+	stateClosing           // Close began: nothing new starts; appends in flight wait for its seal
+	stateClosed            // Close sealed (or gave up) and closed the files
+)
+
 // Log is an open log directory. It is safe for concurrent use.
 //
 // Locking. The first group of fields never changes after Open. mu guards
 // every other field unless its comment says otherwise, and cond waits on
 // it. Files are changed with mu held, with two exceptions that release it
-// and mark themselves instead: the group commit's fdatasync (syncing) and
-// the compactor's copy of a sealed segment (rewriting); Close waits for
-// both. Readers take a snapshot under mu and read files without it. cptMu
+// and mark themselves instead: the group commit's fdatasync (syncing
+// counts the goroutines in it) and the work slot (working: seal jobs and
+// segment rewrites); Close waits for each. Readers take a snapshot under mu and read files without it. cptMu
 // may be taken with mu held, never the other way round.
 type Log struct {
 	// Set by Open, then read-only.
@@ -44,10 +53,9 @@ type Log struct {
 	log  *slog.Logger
 	lock io.Closer
 
-	mu        sync.Mutex
-	cond      *sync.Cond // on mu; broadcast when a sync, a seal, a rewrite or Close ends
-	closed    bool
-	closeDone bool // Close has sealed (or given up) and closed the files
+	mu    sync.Mutex
+	cond  *sync.Cond // on mu; broadcast when a sync, a seal, a rewrite or Close ends
+	state lifecycle
 	// failed is sticky: after a failed write or sync nothing more is
 	// appended, because the file may no longer hold what we think it holds.
 	failed error
@@ -64,16 +72,18 @@ type Log struct {
 
 	// Compaction (nil cs: off). dead is what readers skip; deadQ holds
 	// applied removals waiting for their batch to become visible.
-	cs         *compactor.State
-	dead       compactor.DeadSet
-	deadQ      []queuedDead
-	rewriting  bool           // a rewrite pass (background or Compact) or seal work runs
-	bg         sync.WaitGroup // not under mu: the background worker, which Close waits for
-	retired    []*seg         // replaced segments whose files readers may still use
-	cptMu      sync.Mutex     // orders checkpoint writes; guards cptThrough
-	cptThrough uint64         // under cptMu: what the checkpoint file on disk covers
-	rotateNext bool           // seal the active segment at the next append
-	staleIdx   bool           // the active segment has an index file from an earlier Close
+	cs    *compactor.State
+	dead  compactor.DeadSet
+	deadQ []queuedDead
+	// working is the one slot for work done without mu: the background
+	// worker (seal jobs, rewrites), that work run inline under
+	// Options.Inline, or Compact. Close and truncation wait for it.
+	working    bool
+	retired    []*seg     // replaced segments whose files readers may still use
+	cptMu      sync.Mutex // orders checkpoint writes; guards cptThrough
+	cptThrough uint64     // under cptMu: what the checkpoint file on disk covers
+	rotateNext bool       // seal the active segment at the next append
+	staleIdx   bool       // the active segment has an index file from an earlier Close
 	// staleIdxSize: the active segment's size when opened if its index
 	// file was read and matched it, else -1.
 	staleIdxSize int64
@@ -117,7 +127,7 @@ func (l *Log) Dir() string { return l.dir }
 func (l *Log) Sync() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
+	if l.state != stateOpen {
 		return ErrClosed
 	}
 	if l.failed != nil {
@@ -131,20 +141,17 @@ func (l *Log) Sync() error {
 // Further calls return ErrClosed. Close waits for appends in progress.
 func (l *Log) Close() error {
 	l.mu.Lock()
-	if l.closed {
+	if l.state != stateOpen {
 		l.mu.Unlock()
 		return ErrClosed
 	}
 	for l.syncing > 0 {
 		l.cond.Wait()
 	}
-	l.closed = true
-	// The background worker and a running Compact notice closed and stop
-	// after their current step; wait for them without the lock they need.
-	l.mu.Unlock()
-	l.bg.Wait()
-	l.mu.Lock()
-	for l.rewriting {
+	l.state = stateClosing
+	// The background worker and a running Compact notice it and stop after
+	// their current step.
+	for l.working {
 		l.cond.Wait()
 	}
 	var err error
@@ -184,7 +191,7 @@ func (l *Log) Close() error {
 		}
 	}
 	l.retired = nil
-	l.closeDone = true
+	l.state = stateClosed
 	l.cond.Broadcast()
 	l.mu.Unlock()
 	if cerr := l.lock.Close(); cerr != nil && err == nil {

@@ -48,7 +48,7 @@ type snapshot struct {
 func (l *Log) snapshot() (*snapshot, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
+	if l.state != stateOpen {
 		return nil, ErrClosed
 	}
 	if l.active == nil { // a truncation failed part way
@@ -90,7 +90,7 @@ func (l *Log) release(sg *seg) {
 func (l *Log) isClosed() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.closed
+	return l.state != stateOpen
 }
 
 // Entries returns an iterator over the entries with Seq >= from, in order,
@@ -124,7 +124,7 @@ func (l *Log) Get(seq uint64) (Entry, error) {
 	// One segment held for the read, not a snapshot of the whole log: a
 	// consensus log store calls this for every entry it sends.
 	l.mu.Lock()
-	if l.closed {
+	if l.state != stateOpen {
 		l.mu.Unlock()
 		return Entry{}, ErrClosed
 	}

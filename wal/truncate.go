@@ -153,7 +153,7 @@ func (l *Log) moveNext(want uint64) error {
 // seal job left queued, so truncation can delete and cut files. It returns
 // with l.mu held, which it releases while waiting.
 func (l *Log) quiesce() error {
-	for l.rewriting || l.syncing > 0 {
+	for l.working || l.syncing > 0 {
 		l.cond.Wait()
 	}
 	if err := l.writable(); err != nil {

@@ -9,7 +9,7 @@ import "errors"
 // segments wait for their index and checkpoint or a sealed segment is
 // worth rewriting. Called with l.mu held.
 func (l *Log) kickBackground() {
-	if l.rewriting || l.closed || l.failed != nil {
+	if l.working || l.state != stateOpen || l.failed != nil {
 		return
 	}
 	if len(l.sealQ) == 0 {
@@ -20,20 +20,16 @@ func (l *Log) kickBackground() {
 			return
 		}
 	}
-	l.rewriting = true
+	l.working = true
 	if l.opts.Inline {
 		l.inlineDue = true // Append runs it before returning
 		return
 	}
-	l.bg.Add(1)
-	go func() {
-		defer l.bg.Done()
-		l.backgroundWork()
-	}()
+	go l.backgroundWork()
 }
 
 // backgroundWork writes pending index files and checkpoints, then rewrites
-// segments worth it. Called without l.mu, with l.rewriting set.
+// segments worth it. Called without l.mu, with l.working set.
 func (l *Log) backgroundWork() {
 	var err error
 	for {
@@ -44,18 +40,19 @@ func (l *Log) backgroundWork() {
 		l.mu.Lock()
 		// A rotation during the pass queued more: do it now rather than
 		// leave it until the next trigger.
-		if err != nil || l.closed || len(l.sealQ) == 0 {
+		if err != nil || l.state != stateOpen || len(l.sealQ) == 0 {
 			break
 		}
 		l.mu.Unlock()
 	}
-	l.rewriting = false
-	l.cond.Broadcast()
-	l.mu.Unlock()
 	if err != nil && !errors.Is(err, ErrClosed) {
 		// Retried at the next trigger; the log stays correct meanwhile.
 		l.log.Warn("wal: background seal or compaction failed; will retry", "dir", l.dir, "err", err)
 	}
+	// Close waits for the slot: nothing after this touches the log.
+	l.working = false
+	l.cond.Broadcast()
+	l.mu.Unlock()
 }
 
 // runInline does the background work due under Options.Inline. Called with
