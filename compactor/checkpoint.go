@@ -70,7 +70,7 @@ func (s *State) AppendBinary(dst []byte) []byte {
 			dst = u(dst, sc.n)
 		}
 	}
-	segs := make([]uint32, 0, len(s.segs))
+	segs := make([]uint64, 0, len(s.segs))
 	for id := range s.segs {
 		segs = append(segs, id)
 	}
@@ -155,7 +155,7 @@ func DecodeState(p []byte) (*State, error) {
 			s.dead.ReplaceOrInsert(deadItem{key: k, seq: dead})
 		}
 		for range nb {
-			ks.bySeg = append(ks.bySeg, segCount{seg: uint32(d.uvarint()), n: d.uvarint()})
+			ks.bySeg = append(ks.bySeg, segCount{seg: d.uvarint(), n: d.uvarint()})
 		}
 		if _, dup := s.keys[k]; dup {
 			d.err = fmt.Errorf("%w: key %q twice in checkpoint", ErrCorrupt, k)
@@ -167,7 +167,7 @@ func DecodeState(p []byte) (*State, error) {
 		if d.err != nil {
 			break
 		}
-		id := uint32(d.uvarint())
+		id := d.uvarint()
 		s.segs[id] = &SegCounts{Total: d.uvarint(), Dead: d.uvarint()}
 	}
 	if d.err == nil && len(d.p) != 0 {

@@ -29,7 +29,7 @@ type State struct {
 	dead    *btree.BTreeG[deadItem]
 	maxDead uint64 // largest applied tombstone sequence number
 	live    uint64 // entries not removed
-	segs    map[uint32]*SegCounts
+	segs    map[uint64]*SegCounts
 	through uint64 // sequence number after the last observed entry
 }
 
@@ -50,7 +50,7 @@ type keyState struct {
 }
 
 type segCount struct {
-	seg uint32
+	seg uint64
 	n   uint64
 }
 
@@ -66,13 +66,13 @@ func NewState() *State {
 	return &State{
 		keys: make(map[string]*keyState),
 		dead: btree.NewG(16, deadLess),
-		segs: make(map[uint32]*SegCounts),
+		segs: make(map[uint64]*SegCounts),
 	}
 }
 
 // Observe records an appended entry of segment seg. Entries must be
 // observed in sequence order.
-func (s *State) Observe(seg uint32, seq uint64, key []byte, tombstone bool) {
+func (s *State) Observe(seg uint64, seq uint64, key []byte, tombstone bool) {
 	ks, ok := s.keys[string(key)]
 	if !ok {
 		ks = &keyState{key: string(key)}
@@ -150,7 +150,7 @@ func (s *State) Apply() uint64 {
 // that were removed when the rewrite began, when the segment counted
 // deadAtStart removed entries, and now holds kept entries. Entries
 // removed since stay counted as removed and on disk.
-func (s *State) Rewritten(seg uint32, kept, deadAtStart uint64) {
+func (s *State) Rewritten(seg uint64, kept, deadAtStart uint64) {
 	sc := s.segs[seg]
 	if sc == nil {
 		return
@@ -178,10 +178,10 @@ func (s *State) Forget(dirtyFrom uint64) {
 }
 
 // SegmentGone records that segment seg no longer exists on disk.
-func (s *State) SegmentGone(seg uint32) { delete(s.segs, seg) }
+func (s *State) SegmentGone(seg uint64) { delete(s.segs, seg) }
 
 // Segment returns the counts of segment seg.
-func (s *State) Segment(seg uint32) SegCounts {
+func (s *State) Segment(seg uint64) SegCounts {
 	if sc := s.segs[seg]; sc != nil {
 		return *sc
 	}
@@ -189,8 +189,8 @@ func (s *State) Segment(seg uint32) SegCounts {
 }
 
 // SegmentIDs lists the segments with counts, in no particular order.
-func (s *State) SegmentIDs() []uint32 {
-	ids := make([]uint32, 0, len(s.segs))
+func (s *State) SegmentIDs() []uint64 {
+	ids := make([]uint64, 0, len(s.segs))
 	for id := range s.segs {
 		ids = append(ids, id)
 	}

@@ -9,7 +9,7 @@ import (
 
 type modelEntry struct {
 	seq  uint64
-	seg  uint32
+	seg  uint64
 	key  string
 	tomb bool
 	gone bool // purged from disk
@@ -42,7 +42,7 @@ func TestStateAgainstModel(t *testing.T) {
 			switch op := r.IntN(10); {
 			case op < 7: // append
 				seq := uint64(len(es))
-				e := modelEntry{seq: seq, seg: uint32(seq / 50), key: fmt.Sprintf("k%d", r.IntN(6)), tomb: r.IntN(5) == 0}
+				e := modelEntry{seq: seq, seg: seq / 50, key: fmt.Sprintf("k%d", r.IntN(6)), tomb: r.IntN(5) == 0}
 				es = append(es, e)
 				s.Observe(e.seg, e.seq, []byte(e.key), e.tomb)
 			case op < 9: // apply
@@ -58,7 +58,7 @@ func TestStateAgainstModel(t *testing.T) {
 					continue
 				}
 				dead := modelDead(es, applied)
-				seg := uint32(r.IntN(len(es)/50 + 1))
+				seg := uint64(r.IntN(len(es)/50 + 1))
 				deadAtStart := s.Segment(seg).Dead
 				var kept uint64
 				for i := range es {
@@ -83,7 +83,7 @@ func TestStateAgainstModel(t *testing.T) {
 			dead := modelDead(es, applied)
 			d := s.Dead()
 			var live uint64
-			segs := map[uint32]SegCounts{}
+			segs := map[uint64]SegCounts{}
 			for i, e := range es {
 				if !dead[i] {
 					live++

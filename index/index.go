@@ -26,7 +26,7 @@ type Frame struct {
 // writer only ever appends past every reader's length or replaces a seg
 // whole, so shared elements never change.
 type seg struct {
-	id     uint32
+	id     uint64
 	last   uint64   // last sequence number in the segment
 	firsts []uint64 // per frame, ascending
 	offs   []uint32 // per frame
@@ -85,7 +85,7 @@ func key(seq uint64) seg { return seg{firsts: []uint64{seq}} }
 // of segment id. Frames are appended in sequence order: first must be
 // greater than every sequence number already indexed, and id must be the
 // newest segment or a new one.
-func (x *Index) Append(id uint32, first, last uint64, off uint32) {
+func (x *Index) Append(id uint64, first, last uint64, off uint32) {
 	if len(x.tail.firsts) > 0 && x.tail.id != id {
 		x.flush()
 	}
@@ -102,7 +102,7 @@ func (x *Index) Append(id uint32, first, last uint64, off uint32) {
 // of each of its frames would, taking ownership of firsts and offs (the
 // frames' first sequence numbers and offsets, ascending): Open adds sealed
 // segments so, in one allocation each.
-func (x *Index) AppendSegment(id uint32, firsts []uint64, offs []uint32, last uint64) {
+func (x *Index) AppendSegment(id uint64, firsts []uint64, offs []uint32, last uint64) {
 	if len(firsts) == 0 {
 		return
 	}
@@ -115,7 +115,7 @@ func (x *Index) AppendSegment(id uint32, firsts []uint64, offs []uint32, last ui
 // one appended to, with frames (sorted by First, all within the segment's
 // former range), whose last sequence number is last. With no frames the
 // segment is dropped.
-func (x *Index) SetSegment(id uint32, frames []Frame, last uint64) {
+func (x *Index) SetSegment(id uint64, frames []Frame, last uint64) {
 	x.DeleteSegment(id)
 	if len(frames) == 0 {
 		return
@@ -129,7 +129,7 @@ func (x *Index) SetSegment(id uint32, frames []Frame, last uint64) {
 }
 
 // DeleteSegment drops every frame of segment id.
-func (x *Index) DeleteSegment(id uint32) {
+func (x *Index) DeleteSegment(id uint64) {
 	if len(x.tail.firsts) > 0 && x.tail.id == id {
 		x.frames -= len(x.tail.firsts)
 		x.tail = seg{}
@@ -152,7 +152,7 @@ func (x *Index) DeleteSegment(id uint32) {
 
 // Frames returns the frames of segment id, and the segment's last sequence
 // number.
-func (x *Index) Frames(id uint32) ([]Frame, uint64) {
+func (x *Index) Frames(id uint64) ([]Frame, uint64) {
 	var out []Frame
 	var last uint64
 	x.ascendAll(0, func(s seg) bool {
@@ -194,7 +194,7 @@ func (x *Index) Clone() *Index {
 // Find returns the segment and offset of the frame that may hold seq: the
 // frame with the greatest first sequence number <= seq, within a segment
 // whose range covers seq. ok is false when no frame can hold seq.
-func (x *Index) Find(seq uint64) (id uint32, off uint32, ok bool) {
+func (x *Index) Find(seq uint64) (id uint64, off uint32, ok bool) {
 	id, off, _, ok = x.FindNext(seq)
 	return id, off, ok
 }
@@ -202,7 +202,7 @@ func (x *Index) Find(seq uint64) (id uint32, off uint32, ok bool) {
 // FindNext is Find that also returns where the frame ends when that is
 // known: the offset of the next frame in the same segment, or 0 for the
 // segment's last frame.
-func (x *Index) FindNext(seq uint64) (id uint32, off, next uint32, ok bool) {
+func (x *Index) FindNext(seq uint64) (id uint64, off, next uint32, ok bool) {
 	look := func(s seg) bool {
 		if seq <= s.last {
 			i := sort.Search(len(s.firsts), func(i int) bool { return s.firsts[i] > seq }) - 1
@@ -223,7 +223,7 @@ func (x *Index) FindNext(seq uint64) (id uint32, off, next uint32, ok bool) {
 
 // Ascend calls fn for every frame that may hold sequence numbers >= from,
 // in order, with its segment, until fn returns false.
-func (x *Index) Ascend(from uint64, fn func(id uint32, f Frame) bool) {
+func (x *Index) Ascend(from uint64, fn func(id uint64, f Frame) bool) {
 	start := from
 	if len(x.tail.firsts) > 0 && x.tail.first() <= from {
 		start = x.tail.first()
@@ -252,7 +252,7 @@ func (x *Index) Ascend(from uint64, fn func(id uint32, f Frame) bool) {
 
 // Descend calls fn for every frame from the newest to the oldest until fn
 // returns false.
-func (x *Index) Descend(fn func(id uint32, f Frame) bool) {
+func (x *Index) Descend(fn func(id uint64, f Frame) bool) {
 	if len(x.tail.firsts) > 0 {
 		s := x.tail
 		for i := len(s.firsts) - 1; i >= 0; i-- {
@@ -289,8 +289,8 @@ func (x *Index) Bounds() (first, last uint64, ok bool) {
 }
 
 // SegmentIDs lists the segments holding frames, in order.
-func (x *Index) SegmentIDs() []uint32 {
-	var ids []uint32
+func (x *Index) SegmentIDs() []uint64 {
+	var ids []uint64
 	x.ascendAll(0, func(s seg) bool {
 		ids = append(ids, s.id)
 		return true

@@ -12,7 +12,7 @@ func build(segs, per int) *Index {
 	var seq uint64
 	for s := 1; s <= segs; s++ {
 		for f := range per {
-			x.Append(uint32(s), seq, seq+2, uint32(32+f*100))
+			x.Append(uint64(s), seq, seq+2, uint32(32+f*100))
 			seq += 3
 		}
 	}
@@ -24,7 +24,7 @@ func TestFindEverySequenceNumber(t *testing.T) {
 	for seq := uint64(0); seq < 120; seq++ {
 		id, off, ok := x.Find(seq)
 		frame := seq / 3
-		if !ok || id != uint32(frame/10+1) || off != uint32(32+(frame%10)*100) {
+		if !ok || id != uint64(frame/10+1) || off != uint32(32+(frame%10)*100) {
 			t.Fatalf("Find(%d) = seg %d off %d ok %v; want seg %d off %d", seq, id, off, ok, frame/10+1, 32+(frame%10)*100)
 		}
 	}
@@ -40,7 +40,7 @@ func TestAscendFromAnywhere(t *testing.T) {
 	x := build(3, 5)
 	for from := uint64(0); from <= 46; from++ {
 		var firsts []uint64
-		x.Ascend(from, func(id uint32, f Frame) bool {
+		x.Ascend(from, func(id uint64, f Frame) bool {
 			firsts = append(firsts, f.First)
 			return true
 		})
@@ -55,7 +55,7 @@ func TestAscendFromAnywhere(t *testing.T) {
 func TestDescendAndBounds(t *testing.T) {
 	x := build(2, 3)
 	var firsts []uint64
-	x.Descend(func(id uint32, f Frame) bool {
+	x.Descend(func(id uint64, f Frame) bool {
 		firsts = append(firsts, f.First)
 		return len(firsts) < 4
 	})
@@ -74,7 +74,7 @@ func TestSetSegmentWithGaps(t *testing.T) {
 	cases := []struct {
 		seq    uint64
 		ok     bool
-		id     uint32
+		id     uint64
 		offset uint32
 	}{{11, true, 1, 332}, {12, false, 0, 0}, {14, true, 2, 32}, {19, true, 2, 32}, {21, true, 2, 90}, {22, false, 0, 0}, {24, true, 3, 32}}
 	for _, c := range cases {
@@ -102,7 +102,7 @@ func TestCloneIsolation(t *testing.T) {
 		n := 0
 		for range 200 {
 			n = 0
-			c.Ascend(0, func(uint32, Frame) bool { n++; return true })
+			c.Ascend(0, func(uint64, Frame) bool { n++; return true })
 		}
 		done <- n
 	}()

@@ -69,13 +69,13 @@ func (l *Log) append(b Batch, at bool, want uint64) (first uint64, err error) {
 		return 0, l.fail(err)
 	}
 	l.nextSeq += uint64(len(b.Records))
-	l.idx.Append(uint32(l.active.ID()), fi.First, fi.Last, fi.Offset)
+	l.idx.Append(l.active.ID(), fi.First, fi.Last, fi.Offset)
 	if l.opts.Durability == Eventual {
 		l.visibleSeq = l.nextSeq
 	}
 	if compact {
 		l.applyCompaction(l.nextSeq)
-		if c := l.cs.Segment(uint32(l.active.ID())); rewriteWorthy(c) && l.active.Offset() >= earlyRotateBytes {
+		if c := l.cs.Segment(l.active.ID()); rewriteWorthy(c) && l.active.Offset() >= earlyRotateBytes {
 			l.rotateNext = true
 		}
 	}

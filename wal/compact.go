@@ -42,7 +42,7 @@ func (l *Log) observe(b Batch, first uint64) bool {
 	if l.cs == nil {
 		return false
 	}
-	seg := uint32(l.active.ID())
+	seg := l.active.ID()
 	for i := range b.Records {
 		// By pointer: copying each Record first costs measurably on
 		// W4b (BENCHMARKS.md).
@@ -102,7 +102,7 @@ func (l *Log) candidate(worthy func(compactor.SegCounts) bool) (*seg, bool) {
 		if l.segs[i+1].base > covered {
 			break
 		}
-		if worthy(l.cs.Segment(uint32(s.id))) {
+		if worthy(l.cs.Segment(s.id)) {
 			return s, true
 		}
 	}
@@ -138,7 +138,7 @@ func (l *Log) rewritePass(all bool) error {
 			l.mu.Unlock()
 			return err
 		}
-		counts := l.cs.Segment(uint32(s.id)) // consistent with dead: same hold of l.mu
+		counts := l.cs.Segment(s.id) // consistent with dead: same hold of l.mu
 		l.mu.Unlock()
 		if err := l.rewriteSegment(s, dead, counts); err != nil {
 			return err
@@ -161,7 +161,7 @@ func (l *Log) rewritePass(all bool) error {
 // holding a removed record. Called with l.mu held.
 func (l *Log) dirtyFrom() uint64 {
 	for _, s := range l.segs {
-		if l.cs.Segment(uint32(s.id)).Dead > 0 {
+		if l.cs.Segment(s.id).Dead > 0 {
 			return s.base
 		}
 	}
@@ -228,7 +228,7 @@ func (l *Log) rewriteSegment(s *seg, dead compactor.DeadSet, counts compactor.Se
 		}
 	}
 	l.segs = segs
-	id := uint32(s.id)
+	id := s.id
 	if res.Empty() {
 		l.idx.DeleteSegment(id)
 		l.cs.SegmentGone(id)
@@ -328,7 +328,7 @@ func (l *Log) Compact() error {
 	// Sealing makes the active segment's removed records reclaimable and
 	// writes a checkpoint holding the applied state.
 	var err error
-	if l.cs.Segment(uint32(l.active.ID())).Dead > 0 {
+	if l.cs.Segment(l.active.ID()).Dead > 0 {
 		err = l.rotate()
 	} else {
 		err = l.syncForWork(l.nextSeq)

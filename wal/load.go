@@ -328,14 +328,14 @@ func (w *walk) segment(id uint64, last bool) error {
 	}
 	if last {
 		for _, fr := range frames {
-			ld.idx.Append(uint32(id), fr.First, fr.Last, fr.Offset)
+			ld.idx.Append(id, fr.First, fr.Last, fr.Offset)
 		}
 	} else if len(frames) > 0 {
 		firsts, offs := make([]uint64, len(frames)), make([]uint32, len(frames))
 		for i, fr := range frames {
 			firsts[i], offs[i] = fr.First, fr.Offset
 		}
-		ld.idx.AppendSegment(uint32(id), firsts, offs, frames[len(frames)-1].Last)
+		ld.idx.AppendSegment(id, firsts, offs, frames[len(frames)-1].Last)
 	}
 	ld.nextSeq = max(ld.nextSeq, fh.Base)
 	if w.havePrev {

@@ -137,7 +137,7 @@ func (l *Log) Get(seq uint64) (Entry, error) {
 		l.mu.Unlock()
 		return Entry{}, fmt.Errorf("sequence %d: %w", seq, ErrNotFound)
 	}
-	sg := findSeg(l.segs, uint64(id))
+	sg := findSeg(l.segs, id)
 	if sg == nil {
 		l.mu.Unlock()
 		return Entry{}, fmt.Errorf("%w: index names missing segment %d", ErrCorrupt, id)
@@ -265,8 +265,8 @@ func (l *Log) releaseSeg(sg *seg) {
 	l.release(sg)
 }
 
-func (s *snapshot) seg(id uint32) (*seg, error) {
-	sg := findSeg(s.segs, uint64(id))
+func (s *snapshot) seg(id uint64) (*seg, error) {
+	sg := findSeg(s.segs, id)
 	if sg == nil {
 		return nil, fmt.Errorf("%w: index names missing segment %d", ErrCorrupt, id)
 	}
@@ -304,11 +304,11 @@ func (s *snapshot) frames(from uint64, fn func(sg *seg, off int64, h segment.Fra
 	var cur *seg
 	var rd *segment.Reader
 	var ferr error
-	s.idx.Ascend(from, func(id uint32, loc index.Frame) bool {
+	s.idx.Ascend(from, func(id uint64, loc index.Frame) bool {
 		if loc.First >= s.visible {
 			return false
 		}
-		if cur == nil || cur.id != uint64(id) {
+		if cur == nil || cur.id != id {
 			sg, err := s.seg(id)
 			if err != nil {
 				ferr = err
@@ -370,7 +370,7 @@ func (s *snapshot) ascend(from uint64, yield func(Entry, error) bool) {
 // descend yields the entries newest first.
 func (s *snapshot) descend(yield func(Entry, error) bool) {
 	var buf []Entry
-	s.idx.Descend(func(id uint32, loc index.Frame) bool {
+	s.idx.Descend(func(id uint64, loc index.Frame) bool {
 		if loc.First >= s.visible {
 			return true
 		}

@@ -222,7 +222,7 @@ func buildState(fsys vfs.FS, dir string, ld *loaded) (_ *compactor.State, onDisk
 			if !ok {
 				break
 			}
-			cs.Observe(uint32(sg.id), e.Seq, e.Key, e.Tombstone)
+			cs.Observe(sg.id, e.Seq, e.Key, e.Tombstone)
 		}
 		if h.Flags&segment.FlagCompact != 0 {
 			cs.Apply()
@@ -235,9 +235,9 @@ func buildState(fsys vfs.FS, dir string, ld *loaded) (_ *compactor.State, onDisk
 	if err != nil {
 		return nil, 0, err
 	}
-	present := make(map[uint32]bool, len(ld.segs))
+	present := make(map[uint64]bool, len(ld.segs))
 	for _, sg := range ld.segs {
-		present[uint32(sg.id)] = true
+		present[sg.id] = true
 	}
 	for _, id := range cs.SegmentIDs() {
 		if !present[id] {

@@ -22,7 +22,9 @@ type sealJob struct {
 	through uint64
 }
 
-// maxSegmentID keeps segment numbers within the index's uint32.
+// maxSegmentID bounds segment numbers: a log numbering 4 billion segments
+// is beyond any real use, so a number past it in a name or header is
+// damage.
 const maxSegmentID = 1<<32 - 1
 
 // createSegment creates segment id as the new active segment, with the
@@ -118,7 +120,7 @@ func (l *Log) drainSeals() error {
 // activeFrameInfos lists the frames of the active segment from the index.
 // Frames in the active segment are always contiguous.
 func (l *Log) activeFrameInfos() []segment.FrameInfo {
-	frames, last := l.idx.Frames(uint32(l.active.ID()))
+	frames, last := l.idx.Frames(l.active.ID())
 	out := make([]segment.FrameInfo, len(frames))
 	for i, f := range frames {
 		end := last

@@ -192,7 +192,7 @@ func (l *Log) truncFront(seq uint64) error {
 func (l *Log) dropBelowFront() error {
 	n := 0
 	for _, sg := range l.segs[:len(l.segs)-1] {
-		frames, last := l.idx.Frames(uint32(sg.id))
+		frames, last := l.idx.Frames(sg.id)
 		if len(frames) > 0 && last >= l.front {
 			break
 		}
@@ -216,7 +216,7 @@ func (l *Log) dropBelowFront() error {
 // directory and returns err.
 func (l *Log) dropped(n int, err error) error {
 	for _, sg := range l.segs[:n] {
-		l.idx.DeleteSegment(uint32(sg.id))
+		l.idx.DeleteSegment(sg.id)
 		l.retire(sg)
 	}
 	l.segs = slices.Clone(l.segs[n:])
@@ -291,8 +291,8 @@ func (l *Log) truncBack(next uint64) error {
 func (l *Log) findCut(next uint64) (*cut, error) {
 	var c *cut
 	var ferr error
-	l.idx.Ascend(next, func(id uint32, loc index.Frame) bool {
-		sg := findSeg(l.segs, uint64(id))
+	l.idx.Ascend(next, func(id uint64, loc index.Frame) bool {
+		sg := findSeg(l.segs, id)
 		if sg == nil {
 			ferr = fmt.Errorf("%w: index names missing segment %d", ErrCorrupt, id)
 			return false
@@ -431,7 +431,7 @@ func (l *Log) finishTruncation(b bounds) error {
 			if err != nil {
 				return err
 			}
-			l.idx.Append(uint32(l.active.ID()), fi.First, fi.Last, fi.Offset)
+			l.idx.Append(l.active.ID(), fi.First, fi.Last, fi.Offset)
 		}
 		if err := l.active.SyncAll(); err != nil {
 			return err
