@@ -504,23 +504,16 @@ func replayDelta(f vfs.File, path string, gen uint64, keys map[string]struct{}) 
 	return res, false, ops, nil
 }
 
-// readHeader reads and validates a segment file header and returns the
-// file's size.
+// readHeader reads and validates the file header of f and returns it with
+// the file's size.
 func readHeader(f vfs.File, name string) (segment.FileHeader, int64, error) {
 	size, err := f.Size()
 	if err != nil {
 		return segment.FileHeader{}, 0, fmt.Errorf("keyset: size of %s: %w", name, err)
 	}
-	var hb [segment.FileHeaderSize]byte
-	if size < segment.FileHeaderSize {
-		return segment.FileHeader{}, 0, fmt.Errorf("keyset: %s: %w: file of %d bytes has no header", name, segment.ErrCorrupt, size)
-	}
-	if _, err := f.ReadAt(hb[:], 0); err != nil {
-		return segment.FileHeader{}, 0, fmt.Errorf("keyset: read %s: %w", name, err)
-	}
-	fh, err := segment.ParseFileHeader(hb[:])
+	fh, err := segment.ReadFileHeader(f, size, name)
 	if err != nil {
-		return fh, 0, fmt.Errorf("keyset: %s: %w", name, err)
+		return fh, 0, fmt.Errorf("keyset: %w", err)
 	}
 	return fh, size, nil
 }
