@@ -14,13 +14,9 @@ import (
 	"sort"
 
 	"github.com/google/btree"
-)
 
-// Frame locates one frame in its segment.
-type Frame struct {
-	First uint64 // sequence number of the frame's first entry
-	Off   uint32 // offset of the frame in the segment file
-}
+	"github.com/seglog/journal/segment"
+)
 
 // seg is one segment's frames. Readers share the backing arrays; the
 // writer only ever appends past every reader's length or replaces a seg
@@ -99,32 +95,34 @@ func (x *Index) Append(id uint64, first, last uint64, off uint32) {
 }
 
 // AppendSegment adds a whole segment after every one indexed, as Append
-// of each of its frames would, taking ownership of firsts and offs (the
-// frames' first sequence numbers and offsets, ascending): Open adds sealed
-// segments so, in one allocation each.
-func (x *Index) AppendSegment(id uint64, firsts []uint64, offs []uint32, last uint64) {
-	if len(firsts) == 0 {
+// of each of its frames (ascending) would: Open adds sealed segments so.
+func (x *Index) AppendSegment(id uint64, frames []segment.FrameInfo) {
+	if len(frames) == 0 {
 		return
 	}
 	x.flush()
-	x.t.ReplaceOrInsert(seg{id: id, last: last, firsts: firsts, offs: offs})
-	x.frames += len(firsts)
+	x.t.ReplaceOrInsert(newSeg(id, frames))
+	x.frames += len(frames)
+}
+
+// newSeg indexes frames (ascending) of segment id.
+func newSeg(id uint64, frames []segment.FrameInfo) seg {
+	s := seg{id: id, last: frames[len(frames)-1].Last, firsts: make([]uint64, len(frames)), offs: make([]uint32, len(frames))}
+	for i, f := range frames {
+		s.firsts[i], s.offs[i] = f.First, f.Offset
+	}
+	return s
 }
 
 // SetSegment replaces every frame of segment id, an older segment than the
 // one appended to, with frames (sorted by First, all within the segment's
-// former range), whose last sequence number is last. With no frames the
-// segment is dropped.
-func (x *Index) SetSegment(id uint64, frames []Frame, last uint64) {
+// former range). With no frames the segment is dropped.
+func (x *Index) SetSegment(id uint64, frames []segment.FrameInfo) {
 	x.DeleteSegment(id)
 	if len(frames) == 0 {
 		return
 	}
-	s := seg{id: id, last: last, firsts: make([]uint64, len(frames)), offs: make([]uint32, len(frames))}
-	for i, f := range frames {
-		s.firsts[i], s.offs[i] = f.First, f.Off
-	}
-	x.t.ReplaceOrInsert(s)
+	x.t.ReplaceOrInsert(newSeg(id, frames))
 	x.frames += len(frames)
 }
 
@@ -150,23 +148,27 @@ func (x *Index) DeleteSegment(id uint64) {
 	}
 }
 
-// Frames returns the frames of segment id, and the segment's last sequence
-// number.
-func (x *Index) Frames(id uint64) ([]Frame, uint64) {
-	var out []Frame
-	var last uint64
+// Frames returns the frames of segment id. The index knows each frame's
+// first sequence number and offset; it gives each frame the numbers up to
+// the next frame's first (the segment's last, for its last frame), which
+// is exact for a segment of contiguous numbers, as appended.
+func (x *Index) Frames(id uint64) []segment.FrameInfo {
+	var out []segment.FrameInfo
 	x.ascendAll(0, func(s seg) bool {
 		if s.id != id {
 			return true
 		}
-		last = s.last
-		out = make([]Frame, len(s.firsts))
-		for i := range s.firsts {
-			out[i] = Frame{First: s.firsts[i], Off: s.offs[i]}
+		out = make([]segment.FrameInfo, len(s.firsts))
+		for i, first := range s.firsts {
+			last := s.last
+			if i+1 < len(s.firsts) {
+				last = s.firsts[i+1] - 1
+			}
+			out[i] = segment.FrameInfo{Offset: s.offs[i], Count: uint32(last - first + 1), First: first, Last: last}
 		}
 		return false
 	})
-	return out, last
+	return out
 }
 
 // Len is the number of frames.
@@ -222,8 +224,9 @@ func (x *Index) FindNext(seq uint64) (id uint64, off, next uint32, ok bool) {
 }
 
 // Ascend calls fn for every frame that may hold sequence numbers >= from,
-// in order, with its segment, until fn returns false.
-func (x *Index) Ascend(from uint64, fn func(id uint64, f Frame) bool) {
+// in order, with its segment, first sequence number and offset, until fn
+// returns false.
+func (x *Index) Ascend(from uint64, fn func(id uint64, first uint64, off uint32) bool) {
 	start := from
 	if len(x.tail.firsts) > 0 && x.tail.first() <= from {
 		start = x.tail.first()
@@ -242,7 +245,7 @@ func (x *Index) Ascend(from uint64, fn func(id uint64, f Frame) bool) {
 			i = max(sort.Search(len(s.firsts), func(i int) bool { return s.firsts[i] > from })-1, 0)
 		}
 		for ; i < len(s.firsts); i++ {
-			if !fn(s.id, Frame{First: s.firsts[i], Off: s.offs[i]}) {
+			if !fn(s.id, s.firsts[i], s.offs[i]) {
 				return false
 			}
 		}
@@ -252,18 +255,18 @@ func (x *Index) Ascend(from uint64, fn func(id uint64, f Frame) bool) {
 
 // Descend calls fn for every frame from the newest to the oldest until fn
 // returns false.
-func (x *Index) Descend(fn func(id uint64, f Frame) bool) {
+func (x *Index) Descend(fn func(id uint64, first uint64, off uint32) bool) {
 	if len(x.tail.firsts) > 0 {
 		s := x.tail
 		for i := len(s.firsts) - 1; i >= 0; i-- {
-			if !fn(s.id, Frame{First: s.firsts[i], Off: s.offs[i]}) {
+			if !fn(s.id, s.firsts[i], s.offs[i]) {
 				return
 			}
 		}
 	}
 	x.t.Descend(func(s seg) bool {
 		for i := len(s.firsts) - 1; i >= 0; i-- {
-			if !fn(s.id, Frame{First: s.firsts[i], Off: s.offs[i]}) {
+			if !fn(s.id, s.firsts[i], s.offs[i]) {
 				return false
 			}
 		}

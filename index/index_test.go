@@ -3,6 +3,8 @@ package index
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/seglog/journal/segment"
 )
 
 // build indexes segments of frames of 3 entries each: segment s holds
@@ -40,8 +42,8 @@ func TestAscendFromAnywhere(t *testing.T) {
 	x := build(3, 5)
 	for from := uint64(0); from <= 46; from++ {
 		var firsts []uint64
-		x.Ascend(from, func(id uint64, f Frame) bool {
-			firsts = append(firsts, f.First)
+		x.Ascend(from, func(id uint64, first uint64, off uint32) bool {
+			firsts = append(firsts, first)
 			return true
 		})
 		wantFirst := from / 3 * 3
@@ -55,8 +57,8 @@ func TestAscendFromAnywhere(t *testing.T) {
 func TestDescendAndBounds(t *testing.T) {
 	x := build(2, 3)
 	var firsts []uint64
-	x.Descend(func(id uint64, f Frame) bool {
-		firsts = append(firsts, f.First)
+	x.Descend(func(id uint64, first uint64, off uint32) bool {
+		firsts = append(firsts, first)
 		return len(firsts) < 4
 	})
 	if want := []uint64{15, 12, 9, 6}; len(firsts) != 4 || firsts[0] != want[0] || firsts[3] != want[3] {
@@ -70,7 +72,7 @@ func TestDescendAndBounds(t *testing.T) {
 
 func TestSetSegmentWithGaps(t *testing.T) {
 	x := build(3, 4) // seg 2 holds 12..23
-	x.SetSegment(2, []Frame{{First: 14, Off: 32}, {First: 20, Off: 90}}, 21)
+	x.SetSegment(2, []segment.FrameInfo{{First: 14, Last: 19, Count: 2, Offset: 32}, {First: 20, Last: 21, Count: 1, Offset: 90}})
 	cases := []struct {
 		seq    uint64
 		ok     bool
@@ -86,7 +88,7 @@ func TestSetSegmentWithGaps(t *testing.T) {
 	if x.Len() != 10 {
 		t.Fatalf("Len = %d after replacing 4 frames by 2, want 10", x.Len())
 	}
-	x.SetSegment(2, nil, 0)
+	x.SetSegment(2, nil)
 	if x.Segments() != 2 || x.Len() != 8 {
 		t.Fatalf("after emptying segment 2: %d segments %d frames, want 2 and 8", x.Segments(), x.Len())
 	}
@@ -102,7 +104,7 @@ func TestCloneIsolation(t *testing.T) {
 		n := 0
 		for range 200 {
 			n = 0
-			c.Ascend(0, func(uint64, Frame) bool { n++; return true })
+			c.Ascend(0, func(uint64, uint64, uint32) bool { n++; return true })
 		}
 		done <- n
 	}()
@@ -119,5 +121,28 @@ func TestCloneIsolation(t *testing.T) {
 	}
 	if x.Len() != 1002 {
 		t.Fatalf("original has %d frames, want 1002", x.Len())
+	}
+}
+
+// TestFramesSpanToTheNextFrame: Frames gives each frame of a segment the
+// numbers up to the next frame's first, and the last frame the segment's
+// last, in the segment's newest (tail) and older (tree) places alike.
+func TestFramesSpanToTheNextFrame(t *testing.T) {
+	x := build(3, 4) // segment s holds 12(s-1) .. 12s-1, frames of 3
+	for _, id := range []uint64{2, 3} {
+		frames := x.Frames(id)
+		if len(frames) != 4 {
+			t.Fatalf("segment %d: %d frames, want 4", id, len(frames))
+		}
+		for i, f := range frames {
+			first := 12*(id-1) + 3*uint64(i)
+			want := segment.FrameInfo{Offset: uint32(32 + i*100), Count: 3, First: first, Last: first + 2}
+			if f != want {
+				t.Fatalf("segment %d frame %d: %+v, want %+v", id, i, f, want)
+			}
+		}
+	}
+	if f := x.Frames(9); f != nil {
+		t.Fatalf("segment 9 (absent): %v, want none", f)
 	}
 }

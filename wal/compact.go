@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/seglog/journal/compactor"
-	"github.com/seglog/journal/index"
 	"github.com/seglog/journal/segment"
 	"github.com/seglog/journal/vfs"
 )
@@ -233,11 +232,7 @@ func (l *Log) rewriteSegment(s *seg, dead compactor.DeadSet, counts compactor.Se
 		l.idx.DeleteSegment(id)
 		l.cs.SegmentGone(id)
 	} else {
-		frames := make([]index.Frame, len(res.Frames))
-		for i, fr := range res.Frames {
-			frames[i] = index.Frame{First: fr.First, Off: fr.Offset}
-		}
-		l.idx.SetSegment(id, frames, res.Last)
+		l.idx.SetSegment(id, res.Frames)
 		l.cs.Rewritten(id, res.Kept, counts.Dead)
 	}
 	l.retire(s)

@@ -330,12 +330,8 @@ func (w *walk) segment(id uint64, last bool) error {
 		for _, fr := range frames {
 			ld.idx.Append(id, fr.First, fr.Last, fr.Offset)
 		}
-	} else if len(frames) > 0 {
-		firsts, offs := make([]uint64, len(frames)), make([]uint32, len(frames))
-		for i, fr := range frames {
-			firsts[i], offs[i] = fr.First, fr.Offset
-		}
-		ld.idx.AppendSegment(id, firsts, offs, frames[len(frames)-1].Last)
+	} else {
+		ld.idx.AppendSegment(id, frames)
 	}
 	ld.nextSeq = max(ld.nextSeq, fh.Base)
 	if w.havePrev {

@@ -304,8 +304,8 @@ func (s *snapshot) frames(from uint64, fn func(sg *seg, off int64, h segment.Fra
 	var cur *seg
 	var rd *segment.Reader
 	var ferr error
-	s.idx.Ascend(from, func(id uint64, loc index.Frame) bool {
-		if loc.First >= s.visible {
+	s.idx.Ascend(from, func(id uint64, first uint64, at uint32) bool {
+		if first >= s.visible {
 			return false
 		}
 		if cur == nil || cur.id != id {
@@ -317,13 +317,13 @@ func (s *snapshot) frames(from uint64, fn func(sg *seg, off int64, h segment.Fra
 			cur = sg
 			rd = segment.NewReader(sg.f, sg.size, sg.name)
 		}
-		rd.SetOffset(int64(loc.Off))
+		rd.SetOffset(int64(at))
 		off, h, p, err := rd.Next()
 		if err == io.EOF {
 			err = segment.Corruptf(cur.name, off, "indexed frame missing")
 		}
-		if err == nil && h.FirstSeq != loc.First {
-			err = segment.Corruptf(cur.name, off, "frame holds sequence %d, index says %d", h.FirstSeq, loc.First)
+		if err == nil && h.FirstSeq != first {
+			err = segment.Corruptf(cur.name, off, "frame holds sequence %d, index says %d", h.FirstSeq, first)
 		}
 		if err != nil {
 			ferr = s.readErr(err)
@@ -370,8 +370,8 @@ func (s *snapshot) ascend(from uint64, yield func(Entry, error) bool) {
 // descend yields the entries newest first.
 func (s *snapshot) descend(yield func(Entry, error) bool) {
 	var buf []Entry
-	s.idx.Descend(func(id uint64, loc index.Frame) bool {
-		if loc.First >= s.visible {
+	s.idx.Descend(func(id uint64, first uint64, off uint32) bool {
+		if first >= s.visible {
 			return true
 		}
 		sg, err := s.seg(id)
@@ -379,9 +379,9 @@ func (s *snapshot) descend(yield func(Entry, error) bool) {
 			yield(Entry{}, err)
 			return false
 		}
-		h, p, err := segment.ReadFrame(sg.f, sg.size, int64(loc.Off), sg.name)
-		if err == nil && h.FirstSeq != loc.First {
-			err = segment.Corruptf(sg.name, int64(loc.Off), "frame holds sequence %d, index says %d", h.FirstSeq, loc.First)
+		h, p, err := segment.ReadFrame(sg.f, sg.size, int64(off), sg.name)
+		if err == nil && h.FirstSeq != first {
+			err = segment.Corruptf(sg.name, int64(off), "frame holds sequence %d, index says %d", h.FirstSeq, first)
 		}
 		if err != nil {
 			yield(Entry{}, s.readErr(err))
@@ -392,7 +392,7 @@ func (s *snapshot) descend(yield func(Entry, error) bool) {
 		for {
 			e, ok, err := it.Next()
 			if err != nil {
-				yield(Entry{}, segment.AtOffset(err, sg.name, int64(loc.Off)))
+				yield(Entry{}, segment.AtOffset(err, sg.name, int64(off)))
 				return false
 			}
 			if !ok {

@@ -73,7 +73,7 @@ func (l *Log) sealData() error {
 // sealJob captures the sealed active segment's job. Called with l.mu held
 // after sealData.
 func (l *Log) sealJob() sealJob {
-	j := sealJob{id: l.active.ID(), size: l.active.Offset(), frames: l.activeFrameInfos(), through: l.nextSeq}
+	j := sealJob{id: l.active.ID(), size: l.active.Offset(), frames: l.idx.Frames(l.active.ID()), through: l.nextSeq}
 	if l.cs != nil {
 		l.cs.SetThrough(l.nextSeq)
 		j.cpt = compactor.EncodeCheckpoint(l.cs)
@@ -115,21 +115,6 @@ func (l *Log) drainSeals() error {
 		l.sealQ = l.sealQ[1:]
 		l.mu.Unlock()
 	}
-}
-
-// activeFrameInfos lists the frames of the active segment from the index.
-// Frames in the active segment are always contiguous.
-func (l *Log) activeFrameInfos() []segment.FrameInfo {
-	frames, last := l.idx.Frames(l.active.ID())
-	out := make([]segment.FrameInfo, len(frames))
-	for i, f := range frames {
-		end := last
-		if i+1 < len(frames) {
-			end = frames[i+1].First - 1
-		}
-		out[i] = segment.FrameInfo{Offset: f.Off, Count: uint32(end - f.First + 1), First: f.First, Last: end}
-	}
-	return out
 }
 
 // rotate seals the active segment and starts the next. Called with l.mu

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/seglog/journal/index"
 	"github.com/seglog/journal/segment"
 	"github.com/seglog/journal/vfs"
 )
@@ -192,8 +191,7 @@ func (l *Log) truncFront(seq uint64) error {
 func (l *Log) dropBelowFront() error {
 	n := 0
 	for _, sg := range l.segs[:len(l.segs)-1] {
-		frames, last := l.idx.Frames(sg.id)
-		if len(frames) > 0 && last >= l.front {
+		if frames := l.idx.Frames(sg.id); len(frames) > 0 && frames[len(frames)-1].Last >= l.front {
 			break
 		}
 		// The index first: a segment without one is scanned at Open.
@@ -291,7 +289,7 @@ func (l *Log) truncBack(next uint64) error {
 func (l *Log) findCut(next uint64) (*cut, error) {
 	var c *cut
 	var ferr error
-	l.idx.Ascend(next, func(id uint64, loc index.Frame) bool {
+	l.idx.Ascend(next, func(id uint64, first uint64, off uint32) bool {
 		sg := findSeg(l.segs, id)
 		if sg == nil {
 			ferr = fmt.Errorf("%w: index names missing segment %d", ErrCorrupt, id)
@@ -301,7 +299,7 @@ func (l *Log) findCut(next uint64) (*cut, error) {
 		if sg.id == l.active.ID() {
 			size = l.active.Offset()
 		}
-		h, p, err := segment.ReadFrame(sg.f, size, int64(loc.Off), sg.name)
+		h, p, err := segment.ReadFrame(sg.f, size, int64(off), sg.name)
 		if err != nil {
 			ferr = err
 			return false
@@ -313,7 +311,7 @@ func (l *Log) findCut(next uint64) (*cut, error) {
 		for {
 			e, ok, err := it.Next()
 			if err != nil {
-				ferr = segment.AtOffset(err, sg.name, int64(loc.Off))
+				ferr = segment.AtOffset(err, sg.name, int64(off))
 				return false
 			}
 			if !ok {
@@ -334,7 +332,7 @@ func (l *Log) findCut(next uint64) (*cut, error) {
 		if !reached {
 			return true // the frame lies wholly below next
 		}
-		c = &cut{next: next, seg: sg.id, off: int64(loc.Off), keptHeader: keptHeader, kept: kept}
+		c = &cut{next: next, seg: sg.id, off: int64(off), keptHeader: keptHeader, kept: kept}
 		return false
 	})
 	return c, ferr
