@@ -81,10 +81,11 @@ func CopyLive(fs vfs.FS, src vfs.File, size int64, srcName string, fh segment.Fi
 		if err != nil {
 			return res, fmt.Errorf("rewrite %s at %d: %w", srcName, off, err)
 		}
-		fi, err := w.WriteFrame(&frame)
+		at, err := w.WriteFrame(&frame)
 		if err != nil {
 			return res, fmt.Errorf("rewrite %s: %w", srcName, err)
 		}
+		fi := frame.Info(at)
 		res.Frames = append(res.Frames, fi)
 		res.Last = fi.Last
 		res.Kept += uint64(fi.Count)

@@ -35,12 +35,13 @@ func (f *Frame) Size() int64 { return int64(len(f.buf)) }
 // Count is the number of entries in the frame.
 func (f *Frame) Count() uint32 { return f.h.Count }
 
-// lastSeq is the sequence number of the frame's last entry.
-func (f *Frame) lastSeq() uint64 {
+// Info describes the frame once written at off.
+func (f *Frame) Info(off int64) FrameInfo {
+	last := f.h.FirstSeq + uint64(f.h.Count) - 1
 	if f.h.Flags&FlagSparse != 0 {
-		return f.last
+		last = f.last
 	}
-	return f.h.FirstSeq + uint64(f.h.Count) - 1
+	return FrameInfo{Offset: uint32(off), Count: f.h.Count, First: f.h.FirstSeq, Last: last}
 }
 
 // Encoder turns records into frames. It makes every choice a frame's
@@ -73,16 +74,31 @@ var errBatchSize = fmt.Errorf("%w: batch over %d bytes", ErrInvalid, MaxPayload)
 // value bytes, plus two per record, exceed MaxPayload give an error
 // wrapping ErrInvalid, whatever their encoding, so that a frame's keys
 // stay within MaxFrameKeyBytes; so does a plain encoding over MaxPayload.
-func (e *Encoder) Batch(records []Record, time int64) (Frame, error) {
-	if len(records) == 0 {
-		return Frame{}, fmt.Errorf("%w: a frame of no records", ErrInvalid)
+func (e *Encoder) Batch(records []Record, time int64) (f Frame, err error) {
+	buf := headerRoom(e.buf)
+	var flags uint8
+	switch len(records) {
+	case 0:
+		return f, fmt.Errorf("%w: a frame of no records", ErrInvalid)
+	case 1: // the route journal's most common batch, kept short
+		r := &records[0]
+		if buf = AppendEntry(buf, r.Key, r.Value, r.Tombstone); len(buf)-FrameHeaderSize > MaxPayload {
+			return f, errBatchSize
+		}
+	default:
+		if buf, flags, err = appendBatch(buf, records); err != nil {
+			return f, err
+		}
 	}
-	buf, flags, err := appendBatch(headerRoom(e.buf), records)
-	e.buf = buf
-	if err != nil {
-		return Frame{}, err
+	if cap(buf) != cap(e.buf) {
+		e.buf = buf // grown
 	}
-	return e.finish(buf, FrameHeader{Time: time, Count: uint32(len(records)), Flags: flags}), nil
+	f.buf, f.h.Time, f.h.Count, f.h.Flags = buf, time, uint32(len(records)), flags
+	if e.comp != nil && e.comp.codec != CodecNone && len(buf)-FrameHeaderSize >= e.comp.min {
+		e.compress(&f)
+	}
+	f.h.CRC = Checksum(f.buf[FrameHeaderSize:])
+	return f, nil
 }
 
 // headerRoom returns buf emptied but for room for a frame header, whose
@@ -158,8 +174,11 @@ func (e *Encoder) Sparse(entries []Entry, time int64) (Frame, error) {
 	if len(buf)-start > MaxPayload {
 		return Frame{}, fmt.Errorf("%w: %d entries over %d bytes", ErrInvalid, len(entries), MaxPayload)
 	}
-	f := e.finish(buf, FrameHeader{FirstSeq: entries[0].Seq, Time: time, Count: uint32(len(entries)), Flags: flags})
-	f.last = entries[len(entries)-1].Seq
+	f := Frame{buf: buf, h: FrameHeader{FirstSeq: entries[0].Seq, Time: time, Count: uint32(len(entries)), Flags: flags}, last: entries[len(entries)-1].Seq}
+	if e.comp != nil && e.comp.codec != CodecNone && len(buf)-FrameHeaderSize >= e.comp.min {
+		e.compress(&f)
+	}
+	f.h.CRC = Checksum(f.buf[FrameHeaderSize:])
 	return f, nil
 }
 
@@ -181,18 +200,13 @@ func appendSparse(dst []byte, entries []Entry, prefix bool) []byte {
 	return dst
 }
 
-// finish compresses the entries in buf if that makes them smaller and
-// returns the frame with its payload checksum.
-func (e *Encoder) finish(buf []byte, h FrameHeader) Frame {
-	h.Codec = CodecNone
-	if e.comp != nil && e.comp.Codec() != CodecNone && len(buf)-FrameHeaderSize >= e.comp.min {
-		var out []byte
-		out, h.Codec = e.comp.Compress(headerRoom(e.cbuf), buf[FrameHeaderSize:])
-		e.cbuf = out
-		if h.Codec != CodecNone {
-			buf = out
-		}
+// compress replaces f's entries with their compressed form if that makes
+// them smaller. Callers skip it for a payload below the compressor's
+// minimum.
+func (e *Encoder) compress(f *Frame) {
+	out, codec := e.comp.Compress(headerRoom(e.cbuf), f.buf[FrameHeaderSize:])
+	e.cbuf = out
+	if codec != CodecNone {
+		f.buf, f.h.Codec = out, codec
 	}
-	h.CRC = Checksum(buf[FrameHeaderSize:])
-	return Frame{buf: buf, h: h}
 }

@@ -281,11 +281,12 @@ func TestWriterAndIndexFile(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.SetFirst(uint64(i))
-		info, err := w.WriteFrame(&f)
+		off, err := w.WriteFrame(&f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := (FrameInfo{Offset: info.Offset, Count: 1, First: uint64(i), Last: uint64(i)}); info != want {
+		info := f.Info(off)
+		if want := (FrameInfo{Offset: uint32(off), Count: 1, First: uint64(i), Last: uint64(i)}); info != want {
 			t.Fatalf("frame %d: WriteFrame says %+v, want %+v", i, info, want)
 		}
 		infos = append(infos, info)

@@ -318,22 +318,22 @@ func (w *Writer) failLocked(err error) error {
 }
 
 // WriteFrame writes f at the end of the segment, filling the parts of its
-// header only the writer knows (the durable offset), and returns where it
-// is and what it holds. Unless the writer buffers (see CreateBuffered), the frame
+// header only the writer knows (the durable offset), and returns its
+// offset (f.Info gives the rest of what the index needs). Unless the writer buffers (see CreateBuffered), the frame
 // is in the file when it returns. On error the frame may be partly written
 // and the writer fails for good (see Sync): recovery cuts the partial
 // frame. A frame that would take the file past MaxSegmentSize is refused
 // with an error wrapping ErrInvalid, and nothing is written.
-func (w *Writer) WriteFrame(f *Frame) (FrameInfo, error) {
+func (w *Writer) WriteFrame(f *Frame) (int64, error) {
 	frame := f.buf
 	if len(frame) <= FrameHeaderSize || len(frame)-FrameHeaderSize > MaxPayload || f.h.Count == 0 {
-		return FrameInfo{}, fmt.Errorf("%w: frame payload of %d bytes", ErrInvalid, len(frame)-FrameHeaderSize)
+		return 0, fmt.Errorf("%w: frame payload of %d bytes", ErrInvalid, len(frame)-FrameHeaderSize)
 	}
 	if w.off+int64(len(frame)) > MaxSegmentSize {
-		return FrameInfo{}, fmt.Errorf("%w: %s would grow past %d bytes", ErrInvalid, w.name, MaxSegmentSize)
+		return 0, fmt.Errorf("%w: %s would grow past %d bytes", ErrInvalid, w.name, MaxSegmentSize)
 	}
 	if w.failed.Load() {
-		return FrameInfo{}, w.Err()
+		return 0, w.Err()
 	}
 	h := f.h
 	h.Synced = uint32(w.synced.Load())
@@ -346,29 +346,28 @@ func (w *Writer) WriteFrame(f *Frame) (FrameInfo, error) {
 	h.Length = uint32(len(frame) - FrameHeaderSize)
 	PutFrameHeader(frame, h)
 	end := off + int64(len(frame))
-	info := FrameInfo{Offset: uint32(off), Count: h.Count, First: h.FirstSeq, Last: f.lastSeq()}
 	if w.limit > 0 {
 		w.pend = append(w.pend, frame...)
 		w.off = end
 		if len(w.pend) >= w.limit {
 			if err := w.Flush(); err != nil {
-				return FrameInfo{}, err
+				return 0, err
 			}
 		}
-		return info, nil
+		return off, nil
 	}
 	if err := w.grow(end); err != nil {
-		return FrameInfo{}, w.failLocked(err)
+		return 0, w.failLocked(err)
 	}
 	if end <= int64(len(w.m)) && end <= w.size {
 		copy(w.m[off:end], frame)
 	} else {
 		if _, err := w.f.WriteAt(frame, off); err != nil {
-			return FrameInfo{}, w.failLocked(fmt.Errorf("write %s at %d: %w", w.name, off, err))
+			return 0, w.failLocked(fmt.Errorf("write %s at %d: %w", w.name, off, err))
 		}
 	}
 	w.off = end
-	return info, nil
+	return off, nil
 }
 
 // Flush writes the frames the writer buffered (see CreateBuffered).

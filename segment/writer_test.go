@@ -92,7 +92,8 @@ func TestWriterSyncIsAGroupCommit(t *testing.T) {
 					return
 				}
 				f.SetFirst(next)
-				fi, err := w.WriteFrame(&f)
+				at, err := w.WriteFrame(&f)
+				fi := f.Info(at)
 				next++
 				off := w.Offset()
 				mu.Unlock()
@@ -197,10 +198,11 @@ func TestCreateBufferedWritesAtFlush(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fi, err := w.WriteFrame(&f)
+		off, err := w.WriteFrame(&f)
 		if err != nil {
 			t.Fatal(err)
 		}
+		fi := f.Info(off)
 		if fi.First != seq || fi.Last != seq || fi.Count != 1 {
 			t.Fatalf("frame %d: %+v, want seq %d", i, fi, seq)
 		}

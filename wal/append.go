@@ -64,12 +64,12 @@ func (l *Log) append(b Batch, at bool, want uint64) (first uint64, err error) {
 	if compact {
 		frame.SetCompact()
 	}
-	fi, err := l.active.WriteFrame(&frame)
+	off, err := l.active.WriteFrame(&frame)
 	if err != nil {
 		return 0, l.fail(err)
 	}
 	l.nextSeq += uint64(len(b.Records))
-	l.idx.Append(l.active.ID(), fi.First, fi.Last, fi.Offset)
+	l.idx.Append(l.active.ID(), first, l.nextSeq-1, uint32(off))
 	if l.opts.Durability == Eventual {
 		l.visibleSeq = l.nextSeq
 	}

@@ -425,10 +425,11 @@ func (l *Log) finishTruncation(b bounds) error {
 				return err
 			}
 			frame.SetFirst(h.FirstSeq)
-			fi, err := l.active.WriteFrame(&frame)
+			off, err := l.active.WriteFrame(&frame)
 			if err != nil {
 				return err
 			}
+			fi := frame.Info(off)
 			l.idx.Append(l.active.ID(), fi.First, fi.Last, fi.Offset)
 		}
 		if err := l.active.SyncAll(); err != nil {
