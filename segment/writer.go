@@ -37,12 +37,12 @@ type Writer struct {
 	limit int    // buffer frames up to this many bytes (0: write each at once)
 
 	// mu guards the group commit's state; Sync holds it except during the
-	// fdatasync itself. The appending goroutine reads synced and failed
-	// without it (atomics: no lock on the append path).
+	// fdatasync itself. The appending goroutine stores written and reads
+	// synced and failed without it (atomics: no lock on the append path).
 	mu      sync.Mutex
 	cond    sync.Cond    // on mu: a sync finished
+	written atomic.Int64 // frames in [0, written) are in the file (page cache)
 	synced  atomic.Int64 // data in [0, synced) is durable; stored under mu
-	want    int64        // the largest offset a waiting Sync asked for
 	syncing bool         // a goroutine is in fdatasync on behalf of all
 	syncs   int          // fdatasyncs the group commit ran
 	failed  atomic.Bool  // err is set; stored under mu
@@ -99,6 +99,7 @@ func Resume(f vfs.File, name string, id uint64, end, reserve int64) *Writer {
 
 func newWriter(f vfs.File, name string, id uint64, end, reserve int64) *Writer {
 	w := &Writer{f: f, name: name, id: id, off: end, size: end, ahead: reserve}
+	w.written.Store(end)
 	w.synced.Store(end)
 	w.cond.L = &w.mu
 	w.mapFile(reserve)
@@ -147,6 +148,7 @@ func CreateBuffered(fs vfs.FS, name string, fh FileHeader, limit int) (*Writer, 
 	w.pend = make([]byte, FileHeaderSize, min(limit, 1<<20)+FileHeaderSize)
 	PutFileHeader(w.pend, fh)
 	w.size = 0
+	w.written.Store(0)
 	w.synced.Store(0)
 	return w, nil
 }
@@ -244,10 +246,10 @@ func (w *Writer) fail(err error) error {
 // Sync returns once the data through offset through is durable: the group
 // commit. The frames through it must be written (WriteFrame returned;
 // Flush, for a buffered writer). One caller at a time runs fdatasync,
-// covering its own offset and those of every caller waiting then; callers
-// arriving meanwhile wait for it and, if it did not cover them, run the
-// next, for all of them. It may run beside WriteFrame (the writer's owner
-// need not hold its own lock while it waits). After a failed write or
+// covering every frame written when it began; callers arriving meanwhile
+// wait for it and, if it did not cover them, run the next. It may run
+// beside WriteFrame (the writer's owner need not hold its own lock while
+// it waits). After a failed write or
 // fdatasync every Sync and WriteFrame returns that failure: the pages may
 // be gone from the cache while the file still shows them, so only a
 // reopen (Recover) knows what is on disk.
@@ -259,13 +261,12 @@ func (w *Writer) Sync(through int64) error {
 			return w.err
 		}
 		if w.syncing {
-			w.want = max(w.want, through)
 			w.cond.Wait()
 			continue
 		}
 		w.syncing = true
 		w.syncs++
-		cover := max(through, w.want)
+		cover := max(through, w.written.Load())
 		w.mu.Unlock()
 		err := w.f.Sync()
 		w.mu.Lock()
@@ -367,6 +368,7 @@ func (w *Writer) WriteFrame(f *Frame) (int64, error) {
 		}
 	}
 	w.off = end
+	w.written.Store(end)
 	return off, nil
 }
 
@@ -381,6 +383,7 @@ func (w *Writer) Flush() error {
 	}
 	w.pend = w.pend[:0]
 	w.size = max(w.size, w.off)
+	w.written.Store(w.off)
 	return nil
 }
 

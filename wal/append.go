@@ -135,6 +135,14 @@ func (l *Log) syncUntil(target uint64, awaitClose bool) error {
 			}
 			return ErrClosed
 		}
+		// One syncer at a time, chosen under l.mu when the previous one is
+		// done, so that its offset covers every batch appended meanwhile:
+		// the others wait here rather than in the writer, and more batches
+		// share each fdatasync.
+		if l.syncing > 0 {
+			l.cond.Wait()
+			continue
+		}
 		w, off, upto := l.active, l.active.Offset(), l.nextSeq
 		l.syncing++
 		l.mu.Unlock()

@@ -68,7 +68,7 @@ type Log struct {
 	cuts       atomic.Uint64 // not under mu: TruncateBack calls that cut files, for readers
 	visibleSeq uint64        // readers see sequence numbers below this
 	syncedSeq  uint64        // every sequence number below this is durable
-	syncing    int           // goroutines in the active writer's group commit, without mu
+	syncing    int           // goroutines in the active writer's Sync, without mu (one: see syncUntil)
 
 	// Compaction (nil cs: off). dead is what readers skip; deadQ holds
 	// applied removals waiting for their batch to become visible.

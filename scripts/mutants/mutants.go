@@ -45,9 +45,9 @@ var mutants = []Mutant{
 		Name: "segment-synced-before-fsync", Class: "durability", File: "segment/writer.go",
 		Desc: "the group commit marks the offset durable before the fdatasync runs",
 		Edits: []Edit{{
-			Old: `		cover := max(through, w.want)
+			Old: `		cover := max(through, w.written.Load())
 		w.mu.Unlock()`,
-			New: `		cover := max(through, w.want)
+			New: `		cover := max(through, w.written.Load())
 		w.synced.Store(max(w.synced.Load(), cover))
 		w.mu.Unlock()`,
 		}},
