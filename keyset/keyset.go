@@ -525,23 +525,34 @@ func (s *Set) newDelta(gen uint64) (*segment.Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keyset: %w", err)
 	}
-	if err := s.step(stepDeltaTempCreated); err != nil {
+	if err := s.install(w, s.deltaTmp, s.deltaPath, stepDeltaTempCreated, stepDeltaRenamed); err != nil {
 		w.Close()
-		return nil, err
-	}
-	if err := s.fs.Rename(s.deltaTmp, s.deltaPath); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("keyset: rename %s: %w", s.deltaTmp, err)
-	}
-	if err := s.step(stepDeltaRenamed); err != nil {
-		w.Close()
-		return nil, err
-	}
-	if err := s.fs.SyncDir(s.dir); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("keyset: sync directory %s: %w", s.dir, err)
+		return nil, fmt.Errorf("keyset: %w", err)
 	}
 	return segment.Resume(w.File(), s.deltaPath, gen, w.Offset(), 0), nil
+}
+
+// install puts the file w wrote at tmp in place at path, durably: synced,
+// renamed over path, the directory synced. The test hook runs after the
+// sync (synced) and after the rename (renamed). Both of the set's files,
+// snapshot and delta, are made so.
+func (s *Set) install(w *segment.Writer, tmp, path string, synced, renamed rewriteStep) error {
+	if err := w.SyncAll(); err != nil {
+		return err
+	}
+	if err := s.step(synced); err != nil {
+		return err
+	}
+	if err := s.fs.Rename(tmp, path); err != nil {
+		return fmt.Errorf("rename %s: %w", tmp, err)
+	}
+	if err := s.step(renamed); err != nil {
+		return err
+	}
+	if err := s.fs.SyncDir(s.dir); err != nil {
+		return fmt.Errorf("sync directory %s: %w", s.dir, err)
+	}
+	return nil
 }
 
 func (s *Set) step(st rewriteStep) error {
@@ -755,27 +766,15 @@ func (s *Set) writeSnapshot() error {
 	if err := s.step(stepTempWritten); err != nil {
 		return err
 	}
-	if err := w.SyncAll(); err != nil {
-		return err
-	}
-	if err := s.step(stepTempSynced); err != nil {
+	// The snapshot's rename must be durable before the delta's: see the
+	// package documentation.
+	if err := s.install(w, s.snapTmp, s.snapPath, stepTempSynced, stepRenamed); err != nil {
 		return err
 	}
 	err = w.Close()
 	w = nil
 	if err != nil {
-		return fmt.Errorf("close %s: %w", s.snapTmp, err)
-	}
-	if err := s.fs.Rename(s.snapTmp, s.snapPath); err != nil {
-		return fmt.Errorf("rename %s: %w", s.snapTmp, err)
-	}
-	if err := s.step(stepRenamed); err != nil {
-		return err
-	}
-	// The snapshot's rename must be durable before the delta's: see the
-	// package documentation.
-	if err := s.fs.SyncDir(s.dir); err != nil {
-		return fmt.Errorf("sync directory %s: %w", s.dir, err)
+		return fmt.Errorf("close %s: %w", s.snapPath, err)
 	}
 	return s.step(stepDirSynced)
 }

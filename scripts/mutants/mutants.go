@@ -332,11 +332,17 @@ var mutants = []Mutant{
 		Name: "keyset-no-dirsync-between-renames", Class: "commandids", File: "keyset/keyset.go",
 		Desc: "no directory fsync between the snapshot rename and the delta rename of a rewrite",
 		Edits: []Edit{{
-			Old: `	if err := s.fs.SyncDir(s.dir); err != nil {
-		return fmt.Errorf("sync directory %s: %w", s.dir, err)
+			Old: `	if err := s.step(renamed); err != nil {
+		return err
 	}
-	return s.step(stepDirSynced)`,
-			New: `	return s.step(stepDirSynced)`,
+	if err := s.fs.SyncDir(s.dir); err != nil {`,
+			New: `	if err := s.step(renamed); err != nil {
+		return err
+	}
+	if renamed == stepRenamed {
+		return nil // the snapshot's rename left unsynced
+	}
+	if err := s.fs.SyncDir(s.dir); err != nil {`,
 		}},
 	},
 	{
