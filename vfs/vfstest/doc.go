@@ -53,9 +53,11 @@
 //
 // # Error injection
 //
-// [FS.InjectError] and [FS.InjectStickyError] make a future operation of a
-// kind fail; [FS.SetCapacity] makes growing writes fail with ENOSPC; [FS.Count]
-// counts operations; [FS.OnOp] calls a function after each successful
+// An [Injector] counts operations by kind and fails those an error was
+// injected for ([Injector.InjectError], [Injector.InjectStickyError]). The
+// memory FS has one built in; [ErrorFS] (from [WithErrors]) puts one in
+// front of any [vfs.FS], the operating system's included, as pebble's
+// errorfs does. [FS.SetCapacity] makes growing writes fail with ENOSPC; [FS.OnOp] calls a function after each successful
 // mutating operation, from which a test may take crash clones. A failed write
 // or truncate changes nothing (no partial prefix is written). A failed Sync
 // leaves the pending operations pending: they may or may not survive a crash,

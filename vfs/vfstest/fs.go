@@ -24,13 +24,15 @@ var _ vfs.FS = (*FS)(nil)
 // concurrent use; all operations are serialized by one mutex. The zero value
 // is not usable: call [New].
 type FS struct {
+	// Injector counts operations and fails injected ones (its methods are
+	// the FS's).
+	Injector
+
 	mu       sync.Mutex
 	root     *node
 	dirs     []*node // every directory ever created, in creation order
 	nextID   uint64
 	locks    map[string]bool
-	counts   [numOps]int
-	inj      []injection
 	capacity int64 // < 0: unlimited
 	used     int64 // bytes in live files
 	hook     func(Op, string)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -56,25 +57,80 @@ type injection struct {
 	sticky bool
 }
 
+// Injector counts file system operations by kind and fails those an error
+// was injected for. The memory [FS] has one (its InjectError, Count and
+// ClearErrors are the Injector's), and [ErrorFS] puts one in front of any
+// [vfs.FS]. It is safe for concurrent use. The zero value injects nothing.
+type Injector struct {
+	mu     sync.Mutex
+	counts [numOps]int
+	inj    []injection
+}
+
 // check counts an operation of kind op and returns the injected error, if
 // any, that it must fail with.
-func (fs *FS) check(op Op) error {
-	fs.counts[op]++
-	c := fs.counts[op]
-	for i, in := range fs.inj {
-		if in.op != op {
+func (in *Injector) check(op Op) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.counts[op]++
+	c := in.counts[op]
+	for i, j := range in.inj {
+		if j.op != op {
 			continue
 		}
-		if in.sticky && c >= in.at {
-			return in.err
+		if j.sticky && c >= j.at {
+			return j.err
 		}
-		if !in.sticky && c == in.at {
-			fs.inj = slices.Delete(fs.inj, i, i+1)
-			return in.err
+		if !j.sticky && c == j.at {
+			in.inj = slices.Delete(in.inj, i, i+1)
+			return j.err
 		}
 	}
 	return nil
 }
+
+// InjectError makes the n-th (1-based, counted from this call) future
+// operation of kind op fail with err, once. The failed operation changes
+// nothing (a failed Sync leaves its pending writes pending). Errors are
+// returned wrapped in *os.PathError or *os.LinkError, so errors.Is(err, err)
+// holds. It panics if n < 1.
+func (in *Injector) InjectError(op Op, n int, err error) { in.inject(op, n, err, false) }
+
+// InjectStickyError is like [Injector.InjectError] but the n-th and every
+// later operation of kind op fail with err until [Injector.ClearErrors].
+func (in *Injector) InjectStickyError(op Op, n int, err error) { in.inject(op, n, err, true) }
+
+func (in *Injector) inject(op Op, n int, err error, sticky bool) {
+	if n < 1 {
+		panic("vfstest: InjectError with n < 1")
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.inj = append(in.inj, injection{op: op, at: in.counts[op] + n, err: err, sticky: sticky})
+}
+
+// ClearErrors removes every injected error that has not fired yet and every
+// sticky one.
+func (in *Injector) ClearErrors() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.inj = nil
+}
+
+// Count returns how many operations of kind op have been attempted so far,
+// including failed ones (but not those refused before reaching the
+// filesystem, such as a write on a closed or read-only file).
+func (in *Injector) Count(op Op) int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if op <= 0 || op >= numOps {
+		return 0
+	}
+	return in.counts[op]
+}
+
+// check is the FS's Injector's check.
+func (fs *FS) check(op Op) error { return fs.Injector.check(op) }
 
 // do runs f with fs.mu held and, if it succeeded, reports op on name to the
 // hook once the lock is released. It returns f's error as is.
@@ -87,34 +143,6 @@ func (fs *FS) do(op Op, name string, f func() error) error {
 		hook(op, name)
 	}
 	return err
-}
-
-// InjectError makes the n-th (1-based, counted from this call) future
-// operation of kind op fail with err, once. The failed operation changes
-// nothing (a failed Sync leaves its pending writes pending). Errors are
-// returned wrapped in *os.PathError or *os.LinkError, so errors.Is(err, err)
-// holds. It panics if n < 1.
-func (fs *FS) InjectError(op Op, n int, err error) { fs.inject(op, n, err, false) }
-
-// InjectStickyError is like [FS.InjectError] but the n-th and every later
-// operation of kind op fail with err until [FS.ClearErrors].
-func (fs *FS) InjectStickyError(op Op, n int, err error) { fs.inject(op, n, err, true) }
-
-func (fs *FS) inject(op Op, n int, err error, sticky bool) {
-	if n < 1 {
-		panic("vfstest: InjectError with n < 1")
-	}
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	fs.inj = append(fs.inj, injection{op: op, at: fs.counts[op] + n, err: err, sticky: sticky})
-}
-
-// ClearErrors removes every injected error that has not fired yet and every
-// sticky one.
-func (fs *FS) ClearErrors() {
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	fs.inj = nil
 }
 
 // SetCapacity limits the total current size of live files (files with a name
@@ -146,18 +174,6 @@ func (fs *FS) Used() int64 {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	return fs.used
-}
-
-// Count returns how many operations of kind op have been attempted so far,
-// including failed ones (but not those refused before reaching the
-// filesystem, such as a write on a closed or read-only file).
-func (fs *FS) Count(op Op) int {
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	if op <= 0 || op >= numOps {
-		return 0
-	}
-	return fs.counts[op]
 }
 
 // OnOp installs fn (nil removes it) to be called after each successful
