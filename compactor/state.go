@@ -131,7 +131,11 @@ func (s *State) Apply() uint64 {
 		s.live -= n
 		for n > 0 && len(ks.bySeg) > 0 {
 			take := min(n, ks.bySeg[0].n)
-			s.segs[ks.bySeg[0].seg].Dead += take
+			// A segment gone (deleted by a compaction whose checkpoint
+			// was lost, or by repair) has nothing left to count.
+			if sc := s.segs[ks.bySeg[0].seg]; sc != nil {
+				sc.Dead += take
+			}
 			ks.bySeg[0].n -= take
 			if ks.bySeg[0].n == 0 {
 				ks.bySeg = ks.bySeg[1:]

@@ -159,3 +159,25 @@ func TestDecodeStateRejectsDamage(t *testing.T) {
 		t.Fatalf("huge key count: got %v, want ErrCorrupt", err)
 	}
 }
+
+// TestApplyAfterSegmentGoneDoesNotPanic: a key's entries sit in a segment
+// the state has been told is gone (deleted by a compaction whose checkpoint
+// was lost, or by repair); a tombstone for the key then applies without a
+// nil dereference, and the gone segment is not counted again.
+func TestApplyAfterSegmentGoneDoesNotPanic(t *testing.T) {
+	s := NewState()
+	s.Observe(1, 10, []byte("route-a"), false)
+	s.Observe(2, 20, []byte("route-a"), false)
+	s.SegmentGone(1)
+	s.Observe(3, 30, []byte("route-a"), true)
+	s.Apply()
+	if got := s.Segment(1); got != (SegCounts{}) {
+		t.Fatalf("gone segment 1 counted again: %+v", got)
+	}
+	if got := s.Segment(2); got.Dead != 1 {
+		t.Fatalf("segment 2: %+v; want its entry dead", got)
+	}
+	if !s.Dead().IsDead(20, []byte("route-a")) {
+		t.Fatal("the applied tombstone does not remove the entry at 20")
+	}
+}
