@@ -99,46 +99,66 @@ func WriteIndexFile(fs vfs.FS, name string, id uint64, segSize int64, frames []F
 	return nil
 }
 
+// IndexStatus is what reading an index file found.
+type IndexStatus uint8
+
+const (
+	// IndexMissing: there is no index file (or it cannot be opened).
+	IndexMissing IndexStatus = iota
+	// IndexDamaged: the file fails its checks or names another segment;
+	// being derived from the segment, it can be rebuilt by a scan.
+	IndexDamaged
+	// IndexStale: the file is sound and was written for this segment when
+	// the segment had another size: the segment lost or gained bytes since
+	// it was sealed.
+	IndexStale
+	// IndexOK: the frames are the segment's.
+	IndexOK
+)
+
 // ReadIndexFile reads the index of segment id and checks it against the
 // segment's current size. ok is false when the index is missing, damaged,
-// or stale (the segment changed since it was written); the caller then
-// scans the segment instead, so a bad index file never loses data.
+// or stale (see IndexStatus); the caller then scans the segment instead,
+// so a bad index file never loses data.
 func ReadIndexFile(fs vfs.FS, name string, id uint64, segSize int64) (frames []FrameInfo, ok bool) {
-	frames, _, ok = ReadIndexFileInto(fs, name, id, segSize, nil, nil)
-	return frames, ok
+	frames, _, st := ReadIndexFileInto(fs, name, id, segSize, nil, nil)
+	return frames, st == IndexOK
 }
 
 // ReadIndexFileInto is ReadIndexFile reusing the storage of frames and of
-// buf (scratch for the file's bytes), and returning buf for the next call:
-// Open reads every sealed segment's index this way.
-func ReadIndexFileInto(fs vfs.FS, name string, id uint64, segSize int64, frames []FrameInfo, buf []byte) (_ []FrameInfo, _ []byte, ok bool) {
+// buf (scratch for the file's bytes), and returning buf for the next call
+// and what it found: Open reads every sealed segment's index this way.
+func ReadIndexFileInto(fs vfs.FS, name string, id uint64, segSize int64, frames []FrameInfo, buf []byte) (_ []FrameInfo, _ []byte, _ IndexStatus) {
 	f, err := fs.Open(name)
 	if err != nil {
-		return frames, buf, false
+		return frames, buf, IndexMissing
 	}
 	defer f.Close()
 	size, err := f.Size()
 	if err != nil || size < IndexHeaderSize+4 || size > IndexHeaderSize+4+int64(MaxSegmentSize/FrameHeaderSize)*indexEntrySize {
-		return frames, buf, false
+		return frames, buf, IndexDamaged
 	}
 	if int64(cap(buf)) < size {
 		buf = make([]byte, size)
 	}
 	buf = buf[:size]
 	if _, err := f.ReadAt(buf, 0); err != nil {
-		return frames, buf, false
+		return frames, buf, IndexDamaged
 	}
 	ih, ok := ParseIndexHeader(buf)
-	if !ok || ih.ID != id || ih.SegSize != segSize {
-		return frames, buf, false
+	switch {
+	case !ok || ih.ID != id:
+		return frames, buf, IndexDamaged
+	case ih.SegSize != segSize:
+		return frames, buf, IndexStale
 	}
 	n := int64(ih.Frames)
 	if size != IndexHeaderSize+n*indexEntrySize+4 {
-		return frames, buf, false
+		return frames, buf, IndexDamaged
 	}
 	body := buf[IndexHeaderSize : size-4]
 	if Checksum(body) != binary.LittleEndian.Uint32(buf[size-4:]) {
-		return frames, buf, false
+		return frames, buf, IndexDamaged
 	}
 	frames = slices.Grow(frames[:0], int(n))[:n]
 	prevEnd := int64(FileHeaderSize)
@@ -154,11 +174,11 @@ func ReadIndexFileInto(fs vfs.FS, name string, id uint64, segSize int64, frames 
 		// Sanity: frames ascend and lie inside the segment.
 		if int64(fr.Offset) < prevEnd || int64(fr.Offset)+FrameHeaderSize > segSize || fr.Count == 0 ||
 			fr.Last < fr.First || (i > 0 && fr.First <= prevLast) {
-			return frames, buf, false
+			return frames, buf, IndexDamaged
 		}
 		prevEnd = int64(fr.Offset) + FrameHeaderSize
 		prevLast = fr.Last
 		frames[i] = fr
 	}
-	return frames, buf, true
+	return frames, buf, IndexOK
 }

@@ -77,6 +77,9 @@ type loaded struct {
 	lastIndexed  bool
 	// check is what a forCheck load found (nil in other modes).
 	check *Inspection
+	// badIndexes are sealed segments whose index file is damaged, with
+	// what to write in its place.
+	badIndexes []sealJob
 }
 
 func (ld *loaded) close() {
@@ -238,10 +241,11 @@ func (w *walk) segment(id uint64, last bool) error {
 	}
 	s.base, st.HeaderOK, st.Base = fh.Base, true, fh.Base
 
-	var ok bool
+	idx := segment.IndexMissing
 	if w.mode != forCheck {
-		w.frames, w.idxBuf, ok = segment.ReadIndexFileInto(w.fsys, idxName(w.dir, id), id, size, w.frames, w.idxBuf)
+		w.frames, w.idxBuf, idx = segment.ReadIndexFileInto(w.fsys, idxName(w.dir, id), id, size, w.frames, w.idxBuf)
 	}
+	ok := idx == segment.IndexOK
 	ld.lastIndexed = ok
 	end := size
 	ld.lastSynced = size // sealed: synced whole
@@ -307,12 +311,18 @@ func (w *walk) segment(id uint64, last bool) error {
 			return err
 		}
 	}
-	// (A lock-free reader skips this: a writer may be putting the index
+	// (A lock-free reader skips these: a writer may be putting the index
 	// or a rewritten segment in place while it reads.)
-	if !ok && !last && w.mode == forOpen && indexExists(w.fsys, w.dir, id) {
-		// Its index was written at sealing: a size that no longer matches
-		// means the segment lost or gained bytes.
-		return segment.Corruptf(name, -1, "sealed segment's size %d does not match its index", size)
+	if !last && w.mode == forOpen {
+		switch idx {
+		case segment.IndexStale:
+			// Its index was written at sealing: a size that no longer
+			// matches means the segment lost or gained bytes.
+			return segment.Corruptf(name, -1, "sealed segment's size %d is not the size its index recorded when it was sealed", size)
+		case segment.IndexDamaged:
+			// A cache: the scan above replaces it, and Open writes it again.
+			ld.badIndexes = append(ld.badIndexes, sealJob{id: id, size: end, frames: slices.Clone(w.frames)})
+		}
 	}
 	s.size = end
 	// (Where a damaged segment ended is unknown: the next one is not

@@ -82,13 +82,26 @@ func (l *Log) recover() error {
 	if err := l.install(ld); err != nil {
 		return err
 	}
-	return l.finishTruncation(b)
+	if err := l.finishTruncation(b); err != nil {
+		return err
+	}
+	if len(l.sealQ) > 0 && !l.opts.Inline {
+		// Damaged index files to write again (under Inline, the next
+		// rotation's work or Close writes them).
+		l.kickBackground()
+	}
+	return nil
 }
 
 // install makes what load found the log's state, with the newest segment
 // (cut after its last valid frame) as the active one. Called before l is
 // shared, or with l.mu held and every previous file retired.
 func (l *Log) install(ld *loaded) error {
+	for _, j := range ld.badIndexes {
+		// A cache: load scanned the segment instead; write it again.
+		l.log.Warn("wal: damaged index file of a sealed segment; the segment was scanned and the index is rewritten", "file", idxName(l.dir, j.id))
+		l.sealQ = append(l.sealQ, j)
+	}
 	l.staleIdx = false
 	l.idx = ld.idx
 	l.nextSeq = ld.nextSeq

@@ -168,8 +168,10 @@ var mutants = []Mutant{
 		Name: "segment-index-size-unchecked", Class: "integrity", File: "segment/indexfile.go",
 		Desc: "an index file is trusted without checking the segment size it was written for",
 		Edits: []Edit{{
-			Old: `if !ok || ih.ID != id || ih.SegSize != segSize {`,
-			New: `if !ok || ih.ID != id {`,
+			Old: `	case ih.SegSize != segSize:
+		return frames, buf, IndexStale
+`,
+			New: ``,
 		}},
 	},
 

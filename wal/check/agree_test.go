@@ -46,6 +46,16 @@ func TestVerifyAgreesWithOpen(t *testing.T) {
 		{"sealed segment grown by zeros, index kept", func(t *testing.T, dir string) {
 			appendBytes(t, segPath(dir, 1), make([]byte, 4096))
 		}, true},
+		{"sealed segment cut at a frame boundary, index kept", func(t *testing.T, dir string) {
+			offs, _ := frames(t, segPath(dir, 1))
+			must(t, os.Truncate(segPath(dir, 1), offs[len(offs)-1]))
+		}, true},
+		{"sealed segment's index damaged", func(t *testing.T, dir string) {
+			flipBit(t, idxPath(dir, 1), 40)
+		}, false},
+		{"sealed segment's index cut short", func(t *testing.T, dir string) {
+			must(t, os.Truncate(idxPath(dir, 1), 20))
+		}, false},
 		{"newest segment's header damaged, frames after it", func(t *testing.T, dir string) {
 			flipBit(t, segPath(dir, lastSeg(t, dir)), 3)
 		}, true},
@@ -78,6 +88,21 @@ func TestVerifyAgreesWithOpen(t *testing.T) {
 			var ce *segment.CorruptError
 			if oerr != nil && (!errors.As(oerr, &ce) || ce.File != r.Damage[0].File) {
 				t.Fatalf("Verify's first damage is in %s; Open or read refused with %v", r.Damage[0].File, oerr)
+			}
+			if oerr == nil {
+				return
+			}
+			// Repair makes it open, and then Verify agrees.
+			if _, err := check.Repair(dir, nil, filepath.Join(t.TempDir(), "side.cut")); err != nil {
+				t.Fatalf("Repair: %v", err)
+			}
+			l, err = wal.Open(dir, wal.Options{Logger: quiet})
+			if err != nil {
+				t.Fatalf("Open after Repair: %v", err)
+			}
+			l.Close()
+			if r, err := check.Verify(dir, nil); err != nil || !r.Clean() {
+				t.Fatalf("Verify after Repair: %v, damage %v", err, r.Damage)
 			}
 		})
 	}

@@ -1,10 +1,8 @@
 package check
 
 import (
-	"errors"
+	"cmp"
 	"fmt"
-	"io"
-	"io/fs"
 	"maps"
 	"slices"
 
@@ -66,7 +64,8 @@ func (r VerifyReport) Entries() uint64 {
 // segCheck is the verification state of one segment.
 type segCheck struct {
 	*wal.SegmentState
-	idx string // its index file, if any
+	idx  string // its index file, if any
+	last bool   // the newest segment
 }
 
 // checkedDir is what verifyDir found.
@@ -124,8 +123,8 @@ func verifyDir(dir string, fsys vfs.FS) (*checkedDir, error) {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
 	cd := &checkedDir{damage: in.Damage, warnings: in.Warnings}
-	for _, st := range in.Segments {
-		s := &segCheck{SegmentState: st}
+	for i, st := range in.Segments {
+		s := &segCheck{SegmentState: st, last: i == len(in.Segments)-1}
 		cd.segs = append(cd.segs, s)
 		if idx, ok := in.Indexes[st.ID]; ok {
 			s.idx = idx
@@ -138,30 +137,20 @@ func verifyDir(dir string, fsys vfs.FS) (*checkedDir, error) {
 	for _, id := range slices.Sorted(maps.Keys(in.Indexes)) {
 		cd.warnings = append(cd.warnings, wal.Finding{File: in.Indexes[id], Detail: "index file without a segment (ignored by Open)"})
 	}
+	// In the order Open meets them: by file (numbered names sort as the
+	// segments do), then offset.
+	slices.SortStableFunc(cd.damage, func(a, b wal.Finding) int {
+		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Offset, b.Offset))
+	})
 	return cd, nil
 }
 
-// checkIndex compares the index file of s with its scanned frames.
+// checkIndex compares the index file of s with its scanned frames, and
+// judges it as Open does (segment.ReadIndexFileInto): a damaged one is
+// scanned around and written again, a sound one recording another size
+// for a sealed segment means the segment lost or gained bytes, and a
+// sound one Open trusts must list the segment's frames.
 func checkIndex(fsys vfs.FS, s *segCheck, cd *checkedDir) error {
-	f, err := fsys.Open(s.idx)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			s.idx = ""
-			return nil
-		}
-		return fmt.Errorf("verify: open %s: %w", s.idx, err)
-	}
-	size, err := f.Size()
-	if err != nil {
-		f.Close()
-		return fmt.Errorf("verify: stat %s: %w", s.idx, err)
-	}
-	var hb [segment.IndexHeaderSize]byte
-	n, rerr := f.ReadAt(hb[:], 0)
-	f.Close()
-	if rerr != nil && !errors.Is(rerr, io.EOF) {
-		return fmt.Errorf("verify: read %s: %w", s.idx, rerr)
-	}
 	warn := func(detail string) {
 		cd.warnings = append(cd.warnings, wal.Finding{File: s.idx, Detail: detail})
 	}
@@ -169,23 +158,25 @@ func checkIndex(fsys vfs.FS, s *segCheck, cd *checkedDir) error {
 		cd.badIdx = append(cd.badIdx, s.idx)
 		cd.damage = append(cd.damage, wal.Finding{File: s.idx, Offset: off, Detail: detail})
 	}
-	ih, ok := segment.ParseIndexHeader(hb[:n])
-	if !ok {
-		warn(fmt.Sprintf("index file of %d bytes is unreadable; Open rescans the segment", size))
+	frames, buf, st := segment.ReadIndexFileInto(fsys, s.idx, s.ID, s.Size, nil, nil)
+	switch st {
+	case segment.IndexMissing:
+		s.idx = ""
 		return nil
-	}
-	if ih.ID != s.ID {
-		bad(0, fmt.Sprintf("index file names segment %d", ih.ID))
+	case segment.IndexDamaged:
+		warn("index file is damaged; Open scans the segment instead and writes the index again")
 		return nil
-	}
-	if ih.SegSize != s.Size {
-		warn(fmt.Sprintf("stale index file (records segment size %d, segment has %d); Open rescans the segment", ih.SegSize, s.Size))
-		return nil
-	}
-	// Open trusts an index whose recorded size matches: it must be right.
-	frames, ok := segment.ReadIndexFile(fsys, s.idx, s.ID, s.Size)
-	if !ok {
-		bad(0, "index file matches the segment's size but is damaged")
+	case segment.IndexStale:
+		ih, _ := segment.ParseIndexHeader(buf)
+		if s.last {
+			warn(fmt.Sprintf("stale index file of the newest segment (records size %d, segment has %d); Open rescans the segment", ih.SegSize, s.Size))
+			return nil
+		}
+		// Open refuses, naming the segment. The index goes in a repair; what
+		// the segment lost shows where the next segment does not follow it.
+		cd.badIdx = append(cd.badIdx, s.idx)
+		cd.damage = append(cd.damage, wal.Finding{File: s.File, Offset: min(ih.SegSize, s.Size),
+			Detail: fmt.Sprintf("%v: sealed segment has %d bytes; its index recorded %d when it was sealed", wal.ErrCorrupt, s.Size, ih.SegSize)})
 		return nil
 	}
 	if s.DamageAt >= 0 || !s.HeaderOK {
