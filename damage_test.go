@@ -1,8 +1,10 @@
 package journal
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -42,5 +44,53 @@ func TestCompactAfterALostSegmentDoesNotPanic(t *testing.T) {
 	}
 	for _, e := range loadT(t, j) {
 		t.Fatalf("route %s came back after its removal: %+v", e.RouteID, e)
+	}
+}
+
+// TestRefusedOpenChangesNoFile: a journal left by a crash (a running
+// journal's files copied: the newest segment unsealed, with space grown
+// ahead, no index for it) whose command-ID delta is damaged in a record
+// that was synced. Open refuses it with ErrCorrupt, and before refusing it
+// must not have cut the newest segment, written its index or rewritten the
+// checkpoint (issue 15, case 11).
+func TestRefusedOpenChangesNoFile(t *testing.T) {
+	dir := t.TempDir()
+	j := openT(t, dir, Options{Durability: Immediate})
+	for i := range 20 {
+		appendT(t, j, reg(fmt.Sprintf("route-%02d", i)), start(fmt.Sprintf("route-%02d", i)))
+		if err := j.AppendCommandID(fmt.Sprintf("cmd-%02d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	crashed := copyDir(t, dir)
+	j.Close()
+	delta := filepath.Join(crashed, commandSetName+".delta")
+	b, err := os.ReadFile(delta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/3] ^= 0x08 // inside a record that later records show was synced
+	if err := os.WriteFile(delta, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := dirState(t, crashed)
+	j2, err := Open(crashed, Options{Logger: quiet})
+	if err == nil {
+		j2.Close()
+		t.Fatal("Open of a journal with a damaged command-ID delta succeeded; want ErrCorrupt")
+	}
+	if !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Open: %v; want ErrCorrupt", err)
+	}
+	after := dirState(t, crashed)
+	for name, content := range before {
+		if after[name] != content {
+			t.Errorf("refused Open changed %s (%d bytes, was %d)", name, len(after[name]), len(content))
+		}
+	}
+	for name := range after {
+		if _, ok := before[name]; !ok {
+			t.Errorf("refused Open created %s", name)
+		}
 	}
 }

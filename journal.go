@@ -172,6 +172,13 @@ func Open(dir string, opts Options) (*Journal, error) {
 	if opts.CompactionThresholdEvents == 0 {
 		opts.CompactionThresholdEvents = DefaultCompactionThreshold
 	}
+	// The log's recovery changes files (a torn tail cut, an index and a
+	// checkpoint written); damage to the command IDs must refuse Open
+	// before that, so a refused Open changes nothing. Reading them is
+	// read-only and what opening them checks.
+	if _, _, err := keyset.ReadKeys(opts.FS, dir, commandSetName); err != nil {
+		return nil, fmt.Errorf("journal: command IDs: %w", err)
+	}
 	l, err := wal.Open(dir, wal.Options{
 		Durability:          opts.Durability,
 		SegmentSize:         opts.SegmentSize,
