@@ -364,6 +364,41 @@ var mutants = []Mutant{
 		}},
 	},
 
+	// --- damage ------------------------------------------------------
+	{
+		Name: "wal-stale-index-taken-for-damaged", Class: "integrity", File: "wal/load.go",
+		Desc: "a sound index recording another size for a sealed segment is rebuilt instead of refusing: a segment that lost frames is accepted",
+		Edits: []Edit{{
+			Old: `		case segment.IndexStale:
+			// Its index was written at sealing: a size that no longer
+			// matches means the segment lost or gained bytes.
+			return segment.Corruptf(name, -1, "sealed segment's size %d is not the size its index recorded when it was sealed", size)
+		case segment.IndexDamaged:`,
+			New: `		case segment.IndexStale, segment.IndexDamaged:`,
+		}},
+	},
+	{
+		Name: "compactor-gone-segment-counted", Class: "compaction", File: "compactor/state.go",
+		Desc: "Apply counts removed entries into a segment that is gone (nil dereference)",
+		Edits: []Edit{{
+			Old: `			if sc := s.segs[ks.bySeg[0].seg]; sc != nil {
+				sc.Dead += take
+			}`,
+			New: `			s.segs[ks.bySeg[0].seg].Dead += take`,
+		}},
+	},
+	{
+		Name: "journal-commands-checked-after-log-recovery", Class: "integrity", File: "journal.go",
+		Desc: "Open checks the command IDs only after the log's recovery changed files: a refused Open changes the directory",
+		Edits: []Edit{{
+			Old: `	if _, _, err := keyset.ReadKeys(opts.FS, dir, commandSetName); err != nil {
+		return nil, fmt.Errorf("journal: command IDs: %w", err)
+	}
+`,
+			New: ``,
+		}},
+	},
+
 	// --- failure handling --------------------------------------------
 	{
 		Name: "wal-sync-error-ignored", Class: "failure", File: "wal/append.go",
