@@ -300,7 +300,8 @@ func (w *walk) segment(id uint64, last bool) error {
 			st.Torn = true
 			if ld.check != nil {
 				ld.check.Warnings = append(ld.check.Warnings, Finding{File: name, Offset: res.End,
-					Detail: fmt.Sprintf("torn tail at offset %d, will be cut on next Open (%s)", res.End, damageDetail(res.Damage, name, res.End))})
+					Detail: fmt.Sprintf("torn tail at offset %d, will be cut on next Open: %d bytes%s (%s)",
+						res.End, size-res.End, tornBatch(f, res.End, size), damageDetail(res.Damage, name, res.End))})
 			}
 		}
 	}
@@ -348,6 +349,23 @@ func (w *walk) segment(id uint64, last bool) error {
 		ld.nextSeq = max(ld.nextSeq, w.prevLast+1)
 	}
 	return nil
+}
+
+// tornBatch says which batch a torn tail at off held, when its frame
+// header survived: the sequence numbers Open's cut loses.
+func tornBatch(f vfs.File, off, size int64) string {
+	var hb [segment.FrameHeaderSize]byte
+	if off+int64(len(hb)) > size {
+		return ""
+	}
+	if _, err := f.ReadAt(hb[:], off); err != nil {
+		return ""
+	}
+	h, err := segment.ParseFrameHeader(hb[:])
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf(", the start of a batch of %d records from sequence %d", h.Count, h.FirstSeq)
 }
 
 // isNotExist reports a missing file or directory.

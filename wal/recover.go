@@ -129,7 +129,7 @@ func (l *Log) install(ld *loaded) error {
 		return nil
 	}
 	if ld.torn != nil {
-		l.log.Warn("wal: cutting torn write at end of log", "file", last.name, "offset", last.size, "damage", ld.torn)
+		l.log.Warn("wal: cutting torn write at end of log", "file", last.name, "offset", last.size, "bytes", ld.lastFileSize-last.size, "damage", ld.torn)
 	}
 	// Write again what no fsync confirmed and cut what follows the last
 	// valid frame (see segment.Recover).

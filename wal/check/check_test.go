@@ -3,6 +3,7 @@ package check_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -131,6 +132,35 @@ func TestVerifyTornTail(t *testing.T) {
 	if !found {
 		t.Errorf("warnings %v, want a torn tail on %s", r.Warnings, path)
 	}
+}
+
+// TestVerifyTornTailSaysWhatOpenCuts: the torn-tail warning says how many
+// bytes Open will cut and, when the torn batch's frame header survived,
+// which sequence numbers it held.
+func TestVerifyTornTailSaysWhatOpenCuts(t *testing.T) {
+	dir := t.TempDir()
+	writeLog(t, dir, 2, 2, 2)
+	path := segPath(dir, 1)
+	b, _ := os.ReadFile(path)
+	offs, firsts := frames(t, path)
+	last := b[offs[len(offs)-1]:]
+	// The last batch again, cut short: its header whole, its payload not.
+	torn := last[:len(last)-10]
+	if err := os.WriteFile(path, append(b, torn...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := check.Verify(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("torn tail at offset %d, will be cut on next Open: %d bytes, the start of a batch of 2 records from sequence %d",
+		len(b), len(torn), firsts[len(firsts)-1])
+	for _, w := range r.Warnings {
+		if w.File == path && strings.Contains(w.Detail, want) {
+			return
+		}
+	}
+	t.Fatalf("warnings %v; want one saying %q", r.Warnings, want)
 }
 
 // An index file whose recorded size matches its segment but whose frames
