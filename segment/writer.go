@@ -249,10 +249,9 @@ func (w *Writer) fail(err error) error {
 // covering every frame written when it began; callers arriving meanwhile
 // wait for it and, if it did not cover them, run the next. It may run
 // beside WriteFrame (the writer's owner need not hold its own lock while
-// it waits). After a failed write or
-// fdatasync every Sync and WriteFrame returns that failure: the pages may
-// be gone from the cache while the file still shows them, so only a
-// reopen (Recover) knows what is on disk.
+// it waits). After a failed write or fdatasync every Sync and WriteFrame
+// returns that failure: the pages may be gone from the cache while the
+// file still shows them, so only a reopen (Recover) knows what is on disk.
 func (w *Writer) Sync(through int64) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -290,29 +289,30 @@ func (w *Writer) SyncAll() error {
 
 // Seal makes the file final: its frames durable, its mapping released,
 // the file cut to its data (returning the space grown ahead) and that
-// synced too. The writer takes no more frames afterwards.
+// synced too. A frame written after it is appended with a plain write.
 func (w *Writer) Seal() error {
 	if err := w.SyncAll(); err != nil {
 		return err
 	}
 	if err := w.Unmap(); err != nil {
-		return w.failLocked(fmt.Errorf("unmap %s: %w", w.name, err))
+		return w.setFailed(fmt.Errorf("unmap %s: %w", w.name, err))
 	}
 	w.ahead = 0
 	if w.size != w.off {
 		if err := w.f.Truncate(w.off); err != nil {
-			return w.failLocked(fmt.Errorf("truncate %s: %w", w.name, err))
+			return w.setFailed(fmt.Errorf("truncate %s: %w", w.name, err))
 		}
 		w.size = w.off
 		if err := w.f.Sync(); err != nil {
-			return w.failLocked(fmt.Errorf("sync %s: %w", w.name, err))
+			return w.setFailed(fmt.Errorf("sync %s: %w", w.name, err))
 		}
 	}
 	return nil
 }
 
-// failLocked is fail for the writing goroutine, which does not hold w.mu.
-func (w *Writer) failLocked(err error) error {
+// setFailed is fail for the writing goroutine, which does not hold w.mu:
+// it takes the lock.
+func (w *Writer) setFailed(err error) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.fail(err)
@@ -358,13 +358,13 @@ func (w *Writer) WriteFrame(f *Frame) (int64, error) {
 		return off, nil
 	}
 	if err := w.grow(end); err != nil {
-		return 0, w.failLocked(err)
+		return 0, w.setFailed(err)
 	}
 	if end <= int64(len(w.m)) && end <= w.size {
 		copy(w.m[off:end], frame)
 	} else {
 		if _, err := w.f.WriteAt(frame, off); err != nil {
-			return 0, w.failLocked(fmt.Errorf("write %s at %d: %w", w.name, off, err))
+			return 0, w.setFailed(fmt.Errorf("write %s at %d: %w", w.name, off, err))
 		}
 	}
 	w.off = end
@@ -379,7 +379,7 @@ func (w *Writer) Flush() error {
 	}
 	start := w.off - int64(len(w.pend))
 	if _, err := w.f.WriteAt(w.pend, start); err != nil {
-		return w.failLocked(fmt.Errorf("write %s at %d: %w", w.name, start, err))
+		return w.setFailed(fmt.Errorf("write %s at %d: %w", w.name, start, err))
 	}
 	w.pend = w.pend[:0]
 	w.size = max(w.size, w.off)

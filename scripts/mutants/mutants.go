@@ -90,7 +90,7 @@ var mutants = []Mutant{
 		Edits: []Edit{{
 			Old: `		w.size = w.off
 		if err := w.f.Sync(); err != nil {
-			return w.failLocked(fmt.Errorf("sync %s: %w", w.name, err))
+			return w.setFailed(fmt.Errorf("sync %s: %w", w.name, err))
 		}
 `,
 			New: `		w.size = w.off
