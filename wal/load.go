@@ -205,8 +205,9 @@ func (w *walk) segment(id uint64, last bool) error {
 		// The header is written and synced before the directory entry
 		// is, and before any frame: a bad header on the newest segment
 		// with nothing written after it is a crash during its creation.
-		// With anything after it, it is damage.
-		if last {
+		// With anything after it, it is damage; so it is when an index
+		// file says the segment was sealed (by a Close) with its frames.
+		if last && !indexExists(w.fsys, w.dir, id) {
 			nz, zerr := segment.FirstNonZero(f, segment.FileHeaderSize, size, name)
 			if zerr != nil {
 				return zerr

@@ -56,6 +56,12 @@ func TestVerifyAgreesWithOpen(t *testing.T) {
 		{"sealed segment's index cut short", func(t *testing.T, dir string) {
 			must(t, os.Truncate(idxPath(dir, 1), 20))
 		}, false},
+		{"newest segment read back as zeros after Close", func(t *testing.T, dir string) {
+			p := segPath(dir, lastSeg(t, dir))
+			fi, err := os.Stat(p)
+			must(t, err)
+			must(t, os.WriteFile(p, make([]byte, fi.Size()), 0o644))
+		}, true},
 		{"newest segment's header damaged, frames after it", func(t *testing.T, dir string) {
 			flipBit(t, segPath(dir, lastSeg(t, dir)), 3)
 		}, true},
