@@ -378,6 +378,15 @@ var mutants = []Mutant{
 		}},
 	},
 	{
+		Name: "wal-sealed-newest-recreated", Class: "recovery", File: "wal/load.go",
+		Desc: "a newest segment with a bad header is recreated even when its index file says Close sealed it with frames",
+		Edits: []Edit{{
+			Old: `if last && !indexExists(w.fsys, w.dir, id) {`,
+			New: `if last {`,
+		}},
+		Pkgs: []string{"./wal/check", "./wal"},
+	},
+	{
 		Name: "compactor-gone-segment-counted", Class: "compaction", File: "compactor/state.go",
 		Desc: "Apply counts removed entries into a segment that is gone (nil dereference)",
 		Edits: []Edit{{
