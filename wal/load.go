@@ -243,10 +243,10 @@ func (w *walk) segment(id uint64, last bool) error {
 	s.base, st.HeaderOK, st.Base = fh.Base, true, fh.Base
 
 	idx := segment.IndexMissing
-	if w.mode != forCheck {
+	if w.mode != forCheck || last {
 		w.frames, w.idxBuf, idx = segment.ReadIndexFileInto(w.fsys, idxName(w.dir, id), id, size, w.frames, w.idxBuf)
 	}
-	ok := idx == segment.IndexOK
+	ok := idx == segment.IndexOK && w.mode != forCheck
 	ld.lastIndexed = ok
 	end := size
 	ld.lastSynced = size // sealed: synced whole
@@ -290,6 +290,17 @@ func (w *walk) segment(id uint64, last bool) error {
 			off = ce.Offset
 		}
 		damage(off, scanErr)
+	}
+	// The newest segment's index file, written when Close sealed it,
+	// records how far its frames then reached: they were durable, and a
+	// log only grows after a reopen, so frames ending before that were
+	// lost, not torn.
+	if last && !done && idx == segment.IndexStale {
+		if ih, hok := segment.ParseIndexHeader(w.idxBuf); hok && end < ih.SegSize {
+			if err := damage(end, segment.Corruptf(name, end, "frames end at %d, before the %d bytes the segment had when Close sealed it (its index file)", end, ih.SegSize)); err != nil {
+				return err
+			}
+		}
 	}
 	if !ok && !done && res.Tail == segment.TailTorn {
 		if !last {

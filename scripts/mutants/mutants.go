@@ -387,6 +387,15 @@ var mutants = []Mutant{
 		Pkgs: []string{"./wal/check", "./wal"},
 	},
 	{
+		Name: "wal-newest-shorter-than-sealed-cut-as-torn", Class: "recovery", File: "wal/load.go",
+		Desc: "a newest segment shorter than its index says Close sealed it is cut as a torn tail, losing acknowledged events",
+		Edits: []Edit{{
+			Old: `hok && end < ih.SegSize {`,
+			New: `hok && end < 0 {`,
+		}},
+		Pkgs: []string{"./wal/check", "./wal"},
+	},
+	{
 		Name: "compactor-gone-segment-counted", Class: "compaction", File: "compactor/state.go",
 		Desc: "Apply counts removed entries into a segment that is gone (nil dereference)",
 		Edits: []Edit{{

@@ -56,6 +56,12 @@ func TestVerifyAgreesWithOpen(t *testing.T) {
 		{"sealed segment's index cut short", func(t *testing.T, dir string) {
 			must(t, os.Truncate(idxPath(dir, 1), 20))
 		}, false},
+		{"newest segment cut to half after Close", func(t *testing.T, dir string) {
+			p := segPath(dir, lastSeg(t, dir))
+			fi, err := os.Stat(p)
+			must(t, err)
+			must(t, os.Truncate(p, fi.Size()/2))
+		}, true},
 		{"newest segment read back as zeros after Close", func(t *testing.T, dir string) {
 			p := segPath(dir, lastSeg(t, dir))
 			fi, err := os.Stat(p)
