@@ -94,3 +94,39 @@ func TestRefusedOpenChangesNoFile(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyReportsWhatOpenRefusesInTheCommandIDs: a damaged command-ID
+// delta makes Open refuse the journal; Verify reports it as damage naming
+// the file, where check.Verify, reading the log only, calls it clean.
+func TestVerifyReportsWhatOpenRefusesInTheCommandIDs(t *testing.T) {
+	dir := t.TempDir()
+	j := openT(t, dir, Options{Durability: Immediate})
+	for i := range 20 {
+		if err := j.AppendCommandID(fmt.Sprintf("cmd-%02d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendT(t, j, reg("route-a"))
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	delta := filepath.Join(dir, commandSetName+".delta")
+	b, err := os.ReadFile(delta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/3] ^= 0x08
+	if err := os.WriteFile(delta, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir, Options{Logger: quiet}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Open: %v; want ErrCorrupt", err)
+	}
+	r, err := Verify(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Clean() || r.Damage[0].File != delta {
+		t.Fatalf("Verify: damage %v; want the damaged %s", r.Damage, delta)
+	}
+}

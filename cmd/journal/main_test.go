@@ -826,3 +826,25 @@ func TestCommandsWhileWriting(t *testing.T) {
 		t.Errorf("stats: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+// TestVerifyReportsDamagedCommandIDs: a command-ID delta damaged in a
+// record that later records show was synced makes Open refuse the journal,
+// and verify says so (exit 1, the file named) instead of calling it clean.
+func TestVerifyReportsDamagedCommandIDs(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "j")
+	writeJournal(t, dir, journal.Options{}, fixedBatches)
+	writeCommandIDs(t, dir, fixedCommandIDs, "gone-1", "gone-2")
+	delta := filepath.Join(dir, "commands.delta")
+	b, err := os.ReadFile(delta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/3] ^= 0x08
+	if err := os.WriteFile(delta, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := runBin(t, "", "verify", dir)
+	if r.code != 1 || !strings.Contains(r.stdout, "DAMAGED  "+delta) {
+		t.Fatalf("exit %d, want 1 and %s reported damaged in:\n%s%s", r.code, delta, r.stdout, r.stderr)
+	}
+}

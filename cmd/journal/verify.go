@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/seglog/journal"
 	"github.com/seglog/journal/wal/check"
 )
 
@@ -10,10 +11,11 @@ var verifyCommand = &command{
 	name:     "verify",
 	synopsis: "DIR",
 	summary:  "check every record's framing and checksum",
-	help: `Check the journal in DIR: every segment file's header and the framing and
-both checksums of every record in it (index files are not trusted), that
-sequence numbers increase, and that each index file whose recorded size
-matches its segment lists the segment's records exactly.
+	help: `Check the journal in DIR as Open reads it: every segment file's header and
+the framing and both checksums of every record in it (index files are not
+trusted), that sequence numbers increase and segments follow each other,
+that each index file Open would trust lists its segment's records exactly,
+and the command ID files.
 
 Each damaged file is printed with the offset of its first damaged record,
 and the exit status is 1. A torn tail at the end of the newest segment (a
@@ -27,7 +29,7 @@ batch being written at that moment may show up as a torn tail).`,
 }
 
 func runVerify(e *env, args []string, _ any) int {
-	r, err := check.Verify(args[0], nil)
+	r, err := journal.Verify(args[0])
 	if err != nil {
 		return fail(e, "verify", err)
 	}

@@ -1,0 +1,38 @@
+package journal
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/seglog/journal/keyset"
+	"github.com/seglog/journal/segment"
+	"github.com/seglog/journal/wal"
+	"github.com/seglog/journal/wal/check"
+)
+
+// Verify checks every file of the journal in dir that Open reads: the
+// log's segments and index files (see check.Verify) and the command IDs.
+// The report has damage exactly where Open would refuse the journal or a
+// read would fail; a torn tail Open cuts is a warning. It takes no lock and
+// changes nothing. The error is for a failure to look (a missing
+// directory, one holding no journal, wrapping wal.ErrNotFound, a read
+// error); damage is in the report.
+func Verify(dir string) (check.VerifyReport, error) {
+	r, err := check.Verify(dir, nil)
+	if err != nil {
+		return r, err
+	}
+	if _, _, err := keyset.ReadKeys(nil, dir, commandSetName); err != nil {
+		var ce *segment.CorruptError
+		switch {
+		case errors.As(err, &ce):
+			r.Damage = append(r.Damage, wal.Finding{File: ce.File, Offset: max(ce.Offset, 0), Detail: fmt.Sprintf("%v: %s", ErrCorrupt, ce.Detail)})
+		case errors.Is(err, ErrCorrupt):
+			r.Damage = append(r.Damage, wal.Finding{File: filepath.Join(dir, commandSetName+".delta"), Detail: err.Error()})
+		default:
+			return r, fmt.Errorf("verify command IDs: %w", err)
+		}
+	}
+	return r, nil
+}
