@@ -72,9 +72,11 @@ type loaded struct {
 	// any frame recorded). 0 when the segment was not scanned.
 	lastSynced int64
 	// lastFileSize is the newest segment's file size (its frames may end
-	// before it); lastIndexed says its index file was read and matches it.
+	// before it); lastIndexed says its index file was read and matches it,
+	// lastHasIndex that it has one at all (sound or not).
 	lastFileSize int64
 	lastIndexed  bool
+	lastHasIndex bool
 	// check is what a forCheck load found (nil in other modes).
 	check *Inspection
 	// badIndexes are sealed segments whose index file is damaged, with
@@ -247,7 +249,7 @@ func (w *walk) segment(id uint64, last bool) error {
 		w.frames, w.idxBuf, idx = segment.ReadIndexFileInto(w.fsys, idxName(w.dir, id), id, size, w.frames, w.idxBuf)
 	}
 	ok := idx == segment.IndexOK && w.mode != forCheck
-	ld.lastIndexed = ok
+	ld.lastIndexed, ld.lastHasIndex = ok, idx != segment.IndexMissing
 	end := size
 	ld.lastSynced = size // sealed: synced whole
 	var res segment.ScanResult

@@ -143,7 +143,7 @@ func (l *Log) install(ld *loaded) error {
 	// is the newest (Open rescans it), not once a newer one exists, where a
 	// stale index means damage: rotate removes it before creating the next
 	// segment, in the same directory sync.
-	l.staleIdx = indexExists(l.fs, l.dir, last.id)
+	l.staleIdx = ld.lastHasIndex
 	l.staleIdxSize = -1
 	if ld.lastIndexed {
 		l.staleIdxSize = last.size
