@@ -61,6 +61,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/seglog/journal/segment"
 	"github.com/seglog/journal/vfs"
@@ -754,7 +755,8 @@ func (s *Set) writeSnapshot() error {
 				return err
 			}
 		}
-		recs = append(recs, segment.Record{Key: []byte(k)})
+		// The encoder copies the key; the map's string is lent, not copied.
+		recs = append(recs, segment.Record{Key: unsafe.Slice(unsafe.StringData(k), len(k))})
 		size += len(k) + 2*binaryMaxVarintLen
 	}
 	if err := flush(); err != nil {
