@@ -407,22 +407,13 @@ func readSnapshot(f vfs.File, path string) (map[string]struct{}, uint64, error) 
 	}
 	keys := make(map[string]struct{}, fh.Base)
 	var n uint64
-	res, err := segment.Scan(f, size, path, func(off int64, h segment.FrameHeader, p []byte) error {
-		it := segment.NewEntryIter(h, p)
-		for {
-			e, ok, err := it.Next()
-			if err != nil {
-				return segment.AtOffset(err, path, off)
-			}
-			if !ok {
-				return nil
-			}
-			if len(e.Key) == 0 || e.Tombstone || len(e.Value) != 0 {
-				return segment.Corruptf(path, off, "malformed snapshot entry")
-			}
-			keys[string(e.Key)] = struct{}{}
-			n++
+	res, err := segment.ScanEntries(f, size, path, func(off int64, e segment.Entry) error {
+		if len(e.Key) == 0 || e.Tombstone || len(e.Value) != 0 {
+			return segment.Corruptf(path, off, "malformed snapshot entry")
 		}
+		keys[string(e.Key)] = struct{}{}
+		n++
+		return nil
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("keyset: %w", err)
@@ -478,26 +469,17 @@ func replayDelta(f vfs.File, path string, gen uint64, keys map[string]struct{}) 
 	case fh.ID < gen:
 		return res, true, 0, nil
 	}
-	res, err = segment.Scan(f, size, path, func(off int64, h segment.FrameHeader, p []byte) error {
-		it := segment.NewEntryIter(h, p)
-		for {
-			e, ok, err := it.Next()
-			if err != nil {
-				return segment.AtOffset(err, path, off)
-			}
-			if !ok {
-				return nil
-			}
-			if len(e.Key) == 0 {
-				return segment.Corruptf(path, off, "empty key")
-			}
-			if e.Tombstone {
-				delete(keys, string(e.Key))
-			} else {
-				keys[string(e.Key)] = struct{}{}
-			}
-			ops++
+	res, err = segment.ScanEntries(f, size, path, func(off int64, e segment.Entry) error {
+		if len(e.Key) == 0 {
+			return segment.Corruptf(path, off, "empty key")
 		}
+		if e.Tombstone {
+			delete(keys, string(e.Key))
+		} else {
+			keys[string(e.Key)] = struct{}{}
+		}
+		ops++
+		return nil
 	})
 	if err != nil {
 		return res, false, 0, fmt.Errorf("keyset: %w", err)

@@ -96,6 +96,28 @@ func Scan(r io.ReaderAt, size int64, name string, fn func(off int64, h FrameHead
 	}
 }
 
+// ScanEntries is Scan for a reader of entries: it calls fn for every entry
+// of every valid frame, in order, with the frame's offset. A checksummed
+// payload that does not decode is damage at the frame's offset; an error
+// from fn stops the scan and is returned as is.
+func ScanEntries(r io.ReaderAt, size int64, name string, fn func(off int64, e Entry) error) (ScanResult, error) {
+	return Scan(r, size, name, func(off int64, h FrameHeader, p []byte) error {
+		it := NewEntryIter(h, p)
+		for {
+			e, ok, err := it.Next()
+			if err != nil {
+				return AtOffset(err, name, off)
+			}
+			if !ok {
+				return nil
+			}
+			if err := fn(off, e); err != nil {
+				return err
+			}
+		}
+	})
+}
+
 // LastSeq returns the sequence number of a frame's last entry, decoding the
 // payload only for sparse frames.
 func LastSeq(h FrameHeader, p []byte) (uint64, error) {
