@@ -16,7 +16,7 @@
 //
 //	0  magic     [8]byte  "SEGLOG\x00\x01"
 //	8  version   uint16   1
-//	10 flags     uint16   FileCompacted
+//	10 flags     uint16   FileCompacted, FileTracked
 //	12 crc       uint32   CRC-32C of the header with this field zeroed
 //	16 id        uint64   segment number
 //	24 base      uint64   next sequence number when the segment was created,
@@ -242,6 +242,13 @@ type FileHeader struct {
 // reach the next segment's base.
 const FileCompacted uint16 = 1
 
+// FileTracked marks a segment created by a log that keeps a manifest of
+// its segments: a directory holding one and no manifest lost its manifest.
+const FileTracked uint16 = 2
+
+// knownFileFlags are the file header flags this version reads.
+const knownFileFlags = FileCompacted | FileTracked
+
 // PutFileHeader encodes a segment file header.
 func PutFileHeader(dst []byte, fh FileHeader) {
 	_ = dst[FileHeaderSize-1]
@@ -272,7 +279,7 @@ func ParseFileHeader(src []byte) (FileHeader, error) {
 		return FileHeader{}, Corruptf("", -1, "unsupported segment version %d", v)
 	}
 	fh := FileHeader{ID: binary.LittleEndian.Uint64(src[16:]), Base: binary.LittleEndian.Uint64(src[24:]), Flags: binary.LittleEndian.Uint16(src[10:])}
-	if fh.Flags&^FileCompacted != 0 {
+	if fh.Flags&^knownFileFlags != 0 {
 		return FileHeader{}, Corruptf("", -1, "unknown segment flags %#x", fh.Flags)
 	}
 	return fh, nil

@@ -1,0 +1,189 @@
+// Package manifest is a log directory's durable record of what must exist:
+// every segment with the sequence number it starts at and how many of its
+// bytes are known durable, and the truncation front. Open checks the
+// directory against it, so a deleted segment, a sealed segment that lost
+// or gained bytes, and damage inside bytes once synced are reported as
+// damage instead of being taken for a crash's torn tail.
+//
+// The manifest is a small log of edits in the segment file format (one
+// frame per edit, written and synced by segment.Writer), rewritten as one
+// snapshot when it has grown well past its state. An edit is synced
+// before the change it describes is relied on: a torn last edit (a crash
+// while writing it) describes a change that had not happened yet, or one
+// that the next Open recognises (see the wal package).
+//
+// # Edits
+//
+// Each frame holds the records of one edit. A record's key is one byte,
+// its kind; its value is uvarints:
+//
+//	kind 1 segment:  id, base, durable, flags (1: sealed), prev
+//	kind 2 removed:  id
+//	kind 3 front:    front
+//
+// A segment record replaces what the manifest knew of that segment; a
+// removed record forgets it; a front record sets the front. Records are
+// applied in order. Anything else is damage.
+package manifest
+
+import (
+	"encoding/binary"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/seglog/journal/segment"
+)
+
+// Segment is what the manifest knows of one segment file.
+type Segment struct {
+	ID   uint64
+	Base uint64 // the first sequence number it may hold, from its file header
+	// Durable: the segment's frames reach at least this offset, and every
+	// byte before it was synced. For a sealed segment it is the file's
+	// exact size.
+	Durable int64
+	// Sealed: the segment was made final (rotation, Close, compaction);
+	// a sealed segment other than the newest never changes size.
+	Sealed bool
+	// Prev, when not 0: a compaction rewrote the segment to Durable bytes
+	// and the file may still be the one it replaced, of Prev bytes (the
+	// rename was not yet known done).
+	Prev int64
+}
+
+// State is the manifest's content.
+type State struct {
+	Segments map[uint64]Segment
+	Front    uint64 // records below it are truncated
+}
+
+// Clone returns a copy of s that shares nothing with it.
+func (s State) Clone() State {
+	return State{Segments: maps.Clone(s.Segments), Front: s.Front}
+}
+
+// IDs returns the listed segments' numbers, ascending.
+func (s State) IDs() []uint64 {
+	return slices.Sorted(maps.Keys(s.Segments))
+}
+
+// Newest is the highest listed segment number (0 when none is listed).
+func (s State) Newest() uint64 {
+	var n uint64
+	for id := range s.Segments {
+		n = max(n, id)
+	}
+	return n
+}
+
+// Edit is one change to the manifest, applied atomically.
+type Edit struct {
+	Set    []Segment // segments added or changed
+	Remove []uint64  // segments deleted
+	Front  uint64    // the new front, when SetFront
+	// SetFront says Front is part of the edit (a front may move down, as
+	// a TruncateBack below it does).
+	SetFront bool
+}
+
+// Empty reports whether e changes nothing.
+func (e Edit) Empty() bool { return len(e.Set) == 0 && len(e.Remove) == 0 && !e.SetFront }
+
+// Apply applies e to s.
+func (s *State) Apply(e Edit) {
+	if s.Segments == nil {
+		s.Segments = make(map[uint64]Segment)
+	}
+	for _, sg := range e.Set {
+		s.Segments[sg.ID] = sg
+	}
+	for _, id := range e.Remove {
+		delete(s.Segments, id)
+	}
+	if e.SetFront {
+		s.Front = e.Front
+	}
+}
+
+// The record kinds (the key's only byte).
+const (
+	kindSegment = 1
+	kindRemoved = 2
+	kindFront   = 3
+)
+
+const flagSealed = 1
+
+// records encodes e as the records of one frame.
+func (e Edit) records() []segment.Record {
+	recs := make([]segment.Record, 0, len(e.Set)+len(e.Remove)+1)
+	for _, sg := range e.Set {
+		var flags uint64
+		if sg.Sealed {
+			flags |= flagSealed
+		}
+		v := binary.AppendUvarint(nil, sg.ID)
+		v = binary.AppendUvarint(v, sg.Base)
+		v = binary.AppendUvarint(v, uint64(sg.Durable))
+		v = binary.AppendUvarint(v, flags)
+		v = binary.AppendUvarint(v, uint64(sg.Prev))
+		recs = append(recs, segment.Record{Key: []byte{kindSegment}, Value: v})
+	}
+	for _, id := range e.Remove {
+		recs = append(recs, segment.Record{Key: []byte{kindRemoved}, Value: binary.AppendUvarint(nil, id)})
+	}
+	if e.SetFront {
+		recs = append(recs, segment.Record{Key: []byte{kindFront}, Value: binary.AppendUvarint(nil, e.Front)})
+	}
+	return recs
+}
+
+// snapshot is the edit that builds s from nothing.
+func (s State) snapshot() Edit {
+	e := Edit{Front: s.Front, SetFront: true}
+	for _, id := range s.IDs() {
+		e.Set = append(e.Set, s.Segments[id])
+	}
+	return e
+}
+
+// applyEntry applies one decoded record to s; a malformed one is an error
+// (the caller adds file and offset).
+func (s *State) applyEntry(key, value []byte, tomb bool) error {
+	if len(key) != 1 || tomb {
+		return fmt.Errorf("record with key of %d bytes", len(key))
+	}
+	var vals [5]uint64
+	n := 0
+	for p := value; len(p) > 0; n++ {
+		if n == len(vals) {
+			return fmt.Errorf("record of kind %d has trailing bytes", key[0])
+		}
+		v, k := binary.Uvarint(p)
+		if k <= 0 {
+			return fmt.Errorf("record of kind %d: malformed number", key[0])
+		}
+		vals[n], p = v, p[k:]
+	}
+	want := map[byte]int{kindSegment: 5, kindRemoved: 1, kindFront: 1}[key[0]]
+	if want == 0 {
+		return fmt.Errorf("unknown record kind %d", key[0])
+	}
+	if n != want {
+		return fmt.Errorf("record of kind %d has %d fields, want %d", key[0], n, want)
+	}
+	switch key[0] {
+	case kindSegment:
+		sg := Segment{ID: vals[0], Base: vals[1], Durable: int64(vals[2]), Sealed: vals[3]&flagSealed != 0, Prev: int64(vals[4])}
+		if vals[3]&^flagSealed != 0 || vals[2] > segment.MaxSegmentSize || vals[4] > segment.MaxSegmentSize || sg.Durable < segment.FileHeaderSize {
+			return fmt.Errorf("segment record %d out of range (durable %d, flags %d, prev %d)", sg.ID, vals[2], vals[3], vals[4])
+		}
+		s.Apply(Edit{Set: []Segment{sg}})
+	case kindRemoved:
+		s.Apply(Edit{Remove: []uint64{vals[0]}})
+	case kindFront:
+		s.Apply(Edit{Front: vals[0], SetFront: true})
+	}
+	return nil
+}
