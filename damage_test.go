@@ -7,13 +7,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/seglog/journal/wal/check"
 )
 
-// TestCompactAfterALostSegmentDoesNotPanic: a segment file is gone (lost,
-// or removed by a repair) while the compaction checkpoint still counts the
-// routes it held; Open accepts the rest, and removing such a route and
-// compacting works instead of panicking (nil segment counts in the
-// compactor), in AppendBatch past the threshold and in Compact.
+// TestCompactAfterALostSegmentDoesNotPanic: a segment file is gone while
+// the compaction checkpoint still counts the routes it held. Open refuses
+// it (the manifest lists the segment); once repair accepts the loss,
+// removing such a route and compacting works instead of panicking (nil
+// segment counts in the compactor), in AppendBatch past the threshold and
+// in Compact.
 func TestCompactAfterALostSegmentDoesNotPanic(t *testing.T) {
 	dir := t.TempDir()
 	opts := Options{SegmentSize: 4 << 10, CompactionThresholdEvents: 1}
@@ -33,6 +36,12 @@ func TestCompactAfterALostSegmentDoesNotPanic(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Remove(strings.TrimSuffix(mid, ".seg") + ".idx")
+	if _, err := Open(dir, opts); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), filepath.Base(mid)) {
+		t.Fatalf("Open with %s deleted: %v; want ErrCorrupt naming it", filepath.Base(mid), err)
+	}
+	if _, err := check.Repair(dir, nil, filepath.Join(t.TempDir(), "side")); err != nil {
+		t.Fatal(err)
+	}
 
 	j = openT(t, dir, opts)
 	defer j.Close()

@@ -558,7 +558,7 @@ func TestTornLastRecordCutAtEveryOffset(t *testing.T) {
 	}
 	want := []Event{reg("a"), start("a"), failed("a", "boom")}
 	for cut := from; cut < to; cut++ {
-		dir := t.TempDir()
+		dir := copyDir(t, crashed)
 		name := filepath.Join(dir, filepath.Base(segs[0]))
 		if err := os.WriteFile(name, full[:cut], 0o644); err != nil {
 			t.Fatal(err)

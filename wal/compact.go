@@ -7,6 +7,7 @@ import (
 	"github.com/seglog/journal/compactor"
 	"github.com/seglog/journal/segment"
 	"github.com/seglog/journal/vfs"
+	"github.com/seglog/journal/wal/manifest"
 )
 
 // Compaction (see package compactor): a tombstone record removes every
@@ -184,12 +185,25 @@ func (l *Log) rewriteSegment(s *seg, dead compactor.DeadSet, counts compactor.Se
 	var res compactor.CopyResult
 	var err error
 	if counts.Dead < counts.Total {
-		res, err = compactor.CopyLive(l.fs, s.f, s.size, s.name, segment.FileHeader{ID: s.id, Base: s.base, Flags: segment.FileCompacted}, dead, s.name+tmpSuffix, l.opts.compressor)
+		res, err = compactor.CopyLive(l.fs, s.f, s.size, s.name, segment.FileHeader{ID: s.id, Base: s.base, Flags: segment.FileCompacted | segment.FileTracked}, dead, s.name+tmpSuffix, l.opts.compressor)
 		if err != nil {
 			return err
 		}
 	}
 	idxPath := idxName(l.dir, s.id)
+	// The manifest first (see listing.go): unlisted before the file is
+	// deleted; the new size, with the old one, before the rename.
+	e := manifest.Edit{Remove: []uint64{s.id}}
+	if !res.Empty() {
+		e = manifest.Edit{Set: []manifest.Segment{{ID: s.id, Base: s.base, Durable: res.Size, Sealed: true, Prev: s.size}}}
+	}
+	if err := l.mf.Apply(e); err != nil {
+		l.mu.Lock()
+		err = l.fail(err)
+		l.mu.Unlock()
+		removeAll(l.fs, s.name+tmpSuffix)
+		return err
+	}
 	var nf vfs.File
 	if res.Empty() {
 		err = removeAll(l.fs, s.name+tmpSuffix, idxPath, s.name)

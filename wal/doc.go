@@ -17,8 +17,12 @@
 //	<id:020d>.seg             segment files (package segment), ids ascending
 //	<id:020d>.idx             frame index of a sealed segment, so Open need
 //	                          not re-read it
-//	bounds.meta               the truncation front, and a TruncateBack in
-//	                          progress (absent until the first truncation)
+//	manifest.log              every segment that must exist, how far each
+//	                          is durable, and the truncation front (package
+//	                          wal/manifest; listing.go says when it is
+//	                          written); the only file Open cannot derive
+//	bounds.meta               a TruncateBack in progress (and, in a
+//	                          directory without a manifest, the front)
 //	compaction.cpt            the compaction state as of a sequence number
 //	                          (package compactor), with compaction on; a
 //	                          cache that only shortens Open's replay
@@ -35,7 +39,13 @@
 //
 // # Damage
 //
-// Open refuses a directory with damage it cannot explain by a crash.
-// Inspect reads a directory with the same loader, without modifying it;
-// package wal/check builds verification and repair on it.
+// Open refuses a directory with damage it cannot explain by a crash:
+// a segment the manifest lists that is missing, a sealed segment whose size
+// is not the one recorded, a segment whose frames end before the boundary
+// recorded as durable (only bytes past it can be a torn write), bad bytes
+// in frames a later frame records as durable. Index files and the
+// compaction checkpoint are caches: a damaged index is rebuilt from its
+// segment. A directory written before logs kept a manifest opens as it did
+// and gets one. Inspect reads a directory with the same loader, without
+// modifying it; package wal/check builds verification and repair on it.
 package wal

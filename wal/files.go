@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/seglog/journal/compactor"
+	"github.com/seglog/journal/wal/manifest"
 )
 
 const (
@@ -44,12 +45,12 @@ func parseIdxName(name string) (uint64, bool) {
 	return parseSegName(name[:20] + segSuffix)
 }
 
-// boundsName is the file recording what TruncateFront and TruncateBack
-// did: the front (every record below it is gone) and, while a TruncateBack
-// is being carried out, the cut it is making. It is replaced atomically
-// (temporary file, fsync, rename, directory fsync), so after a crash it
-// holds either the old or the new state; a missing file means front 0 and
-// no cut.
+// boundsName is the file recording a TruncateBack being carried out: the
+// cut it is making, and the front as that cut leaves it. It is replaced
+// atomically (temporary file, fsync, rename, directory fsync), so after a
+// crash it holds either the old or the new state; a missing file means no
+// cut. The front itself is the manifest's; only a directory written before
+// logs kept one has it here alone.
 const boundsName = "bounds.meta"
 
 // checkpointName is the compaction checkpoint's file, written by package
@@ -67,5 +68,5 @@ func isLeftoverTemp(name string, segs map[uint64]bool) bool {
 		return !segs[id]
 	}
 	return strings.HasSuffix(name, idxSuffix+tmpSuffix) || strings.HasSuffix(name, segSuffix+tmpSuffix) ||
-		name == checkpointName+tmpSuffix || name == boundsName+tmpSuffix
+		name == checkpointName+tmpSuffix || name == boundsName+tmpSuffix || name == manifest.TempName
 }

@@ -1,10 +1,12 @@
 package wal
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/seglog/journal/segment"
 	"github.com/seglog/journal/vfs"
+	"github.com/seglog/journal/wal/manifest"
 )
 
 // Inspection is a log directory as Open reads it, found without modifying
@@ -25,6 +27,11 @@ type Inspection struct {
 	Warnings []Finding
 	// Indexes are the index files found, by segment number.
 	Indexes map[uint64]string
+	// ManifestProblem, when not "", says why the manifest (the record of
+	// the segments that must exist) and the directory disagree beyond
+	// one segment's bytes: the manifest damaged or lost, or a segment it
+	// lists missing. Repair writes the manifest anew, accepting the loss.
+	ManifestProblem string
 }
 
 // SegmentState is one segment file as Inspect read it: every frame scanned
@@ -83,12 +90,23 @@ func Inspect(dir string, fsys vfs.FS) (*Inspection, error) {
 	if err != nil {
 		return nil, fmt.Errorf("inspect %s: %w", dir, err)
 	}
-	ld, err := load(fsys, dir, forCheck, b.front)
+	mld, merr := manifest.Load(fsys, dir)
+	if merr != nil && !errors.Is(merr, ErrCorrupt) {
+		return nil, fmt.Errorf("inspect %s: %w", dir, merr)
+	}
+	front, ls := b.front, listing{} // a damaged manifest holds nothing to check against
+	if merr == nil {
+		front, ls = logFront(b, mld), listingFor(mld)
+	}
+	ld, err := load(fsys, dir, forCheck, front, ls)
 	if err != nil {
 		return nil, fmt.Errorf("inspect %s: %w", dir, err)
 	}
 	in := ld.check
-	if len(in.Segments) == 0 {
+	if merr != nil {
+		ld.manifestDamage(merr)
+	}
+	if len(in.Segments) == 0 && merr == nil && !mld.Found {
 		return nil, fmt.Errorf("inspect %s: no log segments: %w", dir, ErrNotFound)
 	}
 	in.Indexes = map[uint64]string{}

@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path/filepath"
 	"slices"
 	"sync"
 
 	"github.com/seglog/journal/index"
 	"github.com/seglog/journal/segment"
 	"github.com/seglog/journal/vfs"
+	"github.com/seglog/journal/wal/manifest"
 )
 
 // seg is one segment file as held by a Log or a View: an open handle and
@@ -82,6 +84,9 @@ type loaded struct {
 	// badIndexes are sealed segments whose index file is damaged, with
 	// what to write in its place.
 	badIndexes []sealJob
+	// leftovers are segment files a removal recorded in the manifest left
+	// behind (see matchListing); Open deletes them.
+	leftovers []uint64
 }
 
 func (ld *loaded) close() {
@@ -114,7 +119,7 @@ const (
 // makes is the same in each mode; only what it trusts and what it does
 // with damage differ (see loadMode). In forCheck mode, ld.check holds what
 // it found; the segments' files are closed.
-func load(fsys vfs.FS, dir string, mode loadMode, front uint64) (_ *loaded, err error) {
+func load(fsys vfs.FS, dir string, mode loadMode, front uint64, ls listing) (_ *loaded, err error) {
 	names, err := fsys.List(dir)
 	if err != nil {
 		return nil, err
@@ -125,6 +130,7 @@ func load(fsys vfs.FS, dir string, mode loadMode, front uint64) (_ *loaded, err 
 			ids = append(ids, id)
 		}
 	}
+	slices.Sort(ids)
 	ld := &loaded{names: names, idx: index.New(), nextSeq: front}
 	if mode == forCheck {
 		ld.check = &Inspection{Dir: dir, Front: front}
@@ -134,7 +140,12 @@ func load(fsys vfs.FS, dir string, mode loadMode, front uint64) (_ *loaded, err 
 			ld.close()
 		}
 	}()
-	w := walk{fsys: fsys, dir: dir, mode: mode, front: front, ld: ld}
+	if ls.st != nil && mode != forView {
+		if ids, err = ld.matchListing(dir, ids, ls.st); err != nil {
+			return nil, err
+		}
+	}
+	w := walk{fsys: fsys, dir: dir, mode: mode, front: front, ld: ld, ls: ls}
 	for i, id := range ids {
 		if err := w.segment(id, i == len(ids)-1); err != nil {
 			return nil, err
@@ -156,6 +167,7 @@ type walk struct {
 	prevDense bool   // the previous segment holds its numbers without a gap ...
 	prevEnd   uint64 // ... up to this one
 	prevID    uint64
+	ls        listing
 	// Reused from segment to segment: the index copies what it keeps.
 	frames []segment.FrameInfo
 	idxBuf []byte
@@ -199,6 +211,10 @@ func (w *walk) segment(id uint64, last bool) error {
 		return nil
 	}
 
+	ent, listed := manifest.Segment{}, false
+	if w.ls.st != nil && w.mode != forView {
+		ent, listed = w.ls.st.Segments[id]
+	}
 	fh, err := segment.ReadFileHeader(f, size, name)
 	if err != nil && !errors.Is(err, ErrCorrupt) {
 		return err
@@ -207,9 +223,15 @@ func (w *walk) segment(id uint64, last bool) error {
 		// The header is written and synced before the directory entry
 		// is, and before any frame: a bad header on the newest segment
 		// with nothing written after it is a crash during its creation.
-		// With anything after it, it is damage; so it is when an index
-		// file says the segment was sealed (by a Close) with its frames.
-		if last && !indexExists(w.fsys, w.dir, id) {
+		// With anything after it, it is damage; so it is when the
+		// manifest lists the segment (it does once the header is
+		// durable), or, without a manifest, when an index file says the
+		// segment was sealed (by a Close) with its frames.
+		halfMade := !listed
+		if w.ls.st == nil {
+			halfMade = !indexExists(w.fsys, w.dir, id)
+		}
+		if last && halfMade {
 			nz, zerr := segment.FirstNonZero(f, segment.FileHeaderSize, size, name)
 			if zerr != nil {
 				return zerr
@@ -241,6 +263,21 @@ func (w *walk) segment(id uint64, last bool) error {
 	// of truncated numbers.
 	case w.prevDense && id == w.prevID+1 && fh.Base != w.prevEnd && !(fh.Base > w.prevEnd && fh.Base <= w.front):
 		return damage(0, segment.Corruptf(name, 0, "segment %d ends at sequence %d but this one starts at %d", w.prevID, w.prevEnd, fh.Base))
+	}
+	if fh.Flags&segment.FileTracked != 0 && w.ls.missing {
+		if err := ld.manifestDamage(segment.Corruptf(filepath.Join(w.dir, manifest.Name), -1,
+			"missing, but segment %s was written by a log that keeps one", filepath.Base(name))); err != nil {
+			return err
+		}
+		w.ls.missing = false // reported once
+	}
+	if listed && ent.Base != fh.Base {
+		return damage(0, segment.Corruptf(name, 0, "file header says the segment starts at sequence %d, the manifest %d", fh.Base, ent.Base))
+	}
+	if !listed && w.ls.st != nil && w.mode != forView && !last {
+		// Only the newest segment can be missing from the manifest: one
+		// whose rotation did not record it before a crash.
+		return damage(0, segment.Corruptf(name, 0, "segment is not in the manifest"))
 	}
 	s.base, st.HeaderOK, st.Base = fh.Base, true, fh.Base
 
@@ -302,6 +339,11 @@ func (w *walk) segment(id uint64, last bool) error {
 			if err := damage(end, segment.Corruptf(name, end, "frames end at %d, before the %d bytes the segment had when Close sealed it (its index file)", end, ih.SegSize)); err != nil {
 				return err
 			}
+		}
+	}
+	if !done && w.ls.st != nil && w.mode != forView {
+		if err := w.checkListed(name, ent, listed, last, size, end, damage); err != nil {
+			return err
 		}
 	}
 	if !ok && !done && res.Tail == segment.TailTorn {
@@ -402,4 +444,90 @@ func isDense(frames []segment.FrameInfo, base uint64) (bool, uint64) {
 func indexExists(fsys vfs.FS, dir string, id uint64) bool {
 	_, err := fsys.Stat(idxName(dir, id))
 	return err == nil
+}
+
+// listing is what load holds the directory to: the manifest's state.
+type listing struct {
+	st *manifest.State // nil: no manifest to check against
+	// missing: the directory has no manifest, so a segment written by a
+	// log that keeps one means it was lost.
+	missing bool
+}
+
+// manifestDamage records damage of the manifest or of what it lists as a
+// whole (not of one segment's bytes): Open's error; when checking, nil,
+// with the finding recorded.
+func (ld *loaded) manifestDamage(err error) error {
+	if ld.check == nil {
+		return err
+	}
+	file, off := "", int64(-1)
+	if ce, ok := err.(*segment.CorruptError); ok {
+		file, off = ce.File, ce.Offset
+	}
+	ld.check.Damage = append(ld.check.Damage, Finding{File: file, Offset: off, Detail: damageDetail(err, file, off)})
+	if ld.check.ManifestProblem == "" {
+		ld.check.ManifestProblem = err.Error()
+	}
+	return nil
+}
+
+// matchListing holds the segment files found, ids (ascending), to the
+// manifest st and returns those to read. A listed segment that is missing
+// is damage. An unlisted one older than the newest listed is what a
+// removal the manifest recorded left behind (ld.leftovers: Open deletes
+// it); an unlisted newer one is read, and the walk decides.
+func (ld *loaded) matchListing(dir string, ids []uint64, st *manifest.State) ([]uint64, error) {
+	for _, id := range st.IDs() {
+		if _, found := slices.BinarySearch(ids, id); !found {
+			ent := st.Segments[id]
+			err := segment.Corruptf(segName(dir, id), -1, "missing: the manifest lists it from sequence %d with %d durable bytes", ent.Base, ent.Durable)
+			if err := ld.manifestDamage(err); err != nil {
+				return nil, err
+			}
+		}
+	}
+	newest := st.Newest()
+	read := ids[:0:0]
+	for _, id := range ids {
+		if _, listed := st.Segments[id]; !listed && id < newest {
+			ld.leftovers = append(ld.leftovers, id)
+			if ld.check != nil {
+				ld.check.Warnings = append(ld.check.Warnings, Finding{File: segName(dir, id), Offset: -1,
+					Detail: "not in the manifest: left by a removal it recorded; Open deletes it"})
+			}
+			continue
+		}
+		read = append(read, id)
+	}
+	return read, nil
+}
+
+// checkListed holds a segment read up to end (of a file of size bytes) to
+// what the manifest says of it (ent, if listed), reporting through damage.
+func (w *walk) checkListed(name string, ent manifest.Segment, listed, last bool, size, end int64, damage func(int64, error) error) error {
+	durable := ent.Durable
+	if ent.Prev != 0 && size == ent.Prev {
+		durable = ent.Prev // a compaction's rewrite, not renamed into place
+	}
+	switch {
+	case !listed:
+		// The newest, missing from the manifest: a rotation's new segment
+		// whose edit a crash kept out. Frames are appended only after the
+		// edit is durable.
+		if end > segment.FileHeaderSize {
+			return damage(segment.FileHeaderSize, segment.Corruptf(name, segment.FileHeaderSize, "segment is not in the manifest but holds frames"))
+		}
+	case !last && ent.Sealed && ent.ID != w.ls.st.Newest() && size != durable:
+		// (The newest listed segment, sealed by Close, grows again after
+		// a reopen: a later segment exists only once a rotation recorded
+		// its final size.)
+		off := min(size, durable)
+		return damage(off, segment.Corruptf(name, off, "sealed segment has %d bytes; the manifest records %d", size, durable))
+	case end < durable:
+		// Only bytes past the recorded durable boundary can be a torn
+		// write.
+		return damage(end, segment.Corruptf(name, end, "frames end at %d, before the %d bytes the manifest records as durable", end, durable))
+	}
+	return nil
 }

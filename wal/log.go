@@ -11,6 +11,7 @@ import (
 	"github.com/seglog/journal/index"
 	"github.com/seglog/journal/segment"
 	"github.com/seglog/journal/vfs"
+	"github.com/seglog/journal/wal/manifest"
 )
 
 // Record is one entry to append: a key, a value and whether it is a
@@ -52,6 +53,7 @@ type Log struct {
 	fs   vfs.FS
 	log  *slog.Logger
 	lock io.Closer
+	mf   *manifest.Manifest // safe for concurrent use; edits are made with mu held or in the work slot
 
 	mu    sync.Mutex
 	cond  *sync.Cond // on mu; broadcast when a sync, a seal, a rewrite or Close ends
@@ -168,6 +170,16 @@ func (l *Log) Close() error {
 	unchanged := l.active != nil && l.staleIdx && l.active.Offset() == l.staleIdxSize
 	if l.failed == nil && err == nil && !unchanged {
 		err = l.seal()
+	}
+	if l.failed == nil && err == nil {
+		// The newest segment's size is now durable: Open knows that bytes
+		// missing from it were lost, not torn.
+		if want := l.activeEntry(); l.mf.State().Segments[want.ID] != want {
+			err = l.record(manifest.Edit{Set: []manifest.Segment{want}})
+		}
+	}
+	if cerr := l.mf.Close(); cerr != nil && err == nil {
+		err = cerr
 	}
 	l.waitMapReads(l.segs)
 	if l.active != nil { // nil after a failed truncation

@@ -9,6 +9,7 @@ import (
 	"github.com/seglog/journal/compactor"
 	"github.com/seglog/journal/segment"
 	"github.com/seglog/journal/vfs"
+	"github.com/seglog/journal/wal/manifest"
 )
 
 // Opening a log directory: recovery after a crash (cut a torn tail, write
@@ -51,17 +52,25 @@ func (l *Log) recover() error {
 	if err != nil {
 		return fmt.Errorf("open %s: %w", l.dir, err)
 	}
+	mld, err := manifest.Load(l.fs, l.dir)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", l.dir, err)
+	}
+	front, ls := logFront(b, mld), listingFor(mld)
 	if b.cut != nil {
 		// A TruncateBack was made durable: finish it before reading.
 		if err := applyCut(l.fs, l.dir, b.cut); err != nil {
 			return fmt.Errorf("open %s: finish truncation: %w", l.dir, err)
 		}
+		if ls.st != nil {
+			cutState(ls.st, b.cut, b.front)
+		}
 	}
-	ld, err := load(l.fs, l.dir, forOpen, b.front)
+	ld, err := load(l.fs, l.dir, forOpen, front, ls)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", l.dir, err)
 	}
-	if err := l.removeTemps(ld.names); err != nil {
+	if err := l.removeTemps(ld.names, ld.leftovers); err != nil {
 		ld.close()
 		return err
 	}
@@ -78,8 +87,24 @@ func (l *Log) recover() error {
 		l.cptThrough = onDisk
 		ld.nextSeq = max(ld.nextSeq, cs.Through())
 	}
-	l.front = b.front
+	l.front = front
+	if mld.Found {
+		l.mf = mld.Open()
+	} else {
+		// A new directory, or one written before logs kept a manifest:
+		// start one with what is there, before a segment that names it
+		// (see segment.FileTracked) can be created.
+		if l.mf, err = manifest.Create(l.fs, l.dir, stateOf(ld, front)); err != nil {
+			ld.close()
+			return fmt.Errorf("open %s: %w", l.dir, err)
+		}
+	}
 	if err := l.install(ld); err != nil {
+		l.mf.Close()
+		return err
+	}
+	// Record what recovery made durable.
+	if err := l.record(l.reconcile(l.mf.State())); err != nil {
 		return err
 	}
 	if err := l.finishTruncation(b); err != nil {
@@ -157,12 +182,21 @@ func (l *Log) install(ld *loaded) error {
 // files, rewritten segments, checkpoints); other files in the directory,
 // such as the command ID set's, are not the log's to touch. names is
 // the directory listing load made.
-func (l *Log) removeTemps(names []string) error {
+func (l *Log) removeTemps(names []string, leftovers []uint64) error {
 	segs := make(map[uint64]bool)
 	for _, n := range names {
 		if id, ok := parseSegName(n); ok {
 			segs[id] = true
 		}
+	}
+	for _, id := range leftovers {
+		// A segment the manifest no longer lists, left by a removal it
+		// recorded: its index first (see isLeftoverTemp).
+		l.log.Warn("wal: deleting a segment the manifest recorded as removed", "file", segName(l.dir, id))
+		if err := removeAll(l.fs, idxName(l.dir, id), segName(l.dir, id)); err != nil {
+			return fmt.Errorf("remove %s: %w", segName(l.dir, id), err)
+		}
+		delete(segs, id)
 	}
 	for _, n := range names {
 		if isLeftoverTemp(n, segs) {

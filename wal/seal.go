@@ -6,6 +6,7 @@ import (
 
 	"github.com/seglog/journal/compactor"
 	"github.com/seglog/journal/segment"
+	"github.com/seglog/journal/wal/manifest"
 )
 
 // Segments' lifecycle: creating the active segment, sealing it (synced,
@@ -35,7 +36,7 @@ func (l *Log) createSegment(id uint64) error {
 		return fmt.Errorf("%w: segment number %d out of range", ErrInvalid, id)
 	}
 	name := segName(l.dir, id)
-	w, err := segment.Create(l.fs, name, segment.FileHeader{ID: id, Base: l.nextSeq}, l.opts.SegmentSize)
+	w, err := segment.Create(l.fs, name, segment.FileHeader{ID: id, Base: l.nextSeq, Flags: segment.FileTracked}, l.opts.SegmentSize)
 	if err != nil {
 		return err
 	}
@@ -139,7 +140,13 @@ func (l *Log) rotate() error {
 		}
 		l.staleIdx = false
 	}
+	sealed := manifest.Segment{ID: old.ID(), Base: prev.base, Durable: old.Offset(), Sealed: true}
 	if err := l.createSegment(old.ID() + 1); err != nil {
+		return err
+	}
+	// Listed before any frame goes into it (see listing.go).
+	next := manifest.Segment{ID: old.ID() + 1, Base: l.nextSeq, Durable: segment.FileHeaderSize}
+	if err := l.record(manifest.Edit{Set: []manifest.Segment{sealed, next}}); err != nil {
 		return err
 	}
 	l.kickBackground()

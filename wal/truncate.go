@@ -6,6 +6,7 @@ import (
 
 	"github.com/seglog/journal/segment"
 	"github.com/seglog/journal/vfs"
+	"github.com/seglog/journal/wal/manifest"
 )
 
 // AppendAt appends b so that its first record gets sequence number first,
@@ -170,9 +171,6 @@ func (l *Log) quiesce() error {
 // truncFront moves the front to seq (> l.front). Called with l.mu held,
 // quiesced.
 func (l *Log) truncFront(seq uint64) error {
-	if err := writeBounds(l.fs, l.dir, bounds{front: seq}); err != nil {
-		return l.fail(err)
-	}
 	l.front = seq
 	if seq > l.nextSeq {
 		// Nothing lies between: every number below seq is as durable as
@@ -182,27 +180,34 @@ func (l *Log) truncFront(seq uint64) error {
 		l.syncedSeq = max(l.syncedSeq, seq)
 		l.cond.Broadcast()
 	}
-	return l.dropBelowFront()
+	return l.dropBelowFront(manifest.Edit{Front: seq, SetFront: true})
 }
 
-// dropBelowFront deletes the sealed segments holding only truncated
-// records, oldest first. The active segment stays. Called with l.mu held,
-// quiesced (or before l is shared).
-func (l *Log) dropBelowFront() error {
+// dropBelowFront records e in the manifest together with the removal of
+// the sealed segments holding only truncated records, then deletes those,
+// oldest first. The active segment stays. Called with l.mu held, quiesced
+// (or before l is shared).
+func (l *Log) dropBelowFront(e manifest.Edit) error {
 	n := 0
 	for _, sg := range l.segs[:len(l.segs)-1] {
 		if frames := l.idx.Frames(sg.id); len(frames) > 0 && frames[len(frames)-1].Last >= l.front {
 			break
 		}
+		e.Remove = append(e.Remove, sg.id)
+		n++
+	}
+	// Unlisted first: a crash before the files are gone leaves files Open
+	// deletes, never a listed segment missing.
+	if err := l.record(e); err != nil {
+		return err
+	}
+	for i, sg := range l.segs[:n] {
 		// The index first: a segment without one is scanned at Open.
 		if err := removeAll(l.fs, idxName(l.dir, sg.id), sg.name); err != nil {
-			err = fmt.Errorf("remove truncated segment %s: %w", sg.name, err)
-			if n > 0 {
-				err = l.dropped(n, err)
-			}
-			return err
+			// The manifest no longer lists it: stop until reopened
+			// (Open deletes it).
+			return l.dropped(i, l.fail(fmt.Errorf("remove truncated segment %s: %w", sg.name, err)))
 		}
-		n++
 	}
 	if n == 0 {
 		return nil
@@ -248,7 +253,13 @@ func (l *Log) truncBack(next uint64) error {
 		return l.fail(err)
 	}
 	if c == nil {
-		// Nothing at or after next is on disk: only the numbering moves.
+		// Nothing at or after next is on disk: only the numbering moves
+		// (and the front, in the manifest, if the cut goes below it).
+		if nb.front != l.front {
+			if err := l.record(manifest.Edit{Front: nb.front, SetFront: true}); err != nil {
+				return err
+			}
+		}
 		l.front, l.nextSeq, l.visibleSeq, l.syncedSeq = nb.front, next, next, next
 		return nil
 	}
@@ -269,13 +280,18 @@ func (l *Log) truncBack(next uint64) error {
 	if err := applyCut(l.fs, l.dir, c); err != nil {
 		return l.fail(err)
 	}
-	ld, err := load(l.fs, l.dir, forOpen, nb.front)
+	st := l.mf.State()
+	cutState(&st, c, nb.front)
+	ld, err := load(l.fs, l.dir, forOpen, nb.front, listing{st: &st})
 	if err != nil {
 		return l.fail(err)
 	}
 	l.front = nb.front
 	if err := l.install(ld); err != nil {
 		return l.fail(err)
+	}
+	if err := l.record(l.reconcile(l.mf.State())); err != nil {
+		return err
 	}
 	if err := l.finishTruncation(nb); err != nil {
 		return l.fail(err)
@@ -443,7 +459,7 @@ func (l *Log) finishTruncation(b bounds) error {
 	if len(l.segs) == 0 {
 		return nil
 	}
-	return l.dropBelowFront()
+	return l.dropBelowFront(manifest.Edit{})
 }
 
 // cutFile cuts the file name to size, if longer, and syncs it.

@@ -12,6 +12,7 @@ import (
 	"github.com/seglog/journal/compactor"
 
 	"github.com/seglog/journal/vfs"
+	"github.com/seglog/journal/wal/manifest"
 )
 
 // View is a read-only view of a log directory, taken without the lock, so
@@ -36,7 +37,12 @@ func OpenView(dir string, fsys vfs.FS) (*View, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", dir, err)
 	}
-	ld, err := load(fsys, dir, forView, b.front)
+	mld, err := manifest.Load(fsys, dir)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", dir, err)
+	}
+	front := logFront(b, mld)
+	ld, err := load(fsys, dir, forView, front, listing{})
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", dir, err)
 	}
@@ -49,7 +55,7 @@ func OpenView(dir string, fsys vfs.FS) (*View, error) {
 		// A TruncateBack is under way: what it removes is gone already.
 		visible = min(visible, b.cut.next)
 	}
-	v := &View{s: &snapshot{idx: ld.idx, segs: ld.segs, visible: visible, front: b.front}, ld: ld}
+	v := &View{s: &snapshot{idx: ld.idx, segs: ld.segs, visible: visible, front: front}, ld: ld}
 	return v, nil
 }
 

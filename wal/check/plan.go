@@ -79,10 +79,16 @@ type RepairPlan struct {
 	NextSeq    uint64
 	NewSegment string
 	newID      uint64 // NewSegment's number
+
+	// Manifest, when not "", says why the manifest disagrees with the
+	// directory as a whole (see wal.Inspection.ManifestProblem). Every
+	// repair writes the manifest anew from what it leaves
+	// (wal.RebuildManifest), which accepts that disagreement as loss.
+	Manifest string
 }
 
 // Needed reports whether the plan changes anything.
-func (p RepairPlan) Needed() bool { return p.Cut || len(p.RemoveIndexes) > 0 }
+func (p RepairPlan) Needed() bool { return p.Cut || len(p.RemoveIndexes) > 0 || p.Manifest != "" }
 
 // LostFrames is the number of frames (batches) found in the cut data.
 func (p RepairPlan) LostFrames() int { return len(p.Lost) }
@@ -164,7 +170,7 @@ func PlanRepair(dir string, fsys vfs.FS) (RepairPlan, error) {
 	if err != nil {
 		return RepairPlan{}, fmt.Errorf("plan repair: %w", err)
 	}
-	p := RepairPlan{Dir: dir, RemoveIndexes: slices.Clone(cd.badIdx)}
+	p := RepairPlan{Dir: dir, RemoveIndexes: slices.Clone(cd.badIdx), Manifest: cd.manifest}
 	cut := -1
 	for i, s := range cd.segs {
 		if s.DamageAt >= 0 {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/seglog/journal/segment"
 	"github.com/seglog/journal/vfs"
+	"github.com/seglog/journal/wal"
 )
 
 // RepairReport says what Repair did.
@@ -138,6 +139,10 @@ func RepairLocked(dir string, fsys vfs.FS, sidePath string) (RepairReport, error
 		if err := fsys.SyncDir(dir); err != nil {
 			return rep, fmt.Errorf("repair: sync directory %s: %w", dir, err)
 		}
+	}
+	// The directory as repaired is now the record of what exists.
+	if err := wal.RebuildManifest(dir, fsys); err != nil {
+		return rep, fmt.Errorf("repair: %w", err)
 	}
 	return rep, nil
 }
