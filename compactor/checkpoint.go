@@ -15,7 +15,8 @@ import (
 // A checkpoint file holds a State as of a sequence number (its Through):
 // opening a log loads it and replays only the entries from Through on.
 //
-//	0  magic   [8]byte "SEGCPT\x00\x01"
+//	0  magic   [8]byte "SEGCPT\x00\x02" (version 1, without the
+//	                   segments' retained counts, is read too)
 //	8  length  uint32  of the body
 //	12 crc     uint32  CRC-32C of the body
 //	16 body    see AppendBinary
@@ -23,7 +24,8 @@ import (
 // It is replaced atomically (temporary file, fdatasync, rename, directory
 // fsync), so a crash leaves the old or the new checkpoint, never a mix.
 const (
-	cptMagic      = "SEGCPT\x00\x01"
+	cptMagic      = "SEGCPT\x00\x02"
+	cptMagicV1    = "SEGCPT\x00\x01"
 	cptHeaderSize = 16
 	// CheckpointName is the checkpoint's file name in a log directory.
 	CheckpointName = "compaction.cpt"
@@ -80,6 +82,7 @@ func (s *State) AppendBinary(dst []byte) []byte {
 		dst = u(dst, uint64(id))
 		dst = u(dst, s.segs[id].Total)
 		dst = u(dst, s.segs[id].Dead)
+		dst = u(dst, s.segs[id].Retained)
 	}
 	return dst
 }
@@ -129,7 +132,10 @@ func (d *decoder) count(min int) int {
 
 // DecodeState decodes a State encoded by AppendBinary. Damaged input gives
 // an error wrapping ErrCorrupt, never a panic.
-func DecodeState(p []byte) (*State, error) {
+func DecodeState(p []byte) (*State, error) { return decodeState(p, 2) }
+
+// decodeState decodes a State of checkpoint format version (1 or 2).
+func decodeState(p []byte, version int) (*State, error) {
 	d := &decoder{p: p}
 	s := NewState()
 	s.through = d.uvarint()
@@ -168,7 +174,11 @@ func DecodeState(p []byte) (*State, error) {
 			break
 		}
 		id := d.uvarint()
-		s.segs[id] = &SegCounts{Total: d.uvarint(), Dead: d.uvarint()}
+		sc := &SegCounts{Total: d.uvarint(), Dead: d.uvarint()}
+		if version >= 2 {
+			sc.Retained = d.uvarint()
+		}
+		s.segs[id] = sc
 	}
 	if d.err == nil && len(d.p) != 0 {
 		d.err = fmt.Errorf("%w: %d trailing bytes in checkpoint", ErrCorrupt, len(d.p))
@@ -224,11 +234,12 @@ func ReadCheckpoint(fs vfs.FS, dir string) (*State, error) {
 	if _, err := f.ReadAt(buf, 0); err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
-	if string(buf[:8]) != cptMagic || int64(binary.LittleEndian.Uint32(buf[8:]))+cptHeaderSize != size ||
+	version := map[string]int{cptMagic: 2, cptMagicV1: 1}[string(buf[:8])]
+	if version == 0 || int64(binary.LittleEndian.Uint32(buf[8:]))+cptHeaderSize != size ||
 		segment.Checksum(buf[cptHeaderSize:]) != binary.LittleEndian.Uint32(buf[12:]) {
 		return nil, fmt.Errorf("%s: %w: bad header or checksum", name, ErrCorrupt)
 	}
-	s, err := DecodeState(buf[cptHeaderSize:])
+	s, err := decodeState(buf[cptHeaderSize:], version)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}

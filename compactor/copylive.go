@@ -15,6 +15,9 @@ type CopyResult struct {
 	Last   uint64              // last sequence number in the new file (if any frame)
 	Kept   uint64              // entries kept
 	Purged uint64              // removed entries dropped
+	// Retained counts the removed tombstones kept (of Kept), with
+	// retainTombstones.
+	Retained uint64
 }
 
 // Empty reports whether nothing survived: the segment can be deleted
@@ -25,14 +28,16 @@ const writeChunk = 1 << 20
 
 // CopyLive copies the segment src (its first size bytes hold frames; fh is
 // its header) into a new file tmpName without the entries that dead
-// removes. Surviving entries keep their sequence numbers and batch
+// removes, except, with retainTombstones, tombstones: set it while an
+// older segment may still hold an entry a tombstone removed, so that
+// replaying the segments (after the checkpoint is lost) removes it again. Surviving entries keep their sequence numbers and batch
 // timestamps; a frame that lost entries is written as a sparse frame. The
 // new file is synced; nothing is renamed or removed, so a crash during
 // CopyLive leaves the log as it was. Every source frame's checksums are
 // verified: damage gives an error wrapping ErrCorrupt and no new file is
 // used. comp, if not nil, compresses the new frames' payloads (each frame
 // records its codec, whatever the source frame's was).
-func CopyLive(fs vfs.FS, src vfs.File, size int64, srcName string, fh segment.FileHeader, dead DeadSet, tmpName string, comp *segment.Compressor) (res CopyResult, err error) {
+func CopyLive(fs vfs.FS, src vfs.File, size int64, srcName string, fh segment.FileHeader, dead DeadSet, retainTombstones bool, tmpName string, comp *segment.Compressor) (res CopyResult, err error) {
 	w, err := segment.CreateBuffered(fs, tmpName, fh, writeChunk)
 	if err != nil {
 		return res, fmt.Errorf("rewrite %s: %w", srcName, err)
@@ -59,6 +64,7 @@ func CopyLive(fs vfs.FS, src vfs.File, size int64, srcName string, fh segment.Fi
 		// The kept entries' keys and values stay valid until the next
 		// frame is read.
 		kept = kept[:0]
+		retained := res.Retained
 		it := segment.NewEntryIter(h, p)
 		for {
 			e, ok, err := it.Next()
@@ -69,8 +75,11 @@ func CopyLive(fs vfs.FS, src vfs.File, size int64, srcName string, fh segment.Fi
 				break
 			}
 			if dead.IsDead(e.Seq, e.Key) {
-				res.Purged++
-				continue
+				if !e.Tombstone || !retainTombstones {
+					res.Purged++
+					continue
+				}
+				res.Retained++
 			}
 			kept = append(kept, e)
 		}
@@ -80,6 +89,12 @@ func CopyLive(fs vfs.FS, src vfs.File, size int64, srcName string, fh segment.Fi
 		frame, err := enc.Sparse(kept, h.Time)
 		if err != nil {
 			return res, fmt.Errorf("rewrite %s at %d: %w", srcName, off, err)
+		}
+		if h.Flags&segment.FlagCompact != 0 || res.Retained > retained {
+			// A replay applies the tombstones seen so far here: where the
+			// log applied them, or, for a kept tombstone, no later than
+			// that (it was applied, being removed).
+			frame.SetCompact()
 		}
 		at, err := w.WriteFrame(&frame)
 		if err != nil {

@@ -37,7 +37,14 @@ type State struct {
 type SegCounts struct {
 	Total uint64 // entries on disk
 	Dead  uint64 // of which removed
+	// Retained of the removed are tombstones a rewrite kept (see
+	// CopyLive): a rewrite cannot reclaim them until no older segment
+	// holds a removed entry.
+	Retained uint64
 }
+
+// Reclaimable is how many of the removed entries a rewrite would drop.
+func (c SegCounts) Reclaimable() uint64 { return c.Dead - min(c.Retained, c.Dead) }
 
 type keyState struct {
 	key       string
@@ -152,14 +159,17 @@ func (s *State) Apply() uint64 {
 
 // Rewritten records that segment seg was rewritten without the entries
 // that were removed when the rewrite began, when the segment counted
-// deadAtStart removed entries, and now holds kept entries. Entries
-// removed since stay counted as removed and on disk.
-func (s *State) Rewritten(seg uint64, kept, deadAtStart uint64) {
+// deadAtStart removed entries, and now holds kept entries, retained of
+// them removed tombstones it kept (see CopyLive). Entries removed since
+// stay counted as removed and on disk.
+func (s *State) Rewritten(seg uint64, kept, deadAtStart, retained uint64) {
 	sc := s.segs[seg]
 	if sc == nil {
 		return
 	}
 	sc.Dead -= min(deadAtStart, sc.Dead)
+	sc.Dead += retained
+	sc.Retained = retained
 	sc.Total = max(kept, sc.Dead)
 }
 

@@ -71,7 +71,7 @@ func TestStateAgainstModel(t *testing.T) {
 						kept++
 					}
 				}
-				s.Rewritten(seg, kept, deadAtStart)
+				s.Rewritten(seg, kept, deadAtStart, 0)
 				dirtyFrom := uint64(len(es))
 				for i := range es {
 					if dead[i] && !es[i].gone {
@@ -133,7 +133,7 @@ func TestIdleKeysAreForgotten(t *testing.T) {
 	if s.Live() != 0 || s.Keys() != 1000 {
 		t.Fatalf("after applying: live %d keys %d; want 0 live, 1000 keys still on disk", s.Live(), s.Keys())
 	}
-	s.Rewritten(0, 0, 2000)
+	s.Rewritten(0, 0, 2000, 0)
 	s.Forget(2000) // no removed record left on disk
 	if s.Keys() != 0 || !s.Dead().Empty() {
 		t.Fatalf("after purging everything: %d keys tracked, dead set empty %v; want none", s.Keys(), s.Dead().Empty())

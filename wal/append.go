@@ -75,7 +75,7 @@ func (l *Log) append(b Batch, at bool, want uint64) (first uint64, err error) {
 	}
 	if compact {
 		l.applyCompaction(l.nextSeq)
-		if c := l.cs.Segment(l.active.ID()); rewriteWorthy(c) && l.active.Offset() >= earlyRotateBytes {
+		if c := l.cs.Segment(l.active.ID()); rewriteWorthy(c, true) && l.active.Offset() >= earlyRotateBytes {
 			l.rotateNext = true
 		}
 	}

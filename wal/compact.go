@@ -25,11 +25,25 @@ type queuedDead struct {
 	dead compactor.DeadSet
 }
 
-// rewriteWorthy: a sealed segment is rewritten once at least half of its
-// records are removed (a wholly removed one is simply deleted).
-func rewriteWorthy(c compactor.SegCounts) bool {
-	return c.Total > 0 && c.Dead > 0 && 2*c.Dead >= c.Total
+// droppable is how many of a segment's records a rewrite drops: its
+// removed records, but not the tombstones it keeps while an older segment
+// holds a removed record (olderDirty; see compactor.CopyLive).
+func droppable(c compactor.SegCounts, olderDirty bool) uint64 {
+	if olderDirty {
+		return c.Reclaimable()
+	}
+	return c.Dead
 }
+
+// rewriteWorthy: a sealed segment is rewritten once at least half of its
+// records can be dropped (a wholly removed one is simply deleted).
+func rewriteWorthy(c compactor.SegCounts, olderDirty bool) bool {
+	d := droppable(c, olderDirty)
+	return c.Total > 0 && d > 0 && 2*d >= c.Total
+}
+
+// anyDroppable: any sealed segment holding a record a rewrite drops.
+func anyDroppable(c compactor.SegCounts, olderDirty bool) bool { return droppable(c, olderDirty) > 0 }
 
 // earlyRotateBytes: under churn the active segment is sealed early once it
 // is mostly dead and at least this big, so its space can be reclaimed.
@@ -89,9 +103,11 @@ func (l *Log) durableDead() (compactor.DeadSet, error) {
 	return l.cs.Dead(), nil
 }
 
-// candidate picks a sealed segment whose counts are worthy of a rewrite
-// and that a durable checkpoint covers. Called with l.mu held.
-func (l *Log) candidate(worthy func(compactor.SegCounts) bool) (*seg, bool) {
+// candidate picks the oldest sealed segment whose counts are worthy of a
+// rewrite and that a durable checkpoint covers, and whether an older
+// segment holds a removed record a rewrite would drop (its tombstones
+// must then stay). Called with l.mu held.
+func (l *Log) candidate(worthy func(c compactor.SegCounts, olderDirty bool) bool) (_ *seg, olderDirty, ok bool) {
 	l.cptMu.Lock()
 	covered := l.cptThrough
 	l.cptMu.Unlock()
@@ -102,11 +118,13 @@ func (l *Log) candidate(worthy func(compactor.SegCounts) bool) (*seg, bool) {
 		if l.segs[i+1].base > covered {
 			break
 		}
-		if worthy(l.cs.Segment(s.id)) {
-			return s, true
+		c := l.cs.Segment(s.id)
+		if worthy(c, olderDirty) {
+			return s, olderDirty, true
 		}
+		olderDirty = olderDirty || c.Reclaimable() > 0
 	}
-	return nil, false
+	return nil, false, false
 }
 
 // rewritePass rewrites candidate segments until none is left. With all
@@ -116,7 +134,7 @@ func (l *Log) candidate(worthy func(compactor.SegCounts) bool) (*seg, bool) {
 func (l *Log) rewritePass(all bool) error {
 	worthy := rewriteWorthy
 	if all {
-		worthy = func(c compactor.SegCounts) bool { return c.Dead > 0 }
+		worthy = anyDroppable
 	}
 	if err := l.drainSeals(); err != nil {
 		return err
@@ -128,7 +146,7 @@ func (l *Log) rewritePass(all bool) error {
 			l.mu.Unlock()
 			return ErrClosed
 		}
-		s, ok := l.candidate(worthy)
+		s, retain, ok := l.candidate(worthy)
 		if !ok {
 			l.mu.Unlock()
 			break
@@ -140,7 +158,7 @@ func (l *Log) rewritePass(all bool) error {
 		}
 		counts := l.cs.Segment(s.id) // consistent with dead: same hold of l.mu
 		l.mu.Unlock()
-		if err := l.rewriteSegment(s, dead, counts); err != nil {
+		if err := l.rewriteSegment(s, dead, counts, retain); err != nil {
 			return err
 		}
 		changed = true
@@ -181,11 +199,11 @@ func (l *Log) WaitCompaction() {
 // set and the segment's counts when the rewrite began. A segment whose
 // records are all removed is deleted without being read. The file work
 // happens without l.mu; only the swap of in-memory state holds it.
-func (l *Log) rewriteSegment(s *seg, dead compactor.DeadSet, counts compactor.SegCounts) error {
+func (l *Log) rewriteSegment(s *seg, dead compactor.DeadSet, counts compactor.SegCounts, retainTombstones bool) error {
 	var res compactor.CopyResult
 	var err error
-	if counts.Dead < counts.Total {
-		res, err = compactor.CopyLive(l.fs, s.f, s.size, s.name, segment.FileHeader{ID: s.id, Base: s.base, Flags: segment.FileCompacted | segment.FileTracked}, dead, s.name+tmpSuffix, l.opts.compressor)
+	if counts.Dead < counts.Total || retainTombstones {
+		res, err = compactor.CopyLive(l.fs, s.f, s.size, s.name, segment.FileHeader{ID: s.id, Base: s.base, Flags: segment.FileCompacted | segment.FileTracked}, dead, retainTombstones, s.name+tmpSuffix, l.opts.compressor)
 		if err != nil {
 			return err
 		}
@@ -247,7 +265,7 @@ func (l *Log) rewriteSegment(s *seg, dead compactor.DeadSet, counts compactor.Se
 		l.cs.SegmentGone(id)
 	} else {
 		l.idx.SetSegment(id, res.Frames)
-		l.cs.Rewritten(id, res.Kept, counts.Dead)
+		l.cs.Rewritten(id, res.Kept, counts.Dead, res.Retained)
 	}
 	l.retire(s)
 	l.mu.Unlock()

@@ -3,6 +3,7 @@ package wal
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"sync"
 
@@ -75,7 +76,7 @@ func (l *Log) recover() error {
 		return err
 	}
 	if l.opts.CompactionThreshold > 0 {
-		cs, onDisk, err := buildState(l.fs, l.dir, ld)
+		cs, onDisk, err := buildState(l.fs, l.dir, ld, l.log)
 		if err != nil {
 			ld.close()
 			return fmt.Errorf("open %s: compaction state: %w", l.dir, err)
@@ -239,12 +240,20 @@ func mkdirDurable(fsys vfs.FS, dir string) error {
 
 // buildState loads the checkpoint in dir and replays the records after it
 // from the segments in ld, giving the compaction state of the whole log.
+// The checkpoint is a cache: without one, or with a damaged one (logged
+// through log), every segment is replayed, and compaction kept every
+// tombstone an older segment may still need (see CopyLive), so the state
+// removes what it removed.
 //
 // The returned state's Through is the log's next sequence number; onDisk is
 // what the checkpoint file itself covers (0 without one), which is all a
 // rewrite may rely on after a crash.
-func buildState(fsys vfs.FS, dir string, ld *loaded) (_ *compactor.State, onDisk uint64, _ error) {
+func buildState(fsys vfs.FS, dir string, ld *loaded, log *slog.Logger) (_ *compactor.State, onDisk uint64, _ error) {
 	cs, err := compactor.ReadCheckpoint(fsys, dir)
+	if errors.Is(err, ErrCorrupt) {
+		log.Warn("wal: damaged compaction checkpoint; the compaction state is rebuilt from the segments", "dir", dir, "err", err)
+		err = compactor.ErrNoCheckpoint
+	}
 	if errors.Is(err, compactor.ErrNoCheckpoint) {
 		cs, err = compactor.NewState(), nil
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"iter"
+	"log/slog"
 	"path/filepath"
 	"time"
 
@@ -83,7 +84,7 @@ func OpenCompactedView(dir string, fsys vfs.FS) (*View, error) {
 			time.Sleep(time.Millisecond)
 			continue
 		}
-		cs, _, err := buildState(fsys, dir, v.ld)
+		cs, _, err := buildState(fsys, dir, v.ld, slog.New(slog.DiscardHandler))
 		after, _ := readFileBytes(fsys, filepath.Join(dir, checkpointName))
 		if err == nil && bytes.Equal(before, after) {
 			v.s.dead = cs.Dead()

@@ -16,7 +16,7 @@ func (l *Log) kickBackground() {
 		if l.cs == nil {
 			return
 		}
-		if _, ok := l.candidate(rewriteWorthy); !ok {
+		if _, _, ok := l.candidate(rewriteWorthy); !ok {
 			return
 		}
 	}
