@@ -139,3 +139,25 @@ func TestVerifyReportsWhatOpenRefusesInTheCommandIDs(t *testing.T) {
 		t.Fatalf("Verify: damage %v; want the damaged %s", r.Damage, delta)
 	}
 }
+
+// TestJournalWithoutManifestIsUpgraded: a journal written before logs kept
+// a manifest opens and reads as it was and gets one at Open, after which
+// a lost segment is damage as in any new journal.
+func TestJournalWithoutManifestIsUpgraded(t *testing.T) {
+	dir := copyDir(t, beforePrefixDir)
+	if _, err := os.Stat(filepath.Join(dir, "manifest.log")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("%s has a manifest (%v): it stands for journals written before it", beforePrefixDir, err)
+	}
+	loadAllOf(t, dir, Options{}, beforePrefixEvents(), "old journal")
+	if _, err := os.Stat(filepath.Join(dir, "manifest.log")); err != nil {
+		t.Fatalf("no manifest after Open and Close: %v", err)
+	}
+	loadAllOf(t, dir, Options{}, beforePrefixEvents(), "upgraded journal")
+	segs := segFiles(t, dir)
+	if err := os.Remove(segs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir, Options{}); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), filepath.Base(segs[0])) {
+		t.Fatalf("Open of the upgraded journal with %s deleted: %v; want ErrCorrupt naming it", filepath.Base(segs[0]), err)
+	}
+}

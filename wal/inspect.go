@@ -3,7 +3,9 @@ package wal
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 
+	"github.com/seglog/journal/compactor"
 	"github.com/seglog/journal/segment"
 	"github.com/seglog/journal/vfs"
 	"github.com/seglog/journal/wal/manifest"
@@ -105,6 +107,11 @@ func Inspect(dir string, fsys vfs.FS) (*Inspection, error) {
 	in := ld.check
 	if merr != nil {
 		ld.manifestDamage(merr)
+	}
+	if _, err := compactor.ReadCheckpoint(fsys, dir); errors.Is(err, ErrCorrupt) {
+		// A cache: Open rebuilds the state from the segments.
+		in.Warnings = append(in.Warnings, Finding{File: filepath.Join(dir, checkpointName), Offset: -1,
+			Detail: fmt.Sprintf("%v; Open rebuilds the compaction state from the segments", err)})
 	}
 	if len(in.Segments) == 0 && merr == nil && !mld.Found {
 		return nil, fmt.Errorf("inspect %s: no log segments: %w", dir, ErrNotFound)

@@ -71,6 +71,31 @@ func TestVerifyAgreesWithOpen(t *testing.T) {
 		{"newest segment's header damaged, frames after it", func(t *testing.T, dir string) {
 			flipBit(t, segPath(dir, lastSeg(t, dir)), 3)
 		}, true},
+		{"oldest segment deleted", func(t *testing.T, dir string) {
+			must(t, os.Remove(segPath(dir, 1)))
+		}, true},
+		{"middle segment deleted", func(t *testing.T, dir string) {
+			must(t, os.Remove(segPath(dir, 2)))
+		}, true},
+		{"newest segment cut to half after Close, index gone", func(t *testing.T, dir string) {
+			p := segPath(dir, lastSeg(t, dir))
+			fi, err := os.Stat(p)
+			must(t, err)
+			must(t, os.Truncate(p, fi.Size()/2))
+			must(t, os.Remove(idxPath(dir, lastSeg(t, dir))))
+		}, true},
+		{"manifest deleted", func(t *testing.T, dir string) {
+			must(t, os.Remove(filepath.Join(dir, "manifest.log")))
+		}, true},
+		{"manifest's header damaged", func(t *testing.T, dir string) {
+			flipBit(t, filepath.Join(dir, "manifest.log"), 20)
+		}, true},
+		{"manifest cut short", func(t *testing.T, dir string) {
+			must(t, os.Truncate(filepath.Join(dir, "manifest.log"), 10))
+		}, true},
+		{"compaction checkpoint damaged", func(t *testing.T, dir string) {
+			must(t, os.WriteFile(filepath.Join(dir, "compaction.cpt"), []byte("SEGCPT\x00\x02 damaged"), 0o644))
+		}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
