@@ -66,7 +66,7 @@ func encodeBounds(b bounds) []byte {
 // decodeBounds parses a bounds file; anything malformed is ErrCorrupt.
 func decodeBounds(p []byte, name string) (bounds, error) {
 	bad := func(why string) (bounds, error) {
-		return bounds{}, fmt.Errorf("%s: %w: %s", name, ErrCorrupt, why)
+		return bounds{}, segment.Corruptf(name, 0, "bounds file: %s", why)
 	}
 	if len(p) < boundsFixed {
 		return bad(fmt.Sprintf("%d bytes, want at least %d", len(p), boundsFixed))
@@ -133,7 +133,7 @@ func readBounds(fsys vfs.FS, dir string) (bounds, error) {
 		return bounds{}, fmt.Errorf("stat %s: %w", name, err)
 	}
 	if size > boundsFixed+segment.MaxPayload {
-		return bounds{}, fmt.Errorf("%s: %w: %d bytes", name, ErrCorrupt, size)
+		return bounds{}, segment.Corruptf(name, 0, "bounds file of %d bytes", size)
 	}
 	p := make([]byte, size)
 	if _, err := f.ReadAt(p, 0); err != nil && err != io.EOF {

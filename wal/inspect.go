@@ -34,6 +34,9 @@ type Inspection struct {
 	// one segment's bytes: the manifest damaged or lost, or a segment it
 	// lists missing. Repair writes the manifest anew, accepting the loss.
 	ManifestProblem string
+	// DamagedBounds is the path of the bounds file (a TruncateBack being
+	// carried out) when it is damaged, else "".
+	DamagedBounds string
 }
 
 // SegmentState is one segment file as Inspect read it: every frame scanned
@@ -88,9 +91,9 @@ func Inspect(dir string, fsys vfs.FS) (*Inspection, error) {
 	if fsys == nil {
 		fsys = vfs.Default()
 	}
-	b, err := readBounds(fsys, dir)
-	if err != nil {
-		return nil, fmt.Errorf("inspect %s: %w", dir, err)
+	b, berr := readBounds(fsys, dir)
+	if berr != nil && !errors.Is(berr, ErrCorrupt) {
+		return nil, fmt.Errorf("inspect %s: %w", dir, berr)
 	}
 	mld, merr := manifest.Load(fsys, dir)
 	if merr != nil && !errors.Is(merr, ErrCorrupt) {
@@ -107,6 +110,12 @@ func Inspect(dir string, fsys vfs.FS) (*Inspection, error) {
 	in := ld.check
 	if merr != nil {
 		ld.manifestDamage(merr)
+	}
+	if berr != nil {
+		// Whether it records a TruncateBack to finish is unknown: Open
+		// refuses; repair removes it (the cut is then not made).
+		in.DamagedBounds = filepath.Join(dir, boundsName)
+		in.Damage = append(in.Damage, Finding{File: in.DamagedBounds, Detail: damageDetail(berr, in.DamagedBounds, 0)})
 	}
 	if _, err := compactor.ReadCheckpoint(fsys, dir); errors.Is(err, ErrCorrupt) {
 		// A cache: Open rebuilds the state from the segments.

@@ -133,6 +133,13 @@ func printPlan(w io.Writer, p check.RepairPlan, side string) {
 	for _, s := range p.RemoveIndexes {
 		fmt.Fprintf(w, "remove:   %s (index file)\n", s)
 	}
+	if p.RemoveBounds != "" {
+		fmt.Fprintf(w, "remove:   %s (damaged: a truncation it may record is not carried out)\n", p.RemoveBounds)
+	}
+	if p.Manifest != "" {
+		fmt.Fprintf(w, "manifest: %s\n", p.Manifest)
+		fmt.Fprintf(w, "          written anew from the segments the repair leaves: what it lists and the directory lacks is lost\n")
+	}
 	if p.KeptEntries > 0 {
 		fmt.Fprintf(w, "kept:     %d records, %d events (seqs up to %d)\n", p.KeptFrames, p.KeptEntries, p.KeptLastSeq)
 	} else {

@@ -93,6 +93,9 @@ func TestVerifyAgreesWithOpen(t *testing.T) {
 		{"manifest cut short", func(t *testing.T, dir string) {
 			must(t, os.Truncate(filepath.Join(dir, "manifest.log"), 10))
 		}, true},
+		{"bounds file damaged", func(t *testing.T, dir string) {
+			must(t, os.WriteFile(filepath.Join(dir, "bounds.meta"), []byte("SGLBNDS1 damaged"), 0o644))
+		}, true},
 		{"compaction checkpoint damaged", func(t *testing.T, dir string) {
 			must(t, os.WriteFile(filepath.Join(dir, "compaction.cpt"), []byte("SEGCPT\x00\x02 damaged"), 0o644))
 		}, false},

@@ -80,6 +80,11 @@ type RepairPlan struct {
 	NewSegment string
 	newID      uint64 // NewSegment's number
 
+	// RemoveBounds, when not "", is the damaged bounds file (a TruncateBack
+	// being carried out) that Repair removes: the log then keeps the
+	// records that cut would have removed.
+	RemoveBounds string
+
 	// Manifest, when not "", says why the manifest disagrees with the
 	// directory as a whole (see wal.Inspection.ManifestProblem). Every
 	// repair writes the manifest anew from what it leaves
@@ -88,7 +93,9 @@ type RepairPlan struct {
 }
 
 // Needed reports whether the plan changes anything.
-func (p RepairPlan) Needed() bool { return p.Cut || len(p.RemoveIndexes) > 0 || p.Manifest != "" }
+func (p RepairPlan) Needed() bool {
+	return p.Cut || len(p.RemoveIndexes) > 0 || p.Manifest != "" || p.RemoveBounds != ""
+}
 
 // LostFrames is the number of frames (batches) found in the cut data.
 func (p RepairPlan) LostFrames() int { return len(p.Lost) }
@@ -170,7 +177,7 @@ func PlanRepair(dir string, fsys vfs.FS) (RepairPlan, error) {
 	if err != nil {
 		return RepairPlan{}, fmt.Errorf("plan repair: %w", err)
 	}
-	p := RepairPlan{Dir: dir, RemoveIndexes: slices.Clone(cd.badIdx), Manifest: cd.manifest}
+	p := RepairPlan{Dir: dir, RemoveIndexes: slices.Clone(cd.badIdx), Manifest: cd.manifest, RemoveBounds: cd.bounds}
 	cut := -1
 	for i, s := range cd.segs {
 		if s.DamageAt >= 0 {

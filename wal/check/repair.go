@@ -10,6 +10,7 @@ import (
 	"github.com/seglog/journal/segment"
 	"github.com/seglog/journal/vfs"
 	"github.com/seglog/journal/wal"
+	"github.com/seglog/journal/wal/manifest"
 )
 
 // RepairReport says what Repair did.
@@ -80,6 +81,14 @@ func RepairLocked(dir string, fsys vfs.FS, sidePath string) (RepairReport, error
 	for _, s := range p.RemoveIndexes {
 		pieces = append(pieces, piece{s, 0})
 	}
+	if p.RemoveBounds != "" {
+		pieces = append(pieces, piece{p.RemoveBounds, 0})
+	}
+	if mf := filepath.Join(dir, manifest.Name); p.Manifest != "" {
+		if _, err := fsys.Stat(mf); err == nil {
+			pieces = append(pieces, piece{mf, 0}) // rewritten below
+		}
+	}
 	sf, err := fsys.Create(sidePath)
 	if err != nil {
 		return rep, fmt.Errorf("repair: create side file: %w", err)
@@ -106,7 +115,10 @@ func RepairLocked(dir string, fsys vfs.FS, sidePath string) (RepairReport, error
 	}
 	rep.SidePath, rep.SideBytes = sidePath, w.off
 
-	for _, n := range p.RemoveIndexes {
+	for _, n := range append(slices.Clip(p.RemoveIndexes), p.RemoveBounds) {
+		if n == "" {
+			continue
+		}
 		if err := fsys.Remove(n); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return rep, fmt.Errorf("repair: %w", err)
 		}

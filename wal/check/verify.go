@@ -75,6 +75,7 @@ type checkedDir struct {
 	warnings []wal.Finding
 	badIdx   []string // index files that disagree with their segment
 	manifest string   // wal.Inspection.ManifestProblem
+	bounds   string   // wal.Inspection.DamagedBounds
 }
 
 // Verify checks every segment file of the log in dir as Open reads it
@@ -123,7 +124,7 @@ func verifyDir(dir string, fsys vfs.FS) (*checkedDir, error) {
 	if err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
-	cd := &checkedDir{damage: in.Damage, warnings: in.Warnings, manifest: in.ManifestProblem}
+	cd := &checkedDir{damage: in.Damage, warnings: in.Warnings, manifest: in.ManifestProblem, bounds: in.DamagedBounds}
 	for i, st := range in.Segments {
 		s := &segCheck{SegmentState: st, last: i == len(in.Segments)-1}
 		cd.segs = append(cd.segs, s)
