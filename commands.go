@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/seglog/journal/keyset"
+	"github.com/seglog/journal/vfs"
 	"github.com/seglog/journal/wal"
 )
 
@@ -21,13 +22,32 @@ const MaxCommandIDLen = 4096
 
 const commandSetName = "commands"
 
-func openCommands(dir string, opts Options) (*keyset.Set, error) {
+func openCommands(dir string, opts Options, mark keyset.Mark) (*keyset.Set, error) {
 	return keyset.Open(dir, keyset.Options{
 		Durability: opts.Durability,
 		FS:         opts.FS,
 		Name:       commandSetName,
 		MaxKeySize: MaxCommandIDLen,
+		Durable:    mark,
 	})
+}
+
+// commandMark is how far the command ID delta was durable when the
+// journal last recorded it in the log's manifest (at Open after recovery,
+// and at Close): the files are held to it, so a delta cut short or a set
+// deleted is damage, not a torn tail or an empty set.
+func commandMark(fsys vfs.FS, dir string) (keyset.Mark, error) {
+	m, _, err := wal.ReadMark(dir, fsys, commandSetName)
+	if err != nil {
+		return keyset.Mark{}, err
+	}
+	return keyset.Mark(m), nil
+}
+
+// recordCommandMark records the command ID set's durable mark in the log's
+// manifest (a no-op when unchanged).
+func (j *Journal) recordCommandMark() error {
+	return j.log.RecordMark(commandSetName, wal.Mark(j.cmds.Mark()))
 }
 
 // commandErr maps the key set's errors onto the journal's sentinels.
@@ -87,7 +107,11 @@ func ReadCommandIDs(dir string) ([]string, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("%s: %w: not a directory", dir, ErrNotJournal)
 	}
-	keys, found, err := keyset.ReadKeys(nil, dir, commandSetName)
+	mark, err := commandMark(nil, dir)
+	if err != nil {
+		return nil, err
+	}
+	keys, found, err := keyset.ReadKeysMarked(nil, dir, commandSetName, mark)
 	if err != nil {
 		return nil, err
 	}

@@ -1,13 +1,16 @@
 package journal
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/seglog/journal/segment"
 	"github.com/seglog/journal/wal/check"
 )
 
@@ -159,5 +162,88 @@ func TestJournalWithoutManifestIsUpgraded(t *testing.T) {
 	}
 	if _, err := Open(dir, Options{}); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), filepath.Base(segs[0])) {
 		t.Fatalf("Open of the upgraded journal with %s deleted: %v; want ErrCorrupt naming it", filepath.Base(segs[0]), err)
+	}
+}
+
+// TestCommandIDsCutShortOrLostAreDamage: after a clean Close the log's
+// manifest records how far the command-ID delta was durable, so a delta
+// cut short (at a record boundary too), or the set's files deleted, is
+// ErrCorrupt naming the delta, reported by Verify, and the refused Open
+// changes nothing; before, Open returned another set: acknowledged IDs
+// missing, removed ones back, or none at all (issue 15, case 5).
+func TestCommandIDsCutShortOrLostAreDamage(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		hurt func(t *testing.T, delta string)
+	}{
+		{"delta cut to half", func(t *testing.T, delta string) {
+			fi, err := os.Stat(delta)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(delta, fi.Size()/2); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"delta cut before its last record", func(t *testing.T, delta string) {
+			b, err := os.ReadFile(delta)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := segment.Scan(bytes.NewReader(b), int64(len(b)), delta, nil)
+			if err != nil || res.Frames < 2 {
+				t.Fatalf("setup: %+v, %v", res, err)
+			}
+			var last int64
+			segment.Scan(bytes.NewReader(b), int64(len(b)), delta, func(off int64, _ segment.FrameHeader, _ []byte) error {
+				last = off
+				return nil
+			})
+			if err := os.Truncate(delta, last); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"delta deleted", func(t *testing.T, delta string) {
+			if err := os.Remove(delta); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			j := openT(t, dir, Options{Durability: Immediate})
+			appendT(t, j, reg("a"))
+			for i := range 20 {
+				if err := j.AppendCommandID(fmt.Sprintf("cmd-%02d", i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := range 5 {
+				if err := j.RemoveCommandID(fmt.Sprintf("cmd-%02d", i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := j.Close(); err != nil {
+				t.Fatal(err)
+			}
+			delta := filepath.Join(dir, "commands.delta")
+			tc.hurt(t, delta)
+			before := dirState(t, dir)
+			_, err := Open(dir, Options{Logger: quiet})
+			var ce *segment.CorruptError
+			if !errors.As(err, &ce) || ce.File != delta {
+				t.Fatalf("Open: %v; want ErrCorrupt naming %s", err, delta)
+			}
+			if after := dirState(t, dir); !maps.Equal(after, before) {
+				t.Fatal("the refused Open changed files")
+			}
+			r, err := Verify(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Clean() || r.Damage[len(r.Damage)-1].File != delta {
+				t.Fatalf("Verify damage %v; want it in %s", r.Damage, delta)
+			}
+		})
 	}
 }

@@ -176,7 +176,11 @@ func Open(dir string, opts Options) (*Journal, error) {
 	// checkpoint written); damage to the command IDs must refuse Open
 	// before that, so a refused Open changes nothing. Reading them is
 	// read-only and what opening them checks.
-	if _, _, err := keyset.ReadKeys(opts.FS, dir, commandSetName); err != nil {
+	mark, err := commandMark(opts.FS, dir)
+	if err != nil {
+		return nil, fmt.Errorf("journal: open %s: %w", dir, err)
+	}
+	if _, _, err := keyset.ReadKeysMarked(opts.FS, dir, commandSetName, mark); err != nil {
 		return nil, fmt.Errorf("journal: command IDs: %w", err)
 	}
 	l, err := wal.Open(dir, wal.Options{
@@ -191,12 +195,19 @@ func Open(dir string, opts Options) (*Journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	cmds, err := openCommands(dir, opts)
+	cmds, err := openCommands(dir, opts, mark)
 	if err != nil {
 		l.Close()
 		return nil, fmt.Errorf("journal: command IDs: %w", err)
 	}
 	j := &Journal{log: l, cmds: cmds, opts: opts}
+	// What recovery left of the delta is durable: later damage before it
+	// is damage.
+	if err := j.recordCommandMark(); err != nil {
+		cmds.Close()
+		l.Close()
+		return nil, fmt.Errorf("journal: %w", err)
+	}
 	j.scratch.New = func() any { return new(appendScratch) }
 	if opts.Durability == Eventual && opts.FlushInterval >= 0 {
 		if opts.FlushInterval == 0 {
@@ -332,6 +343,9 @@ func (j *Journal) Close() error {
 		j.flusher.stop()
 	}
 	cerr := j.cmds.Close()
+	if cerr == nil {
+		cerr = j.recordCommandMark()
+	}
 	if err := j.log.Close(); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}

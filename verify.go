@@ -23,7 +23,11 @@ func Verify(dir string) (check.VerifyReport, error) {
 	if err != nil {
 		return r, err
 	}
-	if _, _, err := keyset.ReadKeys(nil, dir, commandSetName); err != nil {
+	mark, err := commandMark(nil, dir)
+	if err != nil {
+		mark = keyset.Mark{} // a damaged manifest is in the log's report
+	}
+	if _, _, err := keyset.ReadKeysMarked(nil, dir, commandSetName, mark); err != nil {
 		var ce *segment.CorruptError
 		switch {
 		case errors.As(err, &ce):

@@ -105,6 +105,36 @@ type Options struct {
 	// 4096. It must be at most 1 MiB. It applies to new operations only:
 	// longer keys already stored are loaded as they are.
 	MaxKeySize int
+	// Durable is how far the set's delta was durable when its owner last
+	// recorded it (Set.Mark, kept outside the set's files: the root keeps
+	// it in the log's manifest). Open and ReadKeys hold the files to it:
+	// the files missing, older, or a delta of that generation ending
+	// before End is damage, not a torn tail. The zero value checks nothing.
+	Durable Mark
+}
+
+// Mark is how far a set's delta was durable: its generation and the end of
+// its data (see Options.Durable and Set.Mark). End 0 means none recorded.
+type Mark struct {
+	Gen uint64
+	End int64
+}
+
+// checkMark holds what the files hold (found: any of them; gen: the
+// current generation; end: where the delta of that generation ends, 0
+// when there is none) to m.
+func checkMark(m Mark, found bool, gen uint64, end int64, deltaPath string) error {
+	switch {
+	case m.End == 0:
+		return nil
+	case !found:
+		return segment.Corruptf(deltaPath, -1, "missing: it was recorded durable through %d bytes of generation %d", m.End, m.Gen)
+	case gen < m.Gen:
+		return segment.Corruptf(deltaPath, -1, "generation %d is older than the generation %d recorded (an old copy?)", gen, m.Gen)
+	case gen == m.Gen && end < m.End:
+		return segment.Corruptf(deltaPath, end, "data ends at %d, before the %d bytes recorded durable", end, m.End)
+	}
+	return nil
 }
 
 // Limits.
@@ -150,6 +180,7 @@ type Set struct {
 	deltaTmp   string
 	durability Durability
 	maxKey     int
+	mark       Mark // Options.Durable
 
 	// hook, if set (by tests), runs at each step of a rewrite; an error
 	// stops the rewrite there as if the process had crashed, leaving the
@@ -223,6 +254,7 @@ func Open(dir string, opts Options) (*Set, error) {
 		deltaTmp:   filepath.Join(dir, name+".delta.tmp"),
 		durability: opts.Durability,
 		maxKey:     maxKey,
+		mark:       opts.Durable,
 	}
 	s.cond = sync.NewCond(&s.mu)
 	s.enc = segment.NewEncoder(nil)
@@ -244,6 +276,12 @@ func Open(dir string, opts Options) (*Set, error) {
 // newer than the snapshot read after it, and an older one is wholly
 // contained in the snapshot and ignored.
 func ReadKeys(fsys vfs.FS, dir, name string) (keys map[string]struct{}, found bool, err error) {
+	return ReadKeysMarked(fsys, dir, name, Mark{})
+}
+
+// ReadKeysMarked is ReadKeys holding the files to a recorded mark, as Open
+// does with Options.Durable.
+func ReadKeysMarked(fsys vfs.FS, dir, name string, mark Mark) (keys map[string]struct{}, found bool, err error) {
 	if fsys == nil {
 		fsys = vfs.Default()
 	}
@@ -266,7 +304,7 @@ func ReadKeys(fsys vfs.FS, dir, name string) (keys map[string]struct{}, found bo
 		defer snap.Close()
 	}
 	if delta == nil && snap == nil {
-		return nil, false, nil
+		return nil, false, checkMark(mark, false, 0, 0, deltaPath)
 	}
 	keys = map[string]struct{}{}
 	var gen uint64 // with no snapshot the generation is 0
@@ -278,7 +316,14 @@ func ReadKeys(fsys vfs.FS, dir, name string) (keys map[string]struct{}, found bo
 	if delta == nil {
 		return nil, true, fmt.Errorf("keyset: %s: %w: snapshot of generation %d has no delta file", deltaPath, segment.ErrCorrupt, gen)
 	}
-	if _, _, _, err := replayDelta(delta, deltaPath, gen, keys); err != nil {
+	res, stale, _, err := replayDelta(delta, deltaPath, gen, keys)
+	if err != nil {
+		return nil, true, err
+	}
+	if stale {
+		res.End = 0
+	}
+	if err := checkMark(mark, true, gen, res.End, deltaPath); err != nil {
 		return nil, true, err
 	}
 	return keys, true, nil
@@ -322,6 +367,16 @@ func (s *Set) load(name string) error {
 		if err != nil {
 			return err
 		}
+	}
+	end := res.End
+	if freshDel {
+		end = 0 // a stale delta's operations are in the snapshot
+	}
+	if err := checkMark(s.mark, haveSnap || haveDelta, s.gen, end, s.deltaPath); err != nil {
+		if df != nil {
+			df.Close()
+		}
+		return fmt.Errorf("keyset: %w", err)
 	}
 
 	// Phase 2: repair.
@@ -626,6 +681,15 @@ func (s *Set) op(key string, remove bool) error {
 		return s.waitDurable(seq)
 	}
 	return nil
+}
+
+// Mark is the delta's generation and the end of its data: durable once
+// Sync or Close returned (and, under Immediate, once the Add or Remove
+// that wrote it did). After Close it is what Close left.
+func (s *Set) Mark() Mark {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return Mark{Gen: s.gen, End: s.w.Offset()}
 }
 
 // fsyncs is the number of group-commit fdatasyncs of the deltas so far.

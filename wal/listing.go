@@ -115,6 +115,45 @@ func (l *Log) activeEntry() manifest.Segment {
 	return manifest.Segment{ID: s.id, Base: s.base, Durable: l.active.Offset(), Sealed: true}
 }
 
+// Mark is how far a file kept beside the log was durable (see
+// Log.RecordMark).
+type Mark = manifest.Mark
+
+// RecordMark records in the log's manifest, durably, how far the file
+// name (not one of the log's) was durable, for its owner to hold it to at
+// the next Open (see ReadMark). The root's command-ID set records its
+// delta so. An error fails the log, as any failed manifest write does.
+func (l *Log) RecordMark(name string, m Mark) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.state != stateOpen {
+		return ErrClosed
+	}
+	if l.failed != nil {
+		return fmt.Errorf("%w: %w", ErrFailed, l.failed)
+	}
+	if old, ok := l.mf.State().Marks[name]; ok && old == m {
+		return nil
+	}
+	return l.record(manifest.Edit{Marks: map[string]Mark{name: m}})
+}
+
+// ReadMark reads the mark recorded for name in the manifest of the log in
+// dir, without a lock and without changing anything; ok is false when
+// none is recorded (or the directory has no manifest). A damaged manifest
+// is an error wrapping ErrCorrupt. fsys nil means the OS.
+func ReadMark(dir string, fsys vfs.FS, name string) (m Mark, ok bool, err error) {
+	if fsys == nil {
+		fsys = vfs.Default()
+	}
+	ld, err := manifest.Load(fsys, dir)
+	if err != nil {
+		return Mark{}, false, err
+	}
+	m, ok = ld.State.Marks[name]
+	return m, ok, nil
+}
+
 // RebuildManifest writes the manifest of the log in dir anew, listing the
 // segments the directory holds now as a lock-free reader finds them: the
 // newest durable as far as its frames record. It is for repair, after the
@@ -131,15 +170,18 @@ func RebuildManifest(dir string, fsys vfs.FS) error {
 		return fmt.Errorf("rebuild manifest: %w", err)
 	}
 	front := b.front
+	var marks map[string]Mark
 	if m, err := manifest.Load(fsys, dir); err == nil {
-		front = logFront(b, m)
+		front, marks = logFront(b, m), m.State.Marks
 	}
 	ld, err := load(fsys, dir, forView, front, listing{})
 	if err != nil {
 		return fmt.Errorf("rebuild manifest: %w", err)
 	}
 	defer ld.close()
-	m, err := manifest.Create(fsys, dir, stateOf(ld, front))
+	st := stateOf(ld, front)
+	st.Marks = marks
+	m, err := manifest.Create(fsys, dir, st)
 	if err != nil {
 		return fmt.Errorf("rebuild manifest: %w", err)
 	}

@@ -40,6 +40,8 @@ func TestEditsSurviveReopen(t *testing.T) {
 		{Set: []Segment{seg(1, 4000, true), seg(2, segment.FileHeaderSize, false)}},
 		{Front: 150, SetFront: true, Remove: []uint64{1}},
 		{Set: []Segment{{ID: 2, Base: 200, Durable: 900, Sealed: true, Prev: 1200}}},
+		{Marks: map[string]Mark{"commands": {Gen: 3, End: 4096}, "other": {Gen: 1, End: 32}}},
+		{Marks: map[string]Mark{"commands": {Gen: 4, End: 32}}},
 	}
 	var want State
 	for _, e := range edits {
@@ -178,6 +180,9 @@ func TestMalformedRecordsAreCorrupt(t *testing.T) {
 		{"durable inside the header", []byte{kindSegment}, []byte{1, 2, 3, 0, 0}},
 		{"unknown flag", []byte{kindSegment}, []byte{1, 2, 64, 2, 0}},
 		{"bad number", []byte{kindFront}, []byte{0x80}},
+		{"mark name past the end", []byte{kindMark}, []byte{9, 'a', 1, 1}},
+		{"mark without end", []byte{kindMark}, []byte{1, 'a', 1}},
+		{"mark with trailing bytes", []byte{kindMark}, []byte{1, 'a', 1, 1, 0}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var s State

@@ -20,10 +20,12 @@
 //	kind 1 segment:  id, base, durable, flags (1: sealed), prev
 //	kind 2 removed:  id
 //	kind 3 front:    front
+//	kind 4 mark:     name length, name bytes, generation, end
 //
 // A segment record replaces what the manifest knew of that segment; a
-// removed record forgets it; a front record sets the front. Records are
-// applied in order. Anything else is damage.
+// removed record forgets it; a front record sets the front; a mark record
+// replaces the mark of that name. Records are applied in order. Anything
+// else is damage.
 package manifest
 
 import (
@@ -52,15 +54,28 @@ type Segment struct {
 	Prev int64
 }
 
+// Mark is how far a file kept beside the log (not a segment; the root's
+// command-ID delta) was durable when its owner last recorded it: the
+// file's generation and the end of its data. Its owner holds the file to
+// it at the next Open.
+type Mark struct {
+	Gen uint64
+	End int64
+}
+
+// maxMarkName bounds a mark's name.
+const maxMarkName = 255
+
 // State is the manifest's content.
 type State struct {
 	Segments map[uint64]Segment
 	Front    uint64 // records below it are truncated
+	Marks    map[string]Mark
 }
 
 // Clone returns a copy of s that shares nothing with it.
 func (s State) Clone() State {
-	return State{Segments: maps.Clone(s.Segments), Front: s.Front}
+	return State{Segments: maps.Clone(s.Segments), Front: s.Front, Marks: maps.Clone(s.Marks)}
 }
 
 // IDs returns the listed segments' numbers, ascending.
@@ -85,10 +100,13 @@ type Edit struct {
 	// SetFront says Front is part of the edit (a front may move down, as
 	// a TruncateBack below it does).
 	SetFront bool
+	Marks    map[string]Mark // marks set (names of at most 255 bytes)
 }
 
 // Empty reports whether e changes nothing.
-func (e Edit) Empty() bool { return len(e.Set) == 0 && len(e.Remove) == 0 && !e.SetFront }
+func (e Edit) Empty() bool {
+	return len(e.Set) == 0 && len(e.Remove) == 0 && !e.SetFront && len(e.Marks) == 0
+}
 
 // Apply applies e to s.
 func (s *State) Apply(e Edit) {
@@ -104,6 +122,12 @@ func (s *State) Apply(e Edit) {
 	if e.SetFront {
 		s.Front = e.Front
 	}
+	for name, m := range e.Marks {
+		if s.Marks == nil {
+			s.Marks = make(map[string]Mark)
+		}
+		s.Marks[name] = m
+	}
 }
 
 // The record kinds (the key's only byte).
@@ -111,6 +135,7 @@ const (
 	kindSegment = 1
 	kindRemoved = 2
 	kindFront   = 3
+	kindMark    = 4
 )
 
 const flagSealed = 1
@@ -136,12 +161,20 @@ func (e Edit) records() []segment.Record {
 	if e.SetFront {
 		recs = append(recs, segment.Record{Key: []byte{kindFront}, Value: binary.AppendUvarint(nil, e.Front)})
 	}
+	for _, name := range slices.Sorted(maps.Keys(e.Marks)) {
+		m := e.Marks[name]
+		v := binary.AppendUvarint(nil, uint64(len(name)))
+		v = append(v, name...)
+		v = binary.AppendUvarint(v, m.Gen)
+		v = binary.AppendUvarint(v, uint64(m.End))
+		recs = append(recs, segment.Record{Key: []byte{kindMark}, Value: v})
+	}
 	return recs
 }
 
 // snapshot is the edit that builds s from nothing.
 func (s State) snapshot() Edit {
-	e := Edit{Front: s.Front, SetFront: true}
+	e := Edit{Front: s.Front, SetFront: true, Marks: s.Marks}
 	for _, id := range s.IDs() {
 		e.Set = append(e.Set, s.Segments[id])
 	}
@@ -153,6 +186,24 @@ func (s State) snapshot() Edit {
 func (s *State) applyEntry(key, value []byte, tomb bool) error {
 	if len(key) != 1 || tomb {
 		return fmt.Errorf("record with key of %d bytes", len(key))
+	}
+	if key[0] == kindMark {
+		n, k := binary.Uvarint(value)
+		if k <= 0 || n > maxMarkName || n > uint64(len(value)-k) {
+			return fmt.Errorf("mark record: malformed name")
+		}
+		name := string(value[k : k+int(n)])
+		value = value[k+int(n):]
+		gen, k1 := binary.Uvarint(value)
+		if k1 <= 0 {
+			return fmt.Errorf("mark record %q: malformed generation", name)
+		}
+		end, k2 := binary.Uvarint(value[k1:])
+		if k2 <= 0 || k1+k2 != len(value) || end > segment.MaxSegmentSize {
+			return fmt.Errorf("mark record %q: malformed end", name)
+		}
+		s.Apply(Edit{Marks: map[string]Mark{name: {Gen: gen, End: int64(end)}}})
+		return nil
 	}
 	var vals [5]uint64
 	n := 0
