@@ -130,3 +130,27 @@ func ReadCommandIDs(dir string) ([]string, error) {
 	}
 	return slices.Sorted(maps.Keys(keys)), nil
 }
+
+// PlanCommandIDRepair says what RepairCommandIDs would do to the command
+// IDs of the journal in dir, without changing anything or taking the lock:
+// nothing (Needed false) when they open; else the damage Open refuses and
+// the IDs a repair keeps (every record that verifies).
+func PlanCommandIDRepair(dir string) (keyset.RepairPlan, error) {
+	mark, err := commandMark(nil, dir)
+	if err != nil {
+		mark = keyset.Mark{} // a damaged manifest is the log's repair's
+	}
+	return keyset.PlanRepair(nil, dir, commandSetName, mark)
+}
+
+// RepairCommandIDs makes damaged command IDs of the journal in dir open
+// again, keeping every record that verifies; the damaged files are
+// renamed with suffix, not deleted (see keyset.Repair). The caller holds
+// the journal's lock (and repairs the log first: see check.RepairLocked).
+func RepairCommandIDs(dir, suffix string) (keyset.RepairPlan, error) {
+	mark, err := commandMark(nil, dir)
+	if err != nil {
+		return keyset.RepairPlan{}, fmt.Errorf("repair command IDs: %w", err)
+	}
+	return keyset.Repair(nil, dir, commandSetName, mark, suffix)
+}

@@ -847,4 +847,29 @@ func TestVerifyReportsDamagedCommandIDs(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stdout, "DAMAGED  "+delta) {
 		t.Fatalf("exit %d, want 1 and %s reported damaged in:\n%s%s", r.code, delta, r.stdout, r.stderr)
 	}
+	// repair salvages every record that verifies, and the journal opens.
+	r = runBin(t, "", "repair", dir, "--yes")
+	if r.code != 0 || !strings.Contains(r.stdout, "repaired the command IDs") {
+		t.Fatalf("repair: exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := runBin(t, "", "verify", dir); r.code != 0 {
+		t.Fatalf("verify after repair: exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	j, err := journal.Open(dir, journal.Options{})
+	if err != nil {
+		t.Fatalf("Open after repair: %v", err)
+	}
+	defer j.Close()
+	ids, err := j.LoadCommandIDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if !slices.Contains(fixedCommandIDs, id) {
+			t.Fatalf("command ID %q after repair was never live", id)
+		}
+	}
+	if len(ids) == 0 {
+		t.Fatal("repair kept no command ID")
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/seglog/journal"
 	"github.com/seglog/journal/vfs"
 	"github.com/seglog/journal/wal/check"
 )
@@ -22,7 +23,7 @@ type repairFlags struct {
 var repairCommand = &command{
 	name:     "repair",
 	synopsis: "DIR [--yes]",
-	summary:  "cut a damaged journal at its first damaged record",
+	summary:  "cut a damaged journal at its first damaged record; salvage damaged command IDs",
 	help: `Make a damaged journal in DIR open again by cutting it at its first damaged
 record: that segment is truncated there and every later segment removed.
 
@@ -30,6 +31,10 @@ Before acting it prints what is lost (records, events, sequence numbers)
 and asks for confirmation unless --yes. Everything cut is first saved in
 a side file DIR/repair-<unix-time>.cut (format: see check.RepairLocked). The
 journal must not be open elsewhere: repair takes its lock.
+
+Damaged command IDs are rebuilt from every record that still verifies;
+their damaged files are kept beside them, renamed with the side file's
+name as a suffix.
 
 A journal that is clean (or only has a torn tail, which Open cuts by
 itself) is left alone.`,
@@ -65,13 +70,28 @@ func runRepair(e *env, args []string, fl any) int {
 	if err != nil {
 		return fail(e, "repair", err)
 	}
+	cplan, err := journal.PlanCommandIDRepair(dir)
+	if err != nil {
+		return fail(e, "repair", err)
+	}
 	w := e.stdout
-	if !plan.Needed() {
+	if !plan.Needed() && !cplan.Needed() {
 		fmt.Fprintf(w, "nothing to repair: %s has no damage\n", dir)
 		return 0
 	}
 	side := sidePath(dir)
-	printPlan(w, plan, side)
+	suffix := "." + strings.TrimSuffix(filepath.Base(side), ".cut")
+	if plan.Needed() {
+		printPlan(w, plan, side)
+	}
+	if cplan.Needed() {
+		fmt.Fprintf(w, "commands: %s\n", cplan.Damage)
+		fmt.Fprintf(w, "          kept: %d command IDs (every record that verifies); the files are kept aside as", len(cplan.Keys))
+		for _, f := range cplan.Files {
+			fmt.Fprintf(w, " %s", filepath.Base(f)+suffix)
+		}
+		fmt.Fprintln(w)
+	}
 	if !f.yes {
 		fmt.Fprintf(w, "Repair %s? [y/N] ", dir)
 		if !confirmed(e.stdin) {
@@ -80,11 +100,21 @@ func runRepair(e *env, args []string, fl any) int {
 			return 1
 		}
 	}
-	rep, err := check.RepairLocked(dir, nil, side)
-	if err != nil {
-		return fail(e, "repair", err)
+	if plan.Needed() {
+		rep, err := check.RepairLocked(dir, nil, side)
+		if err != nil {
+			return fail(e, "repair", err)
+		}
+		fmt.Fprintf(w, "repaired %s: %d bytes saved in %s\n", dir, rep.SideBytes, rep.SidePath)
 	}
-	fmt.Fprintf(w, "repaired %s: %d bytes saved in %s\n", dir, rep.SideBytes, rep.SidePath)
+	if cplan.Needed() {
+		// After the log's repair, which keeps the command IDs' mark.
+		cp, err := journal.RepairCommandIDs(dir, suffix)
+		if err != nil {
+			return fail(e, "repair", err)
+		}
+		fmt.Fprintf(w, "repaired the command IDs of %s: %d kept\n", dir, len(cp.Keys))
+	}
 	return 0
 }
 
