@@ -352,11 +352,14 @@ func mapsEqual(a, b map[string]string) bool {
 	return true
 }
 
-func TestRepairYes(t *testing.T) {
+// TestRepairCutYes: repair --cut cuts at the first damaged record and
+// removes what follows, saying what it loses, and the journal continues
+// after the lost sequence numbers.
+func TestRepairCutYes(t *testing.T) {
 	dir := t.TempDir()
 	seg, off, prefix := damagedJournal(t, dir)
 	orig, _ := os.ReadFile(seg)
-	r := runBin(t, "", "repair", dir, "--yes")
+	r := runBin(t, "", "repair", dir, "--yes", "--cut")
 	if r.code != 0 {
 		t.Fatalf("exit %d, stderr %s", r.code, r.stderr)
 	}
@@ -406,6 +409,46 @@ func TestRepairYes(t *testing.T) {
 	}
 	if r := runBin(t, "", "repair", dir); r.code != 0 || !strings.Contains(r.stdout, "nothing to repair") {
 		t.Errorf("second repair: exit %d\n%s", r.code, r.stdout)
+	}
+}
+
+// TestRepairYes: repair (without --cut) loses only the damaged record: it
+// says which sequence numbers, every other event survives, and the journal
+// continues after its last sequence number.
+func TestRepairYes(t *testing.T) {
+	dir := t.TempDir()
+	seg, _, _ := damagedJournal(t, dir)
+	r := runBin(t, "", "repair", dir, "--yes")
+	if r.code != 0 {
+		t.Fatalf("exit %d, stderr %s", r.code, r.stderr)
+	}
+	for _, want := range []string{
+		"rewrite:  " + seg + " keeping 71 records that verify, 56 bytes lost",
+		"kept:     149 records, 298 events (seqs up to 299)",
+		"lost:     1 records, 2 events, seqs 10..11",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	j, err := journal.Open(dir, journal.Options{})
+	if err != nil {
+		t.Fatalf("open after repair: %v", err)
+	}
+	got, err := j.LoadAll()
+	if err != nil || len(got) != 298 {
+		t.Fatalf("after repair LoadAll gives %d events (%v), want 298", len(got), err)
+	}
+	if err := j.AppendBatch([]journal.Event{ev(journal.RouteRegistered, "new")}); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	ents, _ := journal.Inspect(dir, journal.InspectFilter{Limit: 1})
+	if len(ents) != 1 || ents[0].Seq != 300 {
+		t.Errorf("new append got %+v, want seq 300", ents)
+	}
+	if v := runBin(t, "", "verify", dir); v.code != 0 {
+		t.Errorf("verify after repair: exit %d\n%s", v.code, v.stdout)
 	}
 }
 

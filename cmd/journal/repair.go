@@ -18,14 +18,20 @@ import (
 
 type repairFlags struct {
 	yes bool
+	cut bool
 }
 
 var repairCommand = &command{
 	name:     "repair",
 	synopsis: "DIR [--yes]",
-	summary:  "cut a damaged journal at its first damaged record; salvage damaged command IDs",
-	help: `Make a damaged journal in DIR open again by cutting it at its first damaged
-record: that segment is truncated there and every later segment removed.
+	summary:  "make a damaged journal open again, losing only its damaged records",
+	help: `Make a damaged journal in DIR open again, losing only what is damaged: each
+damaged segment is rewritten with every record that still verifies, before
+and after the damage (a damaged file header is rebuilt), and every other
+segment is kept. The sequence numbers of the lost records are a hole; new
+events continue after the last one. With --cut the journal is instead cut
+at its first damaged record and every later segment removed, leaving no
+hole.
 
 Before acting it prints what is lost (records, events, sequence numbers)
 and asks for confirmation unless --yes. Everything cut is first saved in
@@ -42,6 +48,7 @@ itself) is left alone.`,
 	setup: func(fs *flag.FlagSet) any {
 		f := &repairFlags{}
 		fs.BoolVar(&f.yes, "yes", false, "do not ask for confirmation")
+		fs.BoolVar(&f.cut, "cut", false, "cut at the first damaged record, removing every later segment")
 		return f
 	},
 	run: runRepair,
@@ -66,7 +73,11 @@ func runRepair(e *env, args []string, fl any) int {
 	}
 	defer lock.Close()
 
-	plan, err := check.PlanRepair(dir, nil)
+	mode := check.KeepIntact
+	if f.cut {
+		mode = check.CutAtDamage
+	}
+	plan, err := check.PlanRepairMode(dir, nil, mode)
 	if err != nil {
 		return fail(e, "repair", err)
 	}
@@ -101,7 +112,7 @@ func runRepair(e *env, args []string, fl any) int {
 		}
 	}
 	if plan.Needed() {
-		rep, err := check.RepairLocked(dir, nil, side)
+		rep, err := check.RepairLockedMode(dir, nil, side, mode)
 		if err != nil {
 			return fail(e, "repair", err)
 		}
@@ -160,6 +171,16 @@ func printPlan(w io.Writer, p check.RepairPlan, side string) {
 			fmt.Fprintf(w, "remove:   %s (later segment)\n", s)
 		}
 	}
+	for _, rw := range p.Rewrites {
+		fmt.Fprintf(w, "rewrite:  %s keeping %d records that verify, %d bytes lost", rw.File, len(rw.Kept), rw.RemovedBytes)
+		if rw.HeaderRebuilt {
+			fmt.Fprintf(w, " (its damaged header is rebuilt: starts at seq %d)", rw.Header.Base)
+		}
+		fmt.Fprintln(w)
+	}
+	if len(p.Rewrites) > 0 {
+		fmt.Fprintf(w, "damage:   %s\n", p.Reason)
+	}
 	for _, s := range p.RemoveIndexes {
 		fmt.Fprintf(w, "remove:   %s (index file)\n", s)
 	}
@@ -175,7 +196,7 @@ func printPlan(w io.Writer, p check.RepairPlan, side string) {
 	} else {
 		fmt.Fprintf(w, "kept:     %d records, 0 events\n", p.KeptFrames)
 	}
-	if p.Cut {
+	if p.Cut || len(p.Rewrites) > 0 {
 		lost := "no sequence numbers"
 		if rs := p.LostSeqs(); len(rs) > 0 {
 			lost = "seqs " + joinRanges(rs)
@@ -189,7 +210,7 @@ func printPlan(w io.Writer, p check.RepairPlan, side string) {
 		}
 		if !p.SeqsKnown() {
 			fmt.Fprintf(w, "          %d cut bytes could not be decoded: the sequence numbers they held cannot be determined", p.Undecoded)
-			if gaps := p.SeqGaps(); len(gaps) > 0 {
+			if gaps := p.SeqGaps(); p.Cut && len(gaps) > 0 {
 				fmt.Fprintf(w, " (missing from the records found: %s)", joinRanges(gaps))
 			}
 			fmt.Fprintln(w)

@@ -228,7 +228,9 @@ func readAll(t *testing.T, dir string) (seqs []uint64, next uint64) {
 	return seqs, l.NextSeq()
 }
 
-func TestRepair(t *testing.T) {
+// TestRepairCutAtDamage: the CutAtDamage mode cuts the log at its first
+// damaged frame, removes the later segments, and saves every byte removed.
+func TestRepairCutAtDamage(t *testing.T) {
 	dir := t.TempDir()
 	writeLog(t, dir, repeat(100, 3)...) // 3 entries per frame
 	path := segPath(dir, 1)
@@ -237,7 +239,7 @@ func TestRepair(t *testing.T) {
 	seg2, _ := os.ReadFile(segPath(dir, 2))
 	flipBit(t, path, offs[4]+segment.FrameHeaderSize+1)
 
-	p, err := check.PlanRepair(dir, nil)
+	p, err := check.PlanRepairMode(dir, nil, check.CutAtDamage)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +253,7 @@ func TestRepair(t *testing.T) {
 		t.Errorf("lost seqs %v, want 12..299", got)
 	}
 	side := filepath.Join(dir, "repair-1.cut")
-	rep, err := check.Repair(dir, nil, side)
+	rep, err := check.RepairWith(dir, nil, side, check.CutAtDamage)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,20 +290,21 @@ func TestRepair(t *testing.T) {
 	}
 }
 
-// Damage to the header of a sealed segment cuts that whole file.
-func TestRepairDamagedHeader(t *testing.T) {
+// With CutAtDamage, damage to the header of a sealed segment cuts that
+// whole file.
+func TestRepairCutAtDamagedHeader(t *testing.T) {
 	dir := t.TempDir()
 	writeLog(t, dir, repeat(100, 3)...)
 	_, firsts2 := frames(t, segPath(dir, 2))
 	flipBit(t, segPath(dir, 2), 20) // the id field
-	p, err := check.PlanRepair(dir, nil)
+	p, err := check.PlanRepairMode(dir, nil, check.CutAtDamage)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p.CutFile != segPath(dir, 2) || p.CutOffset != 0 {
 		t.Fatalf("plan cuts %s at %d", p.CutFile, p.CutOffset)
 	}
-	if _, err := check.Repair(dir, nil, filepath.Join(dir, "x.cut")); err != nil {
+	if _, err := check.RepairWith(dir, nil, filepath.Join(dir, "x.cut"), check.CutAtDamage); err != nil {
 		t.Fatal(err)
 	}
 	seqs, next := readAll(t, dir)
@@ -331,5 +334,61 @@ func TestRepairLockedAndClean(t *testing.T) {
 	defer l.Close()
 	if _, err := check.Repair(dir, nil, filepath.Join(dir, "x.cut")); !errors.Is(err, wal.ErrLocked) {
 		t.Errorf("repair of an open log: %v, want ErrLocked", err)
+	}
+}
+
+// TestRepairKeepsIntactFrames: one flipped bit in a frame of the oldest of
+// several segments costs that frame only (its 3 entries, their sequence
+// numbers reported exactly), not the rest of the segment and every later
+// one; a flipped bit in a segment's file header costs nothing (the header
+// is rebuilt). The log opens after it, continues after its last sequence
+// number and Verify is clean (issue 15, case 9).
+func TestRepairKeepsIntactFrames(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		seg      int
+		at       func(offs []int64) int64
+		lost     uint64
+		lostSeqs []check.SeqRange
+	}{
+		{"payload bit in the oldest segment", 1, func(offs []int64) int64 { return offs[4] + segment.FrameHeaderSize + 1 }, 3, []check.SeqRange{{12, 14}}},
+		{"frame header bit in the oldest segment", 1, func(offs []int64) int64 { return offs[4] + 17 }, 3, nil},
+		{"file header bit of a sealed segment", 2, func([]int64) int64 { return 20 }, 0, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeLog(t, dir, repeat(100, 3)...) // 3 entries per frame
+			before, next := readAll(t, dir)
+			offs, _ := frames(t, segPath(dir, tc.seg))
+			flipBit(t, segPath(dir, tc.seg), tc.at(offs))
+			p, err := check.PlanRepair(dir, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !p.Needed() || p.Cut || len(p.RemoveSegments) != 0 || len(p.Rewrites) != 1 || p.Rewrites[0].File != segPath(dir, tc.seg) {
+				t.Fatalf("plan: %+v; want segment %d rewritten and nothing else removed", p, tc.seg)
+			}
+			if p.KeptEntries != 300-tc.lost {
+				t.Fatalf("plan keeps %d entries, want %d", p.KeptEntries, 300-tc.lost)
+			}
+			if tc.lostSeqs != nil && !slices.Equal(p.LostSeqs(), tc.lostSeqs) {
+				t.Fatalf("plan loses seqs %v, want %v", p.LostSeqs(), tc.lostSeqs)
+			}
+			if _, err := check.Repair(dir, nil, filepath.Join(t.TempDir(), "side")); err != nil {
+				t.Fatal(err)
+			}
+			after, nextAfter := readAll(t, dir)
+			if uint64(len(after)) != 300-tc.lost || nextAfter != next {
+				t.Fatalf("after repair %d entries, next %d; want %d, next %d", len(after), nextAfter, 300-tc.lost, next)
+			}
+			for _, seq := range after {
+				if !slices.Contains(before, seq) {
+					t.Fatalf("sequence %d after repair was never written", seq)
+				}
+			}
+			if r, err := check.Verify(dir, nil); err != nil || !r.Clean() {
+				t.Fatalf("Verify after repair: %v, damage %v", err, r.Damage)
+			}
+		})
 	}
 }

@@ -39,7 +39,12 @@ type LostFrame struct {
 // RepairPlan says what Repair would do to a log directory. It is computed
 // by PlanRepair without modifying anything.
 type RepairPlan struct {
-	Dir string
+	Dir  string
+	Mode RepairMode
+	// Rewrites (KeepIntact) are the damaged segments rewritten with every
+	// frame that verifies; Lost then lists the damaged frames found
+	// between the kept ones.
+	Rewrites []Rewrite
 	// Cut says data is cut: CutFile is truncated at CutOffset (the start of
 	// its first damaged frame) and RemoveSegments (every later segment) are
 	// removed. When CutOffset is below the file header size, the header is
@@ -94,7 +99,7 @@ type RepairPlan struct {
 
 // Needed reports whether the plan changes anything.
 func (p RepairPlan) Needed() bool {
-	return p.Cut || len(p.RemoveIndexes) > 0 || p.Manifest != "" || p.RemoveBounds != ""
+	return p.Cut || len(p.Rewrites) > 0 || len(p.RemoveIndexes) > 0 || p.Manifest != "" || p.RemoveBounds != ""
 }
 
 // LostFrames is the number of frames (batches) found in the cut data.
@@ -163,13 +168,20 @@ func (p RepairPlan) SeqGaps() []SeqRange {
 	return gaps
 }
 
-// PlanRepair works out, without modifying anything or taking the lock,
-// what Repair would do to the log in dir: cut it at its first damaged
-// frame (see Verify), remove every later segment and any index file that
-// disagrees with its segment. A torn tail at the end of the newest segment
-// is not damage (Open cuts it), so a log with only that needs no repair.
-// fsys nil means the OS.
+// PlanRepair is PlanRepairMode with KeepIntact.
 func PlanRepair(dir string, fsys vfs.FS) (RepairPlan, error) {
+	return PlanRepairMode(dir, fsys, KeepIntact)
+}
+
+// PlanRepairMode works out, without modifying anything or taking the
+// lock, what Repair would do to the log in dir: with KeepIntact, rewrite
+// each damaged segment with every frame that verifies; with CutAtDamage,
+// cut the log at its first damaged frame (see Verify) and remove every
+// later segment. Either way it removes any index file that disagrees with
+// its segment, a damaged bounds file, and writes the manifest anew. A torn
+// tail at the end of the newest segment is not damage (Open cuts it), so a
+// log with only that needs no repair. fsys nil means the OS.
+func PlanRepairMode(dir string, fsys vfs.FS, mode RepairMode) (RepairPlan, error) {
 	if fsys == nil {
 		fsys = vfs.Default()
 	}
@@ -177,7 +189,13 @@ func PlanRepair(dir string, fsys vfs.FS) (RepairPlan, error) {
 	if err != nil {
 		return RepairPlan{}, fmt.Errorf("plan repair: %w", err)
 	}
-	p := RepairPlan{Dir: dir, RemoveIndexes: slices.Clone(cd.badIdx), Manifest: cd.manifest, RemoveBounds: cd.bounds}
+	p := RepairPlan{Dir: dir, Mode: mode, RemoveIndexes: slices.Clone(cd.badIdx), Manifest: cd.manifest, RemoveBounds: cd.bounds}
+	if mode == KeepIntact {
+		if err := planKeep(fsys, cd, &p); err != nil {
+			return RepairPlan{}, err
+		}
+		return p, nil
+	}
 	cut := -1
 	for i, s := range cd.segs {
 		if s.DamageAt >= 0 {

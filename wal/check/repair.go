@@ -26,6 +26,11 @@ type RepairReport struct {
 // error wrapping wal.ErrLocked if the log is open elsewhere), then carries out
 // the plan PlanRepair makes; see RepairLocked.
 func Repair(dir string, fsys vfs.FS, sidePath string) (RepairReport, error) {
+	return RepairWith(dir, fsys, sidePath, KeepIntact)
+}
+
+// RepairWith is Repair with the given mode (see PlanRepairMode).
+func RepairWith(dir string, fsys vfs.FS, sidePath string, mode RepairMode) (RepairReport, error) {
 	if fsys == nil {
 		fsys = vfs.Default()
 	}
@@ -34,7 +39,7 @@ func Repair(dir string, fsys vfs.FS, sidePath string) (RepairReport, error) {
 		return RepairReport{}, fmt.Errorf("repair %s: %w", dir, err)
 	}
 	defer lock.Close()
-	return RepairLocked(dir, fsys, sidePath)
+	return RepairLockedMode(dir, fsys, sidePath, mode)
 }
 
 // RepairLocked is Repair for a caller that already holds the directory
@@ -51,10 +56,17 @@ func Repair(dir string, fsys vfs.FS, sidePath string) (RepairReport, error) {
 // with everything removed already in the side file. When nothing is
 // needed it writes no side file and changes nothing.
 func RepairLocked(dir string, fsys vfs.FS, sidePath string) (RepairReport, error) {
+	return RepairLockedMode(dir, fsys, sidePath, KeepIntact)
+}
+
+// RepairLockedMode is RepairLocked with the given mode: with KeepIntact
+// the damaged segments are rewritten (temporary file, sync, rename) with
+// every frame that verifies, each saved whole in the side file first.
+func RepairLockedMode(dir string, fsys vfs.FS, sidePath string, mode RepairMode) (RepairReport, error) {
 	if fsys == nil {
 		fsys = vfs.Default()
 	}
-	p, err := PlanRepair(dir, fsys)
+	p, err := PlanRepairMode(dir, fsys, mode)
 	if err != nil {
 		return RepairReport{}, err
 	}
@@ -77,6 +89,9 @@ func RepairLocked(dir string, fsys vfs.FS, sidePath string) (RepairReport, error
 	}
 	for _, s := range p.RemoveSegments {
 		pieces = append(pieces, piece{s, 0})
+	}
+	for _, rw := range p.Rewrites {
+		pieces = append(pieces, piece{rw.File, 0})
 	}
 	for _, s := range p.RemoveIndexes {
 		pieces = append(pieces, piece{s, 0})
@@ -115,6 +130,11 @@ func RepairLocked(dir string, fsys vfs.FS, sidePath string) (RepairReport, error
 	}
 	rep.SidePath, rep.SideBytes = sidePath, w.off
 
+	for _, rw := range p.Rewrites {
+		if err := rewriteKept(fsys, rw); err != nil {
+			return rep, fmt.Errorf("repair: rewrite %s: %w", rw.File, err)
+		}
+	}
 	for _, n := range append(slices.Clip(p.RemoveIndexes), p.RemoveBounds) {
 		if n == "" {
 			continue
