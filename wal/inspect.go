@@ -37,6 +37,9 @@ type Inspection struct {
 	// DamagedBounds is the path of the bounds file (a TruncateBack being
 	// carried out) when it is damaged, else "".
 	DamagedBounds string
+	// Holes are the sequence numbers a repair removed on purpose, as the
+	// manifest records them: known losses, not damage.
+	Holes []Hole
 }
 
 // SegmentState is one segment file as Inspect read it: every frame scanned
@@ -110,6 +113,8 @@ func Inspect(dir string, fsys vfs.FS) (*Inspection, error) {
 	in := ld.check
 	if merr != nil {
 		ld.manifestDamage(merr)
+	} else {
+		in.Holes = mld.State.Holes
 	}
 	if berr != nil {
 		// Whether it records a TruncateBack to finish is unknown: Open

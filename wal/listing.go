@@ -119,6 +119,19 @@ func (l *Log) activeEntry() manifest.Segment {
 // Log.RecordMark).
 type Mark = manifest.Mark
 
+// Hole is a range of sequence numbers a repair removed on purpose (see
+// RebuildManifest): Open never gives them out again.
+type Hole = manifest.Hole
+
+// afterHoles is the sequence number after every hole of st (0 without).
+func afterHoles(st manifest.State) uint64 {
+	var n uint64
+	for _, h := range st.Holes {
+		n = max(n, h.Last+1)
+	}
+	return n
+}
+
 // RecordMark records in the log's manifest, durably, how far the file
 // name (not one of the log's) was durable, for its owner to hold it to at
 // the next Open (see ReadMark). The root's command-ID set records its
@@ -158,10 +171,11 @@ func ReadMark(dir string, fsys vfs.FS, name string) (m Mark, ok bool, err error)
 // segments the directory holds now as a lock-free reader finds them: the
 // newest durable as far as its frames record. It is for repair, after the
 // damage is cut out, and accepts every loss the manifest recorded (a
-// missing segment stays missing). The caller holds the directory lock.
-// The front is the old manifest's when it is readable, else the bounds
-// file's.
-func RebuildManifest(dir string, fsys vfs.FS) error {
+// missing segment stays missing); holes are the sequence numbers the
+// repair removed, recorded as such. The caller holds the directory lock.
+// The front, marks and holes are kept from the old manifest when it is
+// readable (else the front is the bounds file's).
+func RebuildManifest(dir string, fsys vfs.FS, holes ...Hole) error {
 	if fsys == nil {
 		fsys = vfs.Default()
 	}
@@ -170,9 +184,9 @@ func RebuildManifest(dir string, fsys vfs.FS) error {
 		return fmt.Errorf("rebuild manifest: %w", err)
 	}
 	front := b.front
-	var marks map[string]Mark
+	var old manifest.State
 	if m, err := manifest.Load(fsys, dir); err == nil {
-		front, marks = logFront(b, m), m.State.Marks
+		front, old = logFront(b, m), m.State
 	}
 	ld, err := load(fsys, dir, forView, front, listing{})
 	if err != nil {
@@ -180,7 +194,7 @@ func RebuildManifest(dir string, fsys vfs.FS) error {
 	}
 	defer ld.close()
 	st := stateOf(ld, front)
-	st.Marks = marks
+	st.Marks, st.Holes = old.Marks, append(old.Holes, holes...)
 	m, err := manifest.Create(fsys, dir, st)
 	if err != nil {
 		return fmt.Errorf("rebuild manifest: %w", err)

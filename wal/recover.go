@@ -89,6 +89,8 @@ func (l *Log) recover() error {
 		ld.nextSeq = max(ld.nextSeq, cs.Through())
 	}
 	l.front = front
+	// Numbers a repair removed are never given out again.
+	ld.nextSeq = max(ld.nextSeq, afterHoles(mld.State))
 	if mld.Found {
 		l.mf = mld.Open()
 	} else {

@@ -447,8 +447,8 @@ func TestRepairYes(t *testing.T) {
 	if len(ents) != 1 || ents[0].Seq != 300 {
 		t.Errorf("new append got %+v, want seq 300", ents)
 	}
-	if v := runBin(t, "", "verify", dir); v.code != 0 {
-		t.Errorf("verify after repair: exit %d\n%s", v.code, v.stdout)
+	if v := runBin(t, "", "verify", dir); v.code != 0 || !strings.Contains(v.stdout, "hole     seqs 10..11: removed by a repair") {
+		t.Errorf("verify after repair: exit %d, want 0 and the hole reported\n%s", v.code, v.stdout)
 	}
 }
 

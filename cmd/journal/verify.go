@@ -54,8 +54,11 @@ func runVerify(e *env, args []string, _ any) int {
 	for _, wn := range r.Warnings {
 		fmt.Fprintf(w, "warning  %s: %s\n", wn.File, wn.Detail)
 	}
+	for _, h := range r.Holes {
+		fmt.Fprintf(w, "hole     seqs %s: removed by a repair (known, not damage)\n", check.SeqRange{First: h.First, Last: h.Last})
+	}
 	if !r.Clean() {
-		fmt.Fprintf(w, "damaged: %d problem(s) in %d segment(s); 'journal repair %s' cuts the journal at the first damaged record\n",
+		fmt.Fprintf(w, "damaged: %d problem(s) in %d segment(s); 'journal repair %s' removes only the damaged records\n",
 			len(r.Damage), len(r.Segments), args[0])
 		return 1
 	}

@@ -386,8 +386,16 @@ func TestRepairKeepsIntactFrames(t *testing.T) {
 					t.Fatalf("sequence %d after repair was never written", seq)
 				}
 			}
-			if r, err := check.Verify(dir, nil); err != nil || !r.Clean() {
+			r, err := check.Verify(dir, nil)
+			if err != nil || !r.Clean() {
 				t.Fatalf("Verify after repair: %v, damage %v", err, r.Damage)
+			}
+			var holes []check.SeqRange
+			for _, h := range r.Holes {
+				holes = append(holes, check.SeqRange{First: h.First, Last: h.Last})
+			}
+			if !slices.Equal(holes, tc.lostSeqs) {
+				t.Fatalf("Verify after repair reports holes %v, want %v (the known lost numbers)", holes, tc.lostSeqs)
 			}
 		})
 	}

@@ -172,8 +172,13 @@ func RepairLockedMode(dir string, fsys vfs.FS, sidePath string, mode RepairMode)
 			return rep, fmt.Errorf("repair: sync directory %s: %w", dir, err)
 		}
 	}
-	// The directory as repaired is now the record of what exists.
-	if err := wal.RebuildManifest(dir, fsys); err != nil {
+	// The directory as repaired is now the record of what exists, and
+	// the sequence numbers it lost are holes.
+	var holes []wal.Hole
+	for _, r := range p.LostSeqs() {
+		holes = append(holes, wal.Hole{First: r.First, Last: r.Last})
+	}
+	if err := wal.RebuildManifest(dir, fsys, holes...); err != nil {
 		return rep, fmt.Errorf("repair: %w", err)
 	}
 	return rep, nil

@@ -38,6 +38,9 @@ type VerifyReport struct {
 	// end of the newest segment, which Open cuts) or that cost nothing but
 	// a rescan (a stale or unreadable index file).
 	Warnings []wal.Finding
+	// Holes are the sequence numbers a repair removed on purpose: known
+	// losses, not damage.
+	Holes []wal.Hole
 }
 
 // Clean reports whether Verify found no damage (warnings allowed).
@@ -76,6 +79,7 @@ type checkedDir struct {
 	badIdx   []string // index files that disagree with their segment
 	manifest string   // wal.Inspection.ManifestProblem
 	bounds   string   // wal.Inspection.DamagedBounds
+	holes    []wal.Hole
 }
 
 // Verify checks every segment file of the log in dir as Open reads it
@@ -98,7 +102,7 @@ func Verify(dir string, fsys vfs.FS) (VerifyReport, error) {
 	if err != nil {
 		return VerifyReport{}, err
 	}
-	r := VerifyReport{Dir: dir, Damage: cd.damage, Warnings: cd.warnings}
+	r := VerifyReport{Dir: dir, Damage: cd.damage, Warnings: cd.warnings, Holes: cd.holes}
 	for _, s := range cd.segs {
 		sr := SegmentReport{File: s.File, Size: s.Size, Frames: len(s.Frames), Entries: s.Entries, Index: s.idx}
 		if len(s.Frames) > 0 {
@@ -124,7 +128,7 @@ func verifyDir(dir string, fsys vfs.FS) (*checkedDir, error) {
 	if err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
-	cd := &checkedDir{damage: in.Damage, warnings: in.Warnings, manifest: in.ManifestProblem, bounds: in.DamagedBounds}
+	cd := &checkedDir{damage: in.Damage, warnings: in.Warnings, manifest: in.ManifestProblem, bounds: in.DamagedBounds, holes: in.Holes}
 	for i, st := range in.Segments {
 		s := &segCheck{SegmentState: st, last: i == len(in.Segments)-1}
 		cd.segs = append(cd.segs, s)

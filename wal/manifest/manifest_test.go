@@ -42,6 +42,7 @@ func TestEditsSurviveReopen(t *testing.T) {
 		{Set: []Segment{{ID: 2, Base: 200, Durable: 900, Sealed: true, Prev: 1200}}},
 		{Marks: map[string]Mark{"commands": {Gen: 3, End: 4096}, "other": {Gen: 1, End: 32}}},
 		{Marks: map[string]Mark{"commands": {Gen: 4, End: 32}}},
+		{Holes: []Hole{{First: 10, Last: 11}, {First: 40, Last: 40}}},
 	}
 	var want State
 	for _, e := range edits {
@@ -181,6 +182,7 @@ func TestMalformedRecordsAreCorrupt(t *testing.T) {
 		{"unknown flag", []byte{kindSegment}, []byte{1, 2, 64, 2, 0}},
 		{"bad number", []byte{kindFront}, []byte{0x80}},
 		{"mark name past the end", []byte{kindMark}, []byte{9, 'a', 1, 1}},
+		{"hole backwards", []byte{kindHole}, []byte{5, 4}},
 		{"mark without end", []byte{kindMark}, []byte{1, 'a', 1}},
 		{"mark with trailing bytes", []byte{kindMark}, []byte{1, 'a', 1, 1, 0}},
 	} {

@@ -21,11 +21,12 @@
 //	kind 2 removed:  id
 //	kind 3 front:    front
 //	kind 4 mark:     name length, name bytes, generation, end
+//	kind 5 hole:     first, last
 //
 // A segment record replaces what the manifest knew of that segment; a
 // removed record forgets it; a front record sets the front; a mark record
-// replaces the mark of that name. Records are applied in order. Anything
-// else is damage.
+// replaces the mark of that name; a hole record adds a hole. Records are
+// applied in order. Anything else is damage.
 package manifest
 
 import (
@@ -63,6 +64,11 @@ type Mark struct {
 	End int64
 }
 
+// Hole is a range of sequence numbers (inclusive) a repair removed on
+// purpose: their records are gone, and the numbers are never given out
+// again.
+type Hole struct{ First, Last uint64 }
+
 // maxMarkName bounds a mark's name.
 const maxMarkName = 255
 
@@ -71,11 +77,12 @@ type State struct {
 	Segments map[uint64]Segment
 	Front    uint64 // records below it are truncated
 	Marks    map[string]Mark
+	Holes    []Hole // in the order recorded
 }
 
 // Clone returns a copy of s that shares nothing with it.
 func (s State) Clone() State {
-	return State{Segments: maps.Clone(s.Segments), Front: s.Front, Marks: maps.Clone(s.Marks)}
+	return State{Segments: maps.Clone(s.Segments), Front: s.Front, Marks: maps.Clone(s.Marks), Holes: slices.Clone(s.Holes)}
 }
 
 // IDs returns the listed segments' numbers, ascending.
@@ -101,11 +108,12 @@ type Edit struct {
 	// a TruncateBack below it does).
 	SetFront bool
 	Marks    map[string]Mark // marks set (names of at most 255 bytes)
+	Holes    []Hole          // holes added
 }
 
 // Empty reports whether e changes nothing.
 func (e Edit) Empty() bool {
-	return len(e.Set) == 0 && len(e.Remove) == 0 && !e.SetFront && len(e.Marks) == 0
+	return len(e.Set) == 0 && len(e.Remove) == 0 && !e.SetFront && len(e.Marks) == 0 && len(e.Holes) == 0
 }
 
 // Apply applies e to s.
@@ -128,6 +136,7 @@ func (s *State) Apply(e Edit) {
 		}
 		s.Marks[name] = m
 	}
+	s.Holes = append(s.Holes, e.Holes...)
 }
 
 // The record kinds (the key's only byte).
@@ -136,6 +145,7 @@ const (
 	kindRemoved = 2
 	kindFront   = 3
 	kindMark    = 4
+	kindHole    = 5
 )
 
 const flagSealed = 1
@@ -169,12 +179,16 @@ func (e Edit) records() []segment.Record {
 		v = binary.AppendUvarint(v, uint64(m.End))
 		recs = append(recs, segment.Record{Key: []byte{kindMark}, Value: v})
 	}
+	for _, h := range e.Holes {
+		v := binary.AppendUvarint(nil, h.First)
+		recs = append(recs, segment.Record{Key: []byte{kindHole}, Value: binary.AppendUvarint(v, h.Last)})
+	}
 	return recs
 }
 
 // snapshot is the edit that builds s from nothing.
 func (s State) snapshot() Edit {
-	e := Edit{Front: s.Front, SetFront: true, Marks: s.Marks}
+	e := Edit{Front: s.Front, SetFront: true, Marks: s.Marks, Holes: s.Holes}
 	for _, id := range s.IDs() {
 		e.Set = append(e.Set, s.Segments[id])
 	}
@@ -217,7 +231,7 @@ func (s *State) applyEntry(key, value []byte, tomb bool) error {
 		}
 		vals[n], p = v, p[k:]
 	}
-	want := map[byte]int{kindSegment: 5, kindRemoved: 1, kindFront: 1}[key[0]]
+	want := map[byte]int{kindSegment: 5, kindRemoved: 1, kindFront: 1, kindHole: 2}[key[0]]
 	if want == 0 {
 		return fmt.Errorf("unknown record kind %d", key[0])
 	}
@@ -235,6 +249,11 @@ func (s *State) applyEntry(key, value []byte, tomb bool) error {
 		s.Apply(Edit{Remove: []uint64{vals[0]}})
 	case kindFront:
 		s.Apply(Edit{Front: vals[0], SetFront: true})
+	case kindHole:
+		if vals[0] > vals[1] {
+			return fmt.Errorf("hole %d..%d: first after last", vals[0], vals[1])
+		}
+		s.Apply(Edit{Holes: []Hole{{First: vals[0], Last: vals[1]}}})
 	}
 	return nil
 }
