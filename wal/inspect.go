@@ -63,6 +63,9 @@ type SegmentState struct {
 	// Torn says the newest segment ends in a torn write at End, which Open
 	// cuts.
 	Torn bool
+	// Durable is how far the manifest records the segment as durable (0
+	// when it does not list it): bytes before it held frames.
+	Durable int64
 }
 
 // Finding is one problem (or warning) found in a log directory.

@@ -214,6 +214,7 @@ func (w *walk) segment(id uint64, last bool) error {
 	ent, listed := manifest.Segment{}, false
 	if w.ls.st != nil && w.mode != forView {
 		ent, listed = w.ls.st.Segments[id]
+		st.Durable = ent.Durable
 	}
 	fh, err := segment.ReadFileHeader(f, size, name)
 	if err != nil && !errors.Is(err, ErrCorrupt) {

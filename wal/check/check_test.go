@@ -352,7 +352,7 @@ func TestRepairKeepsIntactFrames(t *testing.T) {
 		lostSeqs []check.SeqRange
 	}{
 		{"payload bit in the oldest segment", 1, func(offs []int64) int64 { return offs[4] + segment.FrameHeaderSize + 1 }, 3, []check.SeqRange{{12, 14}}},
-		{"frame header bit in the oldest segment", 1, func(offs []int64) int64 { return offs[4] + 17 }, 3, nil},
+		{"frame header bit in the oldest segment", 1, func(offs []int64) int64 { return offs[4] + 17 }, 3, []check.SeqRange{{12, 14}}},
 		{"file header bit of a sealed segment", 2, func([]int64) int64 { return 20 }, 0, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

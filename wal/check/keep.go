@@ -59,7 +59,11 @@ func planKeep(fsys vfs.FS, cd *checkedDir, p *RepairPlan) error {
 		if p.Reason == "" {
 			p.Reason = firstDamage(cd, s.File)
 		}
-		rw, lost, undecoded, err := planRewrite(fsys, s, next)
+		var nextBase uint64 // where the next segment starts, when known
+		if i+1 < len(cd.segs) && cd.segs[i+1].HeaderOK {
+			nextBase = cd.segs[i+1].Base
+		}
+		rw, lost, undecoded, err := planRewrite(fsys, s, next, nextBase)
 		if err != nil {
 			return err
 		}
@@ -116,10 +120,12 @@ func appendNew(list []string, s string) []string {
 
 // planRewrite reads the damaged segment s and works out what a KeepIntact
 // repair keeps of it, given next, the sequence number after every earlier
-// segment's: its frames that verify and follow each other in order. The
-// damaged frames whose headers survive are lost frames; other non-zero
-// bytes outside the kept frames are undecoded.
-func planRewrite(fsys vfs.FS, s *segCheck, next uint64) (Rewrite, []LostFrame, int64, error) {
+// segment's, and nextBase, where the next segment starts (0: unknown): its
+// frames that verify and follow each other in order. The damaged frames
+// whose headers survive are lost frames; the sequence numbers between
+// kept frames around unreadable bytes (zeros too) are lost as well
+// (Inferred); other non-zero bytes outside the kept frames are undecoded.
+func planRewrite(fsys vfs.FS, s *segCheck, next, nextBase uint64) (Rewrite, []LostFrame, int64, error) {
 	data, err := readAll(fsys, s.File)
 	if err != nil {
 		return Rewrite{}, nil, 0, err
@@ -147,10 +153,12 @@ func planRewrite(fsys vfs.FS, s *segCheck, next uint64) (Rewrite, []LostFrame, i
 			after = f.Last + 1
 		}
 	}
-	// What lies between the kept frames is lost.
+	// What lies between the kept frames is lost: the frames found there,
+	// and the sequence numbers between the kept frames around it (lo..hi,
+	// hi 0: unknown) that those frames do not hold.
 	var lost []LostFrame
 	var undecoded int64
-	gap := func(from, to int64) {
+	gap := func(from, to int64, lo, hi uint64) {
 		if from >= to {
 			return
 		}
@@ -159,15 +167,42 @@ func planRewrite(fsys vfs.FS, s *segCheck, next uint64) (Rewrite, []LostFrame, i
 		undecoded += und
 		for _, f := range fr {
 			lost = append(lost, LostFrame{File: s.File, Offset: f.Offset, Count: f.Count, First: f.First, Last: f.Last, Damaged: f.Damaged})
+			if f.First <= lo {
+				lo = max(lo, f.Last+1)
+			} else if hi > 0 && f.First <= hi {
+				lost = append(lost, inferred(s.File, from, lo, f.First-1))
+				lo = f.Last + 1
+			}
+		}
+		if hi > 0 && lo <= hi {
+			lost = append(lost, inferred(s.File, from, lo, hi))
 		}
 	}
-	at := int64(min(segment.FileHeaderSize, len(data)))
+	at, lo := int64(min(segment.FileHeaderSize, len(data))), rw.Header.Base
 	for _, k := range rw.Kept {
-		gap(at, k.Offset)
-		at = k.Offset + frameSize(data, k.Offset)
+		var hi uint64
+		if k.First > lo {
+			hi = k.First - 1
+		}
+		gap(at, k.Offset, lo, hi)
+		at, lo = k.Offset+frameSize(data, k.Offset), k.Last+1
 	}
-	gap(at, int64(len(data)))
+	var hi uint64
+	if nextBase > lo {
+		hi = nextBase - 1
+	}
+	gap(at, int64(len(data)), lo, hi)
+	if hi == 0 && at < s.Durable {
+		// Zeros where the manifest says frames were durable held what
+		// no frame found can say: their sequence numbers are unknown.
+		undecoded += int64(bytes.Count(data[at:min(s.Durable, int64(len(data)))], []byte{0}))
+	}
 	return rw, lost, undecoded, nil
+}
+
+// inferred is a lost range known only from the kept frames around it.
+func inferred(file string, off int64, first, last uint64) LostFrame {
+	return LostFrame{File: file, Offset: off, First: first, Last: last, Count: uint32(min(last-first+1, 1<<32-1)), Damaged: true, Inferred: true}
 }
 
 // frameSize is the size of the verified frame at off of data.

@@ -34,6 +34,10 @@ type LostFrame struct {
 	// intact but whose payload fails its checksum: its sequence numbers
 	// come from the header, its events are unreadable.
 	Damaged bool
+	// Inferred marks sequence numbers known lost only because the frames
+	// kept around unreadable bytes skip them (KeepIntact): Count is how
+	// many numbers, at most that many events.
+	Inferred bool
 }
 
 // RepairPlan says what Repair would do to a log directory. It is computed
