@@ -99,13 +99,10 @@ var mutants = []Mutant{
 	},
 	{
 		Name: "wal-front-not-durable", Class: "durability", File: "wal/truncate.go",
-		Desc: "TruncateFront moves the front in memory without writing the bounds file",
+		Desc: "TruncateFront moves the front in memory without recording it in the manifest",
 		Edits: []Edit{{
-			Old: `	if err := writeBounds(l.fs, l.dir, bounds{front: seq}); err != nil {
-		return l.fail(err)
-	}
-`,
-			New: ``,
+			Old: `	return l.dropBelowFront(manifest.Edit{Front: seq, SetFront: true})`,
+			New: `	return l.dropBelowFront(manifest.Edit{})`,
 		}},
 	},
 
@@ -292,8 +289,8 @@ var mutants = []Mutant{
 		Name: "wal-compact-deletes-live-seg", Class: "compaction", File: "wal/compact.go",
 		Desc: "a segment with exactly one live record is treated as all-dead and deleted",
 		Edits: []Edit{{
-			Old: `if counts.Dead < counts.Total {`,
-			New: `if counts.Dead+1 < counts.Total {`,
+			Old: `if counts.Dead < counts.Total || retainTombstones {`,
+			New: `if counts.Dead+1 < counts.Total || retainTombstones {`,
 		}},
 	},
 	{
@@ -318,8 +315,8 @@ var mutants = []Mutant{
 		Name: "keyset-last-delta-lost", Class: "commandids", File: "keyset/keyset.go",
 		Desc: "the delta is scanned one byte short: its last record is not replayed (and is cut)",
 		Edits: []Edit{{
-			Old: `res, err = segment.Scan(f, size, path,`,
-			New: `res, err = segment.Scan(f, size-1, path,`,
+			Old: `res, err = segment.ScanEntries(f, size, path,`,
+			New: `res, err = segment.ScanEntries(f, size-1, path,`,
 		}},
 	},
 	{
@@ -379,10 +376,12 @@ var mutants = []Mutant{
 	},
 	{
 		Name: "wal-sealed-newest-recreated", Class: "recovery", File: "wal/load.go",
-		Desc: "a newest segment with a bad header is recreated even when its index file says Close sealed it with frames",
+		Desc: "a newest segment with a bad header is recreated as half-made even when the manifest lists it (its header was durable)",
 		Edits: []Edit{{
-			Old: `if last && !indexExists(w.fsys, w.dir, id) {`,
-			New: `if last {`,
+			Old: `		halfMade := !listed
+`,
+			New: `		halfMade := true
+`,
 		}},
 		Pkgs: []string{"./wal/check", "./wal"},
 	},
@@ -406,10 +405,73 @@ var mutants = []Mutant{
 		}},
 	},
 	{
+		Name: "wal-listed-segment-missing-ignored", Class: "integrity", File: "wal/load.go",
+		Desc: "a segment the manifest lists but the directory lacks is not reported: Open accepts the journal without its events",
+		Edits: []Edit{{
+			Old: `if _, found := slices.BinarySearch(ids, id); !found {`,
+			New: `if _, found := slices.BinarySearch(ids, id); false && !found {`,
+		}},
+		Pkgs: []string{"./wal", "./wal/check", "."},
+	},
+	{
+		Name: "wal-durable-boundary-ignored", Class: "integrity", File: "wal/load.go",
+		Desc: "frames ending before the manifest's durable boundary are taken for a torn tail and cut",
+		Edits: []Edit{{
+			Old: `	case end < durable:`,
+			New: `	case end < 0:`,
+		}},
+		Pkgs: []string{"./wal", "./wal/check", "."},
+	},
+	{
+		Name: "wal-rotation-not-listed", Class: "integrity", File: "wal/seal.go",
+		Desc: "rotation records the sealed segment but not the new one before frames go into it",
+		Edits: []Edit{{
+			Old: `l.record(manifest.Edit{Set: []manifest.Segment{sealed, next}})`,
+			New: `l.record(manifest.Edit{Set: []manifest.Segment{sealed}})`,
+		}},
+		Pkgs: []string{"./wal", "."},
+	},
+	{
+		Name: "compactor-tombstone-not-kept", Class: "compaction", File: "compactor/copylive.go",
+		Desc: "a rewrite drops a tombstone while an older segment still holds what it removed: a lost checkpoint brings the record back",
+		Edits: []Edit{{
+			Old: `if !e.Tombstone || !retainTombstones {`,
+			New: `if true {`,
+		}},
+		Pkgs: []string{"./wal", "."},
+	},
+	{
+		Name: "compactor-rewrite-drops-compact-flag", Class: "compaction", File: "compactor/copylive.go",
+		Desc: "a rewritten frame loses FlagCompact: a replay without the checkpoint never applies its tombstones",
+		Edits: []Edit{{
+			Old: `if h.Flags&segment.FlagCompact != 0 || res.Retained > retained {`,
+			New: `if false {`,
+		}},
+		Pkgs: []string{"./wal", "."},
+	},
+	{
+		Name: "keyset-mark-ignored", Class: "integrity", File: "keyset/keyset.go",
+		Desc: "a delta ending before the end the manifest recorded is taken for a torn tail",
+		Edits: []Edit{{
+			Old: `	case gen == m.Gen && end < m.End:`,
+			New: `	case gen == m.Gen && end < 0:`,
+		}},
+		Pkgs: []string{".", "./keyset"},
+	},
+	{
+		Name: "repair-drops-frames-after-damage", Class: "integrity", File: "wal/check/keep.go",
+		Desc: "repair keeps only the frames before the damage, losing intact ones after it",
+		Edits: []Edit{{
+			Old: `		if f.First >= after && f.First >= rw.Header.Base {`,
+			New: `		if f.First >= after && f.First >= rw.Header.Base && f.Offset < s.DamageAt {`,
+		}},
+		Pkgs: []string{"./wal/check", "./cmd/journal", "."},
+	},
+	{
 		Name: "journal-commands-checked-after-log-recovery", Class: "integrity", File: "journal.go",
 		Desc: "Open checks the command IDs only after the log's recovery changed files: a refused Open changes the directory",
 		Edits: []Edit{{
-			Old: `	if _, _, err := keyset.ReadKeys(opts.FS, dir, commandSetName); err != nil {
+			Old: `	if _, _, err := keyset.ReadKeysMarked(opts.FS, dir, commandSetName, mark); err != nil {
 		return nil, fmt.Errorf("journal: command IDs: %w", err)
 	}
 `,
