@@ -247,3 +247,67 @@ func TestCommandIDsCutShortOrLostAreDamage(t *testing.T) {
 		})
 	}
 }
+
+// TestJournalWithoutManifestHoldsSegmentsToTheirIndexes: in a journal
+// written before the manifest, the index files Close wrote are what
+// records the segments' sizes: a sealed segment or the newest one cut
+// short is damage there too, not a torn tail (until Open writes a
+// manifest, which only an Open that succeeds does).
+func TestJournalWithoutManifestHoldsSegmentsToTheirIndexes(t *testing.T) {
+	for _, which := range []int{0, 1} {
+		name := map[int]string{0: "sealed segment", 1: "newest segment"}[which]
+		t.Run(name, func(t *testing.T) {
+			dir := copyDir(t, beforePrefixDir)
+			segs := segFiles(t, dir)
+			b, err := os.ReadFile(segs[which])
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Cut at a frame boundary: the frames left are whole, so only
+			// the size the index recorded tells.
+			var offs []int64
+			segment.Scan(bytes.NewReader(b), int64(len(b)), segs[which], func(off int64, _ segment.FrameHeader, _ []byte) error {
+				offs = append(offs, off)
+				return nil
+			})
+			if len(offs) < 2 {
+				t.Fatalf("setup: %d frames", len(offs))
+			}
+			if err := os.Truncate(segs[which], offs[len(offs)/2]); err != nil {
+				t.Fatal(err)
+			}
+			_, err = Open(dir, Options{Logger: quiet})
+			var ce *segment.CorruptError
+			if !errors.As(err, &ce) || ce.File != segs[which] {
+				t.Fatalf("Open with the %s cut at a frame boundary: %v; want ErrCorrupt naming it", name, err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "manifest.log")); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("the refused Open wrote a manifest (%v)", err)
+			}
+		})
+	}
+	// Without its index file (as a crash leaves it), a newest segment whose
+	// header is damaged is taken for one a crash left half-made only when
+	// nothing follows the header; with frames after it, it is damage.
+	t.Run("newest segment's header damaged, index lost", func(t *testing.T) {
+		dir := copyDir(t, beforePrefixDir)
+		segs := segFiles(t, dir)
+		newest := segs[len(segs)-1]
+		if err := os.Remove(strings.TrimSuffix(newest, ".seg") + ".idx"); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(newest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[20] ^= 1
+		if err := os.WriteFile(newest, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err = Open(dir, Options{Logger: quiet})
+		var ce *segment.CorruptError
+		if !errors.As(err, &ce) || ce.File != newest {
+			t.Fatalf("Open: %v; want ErrCorrupt naming %s", err, newest)
+		}
+	})
+}

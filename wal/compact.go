@@ -112,9 +112,10 @@ func (l *Log) candidate(worthy func(c compactor.SegCounts, olderDirty bool) bool
 	covered := l.cptThrough
 	l.cptMu.Unlock()
 	for i, s := range l.segs[:len(l.segs)-1] { // never the active segment
-		// Only a segment a durable checkpoint covers: replay after a crash
-		// must never meet a rewritten segment, whose dropped tombstones it
-		// would miss.
+		// Only a segment a durable checkpoint covers, so replay after a
+		// crash never meets a rewritten segment. (Rewrites keep the
+		// tombstones and FlagCompact a replay needs, so this is a second
+		// line of defence, not what keeps removals removed.)
 		if l.segs[i+1].base > covered {
 			break
 		}

@@ -274,6 +274,11 @@ func ccCheckState(clone *vfstest.FS, opts Options, pre map[uint64]ccRec, removed
 	if err := ccCheck(got, pre, removed); err != nil {
 		return err
 	}
+	// The compaction state rebuilt by recovery counts what is on disk:
+	// LiveHint is exact with compaction on.
+	if h := l.LiveHint(); h != len(got) {
+		return fmt.Errorf("LiveHint %d after recovery, but %d entries are live: the compaction state does not describe the files", h, len(got))
+	}
 	if !slices.EqualFunc(got, viewGot, func(a, b ccRec) bool { return a.seq == b.seq }) {
 		return fmt.Errorf("read-only view shows %d entries, the opened log %d", len(viewGot), len(got))
 	}
