@@ -18,7 +18,7 @@ that each index file Open would trust lists its segment's records exactly,
 and the command ID files.
 
 Each damaged file is printed with the offset of its first damaged record,
-and the exit status is 1. A torn tail at the end of the newest segment (a
+then what 'journal repair' would do and lose, and the exit status is 1. A torn tail at the end of the newest segment (a
 write cut short by a crash) is a warning: the next Open cuts it; the exit
 status is 0 when nothing else is wrong.
 
@@ -58,8 +58,15 @@ func runVerify(e *env, args []string, _ any) int {
 		fmt.Fprintf(w, "hole     seqs %s: removed by a repair (known, not damage)\n", check.SeqRange{First: h.First, Last: h.Last})
 	}
 	if !r.Clean() {
-		fmt.Fprintf(w, "damaged: %d problem(s) in %d segment(s); 'journal repair %s' removes only the damaged records\n",
-			len(r.Damage), len(r.Segments), args[0])
+		fmt.Fprintf(w, "damaged: %d problem(s) in %d segment(s)\n", len(r.Damage), len(r.Segments))
+		// What repair would do and cost, from the same plan it runs.
+		fmt.Fprintf(w, "'journal repair %s' would:\n", args[0])
+		if plan, err := check.PlanRepair(args[0], nil); err == nil && plan.Needed() {
+			printPlan(w, plan, "a side file in "+args[0])
+		}
+		if cplan, err := journal.PlanCommandIDRepair(args[0]); err == nil && cplan.Needed() {
+			fmt.Fprintf(w, "commands: keep %d command IDs (every record that verifies)\n", len(cplan.Keys))
+		}
 		return 1
 	}
 	fmt.Fprintf(w, "clean: %d segment(s), %d records, %d events\n", len(r.Segments), r.Frames(), r.Entries())
