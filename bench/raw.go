@@ -7,13 +7,14 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/seglog/journal"
+	"github.com/seglog/journal/vfs"
 )
 
 // The raw reference engines: one file of records (4-byte length, 4-byte
@@ -65,7 +66,13 @@ func RawOpener(kind string, prealloc int64) Opener {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, err
 		}
-		f, err := os.OpenFile(filepath.Join(dir, "raw.log"), os.O_RDWR|os.O_CREATE, 0o644)
+		// Through vfs, so the baseline syncs the way the journal does on
+		// each platform.
+		name := filepath.Join(dir, "raw.log")
+		f, err := vfs.Default().OpenReadWrite(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			f, err = vfs.Default().Create(name)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -92,7 +99,7 @@ func RawOpener(kind string, prealloc int64) Opener {
 }
 
 type rawFile struct {
-	f     *os.File
+	f     vfs.File
 	d     journal.Durability
 	off   int64 // end of the records
 	size  int64 // end of the zero-filled area (prealloc kinds)
@@ -104,21 +111,23 @@ type rawFile struct {
 // sets off and seq past the last valid one (a zero length ends the log:
 // preallocated space). This is the raw engine's "Open" cost (O1).
 func (r *rawFile) recover() error {
-	if _, err := r.f.Seek(0, io.SeekStart); err != nil {
+	size, err := r.f.Size()
+	if err != nil {
 		return err
 	}
-	n, err := scanRaw(bufio.NewReaderSize(r.f, 1<<20), func([]byte) error { return nil })
+	n, err := scanRaw(r.reader(size), func([]byte) error { return nil })
 	if err != nil {
 		return err
 	}
 	r.off = n.bytes
 	r.seq = n.records
-	st, err := r.f.Stat()
-	if err != nil {
-		return err
-	}
-	r.size = st.Size()
+	r.size = size
 	return nil
+}
+
+// reader reads the file's first size bytes from its start.
+func (r *rawFile) reader(size int64) *bufio.Reader {
+	return bufio.NewReaderSize(io.NewSectionReader(r.f, 0, size), 1<<20)
 }
 
 type scanCount struct {
@@ -169,7 +178,7 @@ func (r *rawFile) extend(to int64) error {
 		}
 		r.size += n
 	}
-	return syscall.Fdatasync(int(r.f.Fd()))
+	return r.f.Sync()
 }
 
 // encode appends the records of batch (seq first..) to dst.
@@ -199,7 +208,7 @@ func (r *rawFile) write(b []byte) error {
 	return nil
 }
 
-func (r *rawFile) sync() error { return syscall.Fdatasync(int(r.f.Fd())) }
+func (r *rawFile) sync() error { return r.f.Sync() }
 
 func (r *rawFile) close() error {
 	err := r.sync()
@@ -219,12 +228,9 @@ func (r *rawFile) close() error {
 
 // LoadAll reads and decodes every record (R1).
 func (r *rawFile) LoadAll() ([]journal.Event, error) {
-	if _, err := r.f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
 	out := make([]journal.Event, 0, r.seq)
 	intern := make(map[string]string)
-	_, err := scanRaw(bufio.NewReaderSize(r.f, 1<<20), func(p []byte) error {
+	_, err := scanRaw(r.reader(r.off), func(p []byte) error {
 		ent, err := ParseEntryJSON(p, intern)
 		if err != nil {
 			return err

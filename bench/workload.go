@@ -16,10 +16,10 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/seglog/journal"
+	"github.com/seglog/journal/vfs"
 )
 
 // NumRoutes is how many distinct route IDs the generator cycles through.
@@ -252,8 +252,9 @@ func (e journalEngine) LoadAll() ([]journal.Event, error) { return e.j.LoadAll()
 func (e journalEngine) Journal() *journal.Journal         { return e.j }
 
 // DiskUsage sums, over every regular file under dir, the allocated blocks
-// (Stat_t.Blocks*512: what the files really take on disk, preallocated
-// space included) and the apparent sizes.
+// (vfs.AllocatedBytes: what the files really take on disk, preallocated
+// space included; the apparent size where the platform does not say) and
+// the apparent sizes.
 func DiskUsage(dir string) (allocated, apparent int64, err error) {
 	err = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
@@ -262,12 +263,16 @@ func DiskUsage(dir string) (allocated, apparent int64, err error) {
 		if !d.Type().IsRegular() {
 			return nil
 		}
-		var st syscall.Stat_t
-		if err := syscall.Stat(p, &st); err != nil {
+		fi, err := d.Info()
+		if err != nil {
 			return err
 		}
-		allocated += st.Blocks * 512
-		apparent += st.Size
+		n, ok := vfs.AllocatedBytes(fi)
+		if !ok {
+			n = fi.Size()
+		}
+		allocated += n
+		apparent += fi.Size()
 		return nil
 	})
 	return allocated, apparent, err
@@ -305,19 +310,6 @@ func procStatusKB(field string) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("%s not in /proc/self/status", field)
-}
-
-// tmpfsMagic is the f_type of tmpfs in statfs(2).
-const tmpfsMagic = 0x01021994
-
-// IsTmpfs reports whether dir lives on tmpfs (where fdatasync is free and
-// the figures would be meaningless).
-func IsTmpfs(dir string) bool {
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(dir, &st); err != nil {
-		return false
-	}
-	return st.Type == tmpfsMagic
 }
 
 // BaseDir is where benchmarks make their directories: $JOURNAL_BENCH_DIR

@@ -331,7 +331,7 @@ func (w *Writer) WriteFrame(f *Frame) (int64, error) {
 		return 0, fmt.Errorf("%w: frame payload of %d bytes", ErrInvalid, len(frame)-FrameHeaderSize)
 	}
 	if w.off+int64(len(frame)) > MaxSegmentSize {
-		return 0, fmt.Errorf("%w: %s would grow past %d bytes", ErrInvalid, w.name, MaxSegmentSize)
+		return 0, fmt.Errorf("%w: %s would grow past %d bytes", ErrInvalid, w.name, int64(MaxSegmentSize))
 	}
 	if w.failed.Load() {
 		return 0, w.Err()

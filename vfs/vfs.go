@@ -28,8 +28,10 @@ type File interface {
 	io.Closer
 
 	// Sync makes the file's data (and the metadata needed to read it back,
-	// such as its size) durable: fdatasync on Linux. An error means nothing
-	// written since the last successful Sync may be assumed durable.
+	// such as its size) durable: fdatasync on Linux, F_FULLFSYNC on macOS,
+	// fsync on the BSDs, FlushFileBuffers on Windows. An error means
+	// nothing written since the last successful Sync may be assumed
+	// durable.
 	Sync() error
 	// Truncate changes the file's size; growing it reads back as zeros.
 	Truncate(size int64) error
@@ -58,10 +60,12 @@ type FS interface {
 	// Stat describes a file.
 	Stat(name string) (os.FileInfo, error)
 	// SyncDir makes the directory's entries (creates, renames, removes)
-	// durable.
+	// durable. On Windows, which cannot sync a directory, it only checks
+	// that dir exists (see CRASH-SAFETY.md).
 	SyncDir(dir string) error
 	// Lock takes an exclusive lock on name: an existing file or directory,
-	// or else a file it creates.
+	// or else a file it creates. (Windows cannot lock a directory: there
+	// the lock is on a file named LOCK inside it, left in place.)
 	// It never waits: if another holder has the lock it returns an error
 	// wrapping ErrLocked. Closing the returned Closer releases the lock.
 	Lock(name string) (io.Closer, error)

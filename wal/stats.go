@@ -3,7 +3,7 @@ package wal
 import (
 	"fmt"
 	"path/filepath"
-	"syscall"
+
 	"time"
 
 	"github.com/seglog/journal/compactor"
@@ -143,8 +143,8 @@ func Stat(dir string, fsys vfs.FS) (Stats, error) {
 		}
 		st.ApparentBytes += fi.Size()
 		if st.AllocatedBytes >= 0 {
-			if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
-				st.AllocatedBytes += sys.Blocks * 512
+			if n, ok := vfs.AllocatedBytes(fi); ok {
+				st.AllocatedBytes += n
 			} else {
 				st.AllocatedBytes = -1
 			}

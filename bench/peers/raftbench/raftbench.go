@@ -33,12 +33,12 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	raftwal "github.com/hashicorp/raft-wal"
+	"github.com/seglog/journal/vfs"
 )
 
 // EntrySize is the size of every entry's Data.
@@ -415,7 +415,8 @@ func same(l *raft.Log, index uint64) error {
 	return nil
 }
 
-// DiskUsage sums the sizes and the allocated bytes of all files under dir.
+// DiskUsage sums the sizes and the allocated bytes of all files under dir
+// (allocated bytes count 0 where the platform does not report them).
 func DiskUsage(dir string) (size, alloc int64, err error) {
 	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -426,8 +427,8 @@ func DiskUsage(dir string) (size, alloc int64, err error) {
 			return err
 		}
 		size += info.Size()
-		if st, ok := info.Sys().(*syscall.Stat_t); ok {
-			alloc += st.Blocks * 512
+		if n, ok := vfs.AllocatedBytes(info); ok {
+			alloc += n
 		}
 		return nil
 	})
