@@ -11,9 +11,12 @@
 //	                 list entries, newest first
 //	stats DIR        segment, live event, disk usage, command ID and
 //	                 compaction figures
-//	verify DIR       check every record's framing and checksum
-//	repair DIR [--yes]
-//	                 cut a damaged journal at its first damaged record
+//	verify DIR       check every record's framing and checksum, and say
+//	                 what repair would do and lose
+//	repair DIR [--yes] [--cut]
+//	                 make a damaged journal open again, keeping every
+//	                 record that verifies (--cut: cut it at its first
+//	                 damaged record instead)
 //	demo [DIR]       write a sample route lifecycle and show it
 //	compact DIR      remove the events of removed routes now and show
 //	                 the events and bytes before and after
