@@ -5,7 +5,7 @@ go 1.26.0
 require (
 	github.com/hashicorp/go-hclog v1.6.3
 	github.com/hashicorp/raft v1.8.0
-	github.com/seglog/journal v0.0.0
+	github.com/seglog/journal v0.1.0
 )
 
 require (

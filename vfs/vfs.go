@@ -1,13 +1,3 @@
-// Package vfs is the filesystem interface through which the journal does all
-// of its file I/O. The default, [Default], is the operating system's
-// filesystem; tests substitute implementations that inject errors or simulate
-// power cuts, so every durability claim can be checked without real crashes.
-//
-// The interface is deliberately small: it has exactly the operations a
-// write-ahead log needs (create, open, positional read and write, fdatasync,
-// truncate, size, rename, remove, mkdir, list, stat, directory sync, lock),
-// plus optional memory mappings (ReadMapper, Mapper) where a filesystem has
-// them.
 package vfs
 
 import (

@@ -7,7 +7,7 @@ require (
 	github.com/hashicorp/raft v1.8.0
 	github.com/hashicorp/raft-boltdb/v2 v2.3.1
 	github.com/hashicorp/raft-wal v0.4.0
-	github.com/seglog/journal v0.0.0
+	github.com/seglog/journal v0.1.0
 	github.com/tidwall/wal v1.2.1
 	go.etcd.io/bbolt v1.4.3
 	gonum.org/v1/plot v0.17.0
@@ -56,7 +56,7 @@ require (
 	github.com/prometheus/common v0.70.1 // indirect
 	github.com/prometheus/procfs v0.21.1 // indirect
 	github.com/rogpeppe/go-internal v1.9.0 // indirect
-	github.com/seglog/journal/raftstore v0.0.0
+	github.com/seglog/journal/raftstore v0.1.0
 	github.com/tidwall/gjson v1.10.2 // indirect
 	github.com/tidwall/match v1.1.1 // indirect
 	github.com/tidwall/pretty v1.2.0 // indirect

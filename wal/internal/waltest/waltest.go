@@ -1,5 +1,3 @@
-// Package waltest holds helpers for the tests of package wal and the
-// packages beside it.
 package waltest
 
 import (

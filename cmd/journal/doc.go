@@ -1,0 +1,31 @@
+// Command journal inspects, checks and repairs journal directories written
+// by package github.com/seglog/journal.
+//
+// Usage:
+//
+//	journal <command> [arguments]
+//
+// The commands are:
+//
+//	inspect DIR [--route R] [--limit N] [--json]
+//	                 list entries, newest first
+//	stats DIR        segment, live event, disk usage, command ID and
+//	                 compaction figures
+//	verify DIR       check every record's framing and checksum, and say
+//	                 what repair would do and lose
+//	repair DIR [--yes] [--cut]
+//	                 make a damaged journal open again, keeping every
+//	                 record that verifies (--cut: cut it at its first
+//	                 damaged record instead)
+//	demo [DIR]       write a sample route lifecycle and show it
+//	compact DIR      remove the events of removed routes now and show
+//	                 the events and bytes before and after
+//	commands DIR [--json]
+//	                 list the live command IDs, sorted
+//
+// Every command takes --help. Read commands (inspect, stats, verify,
+// commands) take no lock and work while another process has the journal
+// open; repair and compact take the journal's lock and fail if another
+// process has it open. Errors go to stderr with exit status 1; bad
+// arguments print usage with status 2.
+package main
