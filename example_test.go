@@ -43,7 +43,7 @@ func Example() {
 	}
 
 	// Replay (after a restart, say): every live entry in sequence order,
-	// streamed; each also has the TimestampMs of its batch.
+	// streamed, with its batch's TimestampMs (LoadAll gives all events at once).
 	for e, err := range j.Entries(0) {
 		if err != nil {
 			log.Fatal(err)
