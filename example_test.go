@@ -9,6 +9,7 @@ import (
 
 	"github.com/seglog/journal"
 	"github.com/seglog/journal/segment"
+	"github.com/seglog/journal/wal"
 )
 
 // A runtime's journal: open it, append route events in atomic batches,
@@ -302,14 +303,14 @@ func ExampleInspect_corrupt() {
 		log.Fatal(err)
 	}
 
-	// Flip a bit inside the first batch: after the segment file's 32-byte
-	// header and the frame's 40-byte header.
-	seg := filepath.Join(dir, "00000000000000000001.seg")
+	// Flip a bit inside the first batch, a record that was synced: past the
+	// first segment file's header and the batch's frame header.
+	seg := wal.SegmentPath(dir, 1)
 	b, err := os.ReadFile(seg)
 	if err != nil {
 		log.Fatal(err)
 	}
-	b[32+40+3] ^= 0x08
+	b[segment.FileHeaderSize+segment.FrameHeaderSize+3] ^= 0x08
 	if err := os.WriteFile(seg, b, 0o644); err != nil {
 		log.Fatal(err)
 	}
