@@ -5,7 +5,9 @@ import (
 	"strconv"
 )
 
-// EventKind is the lifecycle step a route event records.
+// EventKind is the lifecycle step a route event records. As text
+// (MarshalText, UnmarshalText, so also in JSON) it is its name, e.g.
+// "RouteStarted"; unknown names and values are errors wrapping ErrInvalid.
 type EventKind uint8
 
 // The route lifecycle events. Their numeric values are stored on disk and
@@ -69,7 +71,10 @@ type Event struct {
 }
 
 // Entry is an event as stored: with its sequence number and the time its
-// batch was appended.
+// batch was appended. Its JSON (MarshalJSON, AppendJSON, UnmarshalJSON) is
+// the replaced system's entry, e.g.
+//
+//	{"seq":7,"timestamp_ms":1764190000000,"event":{"RouteStarted":{"route_id":"r1"}}}
 type Entry struct {
 	Seq         uint64
 	TimestampMs int64
