@@ -31,9 +31,9 @@ func (k EventKind) MarshalText() ([]byte, error) {
 // serde). Any other text returns an error wrapping ErrInvalid and leaves k
 // unchanged.
 func (k *EventKind) UnmarshalText(text []byte) error {
-	v, err := ParseEventKind(string(text))
-	if err != nil {
-		return err
+	v, ok := kindNamed(string(text))
+	if !ok {
+		return fmt.Errorf("%w: unknown event kind %q", ErrInvalid, text)
 	}
 	*k = v
 	return nil

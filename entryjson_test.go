@@ -35,6 +35,19 @@ func TestEventKindTextIsItsVariantName(t *testing.T) {
 	}
 }
 
+// Decoders may parse kinds on a hot path (the peer engines of bench do).
+func TestEventKindUnmarshalTextAllocatesNothing(t *testing.T) {
+	text := []byte("RouteRemoved")
+	var k EventKind
+	if n := testing.AllocsPerRun(100, func() {
+		if err := k.UnmarshalText(text); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Fatalf("%v allocations per UnmarshalText", n)
+	}
+}
+
 func TestEventKindRejectsUnknownTextAndValuesWithErrInvalid(t *testing.T) {
 	for _, text := range []string{"", "routestarted", "ROUTESTARTED", "RouteStarted ", "Route", "EventKind(3)", "3", "RouteStarted\x00"} {
 		k := RouteResumed

@@ -48,13 +48,22 @@ func (k EventKind) String() string {
 func (k EventKind) valid() bool { return k >= RouteRegistered && k <= RouteRemoved }
 
 // ParseEventKind returns the kind named s (as String returns it).
+// Unknown names return an error wrapping ErrInvalid.
 func ParseEventKind(s string) (EventKind, error) {
-	for k := RouteRegistered; k <= RouteRemoved; k++ {
-		if kindNames[k] == s {
-			return k, nil
-		}
+	if k, ok := kindNamed(s); ok {
+		return k, nil
 	}
 	return 0, fmt.Errorf("%w: unknown event kind %q", ErrInvalid, s)
+}
+
+// kindNamed returns the kind named name, if there is one.
+func kindNamed(name string) (EventKind, bool) {
+	for k := RouteRegistered; k <= RouteRemoved; k++ {
+		if kindNames[k] == name {
+			return k, true
+		}
+	}
+	return 0, false
 }
 
 // MaxRouteIDLen bounds a route ID, in bytes.
