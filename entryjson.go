@@ -127,9 +127,11 @@ func appendJSONString(dst []byte, s string) []byte {
 }
 
 // UnmarshalJSON implements json.Unmarshaler for the shape MarshalJSON
-// writes, accepting what serde_json would accept for it: fields in any
-// order, whitespace, escapes, and fields the shape does not have (ignored,
-// as serde ignores them; so is "error" on a kind other than RouteFailed).
+// writes, accepting as serde_json does fields in any order, whitespace,
+// escapes, and fields the shape does not have (ignored, as serde ignores
+// them; so is "error" on a kind other than RouteFailed). Field and kind
+// names match exactly, as in serde, not ignoring case as encoding/json
+// does.
 //
 // It returns an error wrapping ErrInvalid, and leaves e unchanged, for
 // anything else: text that is not one JSON object; a missing, null,

@@ -197,6 +197,8 @@ func TestEntryUnmarshalJSONRejectsMalformedWithErrInvalid(t *testing.T) {
 		{"missing-seq", `{"timestamp_ms":2,"event":{"RouteStarted":{"route_id":"r"}}}`},
 		{"missing-timestamp", `{"seq":1,"event":{"RouteStarted":{"route_id":"r"}}}`},
 		{"missing-event", `{"seq":1,"timestamp_ms":2}`},
+		{"field-name-in-wrong-case", `{"Seq":1,"timestamp_ms":2,"event":{"RouteStarted":{"route_id":"r"}}}`},
+		{"route-id-name-in-wrong-case", `{"seq":1,"timestamp_ms":2,"event":{"RouteStarted":{"Route_ID":"r"}}}`},
 		{"missing-route-id", `{"seq":1,"timestamp_ms":2,"event":{"RouteStarted":{}}}`},
 		{"failed-missing-error", `{"seq":1,"timestamp_ms":2,"event":{"RouteFailed":{"route_id":"r"}}}`},
 		{"seq-string", `{"seq":"1","timestamp_ms":2,"event":{"RouteStarted":{"route_id":"r"}}}`},
