@@ -5,7 +5,9 @@ import (
 	"strconv"
 )
 
-// EventKind is the lifecycle step a route event records.
+// EventKind is the lifecycle step a route event records. As text
+// (MarshalText, UnmarshalText, so also in JSON) it is its name, e.g.
+// "RouteStarted"; unknown names and values are errors wrapping ErrInvalid.
 type EventKind uint8
 
 // The route lifecycle events. Their numeric values are stored on disk and
@@ -46,13 +48,22 @@ func (k EventKind) String() string {
 func (k EventKind) valid() bool { return k >= RouteRegistered && k <= RouteRemoved }
 
 // ParseEventKind returns the kind named s (as String returns it).
+// Unknown names return an error wrapping ErrInvalid.
 func ParseEventKind(s string) (EventKind, error) {
-	for k := RouteRegistered; k <= RouteRemoved; k++ {
-		if kindNames[k] == s {
-			return k, nil
-		}
+	if k, ok := kindNamed(s); ok {
+		return k, nil
 	}
 	return 0, fmt.Errorf("%w: unknown event kind %q", ErrInvalid, s)
+}
+
+// kindNamed returns the kind named name, if there is one.
+func kindNamed(name string) (EventKind, bool) {
+	for k := RouteRegistered; k <= RouteRemoved; k++ {
+		if kindNames[k] == name {
+			return k, true
+		}
+	}
+	return 0, false
 }
 
 // MaxRouteIDLen bounds a route ID, in bytes.
@@ -69,7 +80,10 @@ type Event struct {
 }
 
 // Entry is an event as stored: with its sequence number and the time its
-// batch was appended.
+// batch was appended. Its JSON (MarshalJSON, AppendJSON, UnmarshalJSON) is
+// the replaced system's entry, e.g.
+//
+//	{"seq":7,"timestamp_ms":1764190000000,"event":{"RouteStarted":{"route_id":"r1"}}}
 type Entry struct {
 	Seq         uint64
 	TimestampMs int64

@@ -36,6 +36,8 @@ var (
 
 // Durability says when AppendBatch counts a batch as done. It is the
 // engine's one durability type (segment.Durability), as Compression is.
+// Its text (String, MarshalText, UnmarshalText) is "Immediate" or
+// "Eventual"; unknown text is an error wrapping ErrInvalid.
 type Durability = wal.Durability
 
 const (
@@ -57,7 +59,9 @@ const DefaultFlushInterval = 200 * time.Millisecond
 // Compression says how new batches are stored on disk (see
 // wal.Compression). Each batch records how it was stored, so a journal may
 // hold batches written with every setting and the option may change from
-// one Open to the next: it affects only what is written after it.
+// one Open to the next: it affects only what is written after it. Its
+// text (String, MarshalText, UnmarshalText) is "default", "none", "s2" or
+// "zstd"; unknown text is an error wrapping ErrInvalid.
 type Compression = wal.Compression
 
 // The settings of Options.Compression.

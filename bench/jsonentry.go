@@ -2,163 +2,135 @@ package bench
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"strconv"
 
 	"github.com/seglog/journal"
 )
 
-// AppendEntryJSON appends the entry as the replaced system stored it, e.g.
+// AppendEntryJSON appends the entry as the replaced system stored it
+// (journal.Entry.AppendJSON), e.g.
 //
 //	{"seq":123,"timestamp_ms":1764190000000,"event":{"RouteStarted":{"route_id":"route-42"}}}
 //
 // with ,"error":"..." after route_id for RouteFailed. Peer engines that
-// store bytes store this. It does not allocate beyond growing dst.
-func AppendEntryJSON(dst []byte, seq uint64, tsMs int64, e journal.Event) []byte {
-	dst = append(dst, `{"seq":`...)
-	dst = strconv.AppendUint(dst, seq, 10)
-	dst = append(dst, `,"timestamp_ms":`...)
-	dst = strconv.AppendInt(dst, tsMs, 10)
-	dst = append(dst, `,"event":{"`...)
-	dst = append(dst, e.Kind.String()...)
-	dst = append(dst, `":{"route_id":`...)
-	dst = appendJSONString(dst, e.RouteID)
-	if e.Error != "" {
-		dst = append(dst, `,"error":`...)
-		dst = appendJSONString(dst, e.Error)
-	}
-	return append(dst, "}}}"...)
+// store bytes store this. It does not allocate beyond growing dst; an
+// event the journal would refuse is an error wrapping journal.ErrInvalid.
+func AppendEntryJSON(dst []byte, seq uint64, tsMs int64, e journal.Event) ([]byte, error) {
+	return journal.Entry{Seq: seq, TimestampMs: tsMs, Event: e}.AppendJSON(dst)
 }
 
-func appendJSONString(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
-			b, _ := json.Marshal(s)
-			return append(dst, b...)
-		}
-	}
-	dst = append(dst, '"')
-	dst = append(dst, s...)
-	return append(dst, '"')
-}
-
-var errBadJSON = errors.New("bench: malformed entry JSON")
-
-// ParseEntryJSON decodes what AppendEntryJSON wrote. It is a fast decoder
-// for exactly that shape (fields in that order, strings without escapes;
-// anything else falls back to encoding/json), standing in for the
-// cheapest decoding a peer engine's user could do. intern, if not nil,
-// deduplicates route IDs (as the journal's LoadAll does).
+// ParseEntryJSON decodes what AppendEntryJSON wrote, standing in for the
+// cheapest decoding a peer engine's user could do: a fast decoder for
+// exactly those bytes (fields in that order, numbers and strings without
+// escapes or non-ASCII bytes, route IDs and error texts within the
+// journal's limits), journal.Entry.UnmarshalJSON for anything else, so
+// both give the same entry or error. intern, if not nil, deduplicates
+// route IDs on the fast path (as the journal's LoadAll does).
 func ParseEntryJSON(b []byte, intern map[string]string) (journal.Entry, error) {
+	if ent, ok := parseCanonicalEntryJSON(b, intern); ok {
+		return ent, nil
+	}
+	var ent journal.Entry
+	err := ent.UnmarshalJSON(b)
+	return ent, err
+}
+
+// parseCanonicalEntryJSON decodes b if it is exactly the JSON
+// AppendEntryJSON writes for a valid entry with plain ASCII strings.
+func parseCanonicalEntryJSON(b []byte, intern map[string]string) (journal.Entry, bool) {
 	var ent journal.Entry
 	rest, ok := bytes.CutPrefix(b, []byte(`{"seq":`))
 	if !ok {
-		return slowParseEntryJSON(b)
+		return ent, false
 	}
-	i := bytes.IndexByte(rest, ',')
-	if i < 0 {
-		return ent, errBadJSON
-	}
-	seq, err := strconv.ParseUint(string(rest[:i]), 10, 64)
-	if err != nil {
-		return ent, errBadJSON
-	}
-	rest, ok = bytes.CutPrefix(rest[i:], []byte(`,"timestamp_ms":`))
+	num, rest, ok := cutJSONInt(rest, false)
 	if !ok {
-		return slowParseEntryJSON(b)
+		return ent, false
 	}
-	i = bytes.IndexByte(rest, ',')
-	if i < 0 {
-		return ent, errBadJSON
-	}
-	ts, err := strconv.ParseInt(string(rest[:i]), 10, 64)
+	seq, err := strconv.ParseUint(string(num), 10, 64)
 	if err != nil {
-		return ent, errBadJSON
+		return ent, false
 	}
-	rest, ok = bytes.CutPrefix(rest[i:], []byte(`,"event":{"`))
-	if !ok {
-		return slowParseEntryJSON(b)
+	ent.Seq = seq
+	if rest, ok = bytes.CutPrefix(rest, []byte(`,"timestamp_ms":`)); !ok {
+		return ent, false
 	}
-	i = bytes.IndexByte(rest, '"')
-	if i < 0 {
-		return ent, errBadJSON
+	if num, rest, ok = cutJSONInt(rest, true); !ok {
+		return ent, false
 	}
-	kind, err := parseKind(rest[:i])
+	ts, err := strconv.ParseInt(string(num), 10, 64)
 	if err != nil {
-		return ent, err
+		return ent, false
 	}
-	rest, ok = bytes.CutPrefix(rest[i:], []byte(`":{"route_id":"`))
-	if !ok {
-		return slowParseEntryJSON(b)
+	ent.TimestampMs = ts
+	if rest, ok = bytes.CutPrefix(rest, []byte(`,"event":{"`)); !ok {
+		return ent, false
 	}
-	i = bytes.IndexByte(rest, '"')
-	if i < 0 || bytes.IndexByte(rest[:i], '\\') >= 0 {
-		return slowParseEntryJSON(b)
+	i := bytes.IndexByte(rest, '"')
+	if i < 0 || ent.Event.Kind.UnmarshalText(rest[:i]) != nil {
+		return ent, false
 	}
-	id := rest[:i]
-	rest = rest[i+1:]
-	ev := journal.Event{Kind: kind}
+	if rest, ok = bytes.CutPrefix(rest[i:], []byte(`":{"route_id":"`)); !ok {
+		return ent, false
+	}
+	var id []byte
+	if id, rest, ok = cutPlainString(rest); !ok || len(id) == 0 || len(id) > journal.MaxRouteIDLen {
+		return ent, false
+	}
+	if ent.Event.Kind == journal.RouteFailed {
+		if rest, ok = bytes.CutPrefix(rest, []byte(`,"error":"`)); !ok {
+			return ent, false
+		}
+		var text []byte
+		if text, rest, ok = cutPlainString(rest); !ok || len(text) > journal.MaxErrorLen {
+			return ent, false
+		}
+		ent.Event.Error = string(text)
+	}
+	if string(rest) != "}}}" {
+		return ent, false
+	}
 	if intern != nil {
 		s, ok := intern[string(id)]
 		if !ok {
 			s = string(id)
 			intern[s] = s
 		}
-		ev.RouteID = s
+		ent.Event.RouteID = s
 	} else {
-		ev.RouteID = string(id)
+		ent.Event.RouteID = string(id)
 	}
-	if r, ok := bytes.CutPrefix(rest, []byte(`,"error":"`)); ok {
-		i = bytes.IndexByte(r, '"')
-		if i < 0 || bytes.IndexByte(r[:i], '\\') >= 0 {
-			return slowParseEntryJSON(b)
+	return ent, true
+}
+
+// cutJSONInt cuts a JSON integer (signed if negative is set) off the
+// front of b: digits without leading zeros.
+func cutJSONInt(b []byte, negative bool) (num, rest []byte, ok bool) {
+	i := 0
+	if negative && len(b) > 0 && b[0] == '-' {
+		i++
+	}
+	start := i
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	if i == start || (b[start] == '0' && i > start+1) {
+		return nil, nil, false
+	}
+	return b[:i], b[i:], true
+}
+
+// cutPlainString cuts the rest of a JSON string off the front of b (its
+// opening quote already cut), if it holds only printable ASCII other than
+// '"' and '\\': then its bytes are its value.
+func cutPlainString(b []byte) (s, rest []byte, ok bool) {
+	for i, c := range b {
+		switch {
+		case c == '"':
+			return b[:i], b[i+1:], true
+		case c < 0x20 || c >= 0x80 || c == '\\':
+			return nil, nil, false
 		}
-		ev.Error = string(r[:i])
-		rest = r[i+1:]
 	}
-	if string(rest) != "}}}" {
-		return slowParseEntryJSON(b)
-	}
-	return journal.Entry{Seq: seq, TimestampMs: ts, Event: ev}, nil
-}
-
-// kinds by name, for parseKind (a switch on string(b) does not allocate).
-func parseKind(b []byte) (journal.EventKind, error) {
-	for k := journal.RouteRegistered; k <= journal.RouteRemoved; k++ {
-		if k.String() == string(b) {
-			return k, nil
-		}
-	}
-	return 0, fmt.Errorf("%w: unknown kind %q", errBadJSON, b)
-}
-
-type jsonEntry struct {
-	Seq         uint64                     `json:"seq"`
-	TimestampMs int64                      `json:"timestamp_ms"`
-	Event       map[string]jsonEventFields `json:"event"`
-}
-
-type jsonEventFields struct {
-	RouteID string `json:"route_id"`
-	Error   string `json:"error"`
-}
-
-func slowParseEntryJSON(b []byte) (journal.Entry, error) {
-	var je jsonEntry
-	if err := json.Unmarshal(b, &je); err != nil {
-		return journal.Entry{}, fmt.Errorf("%w: %v", errBadJSON, err)
-	}
-	if len(je.Event) != 1 {
-		return journal.Entry{}, fmt.Errorf("%w: %d event kinds", errBadJSON, len(je.Event))
-	}
-	for name, f := range je.Event {
-		k, err := journal.ParseEventKind(name)
-		if err != nil {
-			return journal.Entry{}, err
-		}
-		return journal.Entry{Seq: je.Seq, TimestampMs: je.TimestampMs, Event: journal.Event{Kind: k, RouteID: f.RouteID, Error: f.Error}}, nil
-	}
-	panic("unreachable")
+	return nil, nil, false
 }

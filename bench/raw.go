@@ -181,17 +181,22 @@ func (r *rawFile) extend(to int64) error {
 	return r.f.Sync()
 }
 
-// encode appends the records of batch (seq first..) to dst.
-func encodeRaw(dst []byte, first uint64, ts int64, batch []journal.Event) []byte {
+// encodeRaw appends the records of batch (seq first..) to dst; if an
+// event is invalid, it returns dst as it was and the error.
+func encodeRaw(dst []byte, first uint64, ts int64, batch []journal.Event) ([]byte, error) {
+	n := len(dst)
 	for i, e := range batch {
 		at := len(dst)
 		dst = append(dst, make([]byte, rawHeader)...)
-		dst = AppendEntryJSON(dst, first+uint64(i), ts, e)
+		var err error
+		if dst, err = AppendEntryJSON(dst, first+uint64(i), ts, e); err != nil {
+			return dst[:n], err
+		}
 		p := dst[at+rawHeader:]
 		binary.LittleEndian.PutUint32(dst[at:], uint32(len(p)))
 		binary.LittleEndian.PutUint32(dst[at+4:], crc32.Checksum(p, castagnoli))
 	}
-	return dst
+	return dst, nil
 }
 
 // write writes b at the end (growing the zero fill first if needed).
@@ -251,7 +256,10 @@ type rawSerial struct {
 func (r *rawSerial) Append(batch []journal.Event) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.buf = encodeRaw(r.buf[:0], r.seq, time.Now().UnixMilli(), batch)
+	var err error
+	if r.buf, err = encodeRaw(r.buf[:0], r.seq, time.Now().UnixMilli(), batch); err != nil {
+		return err
+	}
 	if err := r.write(r.buf); err != nil {
 		return err
 	}
@@ -292,7 +300,10 @@ func (g *rawGroup) Append(batch []journal.Event) error {
 	if g.closing {
 		return errors.New("raw-group: closed")
 	}
-	g.pending = encodeRaw(g.pending, g.seq, time.Now().UnixMilli(), batch)
+	var err error
+	if g.pending, err = encodeRaw(g.pending, g.seq, time.Now().UnixMilli(), batch); err != nil {
+		return err
+	}
 	g.seq += uint64(len(batch))
 	my := g.gen
 	g.cond.Broadcast() // wake the flusher

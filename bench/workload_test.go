@@ -1,8 +1,10 @@
 package bench
 
 import (
-	"encoding/json"
+	"bytes"
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,38 +55,65 @@ func TestWorkloadSizes(t *testing.T) {
 	}
 }
 
-func TestEntryJSON(t *testing.T) {
-	b := AppendEntryJSON(nil, 123, 1764190000000, journal.Event{Kind: journal.RouteStarted, RouteID: "route-42"})
+func TestEntryJSONIsTheLibrarysAndTheFastPathTakesEveryWorkloadEntry(t *testing.T) {
+	b, err := AppendEntryJSON(nil, 123, 1764190000000, journal.Event{Kind: journal.RouteStarted, RouteID: "route-42"})
 	const want = `{"seq":123,"timestamp_ms":1764190000000,"event":{"RouteStarted":{"route_id":"route-42"}}}`
-	if string(b) != want {
-		t.Fatalf("got  %s\nwant %s", b, want)
+	if err != nil || string(b) != want {
+		t.Fatalf("got  %s, %v\nwant %s", b, err, want)
 	}
 	intern := map[string]string{}
 	for i := uint64(0); i < 2000; i++ {
-		e := EventAt(i)
-		b := AppendEntryJSON(nil, i, 1764190000000+int64(i), e)
-		if !json.Valid(b) {
-			t.Fatalf("invalid JSON %s", b)
-		}
-		got, err := ParseEntryJSON(b, intern)
+		want := journal.Entry{Seq: i, TimestampMs: 1764190000000 + int64(i), Event: EventAt(i)}
+		b, err := AppendEntryJSON(nil, want.Seq, want.TimestampMs, want.Event)
 		if err != nil {
 			t.Fatal(err)
 		}
-		slow, err := slowParseEntryJSON(b)
-		if err != nil {
-			t.Fatal(err)
+		lib, err := want.MarshalJSON()
+		if err != nil || !bytes.Equal(b, lib) {
+			t.Fatalf("AppendEntryJSON %s, library %s, %v", b, lib, err)
 		}
-		want := journal.Entry{Seq: i, TimestampMs: 1764190000000 + int64(i), Event: e}
-		if got != want || slow != want {
-			t.Fatalf("parse %s = %+v / %+v, want %+v", b, got, slow, want)
+		got, ok := parseCanonicalEntryJSON(b, intern)
+		if !ok || got != want {
+			t.Fatalf("fast path on %s = %+v, %v, want %+v", b, got, ok, want)
 		}
 	}
-	// Escapes go through the slow path.
-	e := journal.Event{Kind: journal.RouteFailed, RouteID: `a"b`, Error: "x\ny"}
-	b = AppendEntryJSON(nil, 1, 2, e)
-	got, err := ParseEntryJSON(b, nil)
-	if err != nil || got.Event != e {
-		t.Fatalf("escaped: %s -> %+v, %v", b, got, err)
+	if _, err := AppendEntryJSON(nil, 1, 2, journal.Event{Kind: journal.RouteStarted}); !errors.Is(err, journal.ErrInvalid) {
+		t.Fatalf("empty route ID: %v, want ErrInvalid", err)
+	}
+}
+
+// The fast path takes only what journal.Entry.UnmarshalJSON decodes the
+// same way; whatever it leaves, the library decodes.
+func TestParseEntryJSONAgreesWithTheLibrary(t *testing.T) {
+	for _, in := range []string{
+		`{"seq":1,"timestamp_ms":-2,"event":{"RouteFailed":{"route_id":"r","error":"boom"}}}`,
+		`{"seq":1,"timestamp_ms":2,"event":{"RouteFailed":{"route_id":"r","error":""}}}`,
+		`{"seq":0,"timestamp_ms":-0,"event":{"RouteStarted":{"route_id":"r"}}}`,
+		`{"seq":1,"timestamp_ms":2,"event":{"RouteFailed":{"route_id":"a\"b","error":"x\ny"}}}`,
+		`{"seq":1,"timestamp_ms":2,"event":{"RouteStarted":{"route_id":"é"}}}`,
+		"{\"seq\":1,\"timestamp_ms\":2,\"event\":{\"RouteStarted\":{\"route_id\":\"a\xffb\"}}}",
+		"{\"seq\":1,\"timestamp_ms\":2,\"event\":{\"RouteStarted\":{\"route_id\":\"a\tb\"}}}",
+		`{"timestamp_ms":2,"seq":1,"event":{"RouteStarted":{"route_id":"r"}}}`,
+		`{"seq":1,"timestamp_ms":2,"event":{"RouteStarted":{"route_id":"r","error":"x"}}}`,
+		`{"seq":1,"timestamp_ms":2,"event":{"RouteFailed":{"route_id":"r"}}}`,
+		`{"seq":1,"timestamp_ms":2,"event":{"RouteStarted":{"route_id":""}}}`,
+		`{"seq":01,"timestamp_ms":2,"event":{"RouteStarted":{"route_id":"r"}}}`,
+		`{"seq":+1,"timestamp_ms":2,"event":{"RouteStarted":{"route_id":"r"}}}`,
+		`{"seq":-1,"timestamp_ms":2,"event":{"RouteStarted":{"route_id":"r"}}}`,
+		`{"seq":1,"timestamp_ms":+2,"event":{"RouteStarted":{"route_id":"r"}}}`,
+		`{"seq":18446744073709551616,"timestamp_ms":2,"event":{"RouteStarted":{"route_id":"r"}}}`,
+		`{"seq":1,"timestamp_ms":2,"event":{"RouteExploded":{"route_id":"r"}}}`,
+		`{"seq":1,"timestamp_ms":2,"event":{"RouteStarted":{"route_id":"r"}}}}`,
+		`{"seq":1,"timestamp_ms":2,"event":{"RouteStarted":{"route_id":"r`,
+		`{"seq":1,"timestamp_ms":2,"event":{"RouteStarted":{"route_id":"` + strings.Repeat("x", journal.MaxRouteIDLen+1) + `"}}}`,
+		`{"seq":1,"timestamp_ms":2,"event":{"RouteFailed":{"route_id":"r","error":"` + strings.Repeat("e", journal.MaxErrorLen+1) + `"}}}`,
+	} {
+		got, err := ParseEntryJSON([]byte(in), nil)
+		var want journal.Entry
+		wantErr := want.UnmarshalJSON([]byte(in))
+		if got != want || (err == nil) != (wantErr == nil) || (err != nil && !errors.Is(err, journal.ErrInvalid)) {
+			t.Errorf("%.120s: ParseEntryJSON %+v, %v; library %+v, %v", in, got, err, want, wantErr)
+		}
 	}
 }
 

@@ -139,6 +139,20 @@ func TestWriteSeedCorpus(t *testing.T) {
 	write("FuzzEventDecode", "empty-key", []byte{}, []byte{byte(journal.RouteStarted)}, false)
 	write("FuzzEventDecode", "empty-value", []byte("r"), []byte{}, false)
 	write("FuzzEventDecode", "text-on-started", []byte("r"), []byte{byte(journal.RouteStarted), 'x'}, false)
+
+	// FuzzEntryJSON: the replaced system's entries, and near misses.
+	write("FuzzEntryJSON", "started", []byte(`{"seq":123,"timestamp_ms":1764190000000,"event":{"RouteStarted":{"route_id":"route-42"}}}`))
+	write("FuzzEntryJSON", "failed", []byte(`{"seq":1,"timestamp_ms":-2,"event":{"RouteFailed":{"route_id":"r1","error":"boom"}}}`))
+	write("FuzzEntryJSON", "failed-empty-error", []byte(`{"seq":0,"timestamp_ms":0,"event":{"RouteFailed":{"route_id":"r1","error":""}}}`))
+	write("FuzzEntryJSON", "escapes-unicode", []byte(`{"seq":5,"timestamp_ms":6,"event":{"RouteFailed":{"route_id":"a\"b\\路由\u00e9\ud83d\ude00","error":"\b\f\n\r\t\u0000 "}}}`))
+	write("FuzzEntryJSON", "reordered-unknown-fields", []byte(` {"event":{"RouteRemoved":{"x":[1,{}],"route_id":"r"}},"timestamp_ms":4,"extra":null,"seq":3} `))
+	write("FuzzEntryJSON", "two-kinds", []byte(`{"seq":1,"timestamp_ms":2,"event":{"RouteStarted":{"route_id":"r"},"RouteStopped":{"route_id":"r"}}}`))
+	write("FuzzEntryJSON", "unknown-kind", []byte(`{"seq":1,"timestamp_ms":2,"event":{"RouteExploded":{"route_id":"r"}}}`))
+	write("FuzzEntryJSON", "missing-error", []byte(`{"seq":1,"timestamp_ms":2,"event":{"RouteFailed":{"route_id":"r"}}}`))
+	write("FuzzEntryJSON", "empty-route-id", []byte(`{"seq":1,"timestamp_ms":2,"event":{"RouteStarted":{"route_id":""}}}`))
+	write("FuzzEntryJSON", "wrong-types", []byte(`{"seq":"1","timestamp_ms":2.5,"event":{"RouteStarted":{"route_id":null}}}`))
+	write("FuzzEntryJSON", "null", []byte(`null`))
+	write("FuzzEntryJSON", "truncated", []byte(`{"seq":1,"timestamp_ms":2,"event":{"RouteSta`))
 }
 
 // everyFlagSegment is a segment image with a frame for each combination of

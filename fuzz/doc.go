@@ -2,8 +2,9 @@
 // journal directories (FuzzRecovery), the segment reader and scanner on
 // arbitrary bytes (FuzzSegmentReader), frame payloads under every codec and
 // frame flag, prefix-compressed keys included (FuzzCompressedFrame), keyset
-// snapshot and delta files (FuzzCommandDelta) and event decoding through
-// the public API (FuzzEventDecode).
+// snapshot and delta files (FuzzCommandDelta), event decoding through
+// the public API (FuzzEventDecode) and an entry's JSON, decoded from any
+// bytes and marshalled back (FuzzEntryJSON).
 //
 // Run one with
 //

@@ -3,6 +3,7 @@ package fuzz
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -745,6 +746,54 @@ func FuzzManifest(f *testing.F) {
 		}
 		if !reflect.DeepEqual(again.State, want) {
 			t.Fatalf("after an edit: %+v, want %+v", again.State, want)
+		}
+	})
+}
+
+// FuzzEntryJSON: any bytes given to Entry.UnmarshalJSON decode or return an
+// error wrapping ErrInvalid, never a panic; json.Unmarshal agrees on valid
+// JSON; a decoded entry marshals, and those bytes decode to the same entry
+// and marshal to themselves.
+func FuzzEntryJSON(f *testing.F) {
+	f.Add([]byte(`{"seq":1,"timestamp_ms":2,"event":{"RouteFailed":{"route_id":"r1","error":"boom"}}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 1<<18 {
+			return
+		}
+		var e journal.Entry
+		err := e.UnmarshalJSON(data)
+		if json.Valid(data) {
+			var viaJSON journal.Entry
+			jerr := json.Unmarshal(data, &viaJSON)
+			if viaJSON != e || (jerr == nil) != (err == nil) {
+				t.Fatalf("json.Unmarshal %+v, %v; UnmarshalJSON %+v, %v", viaJSON, jerr, e, err)
+			}
+		}
+		if err != nil {
+			if !errors.Is(err, journal.ErrInvalid) {
+				t.Fatalf("error %v, want nil or ErrInvalid", err)
+			}
+			if e != (journal.Entry{}) {
+				t.Fatalf("error %v, yet the entry changed to %+v", err, e)
+			}
+			return
+		}
+		if string(bytes.TrimSpace(data)) == "null" {
+			if e != (journal.Entry{}) {
+				t.Fatalf("null changed the entry to %+v", e)
+			}
+			return
+		}
+		b, err := e.MarshalJSON()
+		if err != nil {
+			t.Fatalf("decoded %+v, which does not marshal: %v", e, err)
+		}
+		var again journal.Entry
+		if err := again.UnmarshalJSON(b); err != nil || again != e {
+			t.Fatalf("%s decodes to %+v, %v; want %+v", b, again, err, e)
+		}
+		if b2, err := again.MarshalJSON(); err != nil || !bytes.Equal(b2, b) {
+			t.Fatalf("marshals to %s, then to %s, %v", b, b2, err)
 		}
 	})
 }

@@ -3,6 +3,7 @@ package wal
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/seglog/journal/segment"
 	"github.com/seglog/journal/vfs"
@@ -68,7 +69,8 @@ const DefaultCompression = CompressionS2
 // were prefix-compressed: 128 bytes now hold about 20 route events).
 const MinCompressBytes = 128
 
-func (c Compression) String() string {
+// name is the text of c, or "" for an unknown value.
+func (c Compression) name() string {
 	switch c {
 	case CompressionDefault:
 		return "default"
@@ -79,7 +81,39 @@ func (c Compression) String() string {
 	case CompressionZstd:
 		return "zstd"
 	}
+	return ""
+}
+
+// String returns "default", "none", "s2" or "zstd", or "Compression(N)"
+// for an unknown value.
+func (c Compression) String() string {
+	if n := c.name(); n != "" {
+		return n
+	}
 	return fmt.Sprintf("Compression(%d)", uint8(c))
+}
+
+// MarshalText implements encoding.TextMarshaler, so JSON and config
+// files show "default", "none", "s2" or "zstd" rather than a number. An
+// unknown value returns an error wrapping ErrInvalid.
+func (c Compression) MarshalText() ([]byte, error) {
+	if n := c.name(); n != "" {
+		return []byte(n), nil
+	}
+	return nil, fmt.Errorf("%w: unknown compression %d", ErrInvalid, uint8(c))
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler: it accepts what
+// MarshalText returns, ignoring letter case ("S2" too). Any other text
+// returns an error wrapping ErrInvalid and leaves c unchanged.
+func (c *Compression) UnmarshalText(text []byte) error {
+	for v := CompressionDefault; v <= CompressionZstd; v++ {
+		if strings.EqualFold(string(text), v.name()) {
+			*c = v
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: unknown compression %q (want default, none, s2 or zstd)", ErrInvalid, text)
 }
 
 // codec is the frame codec of c (after defaults).

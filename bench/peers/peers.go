@@ -64,7 +64,10 @@ func (e *boltEngine) Append(batch []journal.Event) error {
 			at := len(buf)
 			buf = binary.BigEndian.AppendUint64(buf, e.seq)
 			key := buf[at : at+8]
-			buf = bench.AppendEntryJSON(buf, e.seq, ts, ev)
+			var err error
+			if buf, err = bench.AppendEntryJSON(buf, e.seq, ts, ev); err != nil {
+				return err
+			}
 			if err := b.Put(key, buf[at+8:]); err != nil {
 				return err
 			}
@@ -126,18 +129,27 @@ func (e *tidwallEngine) Append(batch []journal.Event) error {
 	defer e.mu.Unlock()
 	ts := time.Now().UnixMilli()
 	if len(batch) == 1 {
-		e.buf = bench.AppendEntryJSON(e.buf[:0], e.next-1, ts, batch[0])
+		var err error
+		if e.buf, err = bench.AppendEntryJSON(e.buf[:0], e.next-1, ts, batch[0]); err != nil {
+			return err
+		}
 		if err := e.log.Write(e.next, e.buf); err != nil {
 			return err
 		}
 		e.next++
 		return nil
 	}
+	e.b.Clear() // of what an invalid event left in it
+	next := e.next
 	for _, ev := range batch {
-		e.buf = bench.AppendEntryJSON(e.buf[:0], e.next-1, ts, ev)
-		e.b.Write(e.next, e.buf) // copies
-		e.next++
+		var err error
+		if e.buf, err = bench.AppendEntryJSON(e.buf[:0], next-1, ts, ev); err != nil {
+			return err
+		}
+		e.b.Write(next, e.buf) // copies
+		next++
 	}
+	e.next = next
 	return e.log.WriteBatch(&e.b)
 }
 
@@ -219,7 +231,10 @@ func (e *pebbleEngine) Append(batch []journal.Event) error {
 	var val []byte
 	for i, ev := range batch {
 		binary.BigEndian.PutUint64(key[:], seq+uint64(i))
-		val = bench.AppendEntryJSON(val[:0], seq+uint64(i), ts, ev)
+		var err error
+		if val, err = bench.AppendEntryJSON(val[:0], seq+uint64(i), ts, ev); err != nil {
+			return err
+		}
 		if err := b.Set(key[:], val, nil); err != nil { // Set copies
 			return err
 		}

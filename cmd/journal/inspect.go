@@ -84,32 +84,14 @@ func writeEntriesTable(w io.Writer, entries []journal.Entry) error {
 	return trimLines(w, buf.Bytes())
 }
 
-// The JSON shape of an entry, field order as in the replaced system.
-type jsonEntry struct {
-	Seq         uint64         `json:"seq"`
-	TimestampMs int64          `json:"timestamp_ms"`
-	Event       map[string]any `json:"event"`
-}
-
-type jsonRoute struct {
-	RouteID string `json:"route_id"`
-}
-
-type jsonFailed struct {
-	RouteID string `json:"route_id"`
-	Error   string `json:"error"`
-}
-
-// writeEntriesJSON writes one JSON object per entry and line.
+// writeEntriesJSON writes one JSON object per entry and line, in the
+// replaced system's shape (journal.Entry.MarshalJSON), without the HTML
+// escaping json.Marshal would add.
 func writeEntriesJSON(w io.Writer, entries []journal.Entry) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	for _, en := range entries {
-		var body any = jsonRoute{RouteID: en.Event.RouteID}
-		if en.Event.Kind == journal.RouteFailed {
-			body = jsonFailed{RouteID: en.Event.RouteID, Error: en.Event.Error}
-		}
-		if err := enc.Encode(jsonEntry{Seq: en.Seq, TimestampMs: en.TimestampMs, Event: map[string]any{en.Event.Kind.String(): body}}); err != nil {
+		if err := enc.Encode(en); err != nil {
 			return err
 		}
 	}

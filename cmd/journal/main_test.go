@@ -235,6 +235,32 @@ func TestInspectJSONShape(t *testing.T) {
 	}
 }
 
+// Each --json line decodes with journal.Entry.UnmarshalJSON to the entry
+// journal.Inspect returns, whatever the route IDs and error texts hold.
+func TestInspectJSONLinesDecodeToTheInspectedEntries(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "j")
+	var batches [][]journal.Event
+	for _, id := range []string{"r1", "<a>&b", "x\u2028y", "ctl\x01\b\n\t\"\\/", "路由😀"} {
+		batches = append(batches, []journal.Event{ev(journal.RouteRegistered, id), {Kind: journal.RouteFailed, RouteID: id, Error: "err " + id}, {Kind: journal.RouteFailed, RouteID: id}})
+	}
+	writeJournal(t, dir, journal.Options{}, batches)
+	want, err := journal.Inspect(dir, journal.InspectFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := runBin(t, "", "inspect", "--json", dir)
+	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("%d lines for %d entries:\n%s", len(lines), len(want), r.stdout)
+	}
+	for i, l := range lines {
+		var got journal.Entry
+		if err := got.UnmarshalJSON([]byte(l)); err != nil || got != want[i] {
+			t.Fatalf("line %d %s decodes to %+v, %v; want %+v", i, l, got, err, want[i])
+		}
+	}
+}
+
 // damagedJournal writes a journal of several segments, closes it, flips
 // one bit in the payload of the sixth record of its first segment and
 // returns the segment's path, the record's offset and the events before it.
