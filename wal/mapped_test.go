@@ -31,11 +31,36 @@ func mappedValue(seq uint64) []byte {
 	return v
 }
 
+// requireMaps skips t where the operating system's file system maps no
+// files (Windows, 32-bit builds): reads there go through pread, and what
+// t proves about mappings does not apply.
+func requireMaps(t *testing.T) {
+	t.Helper()
+	f, err := vfs.Default().Create(t.TempDir() + "/probe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Truncate(4 << 10); err != nil {
+		t.Fatal(err)
+	}
+	rm, ok := f.(vfs.ReadMapper)
+	if !ok {
+		t.Skip("files are not mapped on this platform")
+	}
+	m, err := rm.MapRead(4 << 10)
+	if err != nil {
+		t.Skipf("files are not mapped on this platform: %v", err)
+	}
+	rm.Unmap(m)
+}
+
 // TestGetReadsThroughMappings: on the operating system's file system Get
 // reads sealed segments and the active one through memory mappings; every
 // record of every segment, compressed or not, reads back exactly, before
 // and after a reopen.
 func TestGetReadsThroughMappings(t *testing.T) {
+	requireMaps(t)
 	for _, c := range []Compression{CompressionNone, CompressionS2} {
 		t.Run(c.String(), func(t *testing.T) {
 			dir := t.TempDir()
@@ -208,6 +233,7 @@ func TestGetDuringCutsRotationsAndCloseOnDisk(t *testing.T) {
 // file cut under the mapping, the fault a device read error also raises:
 // the read returns an error instead of crashing the process.
 func TestGetMappedFaultIsAnError(t *testing.T) {
+	requireMaps(t)
 	name := t.TempDir() + "/f"
 	fsys := vfs.Default()
 	f, err := fsys.Create(name)
@@ -218,7 +244,7 @@ func TestGetMappedFaultIsAnError(t *testing.T) {
 	if _, err := f.WriteAt(make([]byte, 64<<10), 0); err != nil {
 		t.Fatal(err)
 	}
-	rm := f.(vfs.ReadMapper)
+	rm := f.(vfs.ReadMapper) // requireMaps saw it is one
 	m, err := rm.MapRead(64 << 10)
 	if err != nil {
 		t.Skipf("no read mapping here: %v", err)
@@ -254,6 +280,7 @@ func mapsOf(t *testing.T, dir string) []string {
 // unmapped once both are done with it and it is deleted, not kept (with
 // its disk space) until the process exits.
 func TestMappingOfRetiredSegmentIsReleased(t *testing.T) {
+	requireMaps(t)
 	dir := t.TempDir()
 	l, err := Open(dir, Options{Durability: Immediate, SegmentSize: MinSegmentSize, Compression: CompressionNone, Logger: crashQuiet})
 	if err != nil {
@@ -298,6 +325,7 @@ func TestMappingOfRetiredSegmentIsReleased(t *testing.T) {
 // mapping under the Get: each returns only after the Get is let go, and
 // the Get returns its entry.
 func TestCutAndCloseWaitForMappedGets(t *testing.T) {
+	requireMaps(t)
 	for _, op := range []string{"Close", "TruncateBack"} {
 		t.Run(op, func(t *testing.T) {
 			inGet, release := make(chan struct{}), make(chan struct{})

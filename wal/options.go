@@ -3,6 +3,7 @@ package wal
 import (
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 
 	"github.com/seglog/journal/segment"
@@ -27,7 +28,9 @@ const (
 const (
 	DefaultSegmentSize = 64 << 20
 	MinSegmentSize     = 4 << 10
-	MaxSegmentSize     = 1 << 30
+	// MaxSegmentSize is 1 GiB, or 256 MiB in a 32-bit address space
+	// (where repair holds a damaged segment in memory whole).
+	MaxSegmentSize = 1 << (28 + 2*(strconv.IntSize/64))
 	// MaxBatchBytes bounds the size of one batch: its encoded entries,
 	// and its keys and values with two bytes per record for their
 	// lengths, whatever key prefix compression saves.
