@@ -8,4 +8,10 @@
 // truncate, size, rename, remove, mkdir, list, stat, directory sync, lock),
 // plus optional memory mappings (ReadMapper, Mapper) where a filesystem has
 // them.
+//
+// [Default]'s calls differ by platform, each in its build-tagged file:
+// sync_linux.go (fdatasync), sync_darwin.go (F_FULLFSYNC), sync_bsd.go
+// (fsync), os_unix.go (flock, directory sync), mmap_unix.go (maps on 64-bit
+// unix only) and os_windows.go (FlushFileBuffers, LockFileEx, no directory
+// sync, no maps). CRASH-SAFETY.md says what each promises.
 package vfs
