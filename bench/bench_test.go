@@ -1,6 +1,6 @@
 package bench
 
-// Benchmarks for every workload of /work/shared/workloads.md.
+// Benchmarks for every workload of WORKLOADS.md.
 //
 //	go test -run '^$' -bench . -benchtime 1x ./bench/      # every workload once (~1-2 min)
 //	go test -run '^$' -bench 'W1|W4a' -count 5 ./bench/     # repetitions, for medians
@@ -35,7 +35,7 @@ import (
 
 // Environment of the child process that measures peak RSS (M1, X1).
 const (
-	envChild    = "JOURNAL_BENCH_CHILD"     // workload name: W4b or X1
+	envChild    = "JOURNAL_BENCH_CHILD"     // workload name, a key of ScaleWorkloads
 	envChildDir = "JOURNAL_BENCH_CHILD_DIR" // fresh directory
 	envChildDiv = "JOURNAL_BENCH_CHILD_DIV" // scale the workload down (tests)
 	childPrefix = "BENCH-CHILD-RESULT "
@@ -57,9 +57,10 @@ func TestMain(m *testing.M) {
 // childMain runs RunScale for the named workload on the journal in this
 // (otherwise idle) process and prints the result as JSON.
 func childMain(name string) int {
-	w := W4b
-	if name == "X1" {
-		w = X1
+	w, ok := ScaleWorkloads[name]
+	if !ok {
+		fmt.Fprintln(os.Stderr, "child: no scale workload", name)
+		return 1
 	}
 	if div, _ := strconv.Atoi(os.Getenv(envChildDiv)); div > 1 {
 		w = w.Scaled(div)
@@ -456,3 +457,119 @@ func BenchmarkX1(b *testing.B) {
 	b.ReportMetric(float64(res.OpenHeapBytes)/float64(res.Events), "open-heap-bytes/event")
 	b.ReportMetric(float64(res.AllocatedBytes)/float64(res.Events), "disk-bytes/event")
 }
+
+// shortDiv is how much the single-event workloads (S1, N1, F1) are scaled
+// down under -short, so CI's smoke run stays quick.
+func shortDiv() int {
+	if testing.Short() {
+		return 100
+	}
+	return 1
+}
+
+// S1: 1,000,000 single-event batches, Eventual, Close, then Open and
+// LoadAll, in a child process (peak RSS covers write, Open and LoadAll).
+// Targets (issue 17): <= 16 disk bytes/event, Open <= 10 ms, LoadAll >=
+// 12M events/s, peak RSS <= 64 MiB.
+func BenchmarkS1(b *testing.B) {
+	var res ScaleResult
+	for i := 0; i < b.N; i++ {
+		res = runChild(b, S1.Name, freshDir(b), shortDiv())
+	}
+	reportScale(b, res)
+}
+
+// X1s: 10,000,000 single-event batches, Eventual, then Open (and LoadAll),
+// in a child process. Target: Open <= 30 ms. Runs only when requested by
+// name (-bench X1s) and JOURNAL_BENCH_LARGE=1.
+func BenchmarkX1s(b *testing.B) {
+	if os.Getenv("JOURNAL_BENCH_LARGE") != "1" || !strings.Contains(flag.Lookup("test.bench").Value.String(), "X1s") {
+		b.Skip("X1s runs only with -bench X1s and JOURNAL_BENCH_LARGE=1")
+	}
+	var res ScaleResult
+	for i := 0; i < b.N; i++ {
+		res = runChild(b, X1s.Name, freshDir(b), 1)
+	}
+	reportScale(b, res)
+}
+
+// reportScale reports the figures of a child's RunScale.
+func reportScale(b *testing.B, res ScaleResult) {
+	b.ReportMetric(res.WriteEventsPerSec, "write-events/s")
+	b.ReportMetric(res.OpenSeconds*1e3, "open-ms")
+	b.ReportMetric(res.LoadEventsPerSec, "load-events/s")
+	b.ReportMetric(float64(res.PeakRSS)/(1<<20), "peak-RSS-MiB")
+	b.ReportMetric(float64(res.AllocatedBytes)/float64(res.Events), "disk-bytes/event")
+	b.ReportMetric(0, "ns/op")
+}
+
+// writeClosed writes w with open into a fresh directory and closes it.
+func writeClosed(b *testing.B, open Opener, w Workload) string {
+	b.Helper()
+	dir := freshDir(b)
+	if _, err := RunFresh(open, dir, w); err != nil {
+		b.Fatal(err)
+	}
+	return dir
+}
+
+// N1: the newest 10 entries (Inspect with Limit 10) of S1's journal.
+// Target: <= 5 ms whatever the journal's size.
+func BenchmarkN1(b *testing.B) {
+	dir := writeClosed(b, JournalOpener(journal.Options{}), S1.Scaled(shortDiv()))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		es, err := journal.Inspect(dir, journal.InspectFilter{Limit: 10})
+		if err != nil || len(es) != 10 {
+			b.Fatalf("Inspect: %d entries, %v", len(es), err)
+		}
+	}
+}
+
+// F1: S1 written with SegmentSize 4096 (thousands of segments), then Open
+// and a full Entries scan; reports the most file descriptors the journal
+// held (counted in /proc/self/fd). Target: bounded (<= 64 by default).
+func BenchmarkF1(b *testing.B) {
+	w := S1.Scaled(shortDiv())
+	dir := writeClosed(b, JournalOpener(journal.Options{SegmentSize: 4096}), w)
+	base, err := openFDs()
+	if err != nil {
+		b.Skip(err)
+	}
+	held := 0
+	for i := 0; i < b.N; i++ {
+		j, err := journal.Open(dir, journal.Options{SegmentSize: 4096})
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for _, err := range j.Entries(0) {
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n++; n%10_000 == 0 || n == w.Events() {
+				fds, _ := openFDs()
+				held = max(held, fds-base)
+			}
+		}
+		if n != w.Events() {
+			b.Fatalf("scanned %d entries, want %d", n, w.Events())
+		}
+		if err := j.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	segs, _ := os.ReadDir(dir)
+	b.ReportMetric(float64(held), "fds-held")
+	b.ReportMetric(float64(len(segs)), "files")
+}
+
+// openFDs counts this process's open file descriptors.
+func openFDs() (int, error) {
+	fds, err := os.ReadDir("/proc/self/fd")
+	return len(fds), err
+}
+
+// W3-256: W3 with 256 concurrent writers. Target: >= 1.0 x raw-group,
+// p99 <= raw-group's.
+func BenchmarkW3x256(b *testing.B) { benchEngines(b, W3x256, RawGroup) }

@@ -59,7 +59,7 @@ func FillBatch(dst []journal.Event, first uint64, gen func(uint64) journal.Event
 	}
 }
 
-// Workload is an append workload of workloads.md.
+// Workload is an append workload of WORKLOADS.md.
 type Workload struct {
 	Name       string
 	Writers    int // concurrent goroutines
@@ -73,7 +73,7 @@ type Workload struct {
 // Events is the number of events the workload appends.
 func (w Workload) Events() int { return w.Batch * w.Commits }
 
-// The append workloads, as defined in workloads.md.
+// The append workloads, as defined in WORKLOADS.md.
 var (
 	W1  = Workload{Name: "W1", Writers: 1, Batch: 1, Commits: 2000, Durability: journal.Immediate}
 	W2  = Workload{Name: "W2", Writers: 1, Batch: 100, Commits: 200, Durability: journal.Immediate}
@@ -87,7 +87,18 @@ var (
 	C2 = Workload{Name: "C2", Writers: 1, Batch: 1, Commits: 1_000_000, Durability: journal.Eventual, Churn: true}
 	// X1: 10,000,000 events in batches of 100, Eventual.
 	X1 = Workload{Name: "X1", Writers: 1, Batch: 100, Commits: 100_000, Durability: journal.Eventual}
+	// S1: 1,000,000 single-event batches, Eventual: the route journal's
+	// real shape.
+	S1 = Workload{Name: "S1", Writers: 1, Batch: 1, Commits: 1_000_000, Durability: journal.Eventual}
+	// X1s: 10,000,000 single-event batches, Eventual.
+	X1s = Workload{Name: "X1s", Writers: 1, Batch: 1, Commits: 10_000_000, Durability: journal.Eventual}
+	// W3x256: W3 with 256 concurrent writers (W3-256).
+	W3x256 = Workload{Name: "W3-256", Writers: 256, Batch: 1, Commits: 4000, Durability: journal.Immediate}
 )
+
+// ScaleWorkloads are the workloads RunScale measures in a child process
+// (write, Close, Open, LoadAll, peak RSS), by name.
+var ScaleWorkloads = map[string]Workload{W4b.Name: W4b, X1.Name: X1, S1.Name: S1, X1s.Name: X1s}
 
 // Scaled returns w with its commit count divided by div (at least 1
 // commit per writer): for tests and smoke runs on tiny sizes.

@@ -1,4 +1,4 @@
-// Command sidebyside runs the workloads of workloads.md on the journal and
+// Command sidebyside runs the workloads of bench/WORKLOADS.md on the journal and
 // on the reference engines side by side, and prints one markdown table of
 // medians (min-max) with the ratio journal ÷ engine in every cell.
 //
@@ -14,5 +14,5 @@
 // interleaved: each round runs every workload on every engine (engine
 // order rotated each round), so drift of the shared, noisy machine hits
 // all engines alike. W4b, O1, R1, D1 and M1 are measured by one child
-// doing W4b, Close, Open, LoadAll, as in workloads.md.
+// doing W4b, Close, Open, LoadAll, as in bench/WORKLOADS.md.
 package main
