@@ -257,13 +257,14 @@ type appendScratch struct {
 func (j *Journal) LoadAll() ([]Event, error) {
 	out := make([]Event, 0, j.log.LiveHint())
 	// Route IDs and error texts repeat: share one string per distinct value
-	// instead of allocating one per event.
-	intern := make(map[string]string)
+	// instead of allocating one per event, and keep the strings in a few
+	// large blocks. Every string lives as long as the result.
+	dec := newEventDecoder(loadArenaChunk, true)
 	for e, err := range j.log.Entries(0) {
 		if err != nil {
 			return nil, fmt.Errorf("journal: load: %w", err)
 		}
-		ev, err := decodeEvent(e.Key, e.Value, e.Tombstone, intern)
+		ev, err := dec.decode(e.Key, e.Value, e.Tombstone)
 		if err != nil {
 			return nil, fmt.Errorf("journal: load: sequence %d: %w", e.Seq, err)
 		}
@@ -272,6 +273,12 @@ func (j *Journal) LoadAll() ([]Event, error) {
 	return out, nil
 }
 
+// The block sizes of the strings LoadAll and Entries make.
+const (
+	loadArenaChunk    = 64 << 10
+	entriesArenaChunk = 4 << 10
+)
+
 // Entries streams the live entries with Seq >= from in sequence order,
 // without loading them all. It sees the journal as of the call: batches
 // appended during the iteration are not included, and batches are seen
@@ -279,12 +286,15 @@ func (j *Journal) LoadAll() ([]Event, error) {
 // once and ends the iteration.
 func (j *Journal) Entries(from uint64) iter.Seq2[Entry, error] {
 	return func(yield func(Entry, error) bool) {
+		// Shared strings as in LoadAll, in small blocks: a caller keeping
+		// a few entries of many keeps little memory alive.
+		dec := newEventDecoder(entriesArenaChunk, false)
 		for e, err := range j.log.Entries(from) {
 			if err != nil {
 				yield(Entry{}, fmt.Errorf("journal: %w", err))
 				return
 			}
-			ev, err := decodeEvent(e.Key, e.Value, e.Tombstone, nil)
+			ev, err := dec.decode(e.Key, e.Value, e.Tombstone)
 			if err != nil {
 				yield(Entry{}, fmt.Errorf("journal: sequence %d: %w", e.Seq, err))
 				return
