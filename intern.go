@@ -42,17 +42,18 @@ const (
 	maxErrorSlots = 1 << 12
 )
 
-// decode rebuilds the event of a stored record (see decodeEvent).
-func (d *eventDecoder) decode(key, value []byte, tombstone bool) (Event, error) {
+// decode rebuilds the event of a stored record into *ev (see
+// decodeEvent), which is left unchanged on error.
+func (d *eventDecoder) decode(ev *Event, key, value []byte, tombstone bool) error {
 	k, err := checkRecord(key, value, tombstone)
 	if err != nil {
-		return Event{}, err
+		return err
 	}
-	ev := Event{Kind: k, RouteID: d.routes.get(key)}
+	ev.Kind, ev.RouteID, ev.Error = k, d.routes.get(key), ""
 	if len(value) > 1 {
 		ev.Error = d.errs.get(value[1:])
 	}
-	return ev, nil
+	return nil
 }
 
 // strtab is a bounded set of strings, an open-addressing hash table: get

@@ -264,11 +264,11 @@ func (j *Journal) LoadAll() ([]Event, error) {
 		if err != nil {
 			return nil, fmt.Errorf("journal: load: %w", err)
 		}
-		ev, err := dec.decode(e.Key, e.Value, e.Tombstone)
-		if err != nil {
+		// Decoded in place: the slice is sized from the log's live count.
+		out = append(out, Event{})
+		if err := dec.decode(&out[len(out)-1], e.Key, e.Value, e.Tombstone); err != nil {
 			return nil, fmt.Errorf("journal: load: sequence %d: %w", e.Seq, err)
 		}
-		out = append(out, ev)
 	}
 	return out, nil
 }
@@ -294,12 +294,12 @@ func (j *Journal) Entries(from uint64) iter.Seq2[Entry, error] {
 				yield(Entry{}, fmt.Errorf("journal: %w", err))
 				return
 			}
-			ev, err := dec.decode(e.Key, e.Value, e.Tombstone)
-			if err != nil {
+			en := Entry{Seq: e.Seq, TimestampMs: e.Time}
+			if err := dec.decode(&en.Event, e.Key, e.Value, e.Tombstone); err != nil {
 				yield(Entry{}, fmt.Errorf("journal: sequence %d: %w", e.Seq, err))
 				return
 			}
-			if !yield(Entry{Seq: e.Seq, TimestampMs: e.Time, Event: ev}, nil) {
+			if !yield(en, nil) {
 				return
 			}
 		}

@@ -34,6 +34,7 @@ func benchLoadAll(b *testing.B, n, batch int) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	got := 0
+	cpu0 := processCPU()
 	for b.Loop() {
 		evs, err := j.LoadAll()
 		if err != nil {
@@ -45,6 +46,9 @@ func benchLoadAll(b *testing.B, n, batch int) {
 		b.Fatalf("loaded %d events, not a multiple of %d", got, n)
 	}
 	b.ReportMetric(float64(got)/b.Elapsed().Seconds(), "events/s")
+	if cpu1 := processCPU(); cpu0 >= 0 && cpu1 >= 0 {
+		b.ReportMetric(float64(cpu1-cpu0)/float64(got), "cpu-ns/event")
+	}
 }
 
 // BenchmarkLoadAllSingleEvents is workload S1's LoadAll: 1,000,000
