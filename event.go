@@ -117,27 +117,38 @@ func appendValue(dst []byte, e Event) []byte {
 	return append(dst, e.Error...)
 }
 
-// decodeEvent rebuilds an event from a stored record. intern, if not nil,
-// deduplicates route ID strings across calls.
-func decodeEvent(key, value []byte, tombstone bool, intern map[string]string) (Event, error) {
+// checkRecord checks a stored record and returns its event's kind; a
+// record no event encodes to gives an error wrapping ErrCorrupt.
+func checkRecord(key, value []byte, tombstone bool) (EventKind, error) {
 	if len(value) == 0 {
-		return Event{}, fmt.Errorf("%w: event without kind", ErrCorrupt)
+		return 0, fmt.Errorf("%w: event without kind", ErrCorrupt)
 	}
 	k := EventKind(value[0])
 	if !k.valid() {
-		return Event{}, fmt.Errorf("%w: unknown event kind %d", ErrCorrupt, value[0])
+		return 0, fmt.Errorf("%w: unknown event kind %d", ErrCorrupt, value[0])
 	}
 	if len(key) == 0 || len(key) > MaxRouteIDLen {
-		return Event{}, fmt.Errorf("%w: %s with route ID of %d bytes", ErrCorrupt, k, len(key))
+		return 0, fmt.Errorf("%w: %s with route ID of %d bytes", ErrCorrupt, k, len(key))
 	}
 	if tombstone != (k == RouteRemoved) {
-		return Event{}, fmt.Errorf("%w: %s with tombstone flag %v", ErrCorrupt, k, tombstone)
+		return 0, fmt.Errorf("%w: %s with tombstone flag %v", ErrCorrupt, k, tombstone)
 	}
 	if len(value) > 1 && k != RouteFailed {
-		return Event{}, fmt.Errorf("%w: %s with error text", ErrCorrupt, k)
+		return 0, fmt.Errorf("%w: %s with error text", ErrCorrupt, k)
 	}
 	if len(value)-1 > MaxErrorLen {
-		return Event{}, fmt.Errorf("%w: error text of %d bytes (limit %d)", ErrCorrupt, len(value)-1, MaxErrorLen)
+		return 0, fmt.Errorf("%w: error text of %d bytes (limit %d)", ErrCorrupt, len(value)-1, MaxErrorLen)
+	}
+	return k, nil
+}
+
+// decodeEvent rebuilds an event from a stored record. intern, if not nil,
+// deduplicates route ID strings across calls. (LoadAll and Entries use an
+// eventDecoder, which also bounds and blocks its strings.)
+func decodeEvent(key, value []byte, tombstone bool, intern map[string]string) (Event, error) {
+	k, err := checkRecord(key, value, tombstone)
+	if err != nil {
+		return Event{}, err
 	}
 	ev := Event{Kind: k, RouteID: internString(intern, key)}
 	if len(value) > 1 {

@@ -257,20 +257,27 @@ type appendScratch struct {
 func (j *Journal) LoadAll() ([]Event, error) {
 	out := make([]Event, 0, j.log.LiveHint())
 	// Route IDs and error texts repeat: share one string per distinct value
-	// instead of allocating one per event.
-	intern := make(map[string]string)
+	// instead of allocating one per event, and keep the strings in a few
+	// large blocks. Every string lives as long as the result.
+	dec := newEventDecoder(loadArenaChunk, true)
 	for e, err := range j.log.Entries(0) {
 		if err != nil {
 			return nil, fmt.Errorf("journal: load: %w", err)
 		}
-		ev, err := decodeEvent(e.Key, e.Value, e.Tombstone, intern)
-		if err != nil {
+		// Decoded in place: the slice is sized from the log's live count.
+		out = append(out, Event{})
+		if err := dec.decode(&out[len(out)-1], e.Key, e.Value, e.Tombstone); err != nil {
 			return nil, fmt.Errorf("journal: load: sequence %d: %w", e.Seq, err)
 		}
-		out = append(out, ev)
 	}
 	return out, nil
 }
+
+// The block sizes of the strings LoadAll and Entries make.
+const (
+	loadArenaChunk    = 64 << 10
+	entriesArenaChunk = 4 << 10
+)
 
 // Entries streams the live entries with Seq >= from in sequence order,
 // without loading them all. It sees the journal as of the call: batches
@@ -279,17 +286,20 @@ func (j *Journal) LoadAll() ([]Event, error) {
 // once and ends the iteration.
 func (j *Journal) Entries(from uint64) iter.Seq2[Entry, error] {
 	return func(yield func(Entry, error) bool) {
+		// Shared strings as in LoadAll, in small blocks: a caller keeping
+		// a few entries of many keeps little memory alive.
+		dec := newEventDecoder(entriesArenaChunk, false)
 		for e, err := range j.log.Entries(from) {
 			if err != nil {
 				yield(Entry{}, fmt.Errorf("journal: %w", err))
 				return
 			}
-			ev, err := decodeEvent(e.Key, e.Value, e.Tombstone, nil)
-			if err != nil {
+			en := Entry{Seq: e.Seq, TimestampMs: e.Time}
+			if err := dec.decode(&en.Event, e.Key, e.Value, e.Tombstone); err != nil {
 				yield(Entry{}, fmt.Errorf("journal: sequence %d: %w", e.Seq, err))
 				return
 			}
-			if !yield(Entry{Seq: e.Seq, TimestampMs: e.Time, Event: ev}, nil) {
+			if !yield(en, nil) {
 				return
 			}
 		}

@@ -1,0 +1,169 @@
+package journal
+
+import (
+	"encoding/binary"
+	"hash/maphash"
+	"math/bits"
+	"math/rand/v2"
+	"unsafe"
+)
+
+// A journal has few distinct route IDs (a runtime has hundreds of routes)
+// and few distinct error texts, repeated over millions of events. An
+// eventDecoder turns stored records into events sharing one string per
+// distinct value, and places the strings it makes in large blocks rather
+// than one allocation each. Its tables are bounded, so a journal of
+// millions of distinct IDs costs no more than plain strings.
+type eventDecoder struct {
+	routes strtab
+	errs   strtab
+	arena  arena
+}
+
+// newEventDecoder returns a decoder whose string blocks are chunk bytes;
+// missesInArena also puts the values the tables do not keep (past their
+// bound) into the blocks: right when every result stays alive together
+// (LoadAll), not when a caller may keep one result of many (Entries),
+// where a block would stay alive for one short string.
+func newEventDecoder(chunk int, missesInArena bool) *eventDecoder {
+	d := &eventDecoder{arena: arena{chunk: chunk}}
+	seed, key := maphash.MakeSeed(), rand.Uint64()
+	d.routes = strtab{seed: seed, key: key, maxSlots: maxRouteSlots, arena: &d.arena, missesInArena: missesInArena}
+	d.errs = strtab{seed: seed, key: key, maxSlots: maxErrorSlots, arena: &d.arena, missesInArena: missesInArena}
+	return d
+}
+
+// Bounds of the decoder's tables, in slots (at most half of them hold a
+// string): 16,384 distinct route IDs and 2,048 distinct error texts are
+// shared, the rest are allocated as they come. The table of route IDs then
+// takes 1 MiB at most.
+const (
+	maxRouteSlots = 1 << 15
+	maxErrorSlots = 1 << 12
+)
+
+// decode rebuilds the event of a stored record into *ev (see
+// decodeEvent), which is left unchanged on error.
+func (d *eventDecoder) decode(ev *Event, key, value []byte, tombstone bool) error {
+	k, err := checkRecord(key, value, tombstone)
+	if err != nil {
+		return err
+	}
+	ev.Kind, ev.RouteID, ev.Error = k, d.routes.get(key), ""
+	if len(value) > 1 {
+		ev.Error = d.errs.get(value[1:])
+	}
+	return nil
+}
+
+// strtab is a bounded set of strings, an open-addressing hash table: get
+// returns the string equal to its bytes, made once.
+type strtab struct {
+	seed          maphash.Seed // hashes long values
+	key           uint64       // hashes short ones
+	slots         []string     // a power of two long; "" is an empty slot
+	n             int          // strings held
+	maxSlots      int
+	arena         *arena
+	missesInArena bool
+}
+
+// maxProbe bounds the slots get looks at: past them (a cluster of
+// colliding keys, which a seeded hash at most half full makes most
+// unlikely) a value is made without the table.
+const maxProbe = 32
+
+// get returns b as a string, the same one for equal bytes while the table
+// holds it. b must not be empty. The string never aliases b.
+func (t *strtab) get(b []byte) string {
+	if t.slots == nil {
+		t.slots = make([]string, 64)
+	}
+	mask := uint64(len(t.slots) - 1)
+	i := t.hash(b) & mask
+	for range maxProbe {
+		s := t.slots[i]
+		if s == "" {
+			if t.n >= t.maxSlots/2 {
+				break // full: keep what it has, share nothing new
+			}
+			s = t.arena.string(b)
+			t.slots[i] = s
+			t.n++
+			if t.n*2 > len(t.slots) && len(t.slots) < t.maxSlots {
+				t.grow()
+			}
+			return s
+		}
+		if s == string(b) {
+			return s
+		}
+		i = (i + 1) & mask
+	}
+	if t.missesInArena {
+		return t.arena.string(b)
+	}
+	return string(b)
+}
+
+// grow doubles the table.
+func (t *strtab) grow() {
+	old := t.slots
+	t.slots = make([]string, 2*len(old))
+	mask := uint64(len(t.slots) - 1)
+	for _, s := range old {
+		if s == "" {
+			continue
+		}
+		b := unsafe.Slice(unsafe.StringData(s), len(s))
+		i := t.hash(b) & mask
+		for t.slots[i] != "" {
+			i = (i + 1) & mask
+		}
+		t.slots[i] = s
+	}
+}
+
+// hash hashes b with the table's seed. Values of up to 16 bytes (most
+// route IDs) are hashed from two overlapping loads, longer ones with
+// maphash.
+func (t *strtab) hash(b []byte) uint64 {
+	n := len(b)
+	var a, c uint64
+	switch {
+	case n > 16:
+		return maphash.Bytes(t.seed, b)
+	case n >= 8:
+		a, c = binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[n-8:])
+	case n >= 4:
+		a, c = uint64(binary.LittleEndian.Uint32(b)), uint64(binary.LittleEndian.Uint32(b[n-4:]))
+	case n > 0:
+		a = uint64(b[0])<<16 | uint64(b[n/2])<<8 | uint64(b[n-1])
+	}
+	hi, lo := bits.Mul64(a^t.key, c^0xe7037ed1a0b428db^uint64(n))
+	return hi ^ lo
+}
+
+// arena hands out strings placed in blocks of chunk bytes, which are never
+// written again once a string is in them: a block lives as long as any of
+// its strings. With chunk 0 every string is allocated on its own.
+type arena struct {
+	chunk int
+	buf   []byte
+}
+
+// string returns a string holding a copy of b.
+func (a *arena) string(b []byte) string {
+	n := len(b)
+	if n == 0 || n > a.chunk/4 {
+		// A long value gets memory of its own, so that no block is left
+		// more than a quarter empty.
+		return string(b)
+	}
+	if cap(a.buf)-len(a.buf) < n {
+		a.buf = make([]byte, 0, a.chunk)
+	}
+	start := len(a.buf)
+	a.buf = append(a.buf, b...)
+	return unsafe.String(&a.buf[start], n)
+}
