@@ -17,23 +17,37 @@ type FrameInfo struct {
 }
 
 // An index file is written beside a sealed segment so that opening the log
-// does not re-read the segment: it lists every frame of the segment.
+// does not re-read the segment: it lists every frame of the segment, and
+// its header sums them up so that figures about the log (wal.Stat) need
+// not read the list.
 //
-//	0  magic   [8]byte "SEGIDX\x00\x01"
+//	0  magic   [8]byte "SEGIDX\x00\x02"
 //	8  id      uint64  segment number
 //	16 size    uint64  size of the sealed segment file
 //	24 frames  uint32  number of frames
-//	28 crc     uint32  CRC-32C of bytes [0,28)
-//	32 frames × {offset uint32, count uint32, first uint64, last uint64}
+//	28 flags   uint32  0 (reserved)
+//	32 entries uint64  entries in the frames (sum of their counts)
+//	40 first   uint64  first sequence number of the first frame
+//	48 last    uint64  last sequence number of the last frame
+//	56 crc     uint32  CRC-32C of bytes [0,56)
+//	60 frames × {offset uint32, count uint32, first uint64, last uint64}
 //	end crc    uint32  CRC-32C of the frame list
+//
+// Version 1 ("SEGIDX\x00\x01", written before version 2) has a 32-byte
+// header: magic, id, size, frames, then the CRC-32C of bytes [0,28); it is
+// read too (its summary is computed from the list).
 //
 // It is valid only for a segment whose size equals the recorded size: a
 // segment appended to after sealing no longer matches, and is scanned.
+// Being derived from the segment, it is a cache: a missing or damaged one
+// is rebuilt by a scan.
 const (
-	indexMagic = "SEGIDX\x00\x01"
+	indexMagic   = "SEGIDX\x00\x02"
+	indexMagicV1 = "SEGIDX\x00\x01"
 	// IndexHeaderSize is the size of an index file's header.
-	IndexHeaderSize = 32
-	indexEntrySize  = 24
+	IndexHeaderSize   = 60
+	indexHeaderSizeV1 = 32
+	indexEntrySize    = 24
 )
 
 // IndexHeader is what an index file's header records.
@@ -41,32 +55,86 @@ type IndexHeader struct {
 	ID      uint64 // segment number
 	SegSize int64  // size of the sealed segment file the index is valid for
 	Frames  uint32 // number of frames listed
+	// Summary says the header holds the fields below (version 2); a
+	// version 1 header does not.
+	Summary bool
+	IndexSummary
+}
+
+// IndexSummary sums up a segment's frames.
+type IndexSummary struct {
+	Entries uint64 // entries in the frames
+	First   uint64 // first sequence number of the first frame (if Entries > 0)
+	Last    uint64 // last sequence number of the last frame (if Entries > 0)
+}
+
+// Dense reports whether the frames hold every sequence number from First
+// to Last (entries' sequence numbers increase, so the count says it).
+func (s IndexSummary) Dense() bool { return s.Entries > 0 && s.Entries-1 == s.Last-s.First }
+
+// Summarize sums up frames (in segment order).
+func Summarize(frames []FrameInfo) IndexSummary {
+	var s IndexSummary
+	for i, fr := range frames {
+		s.Entries += uint64(fr.Count)
+		if i == 0 {
+			s.First = fr.First
+		}
+		s.Last = fr.Last
+	}
+	return s
 }
 
 // ParseIndexHeader decodes the header at the start of an index file's
-// bytes b; ok is false if b is short or the magic or checksum is wrong.
+// bytes b, of either version; ok is false if b is short, or the magic,
+// the checksum or the summary is wrong.
 func ParseIndexHeader(b []byte) (_ IndexHeader, ok bool) {
-	if len(b) < IndexHeaderSize || string(b[:8]) != indexMagic || Checksum(b[:28]) != binary.LittleEndian.Uint32(b[28:]) {
+	if len(b) < indexHeaderSizeV1 {
 		return IndexHeader{}, false
 	}
-	return IndexHeader{
+	ih := IndexHeader{
 		ID:      binary.LittleEndian.Uint64(b[8:]),
 		SegSize: int64(binary.LittleEndian.Uint64(b[16:])),
 		Frames:  binary.LittleEndian.Uint32(b[24:]),
-	}, true
+	}
+	switch string(b[:8]) {
+	case indexMagicV1:
+		return ih, Checksum(b[:28]) == binary.LittleEndian.Uint32(b[28:])
+	case indexMagic:
+	default:
+		return IndexHeader{}, false
+	}
+	if len(b) < IndexHeaderSize || Checksum(b[:56]) != binary.LittleEndian.Uint32(b[56:]) {
+		return IndexHeader{}, false
+	}
+	ih.Summary = true
+	ih.IndexSummary = IndexSummary{
+		Entries: binary.LittleEndian.Uint64(b[32:]),
+		First:   binary.LittleEndian.Uint64(b[40:]),
+		Last:    binary.LittleEndian.Uint64(b[48:]),
+	}
+	// Each frame holds at least one entry, and the entries' sequence
+	// numbers increase.
+	s := ih.IndexSummary
+	if binary.LittleEndian.Uint32(b[28:]) != 0 || (ih.Frames == 0) != (s.Entries == 0) || s.Entries < uint64(ih.Frames) ||
+		(s.Entries > 0 && (s.Last < s.First || s.Entries-1 > s.Last-s.First)) {
+		return IndexHeader{}, false
+	}
+	return ih, true
 }
 
-// WriteIndexFile writes the index of a sealed segment durably: to a
-// temporary file, synced, then renamed over name. The caller syncs the
-// directory.
-func WriteIndexFile(fs vfs.FS, name string, id uint64, segSize int64, frames []FrameInfo) error {
-	buf := make([]byte, IndexHeaderSize+len(frames)*indexEntrySize+4)
-	copy(buf, indexMagic)
-	binary.LittleEndian.PutUint64(buf[8:], id)
-	binary.LittleEndian.PutUint64(buf[16:], uint64(segSize))
-	binary.LittleEndian.PutUint32(buf[24:], uint32(len(frames)))
-	binary.LittleEndian.PutUint32(buf[28:], Checksum(buf[:28]))
-	p := buf[IndexHeaderSize:]
+// headerSize is the size of the header of an index file of ih's version.
+func (ih IndexHeader) headerSize() int64 {
+	if ih.Summary {
+		return IndexHeaderSize
+	}
+	return indexHeaderSizeV1
+}
+
+// putFrameList encodes frames into p, which has room for them and the
+// list's checksum after them.
+func putFrameList(p []byte, frames []FrameInfo) {
+	body := p[:len(frames)*indexEntrySize]
 	for _, fr := range frames {
 		binary.LittleEndian.PutUint32(p[0:], fr.Offset)
 		binary.LittleEndian.PutUint32(p[4:], fr.Count)
@@ -74,8 +142,24 @@ func WriteIndexFile(fs vfs.FS, name string, id uint64, segSize int64, frames []F
 		binary.LittleEndian.PutUint64(p[16:], fr.Last)
 		p = p[indexEntrySize:]
 	}
-	body := buf[IndexHeaderSize : len(buf)-4]
-	binary.LittleEndian.PutUint32(buf[len(buf)-4:], Checksum(body))
+	binary.LittleEndian.PutUint32(p, Checksum(body))
+}
+
+// WriteIndexFile writes the index of a sealed segment durably: to a
+// temporary file, synced, then renamed over name. The caller syncs the
+// directory.
+func WriteIndexFile(fs vfs.FS, name string, id uint64, segSize int64, frames []FrameInfo) error {
+	buf := make([]byte, IndexHeaderSize+len(frames)*indexEntrySize+4)
+	sum := Summarize(frames)
+	copy(buf, indexMagic)
+	binary.LittleEndian.PutUint64(buf[8:], id)
+	binary.LittleEndian.PutUint64(buf[16:], uint64(segSize))
+	binary.LittleEndian.PutUint32(buf[24:], uint32(len(frames)))
+	binary.LittleEndian.PutUint64(buf[32:], sum.Entries)
+	binary.LittleEndian.PutUint64(buf[40:], sum.First)
+	binary.LittleEndian.PutUint64(buf[48:], sum.Last)
+	binary.LittleEndian.PutUint32(buf[56:], Checksum(buf[:56]))
+	putFrameList(buf[IndexHeaderSize:], frames)
 
 	tmp := name + ".tmp"
 	f, err := fs.Create(tmp)
@@ -135,7 +219,7 @@ func ReadIndexFileInto(fs vfs.FS, name string, id uint64, segSize int64, frames 
 	}
 	defer f.Close()
 	size, err := f.Size()
-	if err != nil || size < IndexHeaderSize+4 || size > IndexHeaderSize+4+int64(MaxSegmentSize/FrameHeaderSize)*indexEntrySize {
+	if err != nil || size < indexHeaderSizeV1+4 || size > IndexHeaderSize+4+int64(MaxSegmentSize/FrameHeaderSize)*indexEntrySize {
 		return frames, buf, IndexDamaged
 	}
 	if int64(cap(buf)) < size {
@@ -152,11 +236,11 @@ func ReadIndexFileInto(fs vfs.FS, name string, id uint64, segSize int64, frames 
 	case ih.SegSize != segSize:
 		return frames, buf, IndexStale
 	}
-	n := int64(ih.Frames)
-	if size != IndexHeaderSize+n*indexEntrySize+4 {
+	n, hs := int64(ih.Frames), ih.headerSize()
+	if size != hs+n*indexEntrySize+4 {
 		return frames, buf, IndexDamaged
 	}
-	body := buf[IndexHeaderSize : size-4]
+	body := buf[hs : size-4]
 	if Checksum(body) != binary.LittleEndian.Uint32(buf[size-4:]) {
 		return frames, buf, IndexDamaged
 	}
@@ -180,5 +264,53 @@ func ReadIndexFileInto(fs vfs.FS, name string, id uint64, segSize int64, frames 
 		prevLast = fr.Last
 		frames[i] = fr
 	}
+	if ih.Summary && Summarize(frames) != ih.IndexSummary {
+		return frames, buf, IndexDamaged
+	}
 	return frames, buf, IndexOK
+}
+
+// ReadIndexSummary reads the summary of segment id's frames from its index
+// file, checked against the segment's current size as ReadIndexFile does.
+// Of a version 2 file it reads only the header (whose checksum covers the
+// summary); of a version 1 file it reads and checks the whole list. With a
+// status other than IndexOK the summary is zero: the caller reads the
+// segment instead.
+func ReadIndexSummary(fs vfs.FS, name string, id uint64, segSize int64) (IndexSummary, IndexStatus) {
+	f, err := fs.Open(name)
+	if err != nil {
+		return IndexSummary{}, IndexMissing
+	}
+	size, err := f.Size()
+	if err != nil || size < IndexHeaderSize+4 {
+		f.Close()
+		return readSummaryV1(fs, name, id, segSize)
+	}
+	var b [IndexHeaderSize]byte
+	_, err = f.ReadAt(b[:], 0)
+	f.Close()
+	ih, ok := ParseIndexHeader(b[:])
+	switch {
+	case err != nil:
+		return IndexSummary{}, IndexDamaged
+	case ok && !ih.Summary:
+		return readSummaryV1(fs, name, id, segSize)
+	case !ok || ih.ID != id || size != IndexHeaderSize+int64(ih.Frames)*indexEntrySize+4:
+		return IndexSummary{}, IndexDamaged
+	case ih.SegSize != segSize:
+		return IndexSummary{}, IndexStale
+	case ih.Frames > 0 && (segSize < FileHeaderSize+int64(ih.Frames)*FrameHeaderSize):
+		return IndexSummary{}, IndexDamaged
+	}
+	return ih.IndexSummary, IndexOK
+}
+
+// readSummaryV1 is ReadIndexSummary of an index file without a summary
+// (or too short to hold one).
+func readSummaryV1(fs vfs.FS, name string, id uint64, segSize int64) (IndexSummary, IndexStatus) {
+	frames, _, st := ReadIndexFileInto(fs, name, id, segSize, nil, nil)
+	if st != IndexOK {
+		return IndexSummary{}, st
+	}
+	return Summarize(frames), IndexOK
 }

@@ -240,6 +240,21 @@ func mkdirDurable(fsys vfs.FS, dir string) error {
 	return nil
 }
 
+// segmentsGone tells cs of the segments it counts that are not among ids
+// (those on disk): deleted by a compaction whose checkpoint was not
+// written.
+func segmentsGone(cs *compactor.State, ids []uint64) {
+	present := make(map[uint64]bool, len(ids))
+	for _, id := range ids {
+		present[id] = true
+	}
+	for _, id := range cs.SegmentIDs() {
+		if !present[id] {
+			cs.SegmentGone(id)
+		}
+	}
+}
+
 // buildState loads the checkpoint in dir and replays the records after it
 // from the segments in ld, giving the compaction state of the whole log.
 // The checkpoint is a cache: without one, or with a damaged one (logged
@@ -293,15 +308,11 @@ func buildState(fsys vfs.FS, dir string, ld *loaded, log *slog.Logger) (_ *compa
 	if err != nil {
 		return nil, 0, err
 	}
-	present := make(map[uint64]bool, len(ld.segs))
-	for _, sg := range ld.segs {
-		present[sg.id] = true
+	ids := make([]uint64, len(ld.segs))
+	for i, sg := range ld.segs {
+		ids[i] = sg.id
 	}
-	for _, id := range cs.SegmentIDs() {
-		if !present[id] {
-			cs.SegmentGone(id) // deleted by a compaction whose checkpoint was not written
-		}
-	}
+	segmentsGone(cs, ids)
 	cs.SetThrough(ld.nextSeq)
 	return cs, onDisk, nil
 }
