@@ -295,6 +295,7 @@ func (nw *newest) descend(yield func(Entry, error) bool) {
 			var p []byte
 			if err == nil {
 				if fi.First >= segBelow {
+					end = int64(fi.Offset)
 					continue // read before a scan replaced the index
 				}
 				h, p, nw.buf, err = segment.ReadFrameInto(bs.s.f, bs.s.size, int64(fi.Offset), end, nw.buf, bs.s.name)
