@@ -75,7 +75,6 @@ type backSeg struct {
 	prepared bool
 	tail     *segment.IndexTail
 	frames   []segment.FrameInfo // after a scan
-	scanned  bool
 }
 
 // openNewest opens every segment file and builds the compaction state,
@@ -168,19 +167,17 @@ func (nw *newest) buildDead() error {
 		if err := nw.prepare(bs); err != nil {
 			return err
 		}
-		// The frames holding records at or after through. An index file
-		// that lists them is trusted no further than for reading: the
-		// scan replay reads them with verifies each.
+		// The frames holding records at or after through, newest first.
 		var frames []segment.FrameInfo
-		n, done := bs.len(), false
-		for j := n - 1; j >= 0; j-- {
+		done := false
+		for j := bs.len() - 1; j >= 0; j-- {
 			fi, err := bs.frame(j)
 			if err != nil {
 				// A bad index file: scan the segment instead.
 				if err := nw.scan(bs); err != nil {
 					return err
 				}
-				frames, j, n = frames[:0], bs.len(), bs.len()
+				frames, j = frames[:0], bs.len()
 				continue
 			}
 			if fi.Last < through {
@@ -194,7 +191,7 @@ func (nw *newest) buildDead() error {
 				if err := nw.scan(bs); err != nil {
 					return err
 				}
-				frames, j, n = frames[:0], bs.len(), bs.len()
+				frames, j = frames[:0], bs.len()
 				continue
 			}
 			frames = append(frames, fi)
@@ -256,7 +253,6 @@ func (nw *newest) scan(bs *backSeg) error {
 	if err != nil {
 		return err
 	}
-	bs.scanned = true
 	// (Frames gives each frame the numbers up to the next's first: only
 	// First and Offset are read from it, and Last is an upper bound.)
 	bs.frames = w.ld.idx.Frames(bs.s.id)
