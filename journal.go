@@ -356,7 +356,7 @@ func (j *Journal) Compact() error {
 	return nil
 }
 
-// InspectFilter selects what Inspect returns.
+// InspectFilter selects what Inspect and InspectNewest return.
 type InspectFilter struct {
 	RouteID string // "" = every route
 	Limit   int    // <= 0 = no limit
@@ -365,7 +365,9 @@ type InspectFilter struct {
 // Inspect reads the journal in dir without opening it for writing: it takes
 // no lock and works while another process has the journal open and is
 // appending, returning only complete, valid batches. Entries come newest
-// first, filtered by route first, then cut at Limit.
+// first, filtered by route first, then cut at Limit. It collects what
+// InspectNewest yields: with a Limit, it reads only as far back as it
+// needs.
 //
 // A missing dir gives an error matching fs.ErrNotExist; a directory holding
 // no journal gives ErrNotJournal; damaged data gives ErrCorrupt.
@@ -374,32 +376,60 @@ func Inspect(dir string, filter InspectFilter) ([]Entry, error) {
 }
 
 func inspect(dir string, filter InspectFilter, fsys vfs.FS) ([]Entry, error) {
-	v, err := wal.OpenCompactedView(dir, fsys)
-	if errors.Is(err, wal.ErrNotFound) {
-		return nil, fmt.Errorf("journal: inspect %s: %w", dir, ErrNotJournal)
-	}
-	if err != nil {
-		// A missing dir keeps matching fs.ErrNotExist through the wrapping.
-		return nil, fmt.Errorf("journal: inspect: %w", err)
-	}
-	defer v.Close()
 	var out []Entry
-	intern := make(map[string]string)
-	for e, err := range v.Newest() {
+	for e, err := range inspectNewest(dir, filter, fsys) {
 		if err != nil {
-			return nil, fmt.Errorf("journal: inspect: %w", err)
+			return nil, err
 		}
-		if filter.RouteID != "" && string(e.Key) != filter.RouteID {
-			continue
-		}
-		ev, err := decodeEvent(e.Key, e.Value, e.Tombstone, intern)
-		if err != nil {
-			return nil, fmt.Errorf("journal: inspect: sequence %d: %w", e.Seq, err)
-		}
-		out = append(out, Entry{Seq: e.Seq, TimestampMs: e.Time, Event: ev})
-		if filter.Limit > 0 && len(out) >= filter.Limit {
-			break
-		}
+		out = append(out, e)
 	}
 	return out, nil
+}
+
+// InspectNewest streams what Inspect returns, newest first, without
+// loading the journal: it walks the journal's segment files backwards, a
+// frame (one batch) at a time, so the first entries come after a few reads
+// and memory stays bounded whatever the journal's size. It takes no lock,
+// as Inspect, and sees the complete batches present when the iteration
+// starts. The route filter applies first, then Limit ends the iteration.
+//
+// Each entry read is verified; damage in parts of the journal the
+// iteration does not reach is not looked for (journal verify does that).
+// An error is yielded once and ends the iteration: one matching
+// fs.ErrNotExist for a missing dir, ErrNotJournal for a directory holding
+// no journal, ErrCorrupt (with file and offset) for damaged data.
+func InspectNewest(dir string, filter InspectFilter) iter.Seq2[Entry, error] {
+	return inspectNewest(dir, filter, nil)
+}
+
+func inspectNewest(dir string, filter InspectFilter, fsys vfs.FS) iter.Seq2[Entry, error] {
+	return func(yield func(Entry, error) bool) {
+		n := 0
+		intern := make(map[string]string)
+		for e, err := range wal.Newest(dir, fsys) {
+			if errors.Is(err, wal.ErrNotFound) {
+				yield(Entry{}, fmt.Errorf("journal: inspect %s: %w", dir, ErrNotJournal))
+				return
+			}
+			if err != nil {
+				// A missing dir keeps matching fs.ErrNotExist through the wrapping.
+				yield(Entry{}, fmt.Errorf("journal: inspect: %w", err))
+				return
+			}
+			if filter.RouteID != "" && string(e.Key) != filter.RouteID {
+				continue
+			}
+			ev, err := decodeEvent(e.Key, e.Value, e.Tombstone, intern)
+			if err != nil {
+				yield(Entry{}, fmt.Errorf("journal: inspect: sequence %d: %w", e.Seq, err))
+				return
+			}
+			if !yield(Entry{Seq: e.Seq, TimestampMs: e.Time, Event: ev}, nil) {
+				return
+			}
+			if n++; filter.Limit > 0 && n >= filter.Limit {
+				return
+			}
+		}
+	}
 }

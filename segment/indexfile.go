@@ -248,16 +248,9 @@ func ReadIndexFileInto(fs vfs.FS, name string, id uint64, segSize int64, frames 
 	prevEnd := int64(FileHeaderSize)
 	var prevLast uint64
 	for i := range frames {
-		p := body[i*indexEntrySize:]
-		fr := FrameInfo{
-			Offset: binary.LittleEndian.Uint32(p[0:]),
-			Count:  binary.LittleEndian.Uint32(p[4:]),
-			First:  binary.LittleEndian.Uint64(p[8:]),
-			Last:   binary.LittleEndian.Uint64(p[16:]),
-		}
+		fr := parseIndexEntry(body[i*indexEntrySize:])
 		// Sanity: frames ascend and lie inside the segment.
-		if int64(fr.Offset) < prevEnd || int64(fr.Offset)+FrameHeaderSize > segSize || fr.Count == 0 ||
-			fr.Last < fr.First || (i > 0 && fr.First <= prevLast) {
+		if !fr.plausible(segSize) || int64(fr.Offset) < prevEnd || (i > 0 && fr.First <= prevLast) {
 			return frames, buf, IndexDamaged
 		}
 		prevEnd = int64(fr.Offset) + FrameHeaderSize
@@ -313,4 +306,21 @@ func readSummaryV1(fs vfs.FS, name string, id uint64, segSize int64) (IndexSumma
 		return IndexSummary{}, st
 	}
 	return Summarize(frames), IndexOK
+}
+
+// parseIndexEntry decodes one frame's entry of an index file.
+func parseIndexEntry(p []byte) FrameInfo {
+	return FrameInfo{
+		Offset: binary.LittleEndian.Uint32(p[0:]),
+		Count:  binary.LittleEndian.Uint32(p[4:]),
+		First:  binary.LittleEndian.Uint64(p[8:]),
+		Last:   binary.LittleEndian.Uint64(p[16:]),
+	}
+}
+
+// plausible reports whether fr can describe a frame of a segment of
+// segSize bytes: after the file header, inside the file, holding entries.
+func (fr FrameInfo) plausible(segSize int64) bool {
+	return int64(fr.Offset) >= FileHeaderSize && int64(fr.Offset)+FrameHeaderSize <= segSize &&
+		fr.Count > 0 && fr.Last >= fr.First
 }

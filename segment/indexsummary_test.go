@@ -2,6 +2,7 @@ package segment
 
 import (
 	"encoding/binary"
+	"fmt"
 	"testing"
 
 	"github.com/seglog/journal/vfs/vfstest"
@@ -91,5 +92,35 @@ func TestIndexSummary(t *testing.T) {
 	}
 	if _, ok := ReadIndexFile(fs, "/d.idx", 7, segSize); ok {
 		t.Error("list and summary disagree: the full read accepted it")
+	}
+}
+
+// IndexTail reads the frame list of either version from its end: a
+// version 1 file's list starts after the shorter header.
+func TestIndexTailReadsBothVersions(t *testing.T) {
+	fs := vfstest.New()
+	const segSize = 4096
+	frames := []FrameInfo{{Offset: 32, Count: 3, First: 10, Last: 12}, {Offset: 200, Count: 2, First: 13, Last: 20}, {Offset: 400, Count: 1, First: 21, Last: 21}}
+	for _, v1 := range []bool{false, true} {
+		name := fmt.Sprintf("/tail-v1-%v.idx", v1)
+		if v1 {
+			writeIndexV1(t, fs, name, 7, segSize, frames)
+		} else if err := WriteIndexFile(fs, name, 7, segSize, frames); err != nil {
+			t.Fatal(err)
+		}
+		tail, st := OpenIndexTail(fs, name, 7, segSize)
+		if st != IndexOK || tail.Len() != len(frames) {
+			t.Fatalf("v1 %v: OpenIndexTail: %v", v1, st)
+		}
+		for i := len(frames) - 1; i >= 0; i-- {
+			fr, err := tail.Frame(i)
+			if err != nil || fr != frames[i] {
+				t.Errorf("v1 %v: Frame(%d) = %+v, %v; want %+v", v1, i, fr, err, frames[i])
+			}
+		}
+		tail.Close()
+		if _, st := OpenIndexTail(fs, name, 7, segSize+1); st != IndexStale {
+			t.Errorf("v1 %v: other size: %v, want stale", v1, st)
+		}
 	}
 }

@@ -266,6 +266,20 @@ func segmentsGone(cs *compactor.State, ids []uint64) {
 // what the checkpoint file itself covers (0 without one), which is all a
 // rewrite may rely on after a crash.
 func buildState(fsys vfs.FS, dir string, ld *loaded, log *slog.Logger) (_ *compactor.State, onDisk uint64, _ error) {
+	cs, err := readState(fsys, dir, log)
+	if err != nil {
+		return nil, 0, err
+	}
+	onDisk = cs.Through()
+	if err := replayState(cs, ld); err != nil {
+		return nil, 0, err
+	}
+	return cs, onDisk, nil
+}
+
+// readState loads the checkpoint in dir: the compaction state through its
+// Through, or an empty state without a sound checkpoint (see buildState).
+func readState(fsys vfs.FS, dir string, log *slog.Logger) (*compactor.State, error) {
 	cs, err := compactor.ReadCheckpoint(fsys, dir)
 	if errors.Is(err, ErrCorrupt) {
 		log.Warn("wal: damaged compaction checkpoint; the compaction state is rebuilt from the segments", "dir", dir, "err", err)
@@ -274,14 +288,16 @@ func buildState(fsys vfs.FS, dir string, ld *loaded, log *slog.Logger) (_ *compa
 	if errors.Is(err, compactor.ErrNoCheckpoint) {
 		cs, err = compactor.NewState(), nil
 	}
-	if err != nil {
-		return nil, 0, err
-	}
-	onDisk = cs.Through()
+	return cs, err
+}
+
+// replayState brings cs up to date with the records of ld after its
+// Through (ld need hold only the frames from there on).
+func replayState(cs *compactor.State, ld *loaded) error {
 	s := &snapshot{idx: ld.idx, segs: ld.segs, visible: ld.nextSeq}
 	var ferr error
 	var scratch []byte // rebuilt keys; Observe copies what it keeps
-	err = s.frames(cs.Through(), func(sg *seg, off int64, h segment.FrameHeader, p []byte) bool {
+	err := s.frames(cs.Through(), func(sg *seg, off int64, h segment.FrameHeader, p []byte) bool {
 		if h.FirstSeq < cs.Through() {
 			return true // covered by the checkpoint
 		}
@@ -306,7 +322,7 @@ func buildState(fsys vfs.FS, dir string, ld *loaded, log *slog.Logger) (_ *compa
 		err = ferr
 	}
 	if err != nil {
-		return nil, 0, err
+		return err
 	}
 	ids := make([]uint64, len(ld.segs))
 	for i, sg := range ld.segs {
@@ -314,5 +330,5 @@ func buildState(fsys vfs.FS, dir string, ld *loaded, log *slog.Logger) (_ *compa
 	}
 	segmentsGone(cs, ids)
 	cs.SetThrough(ld.nextSeq)
-	return cs, onDisk, nil
+	return nil
 }

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"iter"
 	"text/tabwriter"
 	"time"
 
@@ -30,7 +32,9 @@ with --json one JSON object per line:
   {"seq":0,"timestamp_ms":1764190000000,"event":{"RouteRegistered":{"route_id":"r1"}}}
 
 It takes no lock: it works while another process has the journal open,
-showing the complete batches present when it ran.`,
+showing the complete batches present when it ran. Entries are printed as
+they are read, newest first, so the first lines come at once whatever the
+journal's size; the table is aligned in blocks of 1000 rows.`,
 	minArgs: 1, maxArgs: 1,
 	setup: func(fs *flag.FlagSet) any {
 		f := &inspectFlags{}
@@ -49,19 +53,80 @@ func runInspect(e *env, args []string, fl any) int {
 		commandUsage(e.stderr, lookup("inspect"), nil, true)
 		return 2
 	}
-	entries, err := journal.Inspect(args[0], journal.InspectFilter{RouteID: f.route, Limit: f.limit})
-	if err != nil {
+	if err := streamEntries(e.stdout, journal.InspectNewest(args[0], journal.InspectFilter{RouteID: f.route, Limit: f.limit}), f.json); err != nil {
 		return fail(e, "inspect", describeOpenErr(err))
 	}
-	if f.json {
-		err = writeEntriesJSON(e.stdout, entries)
-	} else {
-		err = writeEntriesTable(e.stdout, entries)
-	}
-	if err != nil {
-		return fail(e, "inspect", err)
-	}
 	return 0
+}
+
+// tableBlock is how many rows are aligned together: the table is printed
+// a block at a time as the entries are read, so its first lines come at
+// once whatever the journal's size. A listing of up to tableBlock rows is
+// one aligned table.
+const tableBlock = 1000
+
+// flushEvery bounds how long a printed line waits in the output buffer
+// while more are read (with a route filter that rarely matches, say).
+const flushEvery = 50 * time.Millisecond
+
+// streamEntries prints entries as they come: as a table (the header, then
+// blocks of tableBlock rows each aligned on its own) or with asJSON one
+// object per line. An error from the iteration ends it after what was
+// printed.
+func streamEntries(w io.Writer, entries iter.Seq2[journal.Entry, error], asJSON bool) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	lastFlush := time.Now()
+	flush := func(force bool) error {
+		if !force && time.Since(lastFlush) < flushEvery {
+			return nil
+		}
+		lastFlush = time.Now()
+		return bw.Flush()
+	}
+	var block []journal.Entry
+	header := true
+	printed := 0
+	for en, err := range entries {
+		if err != nil {
+			// What was read is printed before the error is reported.
+			if len(block) > 0 {
+				if werr := writeBlock(bw, block, header, asJSON); werr != nil {
+					return werr
+				}
+			}
+			if werr := bw.Flush(); werr != nil {
+				return werr
+			}
+			return err
+		}
+		block = append(block, en)
+		if asJSON || len(block) == tableBlock {
+			if err := writeBlock(bw, block, header, asJSON); err != nil {
+				return err
+			}
+			header, block = false, block[:0]
+			// The first lines go out at once (journal inspect | head).
+			if err := flush(printed == 0 || !asJSON); err != nil {
+				return err
+			}
+			printed++
+		}
+	}
+	if len(block) > 0 || header {
+		if err := writeBlock(bw, block, header, asJSON); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
+}
+
+// writeBlock writes entries as JSON lines or as an aligned table, with
+// its header if header.
+func writeBlock(w io.Writer, entries []journal.Entry, header, asJSON bool) error {
+	if asJSON {
+		return writeEntriesJSON(w, entries)
+	}
+	return writeTable(w, entries, header)
 }
 
 // formatTime renders a batch timestamp as RFC 3339 in UTC with
@@ -72,9 +137,17 @@ func formatTime(ms int64) string {
 
 // writeEntriesTable writes entries as an aligned table.
 func writeEntriesTable(w io.Writer, entries []journal.Entry) error {
+	return writeTable(w, entries, true)
+}
+
+// writeTable writes entries as an aligned table, with its header if
+// header.
+func writeTable(w io.Writer, entries []journal.Entry, header bool) error {
 	var buf bytes.Buffer
 	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SEQ\tTIME\tKIND\tROUTE\tERROR")
+	if header {
+		fmt.Fprintln(tw, "SEQ\tTIME\tKIND\tROUTE\tERROR")
+	}
 	for _, en := range entries {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", en.Seq, formatTime(en.TimestampMs), en.Event.Kind, en.Event.RouteID, en.Event.Error)
 	}
