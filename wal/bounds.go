@@ -39,6 +39,9 @@ type cut struct {
 
 // boundsFixed is the size of the bounds file without kept entries:
 // magic, front, flag, next, seg, off, kept first, time, count, length, crc.
+// The flag is 0 without a cut, 1 with one whose kept entries are a
+// contiguous frame's, 2 with one whose kept entries are a sparse frame's
+// (cut inside a frame compaction rewrote: each keeps its own number).
 const boundsFixed = 8 + 8 + 1 + 8 + 8 + 8 + 8 + 8 + 4 + 4 + 4
 
 func encodeBounds(b bounds) []byte {
@@ -50,7 +53,11 @@ func encodeBounds(b bounds) []byte {
 		out = append(out, make([]byte, boundsFixed-8-8-1-4)...)
 	} else {
 		c := b.cut
-		out = append(out, 1)
+		if c.keptHeader.Flags&segment.FlagSparse != 0 {
+			out = append(out, 2) // kept entries are a sparse frame's
+		} else {
+			out = append(out, 1)
+		}
 		out = binary.LittleEndian.AppendUint64(out, c.next)
 		out = binary.LittleEndian.AppendUint64(out, c.seg)
 		out = binary.LittleEndian.AppendUint64(out, uint64(c.off))
@@ -86,12 +93,15 @@ func decodeBounds(p []byte, name string) (bounds, error) {
 			return bad("trailing bytes")
 		}
 		return b, nil
-	case 1:
+	case 1, 2:
 	default:
 		return bad(fmt.Sprintf("unknown flag %d", body[16]))
 	}
 	c := &cut{next: u64(17), seg: u64(25), off: int64(u64(33))}
 	c.keptHeader = segment.FrameHeader{FirstSeq: u64(41), Time: int64(u64(49)), Count: binary.LittleEndian.Uint32(body[57:])}
+	if body[16] == 2 {
+		c.keptHeader.Flags = segment.FlagSparse
+	}
 	n := binary.LittleEndian.Uint32(body[61:])
 	if int(n) != len(body)-65 {
 		return bad(fmt.Sprintf("kept entries length %d for %d bytes", n, len(body)-65))

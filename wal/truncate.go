@@ -320,8 +320,7 @@ func (l *Log) findCut(next uint64) (*cut, error) {
 			ferr = err
 			return false
 		}
-		var kept []byte
-		var keptHeader segment.FrameHeader
+		var stay []segment.Entry
 		reached := false
 		it := segment.NewEntryIter(h, p)
 		for {
@@ -338,16 +337,13 @@ func (l *Log) findCut(next uint64) (*cut, error) {
 				break
 			}
 			if e.Seq >= l.front {
-				if keptHeader.Count == 0 {
-					keptHeader = segment.FrameHeader{FirstSeq: e.Seq, Time: h.Time}
-				}
-				keptHeader.Count++
-				kept = segment.AppendEntry(kept, e.Key, e.Value, e.Tombstone)
+				stay = append(stay, e)
 			}
 		}
 		if !reached {
 			return true // the frame lies wholly below next
 		}
+		keptHeader, kept := keepEntries(stay, h.Time)
 		c = &cut{next: next, seg: sg.id, off: int64(off), keptHeader: keptHeader, kept: kept}
 		return false
 	})
@@ -400,25 +396,63 @@ func applyCut(fsys vfs.FS, dir string, c *cut) error {
 	return fsys.SyncDir(dir)
 }
 
-// keptRecords decodes the records a cut keeps, stored in the bounds file
-// as the entries of a plain frame with header h.
-func keptRecords(h segment.FrameHeader, kept []byte) ([]segment.Record, error) {
-	recs := make([]segment.Record, 0, h.Count)
+// keepEntries encodes the entries of a cut frame that stay, for the bounds
+// file: as a contiguous frame's entries when their sequence numbers are,
+// else (a frame compaction left sparse) as a sparse frame's, which keep
+// each entry's own number.
+func keepEntries(stay []segment.Entry, time int64) (segment.FrameHeader, []byte) {
+	if len(stay) == 0 {
+		return segment.FrameHeader{}, nil
+	}
+	h := segment.FrameHeader{FirstSeq: stay[0].Seq, Time: time, Count: uint32(len(stay))}
+	dense := stay[len(stay)-1].Seq-stay[0].Seq == uint64(len(stay)-1)
+	if !dense {
+		h.Flags = segment.FlagSparse
+	}
+	var kept []byte
+	for i, e := range stay {
+		if dense {
+			kept = segment.AppendEntry(kept, e.Key, e.Value, e.Tombstone)
+		} else {
+			var delta uint64
+			if i > 0 {
+				delta = e.Seq - stay[i-1].Seq - 1
+			}
+			kept = segment.AppendSparseEntry(kept, i == 0, delta, e.Key, e.Value, e.Tombstone)
+		}
+	}
+	return h, kept
+}
+
+// keptFrame decodes the entries a cut keeps, stored in the bounds file as
+// those of a frame with header h (contiguous, or sparse), and encodes them
+// again as one frame holding each under its own sequence number.
+func keptFrame(enc *segment.Encoder, h segment.FrameHeader, kept []byte) (segment.Frame, error) {
+	entries := make([]segment.Entry, 0, h.Count)
 	it := segment.NewEntryIter(h, kept)
 	for {
 		e, ok, err := it.Next()
 		if err != nil {
-			return nil, fmt.Errorf("bounds file's kept records: %w", err)
+			return segment.Frame{}, fmt.Errorf("bounds file's kept records: %w", err)
 		}
 		if !ok {
 			break
 		}
-		recs = append(recs, segment.Record{Key: e.Key, Value: e.Value, Tombstone: e.Tombstone})
+		entries = append(entries, e)
 	}
-	if len(recs) != int(h.Count) {
-		return nil, segment.Corruptf("", -1, "bounds file keeps %d records, says %d", len(recs), h.Count)
+	if len(entries) != int(h.Count) || len(entries) == 0 {
+		return segment.Frame{}, segment.Corruptf("", -1, "bounds file keeps %d records, says %d", len(entries), h.Count)
 	}
-	return recs, nil
+	if h.Flags&segment.FlagSparse != 0 {
+		return enc.Sparse(entries, h.Time)
+	}
+	recs := make([]segment.Record, len(entries))
+	for i, e := range entries {
+		recs[i] = segment.Record{Key: e.Key, Value: e.Value, Tombstone: e.Tombstone}
+	}
+	frame, err := enc.Batch(recs, h.Time)
+	frame.SetFirst(h.FirstSeq)
+	return frame, err
 }
 
 // finishTruncation completes a TruncateBack once the cut files are loaded:
@@ -432,15 +466,10 @@ func (l *Log) finishTruncation(b bounds) error {
 			if l.nextSeq != h.FirstSeq {
 				return fmt.Errorf("%w: finishing truncation: log continues at %d, kept records start at %d", ErrCorrupt, l.nextSeq, h.FirstSeq)
 			}
-			recs, err := keptRecords(h, c.kept)
+			frame, err := keptFrame(segment.NewEncoder(l.opts.compressor), h, c.kept)
 			if err != nil {
 				return err
 			}
-			frame, err := segment.NewEncoder(l.opts.compressor).Batch(recs, h.Time)
-			if err != nil {
-				return err
-			}
-			frame.SetFirst(h.FirstSeq)
 			off, err := l.active.WriteFrame(&frame)
 			if err != nil {
 				return err

@@ -585,3 +585,77 @@ func TestLiveHintLeavesTruncatedRecordsOut(t *testing.T) {
 		t.Fatalf("LiveHint after TruncateFront(61) of records 1..100: %d, want 40", got)
 	}
 }
+
+// A TruncateBack that cuts inside a frame compaction left sparse keeps
+// the records below the cut under their own sequence numbers: they are
+// not renumbered from the first one kept (which gave one record's value
+// under another's number), after Open finishes the cut too.
+func TestTruncateBackInsideSparseFrameKeepsSequenceNumbers(t *testing.T) {
+	for _, reopen := range []bool{false, true} {
+		t.Run(fmt.Sprintf("reopen=%v", reopen), func(t *testing.T) {
+			dir := t.TempDir()
+			l, err := Open(dir, Options{SegmentSize: MinSegmentSize, CompactionThreshold: 1 << 40, Inline: true, Logger: crashQuiet})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Seqs 0..5 in one frame; "b" (1 and 3) is removed by the
+			// tombstone at 6, leaving 0, 2, 4, 5 in a sparse frame.
+			keys := []string{"a", "b", "c", "b", "d", "e"}
+			var recs []Record
+			for i, k := range keys {
+				recs = append(recs, Record{Key: []byte(k), Value: fmt.Appendf(nil, "value-%d", i)})
+			}
+			if _, err := l.Append(Batch{Records: recs}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := l.Append(Batch{Records: []Record{{Key: []byte("b"), Tombstone: true}}}); err != nil {
+				t.Fatal(err)
+			}
+			for l.segs[0].id == l.active.ID() { // seal the first segment
+				if _, err := l.Append(Batch{Records: []Record{{Key: []byte("f"), Value: make([]byte, 512)}}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := l.Compact(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := l.Get(1); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("setup: Get(1) after compaction: %v, want ErrNotFound", err)
+			}
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			// Truncation needs compaction off.
+			l, err = Open(dir, Options{SegmentSize: MinSegmentSize, Logger: crashQuiet})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := l.TruncateBack(4); err != nil { // removes 5 and above
+				t.Fatal(err)
+			}
+			if reopen {
+				if err := l.Close(); err != nil {
+					t.Fatal(err)
+				}
+				if l, err = Open(dir, Options{SegmentSize: MinSegmentSize, Logger: crashQuiet}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			defer l.Close()
+			for seq, want := range map[uint64]string{0: "value-0", 2: "value-2", 4: "value-4"} {
+				e, err := l.Get(seq)
+				if err != nil || string(e.Value) != want {
+					t.Errorf("Get(%d) = %q, %v; want %q", seq, e.Value, err, want)
+				}
+			}
+			for _, seq := range []uint64{1, 3, 5} {
+				if e, err := l.Get(seq); !errors.Is(err, ErrNotFound) {
+					t.Errorf("Get(%d) = %q, %v; want ErrNotFound", seq, e.Value, err)
+				}
+			}
+			if n := l.NextSeq(); n != 5 {
+				t.Errorf("NextSeq = %d, want 5", n)
+			}
+		})
+	}
+}
