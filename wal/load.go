@@ -180,6 +180,9 @@ func load(fsys vfs.FS, dir string, mode loadMode, front uint64, ls listing, file
 		}
 	}
 	w := walk{fsys: fsys, dir: dir, mode: mode, front: front, ld: ld, ls: ls, files: files}
+	if ls.st != nil {
+		w.newest = ls.st.Newest()
+	}
 	for i, id := range ids {
 		if err := w.segment(id, i == len(ids)-1); err != nil {
 			return nil, err
@@ -203,6 +206,7 @@ type walk struct {
 	prevEnd   uint64 // ... up to this one
 	prevID    uint64
 	ls        listing
+	newest    uint64 // ls.st.Newest(), once: it walks every segment
 	// Reused from segment to segment: the index copies what it keeps.
 	frames []segment.FrameInfo
 	idxBuf []byte
@@ -568,7 +572,7 @@ func (w *walk) checkListed(name string, ent manifest.Segment, listed, last bool,
 		if end > segment.FileHeaderSize {
 			return damage(segment.FileHeaderSize, segment.Corruptf(name, segment.FileHeaderSize, "segment is not in the manifest but holds frames"))
 		}
-	case !last && ent.Sealed && ent.ID != w.ls.st.Newest() && size != durable:
+	case !last && ent.Sealed && ent.ID != w.newest && size != durable:
 		// (The newest listed segment, sealed by Close, grows again after
 		// a reopen: a later segment exists only once a rotation recorded
 		// its final size.)
