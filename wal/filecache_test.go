@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"iter"
@@ -345,5 +346,193 @@ func startReaders(l *Log, want map[uint64]string, n int, scans bool) (stop func(
 		mu.Lock()
 		defer mu.Unlock()
 		return first
+	}
+}
+
+// TestTruncationRacesEvictions truncates both ends of a log of many
+// segments, with at most 2 files open, while readers read it by Get, by
+// full scans and by iterations paused across truncations, and appends
+// refill it: files are evicted, reopened and retired under the readers.
+// Every entry read is right; the only error is ErrNotFound, for records
+// truncated while being read.
+func TestTruncationRacesEvictions(t *testing.T) {
+	forEachCountedFS(t, minOpenSegments, Options{}, func(t *testing.T, opts Options, cfs *countFS, dir string, scale int) {
+		l, err := Open(dir, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		add := func(n int) {
+			for range n {
+				seq := l.NextSeq()
+				if err := l.AppendAt(seq, Batch{Records: []Record{{Value: []byte(cacheValue(seq))}}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		l.AppendAt(1, Batch{Records: []Record{{Value: []byte(cacheValue(1))}}})
+		add(100 * scale)
+		right := func(e Entry, err error) error {
+			if err != nil {
+				if errors.Is(err, ErrNotFound) {
+					return nil
+				}
+				return err
+			}
+			if string(e.Value) != cacheValue(e.Seq) {
+				return fmt.Errorf("entry %d holds %.20q", e.Seq, e.Value)
+			}
+			return nil
+		}
+		done := make(chan struct{})
+		errs := make(chan error, 3)
+		reader := func(r int) {
+			rng := rand.New(rand.NewPCG(uint64(r), 7))
+			var next func() (Entry, error, bool)
+			var stop func()
+			defer func() {
+				if stop != nil {
+					stop()
+				}
+			}()
+			for {
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
+				}
+				switch {
+				case r == 0: // iterations paused between steps
+					if next == nil {
+						next, stop = iter.Pull2(l.Entries(0))
+					}
+					e, err, ok := next()
+					if !ok || err != nil {
+						stop()
+						next, stop = nil, nil
+					}
+					if ok {
+						if err := right(e, err); err != nil {
+							errs <- fmt.Errorf("paused iteration: %w", err)
+							return
+						}
+					}
+				case r == 1 && rng.IntN(20) == 0: // full scans
+					for e, err := range l.Entries(0) {
+						if err := right(e, err); err != nil {
+							errs <- fmt.Errorf("scan: %w", err)
+							return
+						}
+					}
+				default:
+					first, last := l.FirstSeq(), l.LastSeq()
+					if last < first {
+						continue
+					}
+					s := first + rng.Uint64N(last-first+1)
+					if err := right(l.Get(s)); err != nil {
+						errs <- fmt.Errorf("Get(%d): %w", s, err)
+						return
+					}
+				}
+			}
+		}
+		for r := range 3 {
+			go reader(r)
+		}
+		rng := rand.New(rand.NewPCG(3, 3))
+		for range 20 {
+			first, last := l.FirstSeq(), l.LastSeq()
+			if err := l.TruncateFront(first + rng.Uint64N(10*uint64(scale))); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.TruncateBack(last - rng.Uint64N(10*uint64(scale))); err != nil {
+				t.Fatal(err)
+			}
+			add(15 * scale)
+		}
+		close(done)
+		for range 3 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		model := map[uint64]string{}
+		for s := l.FirstSeq(); s < l.NextSeq(); s++ {
+			model[s] = cacheValue(s)
+		}
+		if err := checkAgainst(l, model, l.NextSeq()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestEvictionWaitsForMappedGet holds a Get between taking a sealed
+// segment's mapping and reading it while other Gets, with at most 2 files
+// open, open every other segment: the held one is neither unmapped nor
+// closed under it (its entry reads back whole), its mapping is released
+// once it ends and the cache evicts it, and no more mappings stay than
+// files may be open.
+func TestEvictionWaitsForMappedGet(t *testing.T) {
+	requireMaps(t)
+	inGet, release := make(chan struct{}), make(chan struct{})
+	var holding atomic.Bool
+	opts := Options{Durability: Eventual, SegmentSize: MinSegmentSize, Compression: CompressionNone, MaxOpenSegments: minOpenSegments, Logger: crashQuiet}
+	opts.duringMappedGet = func() {
+		if holding.CompareAndSwap(false, true) { // the first Get only; the others pass
+			close(inGet)
+			<-release
+		}
+	}
+	dir := t.TempDir()
+	l, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for seq := uint64(1); seq <= 400; seq++ {
+		if err := l.AppendAt(seq, Batch{Records: []Record{{Value: mappedValue(seq)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const held = 3 // in the first segment
+	gets := make(chan error, 1)
+	go func() {
+		e, err := l.Get(held)
+		if err == nil && !bytes.Equal(e.Value, mappedValue(held)) {
+			err = fmt.Errorf("value changed under the read")
+		}
+		gets <- err
+	}()
+	<-inGet
+	segMapped := func() bool {
+		for _, ln := range mapsOf(t, dir) {
+			if strings.Contains(ln, "00000000000000000001.seg") {
+				return true
+			}
+		}
+		return false
+	}
+	for seq := uint64(400); seq > 20; seq -= 7 { // every other segment, newest first
+		if e, err := l.Get(seq); err != nil || !bytes.Equal(e.Value, mappedValue(seq)) {
+			t.Fatalf("Get(%d): %v", seq, err)
+		}
+	}
+	if !segMapped() {
+		t.Fatal("the segment a Get is reading was unmapped under it")
+	}
+	close(release)
+	if err := <-gets; err != nil {
+		t.Fatalf("the held Get: %v", err)
+	}
+	if _, err := l.Get(200); err != nil { // another sealed segment: evicts the first now
+		t.Fatal(err)
+	}
+	if segMapped() {
+		t.Fatal("segment 1 still mapped after its Get ended and other segments were read")
+	}
+	if n := len(mapsOf(t, dir)); n > minOpenSegments {
+		t.Fatalf("%d mappings of the log's files, at most %d files open", n, minOpenSegments)
 	}
 }
