@@ -200,11 +200,19 @@ func (l *Log) WaitCompaction() {
 // set and the segment's counts when the rewrite began. A segment whose
 // records are all removed is deleted without being read. The file work
 // happens without l.mu; only the swap of in-memory state holds it.
+//
+// The old file stays pinned from before it is read until it is retired:
+// the cache must not close it and later open, by its name, the new file
+// in its place for a snapshot that reads the old one.
 func (l *Log) rewriteSegment(s *seg, dead compactor.DeadSet, counts compactor.SegCounts, retainTombstones bool) error {
+	f, err := s.file()
+	if err != nil {
+		return err
+	}
+	defer s.done()
 	var res compactor.CopyResult
-	var err error
 	if counts.Dead < counts.Total || retainTombstones {
-		res, err = compactor.CopyLive(l.fs, s.f, s.size, s.name, segment.FileHeader{ID: s.id, Base: s.base, Flags: segment.FileCompacted | segment.FileTracked}, dead, retainTombstones, s.name+tmpSuffix, l.opts.compressor)
+		res, err = compactor.CopyLive(l.fs, f, s.size, s.name, segment.FileHeader{ID: s.id, Base: s.base, Flags: segment.FileCompacted | segment.FileTracked}, dead, retainTombstones, s.name+tmpSuffix, l.opts.compressor)
 		if err != nil {
 			return err
 		}
@@ -223,7 +231,6 @@ func (l *Log) rewriteSegment(s *seg, dead compactor.DeadSet, counts compactor.Se
 		removeAll(l.fs, s.name+tmpSuffix)
 		return err
 	}
-	var nf vfs.File
 	if res.Empty() {
 		err = removeAll(l.fs, s.name+tmpSuffix, idxPath, s.name)
 	} else {
@@ -236,17 +243,11 @@ func (l *Log) rewriteSegment(s *seg, dead compactor.DeadSet, counts compactor.Se
 		if err == nil {
 			err = segment.WriteIndexFile(l.fs, idxPath, s.id, res.Size, res.Frames)
 		}
-		if err == nil {
-			nf, err = l.fs.Open(s.name)
-		}
 	}
 	if err == nil {
 		err = l.fs.SyncDir(l.dir)
 	}
 	if err != nil {
-		if nf != nil {
-			nf.Close()
-		}
 		return fmt.Errorf("compact %s: %w", s.name, err)
 	}
 
@@ -256,7 +257,8 @@ func (l *Log) rewriteSegment(s *seg, dead compactor.DeadSet, counts compactor.Se
 		if o != s {
 			segs = append(segs, o)
 		} else if !res.Empty() {
-			segs = append(segs, &seg{id: s.id, name: s.name, f: nf, ref: &fileRef{}, size: res.Size, base: s.base})
+			// Opened when first read.
+			segs = append(segs, &seg{id: s.id, name: s.name, ref: l.files.closedRef(s.name), size: res.Size, base: s.base})
 		}
 	}
 	l.segs = segs
@@ -286,12 +288,10 @@ func removeAll(fsys vfs.FS, names ...string) error {
 // Called with l.mu held.
 func (l *Log) retire(s *seg) {
 	s.ref.retired = true
-	if s.ref.readers == 0 {
-		s.ref.closed = true
-		s.closeFile()
-		return
+	l.files.retire(s.ref, s.ref.readers > 0)
+	if s.ref.readers > 0 {
+		l.retired = append(l.retired, s)
 	}
-	l.retired = append(l.retired, s)
 }
 
 // checkpoint writes the compaction state durably, as of a sequence number

@@ -14,48 +14,80 @@ import (
 	"github.com/seglog/journal/wal/manifest"
 )
 
-// seg is one segment file as held by a Log or a View: an open handle and
-// the bytes of it that hold frames.
+// seg is one segment file as held by a Log or a View: its file and the
+// bytes of it that hold frames.
 type seg struct {
 	id   uint64
 	name string
-	f    vfs.File
-	ref  *fileRef // the Log's hold on f (nil in a View, which owns its files)
+	// own is a View's (or a check's) handle, open while it lives; nil in a
+	// Log, whose files ref holds (see fileCache).
+	own  vfs.File
+	ref  *fileRef // the Log's hold on the file (nil in a View)
 	size int64    // end of the frames; for the active segment, see Log.snapshot
 	base uint64
 }
 
-// closeFile releases the file's read mapping, if any, and closes it.
-func (s *seg) closeFile() error {
-	if s.ref != nil && s.ref.rm != nil {
-		if rm, ok := s.f.(vfs.ReadMapper); ok {
-			rm.Unmap(s.ref.rm)
-		}
-		s.ref.rm = nil
+// file returns sg's file for reading, opening it if needed; done must be
+// called when the caller stops reading it.
+func (sg *seg) file() (vfs.File, error) {
+	if sg.ref == nil {
+		return sg.own, nil
 	}
-	return s.f.Close()
+	return sg.ref.c.pin(sg.ref)
 }
 
-// fileRef counts the reader snapshots that may still read a segment file,
-// so a file replaced by a rewrite is closed when the last of them ends.
-// Guarded by Log.mu.
+// done ends a read begun by file.
+func (sg *seg) done() {
+	if sg.ref != nil {
+		sg.ref.c.unpin(sg.ref)
+	}
+}
+
+// closeFile closes a View's handle, or drops a Log's file for good.
+func (sg *seg) closeFile() error {
+	if sg.ref != nil {
+		sg.ref.c.drop(sg.ref)
+		return nil
+	}
+	if sg.own == nil {
+		return nil
+	}
+	f := sg.own
+	sg.own = nil
+	return f.Close()
+}
+
+// fileRef is one segment file of a Log: the snapshots that may still read
+// it (so a file replaced by a rewrite is closed when the last of them
+// ends) and, through its fileCache, the open handle and read mapping.
+// Several seg values (a snapshot's copy, the one rotation makes) share one.
 type fileRef struct {
+	// Guarded by Log.mu.
 	readers int
 	retired bool // replaced: close when readers drops to 0
-	closed  bool
 	// mapReads counts Gets reading the segment's mapping now: added to
 	// under Log.mu, done without it; a TruncateBack, a seal or Close waits
 	// for it under Log.mu (which keeps new Gets out) before cutting a file
 	// or releasing a mapping (touching a mapped page past the end would
-	// fault).
+	// fault). A mapped Get also pins the file, so the cache does not
+	// unmap it meanwhile.
 	mapReads sync.WaitGroup
-	// rm maps a sealed segment's frames for Log.Get, made at the first
-	// Get (mapTried), released when the file is closed. Here, not in seg,
-	// because several seg values (a snapshot's copy, the one rotation
-	// makes) share one file. A Get counted in mapReads reads it without
-	// Log.mu.
+
+	// Guarded by c.mu.
+	c    *fileCache
+	name string
+	f    vfs.File // nil while not open
+	pins int      // reads using f now: f stays open
+	// active: the writer's file, never closed by the cache; kept: retired
+	// with readers, open until dropped; gone: closed for good, never
+	// opened again.
+	active, kept, gone bool
+	// rm maps a sealed segment's frames for Log.Get, made at the first Get
+	// after the file was opened (mapTried), released when it is closed.
 	rm       []byte
 	mapTried bool
+	// prev, next: place in c.lru while open and unpinned (nil otherwise).
+	prev, next *fileRef
 }
 
 // loaded is what was found in a log directory.
@@ -118,8 +150,10 @@ const (
 // so a segment starting at or below it may follow a gap. Every check it
 // makes is the same in each mode; only what it trusts and what it does
 // with damage differ (see loadMode). In forCheck mode, ld.check holds what
-// it found; the segments' files are closed.
-func load(fsys vfs.FS, dir string, mode loadMode, front uint64, ls listing) (_ *loaded, err error) {
+// it found; the segments' files are closed, each once read. In forOpen
+// mode the files go into files, which keeps a bounded number open; in the
+// other modes each segment keeps its own.
+func load(fsys vfs.FS, dir string, mode loadMode, front uint64, ls listing, files *fileCache) (_ *loaded, err error) {
 	names, err := fsys.List(dir)
 	if err != nil {
 		return nil, err
@@ -145,7 +179,10 @@ func load(fsys vfs.FS, dir string, mode loadMode, front uint64, ls listing) (_ *
 			return nil, err
 		}
 	}
-	w := walk{fsys: fsys, dir: dir, mode: mode, front: front, ld: ld, ls: ls}
+	w := walk{fsys: fsys, dir: dir, mode: mode, front: front, ld: ld, ls: ls, files: files}
+	if ls.st != nil {
+		w.newest = ls.st.Newest()
+	}
 	for i, id := range ids {
 		if err := w.segment(id, i == len(ids)-1); err != nil {
 			return nil, err
@@ -161,6 +198,7 @@ type walk struct {
 	mode  loadMode
 	front uint64
 	ld    *loaded
+	files *fileCache // forOpen's
 
 	prevLast  uint64 // last sequence number so far (valid with havePrev)
 	havePrev  bool
@@ -168,6 +206,7 @@ type walk struct {
 	prevEnd   uint64 // ... up to this one
 	prevID    uint64
 	ls        listing
+	newest    uint64 // ls.st.Newest(), once: it walks every segment
 	// Reused from segment to segment: the index copies what it keeps.
 	frames []segment.FrameInfo
 	idxBuf []byte
@@ -178,6 +217,9 @@ func (w *walk) segment(id uint64, last bool) error {
 	ld, name := w.ld, segName(w.dir, id)
 	var f vfs.File
 	var err error
+	if w.mode == forOpen {
+		w.files.reserve()
+	}
 	if last && w.mode == forOpen {
 		f, err = w.fsys.OpenReadWrite(name)
 	} else {
@@ -186,7 +228,18 @@ func (w *walk) segment(id uint64, last bool) error {
 	if err != nil {
 		return fmt.Errorf("open segment: %w", err)
 	}
-	s := &seg{id: id, name: name, f: f, ref: &fileRef{}}
+	s := &seg{id: id, name: name}
+	if w.mode == forOpen {
+		// Read now, then left to the cache (the newest stays open: it
+		// becomes the active segment).
+		s.ref = w.files.adopt(name, f, last)
+		defer w.files.unpin(s.ref)
+	} else {
+		s.own = f
+		if w.mode == forCheck {
+			defer s.closeFile() // nothing reads it after load
+		}
+	}
 	ld.segs = append(ld.segs, s)
 	size, err := f.Size()
 	if err != nil {
@@ -519,7 +572,7 @@ func (w *walk) checkListed(name string, ent manifest.Segment, listed, last bool,
 		if end > segment.FileHeaderSize {
 			return damage(segment.FileHeaderSize, segment.Corruptf(name, segment.FileHeaderSize, "segment is not in the manifest but holds frames"))
 		}
-	case !last && ent.Sealed && ent.ID != w.ls.st.Newest() && size != durable:
+	case !last && ent.Sealed && ent.ID != w.newest && size != durable:
 		// (The newest listed segment, sealed by Close, grows again after
 		// a reopen: a later segment exists only once a rotation recorded
 		// its final size.)

@@ -54,6 +54,9 @@ type Log struct {
 	log  *slog.Logger
 	lock io.Closer
 	mf   *manifest.Manifest // safe for concurrent use; edits are made with mu held or in the work slot
+	// files holds the segment files open, a bounded number of them; its
+	// lock may be taken with mu held.
+	files *fileCache
 
 	mu    sync.Mutex
 	cond  *sync.Cond // on mu; broadcast when a sync, a seal, a rewrite or Close ends
@@ -191,16 +194,8 @@ func (l *Log) Close() error {
 	// ErrClosed from their next read).
 	l.waitMapReads(l.segs)
 	l.waitMapReads(l.retired)
-	for _, s := range l.segs {
-		if cerr := s.closeFile(); cerr != nil && err == nil {
-			err = cerr
-		}
-	}
-	for _, s := range l.retired {
-		if !s.ref.closed {
-			s.ref.closed = true
-			s.closeFile()
-		}
+	if cerr := l.files.closeAll(); cerr != nil && err == nil {
+		err = cerr
 	}
 	l.retired = nil
 	l.state = stateClosed

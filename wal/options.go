@@ -3,6 +3,7 @@ package wal
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
 	"strings"
 
@@ -154,6 +155,18 @@ type Options struct {
 	// get slower; the sequence of file operations becomes deterministic, which
 	// crash-exploration tests need to replay a crash point.
 	Inline bool
+	// MaxOpenSegments bounds the segment files the Log keeps open, the
+	// active segment's included, with their read mappings: a sealed
+	// segment is opened when read and the least recently used are closed
+	// beyond it, so a log of any number of segments needs no more
+	// descriptors than this (plus its manifest, lock and the file being
+	// written at the moment). Files being read are never closed: with more
+	// concurrent readers than the bound (each reads one file at a time),
+	// or a file that compaction or truncation replaced while a snapshot
+	// (Entries) may still read it, more stay open until those end. 0 means
+	// DefaultMaxOpenSegments; values below 2 mean 2. It does not bound a
+	// View, which holds every segment file it reads.
+	MaxOpenSegments int
 
 	// compressor encodes new frames (set by withDefaults).
 	compressor *segment.Compressor
@@ -163,19 +176,28 @@ type Options struct {
 	duringMappedGet func()
 }
 
+// sized is option v (what) after defaults: def for 0, clamped to
+// [lo, hi]; negative is invalid.
+func sized[T int | int64](what string, v, def, lo, hi T) (T, error) {
+	switch {
+	case v < 0:
+		return v, fmt.Errorf("%w: negative %s %d", ErrInvalid, what, v)
+	case v == 0:
+		return def, nil
+	}
+	return min(max(v, lo), hi), nil
+}
+
 func (o Options) withDefaults() (Options, error) {
 	if o.Durability > Eventual {
 		return o, fmt.Errorf("%w: unknown durability %d", ErrInvalid, o.Durability)
 	}
-	switch {
-	case o.SegmentSize < 0:
-		return o, fmt.Errorf("%w: negative segment size %d", ErrInvalid, o.SegmentSize)
-	case o.SegmentSize == 0:
-		o.SegmentSize = DefaultSegmentSize
-	case o.SegmentSize < MinSegmentSize:
-		o.SegmentSize = MinSegmentSize
-	case o.SegmentSize > MaxSegmentSize:
-		o.SegmentSize = MaxSegmentSize
+	var err error
+	if o.SegmentSize, err = sized("segment size", o.SegmentSize, DefaultSegmentSize, MinSegmentSize, MaxSegmentSize); err != nil {
+		return o, err
+	}
+	if o.MaxOpenSegments, err = sized("MaxOpenSegments", o.MaxOpenSegments, DefaultMaxOpenSegments, minOpenSegments, math.MaxInt); err != nil {
+		return o, err
 	}
 	if o.Compression > CompressionZstd {
 		return o, fmt.Errorf("%w: unknown compression %d", ErrInvalid, o.Compression)

@@ -80,9 +80,8 @@ func (l *Log) releaseSnapshot(segs []*seg) {
 // this was the last. Called with l.mu held.
 func (l *Log) release(sg *seg) {
 	sg.ref.readers--
-	if sg.ref.readers == 0 && sg.ref.retired && !sg.ref.closed {
-		sg.ref.closed = true
-		sg.closeFile()
+	if sg.ref.readers == 0 && sg.ref.retired {
+		l.files.drop(sg.ref)
 		l.retired = slices.DeleteFunc(l.retired, func(r *seg) bool { return r.ref == sg.ref })
 	}
 }
@@ -115,9 +114,10 @@ func (l *Log) Entries(from uint64) iter.Seq2[Entry, error] {
 // wrapping ErrNotFound. The frame's checksum is verified on every call.
 //
 // On the operating system's file system Get reads frames in place through
-// memory mappings (a read-only one per sealed segment, made at its first
-// Get; the writer's for the active segment), so a call makes no system
-// call. TruncateBack and Close wait for such reads before they cut or
+// memory mappings (a read-only one per sealed segment whose file is open,
+// made at its first Get; the writer's for the active segment), so a call
+// makes no system call unless the segment's file must be opened (see
+// Options.MaxOpenSegments). TruncateBack and Close wait for such reads before they cut or
 // unmap a file, and a fault while reading a mapping (a device read error)
 // is returned as an error, not a crash.
 func (l *Log) Get(seq uint64) (Entry, error) {
@@ -148,6 +148,12 @@ func (l *Log) Get(seq uint64) (Entry, error) {
 		size = l.active.Offset()
 	}
 	dead, cutsAt := l.dead, l.cuts.Load()
+	// Pinned until the read ends: the cache neither closes nor unmaps it.
+	f, err := sg.file()
+	if err != nil {
+		l.mu.Unlock()
+		return Entry{}, err
+	}
 	sg.ref.readers++
 	// A sealed segment never changes while it is in l.segs: read it in
 	// place through a mapping, without a system call or a copy. (A
@@ -156,7 +162,7 @@ func (l *Log) Get(seq uint64) (Entry, error) {
 	// read them through the writer's mapping.
 	var m []byte
 	if sealed {
-		m = l.mapSegment(sg)
+		m = l.files.mapping(sg.ref, sg.size)
 	} else {
 		m = l.active.Mapped(size)
 	}
@@ -169,7 +175,6 @@ func (l *Log) Get(seq uint64) (Entry, error) {
 	bp := l.getBuf()
 	defer l.putBuf(bp)
 	var e Entry
-	var err error
 	if m != nil {
 		if h := l.opts.duringMappedGet; h != nil {
 			h()
@@ -179,7 +184,7 @@ func (l *Log) Get(seq uint64) (Entry, error) {
 	} else {
 		var h segment.FrameHeader
 		var p []byte
-		h, p, *bp, err = segment.ReadFrameInto(sg.f, size, int64(off), int64(next), *bp, sg.name)
+		h, p, *bp, err = segment.ReadFrameInto(f, size, int64(off), int64(next), *bp, sg.name)
 		if err == nil {
 			e, err = findEntry(h, p, seq, dead, sg.name, int64(off))
 			e = e.copied()
@@ -230,25 +235,6 @@ func getMapped(m []byte, off, next int64, buf []byte, name string, seq uint64, d
 	return e.copied(), buf, nil
 }
 
-// mapSegment returns the read mapping of sealed segment sg, making it at
-// the first call; nil where the file system has none. Called with l.mu
-// held.
-func (l *Log) mapSegment(sg *seg) []byte {
-	r := sg.ref
-	if !r.mapTried {
-		r.mapTried = true
-		if rm, ok := sg.f.(vfs.ReadMapper); ok && sg.size > 0 {
-			if m, err := rm.MapRead(sg.size); err == nil {
-				r.rm = m
-			}
-		}
-	}
-	if int64(len(r.rm)) < sg.size {
-		return nil
-	}
-	return r.rm[:sg.size:sg.size]
-}
-
 // waitMapReads waits until no Get reads a segment's mapping: before a file
 // is cut or its mapping released. Called with l.mu held, which keeps new
 // Gets out; those in flight finish without it.
@@ -258,10 +244,12 @@ func (l *Log) waitMapReads(segs []*seg) {
 	}
 }
 
-// releaseSeg drops a Get's hold on one segment file (see releaseSnapshot).
+// releaseSeg drops a Get's hold on one segment file (see releaseSnapshot)
+// and its pin.
 func (l *Log) releaseSeg(sg *seg) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	sg.done()
 	l.release(sg)
 }
 
@@ -300,10 +288,16 @@ func (s *snapshot) readErr(err error) error {
 // frames calls fn for each frame that may hold sequence numbers >= from
 // and below the visible bound, in order, with its verified payload, until
 // fn returns false. A damaged or missing frame ends it with an error.
+// It holds one segment file open at a time.
 func (s *snapshot) frames(from uint64, fn func(sg *seg, off int64, h segment.FrameHeader, p []byte) bool) error {
 	var cur *seg
 	var rd *segment.Reader
 	var ferr error
+	defer func() {
+		if cur != nil {
+			cur.done()
+		}
+	}()
 	s.idx.Ascend(from, func(id uint64, first uint64, at uint32) bool {
 		if first >= s.visible {
 			return false
@@ -314,8 +308,17 @@ func (s *snapshot) frames(from uint64, fn func(sg *seg, off int64, h segment.Fra
 				ferr = err
 				return false
 			}
+			if cur != nil {
+				cur.done()
+				cur = nil
+			}
+			f, err := sg.file()
+			if err != nil {
+				ferr = s.readErr(err)
+				return false
+			}
 			cur = sg
-			rd = segment.NewReader(sg.f, sg.size, sg.name)
+			rd = segment.NewReader(f, sg.size, sg.name)
 		}
 		rd.SetOffset(int64(at))
 		off, h, p, err := rd.Next()
@@ -367,19 +370,39 @@ func (s *snapshot) ascend(from uint64, yield func(Entry, error) bool) {
 	}
 }
 
-// descend yields the entries newest first.
+// descend yields the entries newest first. It holds one segment file open
+// at a time.
 func (s *snapshot) descend(yield func(Entry, error) bool) {
 	var buf []Entry
+	var cur *seg
+	var f vfs.File
+	defer func() {
+		if cur != nil {
+			cur.done()
+		}
+	}()
 	s.idx.Descend(func(id uint64, first uint64, off uint32) bool {
 		if first >= s.visible {
 			return true
 		}
-		sg, err := s.seg(id)
-		if err != nil {
-			yield(Entry{}, err)
-			return false
+		if cur == nil || cur.id != id {
+			sg, err := s.seg(id)
+			if err != nil {
+				yield(Entry{}, err)
+				return false
+			}
+			if cur != nil {
+				cur.done()
+				cur = nil
+			}
+			if f, err = sg.file(); err != nil {
+				yield(Entry{}, s.readErr(err))
+				return false
+			}
+			cur = sg
 		}
-		h, p, err := segment.ReadFrame(sg.f, sg.size, int64(off), sg.name)
+		sg := cur
+		h, p, err := segment.ReadFrame(f, sg.size, int64(off), sg.name)
 		if err == nil && h.FirstSeq != first {
 			err = segment.Corruptf(sg.name, int64(off), "frame holds sequence %d, index says %d", h.FirstSeq, first)
 		}

@@ -39,7 +39,7 @@ func Open(dir string, opts Options) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", dir, err)
 	}
-	l := &Log{dir: dir, opts: opts, fs: fsys, log: opts.Logger, lock: lock}
+	l := &Log{dir: dir, opts: opts, fs: fsys, log: opts.Logger, lock: lock, files: newFileCache(fsys, opts.MaxOpenSegments)}
 	l.cond = sync.NewCond(&l.mu)
 	if err := l.recover(); err != nil {
 		lock.Close()
@@ -67,7 +67,7 @@ func (l *Log) recover() error {
 			cutState(ls.st, b.cut, b.front)
 		}
 	}
-	ld, err := load(l.fs, l.dir, forOpen, front, ls)
+	ld, err := load(l.fs, l.dir, forOpen, front, ls, l.files)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", l.dir, err)
 	}
@@ -145,7 +145,7 @@ func (l *Log) install(ld *loaded) error {
 	last := ld.segs[len(ld.segs)-1]
 	if ld.badLast {
 		// Recreate it: it never held a frame.
-		last.f.Close()
+		last.closeFile()
 		l.segs = ld.segs[:len(ld.segs)-1]
 		l.log.Warn("wal: recreating segment with damaged header left by a crash", "file", last.name)
 		if err := l.createSegment(last.id); err != nil {
@@ -161,7 +161,7 @@ func (l *Log) install(ld *loaded) error {
 	}
 	// Write again what no fsync confirmed and cut what follows the last
 	// valid frame (see segment.Recover).
-	w, err := segment.Recover(last.f, last.name, last.id, ld.lastSynced, last.size, ld.lastFileSize, l.opts.SegmentSize)
+	w, err := segment.Recover(last.ref.f, last.name, last.id, ld.lastSynced, last.size, ld.lastFileSize, l.opts.SegmentSize)
 	if err != nil {
 		ld.close()
 		return err

@@ -36,6 +36,7 @@ func (l *Log) createSegment(id uint64) error {
 		return fmt.Errorf("%w: segment number %d out of range", ErrInvalid, id)
 	}
 	name := segName(l.dir, id)
+	l.files.reserve()
 	w, err := segment.Create(l.fs, name, segment.FileHeader{ID: id, Base: l.nextSeq, Flags: segment.FileTracked}, l.opts.SegmentSize)
 	if err != nil {
 		return err
@@ -45,7 +46,9 @@ func (l *Log) createSegment(id uint64) error {
 		return fmt.Errorf("sync directory %s: %w", l.dir, err)
 	}
 	l.active = w
-	l.segs = append(slices.Clip(l.segs), &seg{id: id, name: name, f: w.File(), ref: &fileRef{}, base: l.nextSeq, size: segment.FileHeaderSize})
+	ref := l.files.adopt(name, w.File(), true)
+	l.files.unpin(ref)
+	l.segs = append(slices.Clip(l.segs), &seg{id: id, name: name, ref: ref, base: l.nextSeq, size: segment.FileHeaderSize})
 	return nil
 }
 
@@ -128,7 +131,7 @@ func (l *Log) rotate() error {
 	old := l.active
 	segs := slices.Clone(l.segs)
 	prev := segs[len(segs)-1]
-	segs[len(segs)-1] = &seg{id: old.ID(), name: old.Name(), f: old.File(), ref: prev.ref, base: prev.base, size: old.Offset()}
+	segs[len(segs)-1] = &seg{id: old.ID(), name: old.Name(), ref: prev.ref, base: prev.base, size: old.Offset()}
 	l.segs = segs
 	l.cond.Broadcast()
 	if l.staleIdx {
@@ -144,6 +147,8 @@ func (l *Log) rotate() error {
 	if err := l.createSegment(old.ID() + 1); err != nil {
 		return err
 	}
+	// The old writer is done with its file: the cache may close it.
+	l.files.sealed(prev.ref)
 	// Listed before any frame goes into it (see listing.go).
 	next := manifest.Segment{ID: old.ID() + 1, Base: l.nextSeq, Durable: segment.FileHeaderSize}
 	if err := l.record(manifest.Edit{Set: []manifest.Segment{sealed, next}}); err != nil {

@@ -282,7 +282,7 @@ func (l *Log) truncBack(next uint64) error {
 	}
 	st := l.mf.State()
 	cutState(&st, c, nb.front)
-	ld, err := load(l.fs, l.dir, forOpen, nb.front, listing{st: &st})
+	ld, err := load(l.fs, l.dir, forOpen, nb.front, listing{st: &st}, l.files)
 	if err != nil {
 		return l.fail(err)
 	}
@@ -315,7 +315,13 @@ func (l *Log) findCut(next uint64) (*cut, error) {
 		if sg.id == l.active.ID() {
 			size = l.active.Offset()
 		}
-		h, p, err := segment.ReadFrame(sg.f, size, int64(off), sg.name)
+		f, err := sg.file()
+		if err != nil {
+			ferr = err
+			return false
+		}
+		h, p, err := segment.ReadFrame(f, size, int64(off), sg.name)
+		sg.done()
 		if err != nil {
 			ferr = err
 			return false

@@ -43,7 +43,7 @@ func OpenView(dir string, fsys vfs.FS) (*View, error) {
 		return nil, fmt.Errorf("read %s: %w", dir, err)
 	}
 	front := logFront(b, mld)
-	ld, err := load(fsys, dir, forView, front, listing{})
+	ld, err := load(fsys, dir, forView, front, listing{}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", dir, err)
 	}
@@ -135,11 +135,12 @@ func (v *View) Newest() iter.Seq2[Entry, error] {
 // NextSeq is the sequence number after the newest entry seen.
 func (v *View) NextSeq() uint64 { return v.s.visible }
 
-// Close releases the view's files.
+// Close releases the view's files. (A view holds every segment file open
+// while it lives: a file a writer replaces meanwhile stays readable.)
 func (v *View) Close() error {
 	var err error
 	for _, s := range v.ld.segs {
-		if cerr := s.f.Close(); cerr != nil && err == nil {
+		if cerr := s.closeFile(); cerr != nil && err == nil {
 			err = cerr
 		}
 	}
