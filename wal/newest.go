@@ -141,7 +141,7 @@ func openNewestOnce(dir string, fsys vfs.FS) (_ *newest, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("read %s: open segment: %w", dir, err)
 		}
-		bs := &backSeg{s: &seg{id: id, name: name, f: f}, last: i == len(ids)-1}
+		bs := &backSeg{s: &seg{id: id, name: name, own: f}, last: i == len(ids)-1}
 		nw.segs = append(nw.segs, bs)
 		if bs.s.size, err = f.Size(); err != nil {
 			return nil, fmt.Errorf("read %s: stat %s: %w", dir, name, err)
@@ -222,7 +222,7 @@ func (nw *newest) prepare(bs *backSeg) error {
 		return nil
 	}
 	bs.prepared = true
-	fh, err := segment.ReadFileHeader(bs.s.f, bs.s.size, bs.s.name)
+	fh, err := segment.ReadFileHeader(bs.s.own, bs.s.size, bs.s.name)
 	if err == nil && fh.ID == bs.s.id && bs.s.id <= maxSegmentID {
 		bs.s.base = fh.Base
 		if t, st := segment.OpenIndexTail(nw.fsys, idxName(nw.dir, bs.s.id), bs.s.id, bs.s.size); st == segment.IndexOK {
@@ -247,8 +247,8 @@ func (nw *newest) scan(bs *backSeg) error {
 	if len(w.ld.segs) == 1 {
 		// Read what was scanned, not what the name holds by now.
 		sg := w.ld.segs[0]
-		bs.s.f.Close()
-		bs.s.f, bs.s.size, bs.s.base = sg.f, sg.size, sg.base
+		bs.s.own.Close()
+		bs.s.own, bs.s.size, bs.s.base = sg.own, sg.size, sg.base
 	}
 	if err != nil {
 		return err
@@ -294,7 +294,7 @@ func (nw *newest) descend(yield func(Entry, error) bool) {
 					end = int64(fi.Offset)
 					continue // read before a scan replaced the index
 				}
-				h, p, nw.buf, err = segment.ReadFrameInto(bs.s.f, bs.s.size, int64(fi.Offset), end, nw.buf, bs.s.name)
+				h, p, nw.buf, err = segment.ReadFrameInto(bs.s.own, bs.s.size, int64(fi.Offset), end, nw.buf, bs.s.name)
 				if err == nil && h.FirstSeq != fi.First {
 					err = segment.Corruptf(bs.s.name, int64(fi.Offset), "frame holds sequence %d, index says %d", h.FirstSeq, fi.First)
 				}
@@ -354,6 +354,6 @@ func (nw *newest) close() {
 		if bs.tail != nil {
 			bs.tail.Close()
 		}
-		bs.s.f.Close()
+		bs.s.own.Close()
 	}
 }

@@ -125,13 +125,13 @@ func TestNewestMatchesView(t *testing.T) {
 	}
 }
 
-// countFS counts the bytes read from segment and index files.
-type countFS struct {
+// readCountFS counts the bytes read from segment and index files.
+type readCountFS struct {
 	vfs.FS
 	read *atomic.Int64
 }
 
-func (c countFS) Open(name string) (vfs.File, error) {
+func (c readCountFS) Open(name string) (vfs.File, error) {
 	f, err := c.FS.Open(name)
 	if err != nil {
 		return nil, err
@@ -139,15 +139,15 @@ func (c countFS) Open(name string) (vfs.File, error) {
 	if ext := filepath.Ext(name); ext != ".seg" && ext != ".idx" {
 		return f, nil // the manifest, bounds and checkpoint: not per entry
 	}
-	return countFile{File: f, read: c.read}, nil
+	return readCountFile{File: f, read: c.read}, nil
 }
 
-type countFile struct {
+type readCountFile struct {
 	vfs.File
 	read *atomic.Int64
 }
 
-func (c countFile) ReadAt(p []byte, off int64) (int, error) {
+func (c readCountFile) ReadAt(p []byte, off int64) (int, error) {
 	n, err := c.File.ReadAt(p, off)
 	c.read.Add(int64(n))
 	return n, err
@@ -174,7 +174,7 @@ func TestNewestReadsBoundedBytes(t *testing.T) {
 		}
 		var read atomic.Int64
 		k := 0
-		for e, err := range Newest(dir, countFS{FS: vfs.Default(), read: &read}) {
+		for e, err := range Newest(dir, readCountFS{FS: vfs.Default(), read: &read}) {
 			if err != nil {
 				t.Fatal(err)
 			}
