@@ -1,10 +1,7 @@
 package journal
 
 import (
-	"encoding/binary"
 	"hash/maphash"
-	"math/bits"
-	"math/rand/v2"
 	"unsafe"
 )
 
@@ -27,9 +24,9 @@ type eventDecoder struct {
 // where a block would stay alive for one short string.
 func newEventDecoder(chunk int, missesInArena bool) *eventDecoder {
 	d := &eventDecoder{arena: arena{chunk: chunk}}
-	seed, key := maphash.MakeSeed(), rand.Uint64()
-	d.routes = strtab{seed: seed, key: key, maxSlots: maxRouteSlots, arena: &d.arena, missesInArena: missesInArena}
-	d.errs = strtab{seed: seed, key: key, maxSlots: maxErrorSlots, arena: &d.arena, missesInArena: missesInArena}
+	seed := maphash.MakeSeed()
+	d.routes = strtab{seed: seed, maxSlots: maxRouteSlots, arena: &d.arena, missesInArena: missesInArena}
+	d.errs = strtab{seed: seed, maxSlots: maxErrorSlots, arena: &d.arena, missesInArena: missesInArena}
 	return d
 }
 
@@ -59,19 +56,13 @@ func (d *eventDecoder) decode(ev *Event, key, value []byte, tombstone bool) erro
 // strtab is a bounded set of strings, an open-addressing hash table: get
 // returns the string equal to its bytes, made once.
 type strtab struct {
-	seed          maphash.Seed // hashes long values
-	key           uint64       // hashes short ones
+	seed          maphash.Seed // hashes values
 	slots         []string     // a power of two long; "" is an empty slot
 	n             int          // strings held
 	maxSlots      int
 	arena         *arena
 	missesInArena bool
 }
-
-// maxProbe bounds the slots get looks at: past them (a cluster of
-// colliding keys, which a seeded hash at most half full makes most
-// unlikely) a value is made without the table.
-const maxProbe = 32
 
 // get returns b as a string, the same one for equal bytes while the table
 // holds it. b must not be empty. The string never aliases b.
@@ -81,7 +72,10 @@ func (t *strtab) get(b []byte) string {
 	}
 	mask := uint64(len(t.slots) - 1)
 	i := t.hash(b) & mask
-	for range maxProbe {
+	// Linear probing to the first empty slot: the table is never more
+	// than half full, and the seeded hash keeps clusters short whatever
+	// the values.
+	for {
 		s := t.slots[i]
 		if s == "" {
 			if t.n >= t.maxSlots/2 {
@@ -124,24 +118,9 @@ func (t *strtab) grow() {
 	}
 }
 
-// hash hashes b with the table's seed. Values of up to 16 bytes (most
-// route IDs) are hashed from two overlapping loads, longer ones with
-// maphash.
+// hash hashes b with the table's seed.
 func (t *strtab) hash(b []byte) uint64 {
-	n := len(b)
-	var a, c uint64
-	switch {
-	case n > 16:
-		return maphash.Bytes(t.seed, b)
-	case n >= 8:
-		a, c = binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[n-8:])
-	case n >= 4:
-		a, c = uint64(binary.LittleEndian.Uint32(b)), uint64(binary.LittleEndian.Uint32(b[n-4:]))
-	case n > 0:
-		a = uint64(b[0])<<16 | uint64(b[n/2])<<8 | uint64(b[n-1])
-	}
-	hi, lo := bits.Mul64(a^t.key, c^0xe7037ed1a0b428db^uint64(n))
-	return hi ^ lo
+	return maphash.Bytes(t.seed, b)
 }
 
 // arena hands out strings placed in blocks of chunk bytes, which are never
