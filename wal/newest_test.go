@@ -71,7 +71,7 @@ func TestNewestMatchesView(t *testing.T) {
 						k := fmt.Sprintf("k%d", r.IntN(20))
 						recs = append(recs, Record{Key: []byte(k), Value: []byte(fmt.Sprint(r.IntN(1000))), Tombstone: r.IntN(15) == 0})
 					}
-					if _, err := l.Append(Batch{Time: int64(r.IntN(1 << 40)), Records: recs}); err != nil {
+					if _, err := l.Append(Batch{Time: r.Int64N(1 << 40), Records: recs}); err != nil {
 						t.Fatalf("seed %d: append: %v", seed, err)
 					}
 				}
