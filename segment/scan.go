@@ -96,6 +96,24 @@ func Scan(r io.ReaderAt, size int64, name string, fn func(off int64, h FrameHead
 	}
 }
 
+// ScanFrames is Scan listing the frames it finds, each with its last
+// sequence number, into frames[:0]: what an index file would hold. end is
+// where the last frame that verified ends (FileHeaderSize if none), also
+// when err is set; without an error it is the same as res.End.
+func ScanFrames(r io.ReaderAt, size int64, name string, frames []FrameInfo) (_ []FrameInfo, end int64, res ScanResult, err error) {
+	frames, end = frames[:0], FileHeaderSize
+	res, err = Scan(r, size, name, func(off int64, h FrameHeader, p []byte) error {
+		last, err := LastSeq(h, p)
+		if err != nil {
+			return AtOffset(err, name, off)
+		}
+		frames = append(frames, FrameInfo{Offset: uint32(off), Count: h.Count, First: h.FirstSeq, Last: last})
+		end = off + h.Size()
+		return nil
+	})
+	return frames, end, res, err
+}
+
 // ScanEntries is Scan for a reader of entries: it calls fn for every entry
 // of every valid frame, in order, with the frame's offset. A checksummed
 // payload that does not decode is damage at the frame's offset; an error

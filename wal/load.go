@@ -346,17 +346,7 @@ func (w *walk) segment(id uint64, last bool) error {
 	var res segment.ScanResult
 	var scanErr error // checking only: damage in the middle of the data
 	if !ok {
-		w.frames = w.frames[:0]
-		end = segment.FileHeaderSize
-		res, scanErr = segment.Scan(f, size, name, func(off int64, h segment.FrameHeader, p []byte) error {
-			lastSeq, err := segment.LastSeq(h, p)
-			if err != nil {
-				return segment.AtOffset(err, name, off)
-			}
-			w.frames = append(w.frames, segment.FrameInfo{Offset: uint32(off), Count: h.Count, First: h.FirstSeq, Last: lastSeq})
-			end = off + h.Size()
-			return nil
-		})
+		w.frames, end, res, scanErr = segment.ScanFrames(f, size, name, w.frames)
 		if scanErr != nil && (ld.check == nil || !errors.Is(scanErr, ErrCorrupt)) {
 			return scanErr
 		}

@@ -367,15 +367,8 @@ func (w *statWalk) readSegment(id uint64, last bool, next uint64) (_ *statSeg, f
 // sound index file: a torn tail is cut off the newest segment and is
 // damage in a sealed one.
 func (s *statSeg) scan(f vfs.File, last bool) error {
-	frames := []segment.FrameInfo{}
-	res, err := segment.Scan(f, s.size, s.name, func(off int64, h segment.FrameHeader, p []byte) error {
-		lastSeq, err := segment.LastSeq(h, p)
-		if err != nil {
-			return segment.AtOffset(err, s.name, off)
-		}
-		frames = append(frames, segment.FrameInfo{Offset: uint32(off), Count: h.Count, First: h.FirstSeq, Last: lastSeq})
-		return nil
-	})
+	// Non-nil even when empty: framesOf takes s.frames != nil as scanned.
+	frames, _, res, err := segment.ScanFrames(f, s.size, s.name, []segment.FrameInfo{})
 	if err != nil {
 		return err
 	}
