@@ -185,6 +185,24 @@ func (c *testCluster) leader() *testNode {
 	return nil
 }
 
+// onLeader runs fn on the leader and returns the node it succeeded on,
+// trying again on the new leader when leadership moved meanwhile (a loaded
+// machine misses heartbeats); any other error fails the test.
+func (c *testCluster) onLeader(what string, fn func(n *testNode) error) *testNode {
+	c.t.Helper()
+	for try := 0; ; try++ {
+		n := c.leader()
+		err := fn(n)
+		if err == nil {
+			return n
+		}
+		if !errors.Is(err, raft.ErrNotLeader) && !errors.Is(err, raft.ErrLeadershipLost) || try == 20 {
+			c.t.Fatalf("%s on the leader (try %d): %v", what, try, err)
+		}
+		c.leaderChanges++
+	}
+}
+
 // apply applies commands from..to-1 through the leader, many in flight at
 // once. After a change of leader it resubmits from the first command whose
 // future failed (the FSM ignores those that were committed after all).
@@ -251,15 +269,10 @@ func TestRaftCluster(t *testing.T) {
 	downAt := follower.fsm.state()
 
 	c.apply(4000, 7000)
-	leader = c.leader()
-	if err := leader.r.Snapshot().Error(); err != nil {
-		t.Fatalf("leader snapshot: %v", err)
-	}
+	leader = c.onLeader("snapshot", func(n *testNode) error { return n.r.Snapshot().Error() })
 	first, _ := leader.store.FirstIndex()
 	last, _ := follower.store.LastIndex() // closed: the last value it had
-	if err := leader.r.Barrier(5 * time.Second).Error(); err != nil {
-		t.Fatal(err)
-	}
+	c.onLeader("barrier", func(n *testNode) error { return n.r.Barrier(5 * time.Second).Error() })
 	if first <= 1 {
 		t.Fatalf("leader's log starts at %d after a snapshot; want it truncated", first)
 	}
@@ -267,10 +280,7 @@ func TestRaftCluster(t *testing.T) {
 	c.start(follower) // from its stores: snapshot, log, term and vote
 	c.apply(7000, total)
 	c.waitApplied(total)
-	leader = c.leader()
-	if err := leader.r.Barrier(5 * time.Second).Error(); err != nil {
-		t.Fatal(err)
-	}
+	leader = c.onLeader("barrier", func(n *testNode) error { return n.r.Barrier(5 * time.Second).Error() })
 
 	want := leader.fsm.state()
 	for _, n := range c.nodes {
