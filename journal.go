@@ -108,6 +108,17 @@ type Options struct {
 	// Compression of new batches; the zero value means DefaultCompression.
 	// Batches written under another setting stay readable.
 	Compression Compression
+	// NoRepack keeps sealed segments as appended. By default a sealed
+	// segment of small batches (single events, mostly) is rewritten in the
+	// background with consecutive batches packed into frames of a few KiB:
+	// every event keeps its sequence number and timestamp, the files and
+	// the in-memory index shrink several times, and Open and LoadAll read
+	// less (see wal.Options.NoRepack). The cost is the rewrite's I/O, and
+	// that damage to a packed frame costs the batches packed with it.
+	NoRepack bool
+	// MaxOpenSegments bounds the segment files held open (see
+	// wal.Options.MaxOpenSegments); 0 means wal.DefaultMaxOpenSegments.
+	MaxOpenSegments int
 
 	// FS is the filesystem all I/O goes through; nil means the operating
 	// system's. Tests use it to inject errors and simulate power cuts.
@@ -166,6 +177,8 @@ func Open(dir string, opts Options) (*Journal, error) {
 		SegmentSize:         opts.SegmentSize,
 		CompactionThreshold: opts.CompactionThresholdEvents,
 		Compression:         opts.Compression,
+		NoRepack:            opts.NoRepack,
+		MaxOpenSegments:     opts.MaxOpenSegments,
 		Inline:              opts.inline,
 		FS:                  opts.FS,
 		Logger:              opts.Logger,

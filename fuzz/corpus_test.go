@@ -156,7 +156,7 @@ func TestWriteSeedCorpus(t *testing.T) {
 }
 
 // everyFlagSegment is a segment image with a frame for each combination of
-// FlagSparse and FlagPrefix under each codec, the keys shaped like route
+// FlagSparse, FlagPrefix and FlagTimed under each codec, the keys shaped like route
 // IDs that share prefixes, repeat and are empty.
 func everyFlagSegment(t *testing.T) []byte {
 	img := make([]byte, segment.FileHeaderSize)
@@ -168,16 +168,20 @@ func everyFlagSegment(t *testing.T) []byte {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, flags := range []uint8{0, segment.FlagSparse, segment.FlagPrefix, segment.FlagSparse | segment.FlagPrefix} {
+		for _, flags := range []uint8{0, segment.FlagSparse, segment.FlagPrefix, segment.FlagSparse | segment.FlagPrefix, segment.FlagTimed, segment.FlagTimed | segment.FlagSparse | segment.FlagPrefix} {
 			var es []segment.Entry
 			for i, k := range keys {
-				es = append(es, segment.Entry{Seq: seq, Key: []byte(k), Value: fmt.Appendf(nil, "v%d", seq), Tombstone: i == 4})
+				time := int64(1)
+				if flags&segment.FlagTimed != 0 {
+					time += int64(i*i) - 3 // steps forward, back and not at all
+				}
+				es = append(es, segment.Entry{Seq: seq, Time: time, Key: []byte(k), Value: fmt.Appendf(nil, "v%d", seq), Tombstone: i == 4})
 				seq++
 				if flags&segment.FlagSparse != 0 {
 					seq += uint64(i % 2)
 				}
 			}
-			stored, used := comp.Compress(nil, encodeEntries(nil, flags, es))
+			stored, used := comp.Compress(nil, encodeEntries(nil, segment.FrameHeader{Time: 1, Flags: flags}, es))
 			fh := make([]byte, segment.FrameHeaderSize)
 			segment.PutFrameHeader(fh, segment.FrameHeader{Length: uint32(len(stored)), CRC: segment.Checksum(stored), Synced: uint32(len(img)), FirstSeq: es[0].Seq, Time: 1, Count: uint32(len(es)), Codec: used, Flags: flags})
 			img = append(append(img, fh...), stored...)

@@ -374,9 +374,18 @@ func decodeAll(h segment.FrameHeader, p []byte) error {
 
 // encodeEntries appends es in the encoding that flags select (FlagSparse,
 // FlagPrefix).
-func encodeEntries(q []byte, flags uint8, es []segment.Entry) []byte {
+func encodeEntries(q []byte, h segment.FrameHeader, es []segment.Entry) []byte {
+	flags := h.Flags
 	var prev []byte
 	for i, e := range es {
+		if flags&segment.FlagTimed != 0 {
+			t := h.Time // the first entry's delta is from the header's time
+			if i > 0 {
+				t = es[i-1].Time
+			}
+			d := e.Time - t
+			q = binary.AppendUvarint(q, uint64(d<<1)^uint64(d>>63))
+		}
 		var delta uint64
 		if i > 0 {
 			delta = e.Seq - es[i-1].Seq - 1
@@ -417,7 +426,7 @@ func reencodeKeys(h segment.FrameHeader, p []byte) error {
 	}
 	h2 := h
 	h2.Flags ^= segment.FlagPrefix
-	it = segment.NewEntryIter(h2, encodeEntries(nil, h2.Flags, es))
+	it = segment.NewEntryIter(h2, encodeEntries(nil, h2, es))
 	for i := 0; ; i++ {
 		e, ok, err := it.Next()
 		if err != nil {
@@ -430,8 +439,8 @@ func reencodeKeys(h segment.FrameHeader, p []byte) error {
 			return nil
 		}
 		w := es[i]
-		if e.Seq != w.Seq || !bytes.Equal(e.Key, w.Key) || !bytes.Equal(e.Value, w.Value) || e.Tombstone != w.Tombstone {
-			return fmt.Errorf("re-encoded with flags %#x: entry %d is %d %q %q %v, want %d %q %q %v", h2.Flags, i, e.Seq, e.Key, e.Value, e.Tombstone, w.Seq, w.Key, w.Value, w.Tombstone)
+		if e.Seq != w.Seq || e.Time != w.Time || !bytes.Equal(e.Key, w.Key) || !bytes.Equal(e.Value, w.Value) || e.Tombstone != w.Tombstone {
+			return fmt.Errorf("re-encoded with flags %#x: entry %d is %d %d %q %q %v, want %d %d %q %q %v", h2.Flags, i, e.Seq, e.Time, e.Key, e.Value, e.Tombstone, w.Seq, w.Time, w.Key, w.Value, w.Tombstone)
 		}
 	}
 }

@@ -162,6 +162,32 @@ func (x *Index) Frames(id uint64) []segment.FrameInfo {
 	return out
 }
 
+// NewestFrames is the number of frames of segment id, the newest segment
+// (the one Append adds to); 0 if id is not the newest.
+func (x *Index) NewestFrames(id uint64) int {
+	n := 0
+	if len(x.tail.firsts) > 0 {
+		if x.tail.id != id {
+			return 0
+		}
+		n = len(x.tail.firsts)
+	}
+	if m, ok := x.t.Max(); ok && m.id == id {
+		n += len(m.firsts)
+	}
+	return n
+}
+
+// FrameCounts returns the number of frames of each segment, by id.
+func (x *Index) FrameCounts() map[uint64]int {
+	out := make(map[uint64]int, x.Segments())
+	x.ascendAll(0, func(s seg) bool {
+		out[s.id] = len(s.firsts)
+		return true
+	})
+	return out
+}
+
 // Len is the number of frames.
 func (x *Index) Len() int { return x.frames }
 

@@ -23,7 +23,8 @@
 //	                      so the sequence survives removal of every entry
 //
 // followed by frames, back to back. A frame holds one atomically appended
-// batch of entries and starts with a 40-byte header:
+// batch of entries (or, with FlagTimed, the entries of several batches a
+// rewrite packed together) and starts with a 40-byte header:
 //
 //	0  hcrc      uint32   CRC-32C of header bytes [4,40): a damaged length is
 //	                      detected here, never mistaken for the end of the log
@@ -32,15 +33,19 @@
 //	12 synced    uint32   offset in this segment up to which data was durable
 //	                      when the frame was written (see Scan)
 //	16 first     uint64   sequence number of the first entry
-//	24 time      int64    batch timestamp, Unix milliseconds
+//	24 time      int64    batch timestamp, Unix milliseconds (with FlagTimed,
+//	                      the first entry's)
 //	32 count     uint32   number of entries (at least 1)
 //	36 codec     uint8    payload encoding: CodecNone, CodecS2, CodecZstd
 //	                      (a compressed payload is described in codec.go)
-//	37 flags     uint8    FlagSparse, FlagCompact, FlagPrefix
+//	37 flags     uint8    FlagSparse, FlagCompact, FlagPrefix, FlagTimed
 //	38 reserved  uint16   zero
 //
 // All integers are little-endian. The payload is the entries, each:
 //
+//	[uvarint time]         only with FlagTimed: the entry's timestamp as a
+//	                       zigzag delta from the previous entry's (from the
+//	                       header's time for the first entry)
 //	[uvarint delta]        only with FlagSparse, not for the first entry:
 //	                       seq = previous seq + 1 + delta
 //	[uvarint shared]       only with FlagPrefix: how many leading bytes the
@@ -53,6 +58,7 @@
 //	value [valueLen]byte
 //
 // Without FlagSparse the entries' sequence numbers are first, first+1, ...
+// Without FlagTimed every entry has the header's time.
 // With FlagPrefix the whole key is the previous key's first shared bytes
 // followed by the stored bytes (LevelDB-style prefix compression: keys of a
 // batch repeat their route prefix); a shared count longer than the previous

@@ -143,11 +143,14 @@ func appendBatch(buf []byte, records []Record) ([]byte, uint8, error) {
 }
 
 // Sparse encodes entries (at least one, with strictly ascending sequence
-// numbers that may leave gaps) as one FlagSparse frame, as the compactor
-// writes what survives of a frame. Keys are prefix-compressed when that is
-// smaller; both ways are tried, as the compactor runs off the append path.
-// Entries that do not fit one frame give an error wrapping ErrInvalid.
-func (e *Encoder) Sparse(entries []Entry, time int64) (Frame, error) {
+// numbers that may leave gaps, from one batch or several) as one frame, as
+// the compactor writes what survives of frames: each entry keeps its
+// sequence number and its time. Sequence gaps make the frame FlagSparse,
+// differing times FlagTimed (the header's time is the first entry's). Keys
+// are prefix-compressed when that is smaller; both ways are tried, as the
+// compactor runs off the append path. Entries that do not fit one frame
+// give an error wrapping ErrInvalid.
+func (e *Encoder) Sparse(entries []Entry) (Frame, error) {
 	if len(entries) == 0 {
 		return Frame{}, fmt.Errorf("%w: a frame of no entries", ErrInvalid)
 	}
@@ -158,13 +161,13 @@ func (e *Encoder) Sparse(entries []Entry, time int64) (Frame, error) {
 		}
 		keys += len(en.Key)
 	}
+	flags, time := entriesFlags(entries), entries[0].Time
 	buf := headerRoom(e.buf)
 	start := len(buf)
-	buf = appendSparse(buf, entries, true)
+	buf = appendEntries(buf, entries, flags|FlagPrefix, time)
 	mid := len(buf)
-	buf = appendSparse(buf, entries, false)
+	buf = appendEntries(buf, entries, flags, time)
 	e.buf = buf
-	flags := FlagSparse
 	if mid-start < len(buf)-mid && keys <= MaxFrameKeyBytes {
 		buf = buf[:mid]
 		flags |= FlagPrefix
@@ -180,24 +183,6 @@ func (e *Encoder) Sparse(entries []Entry, time int64) (Frame, error) {
 	}
 	f.h.CRC = Checksum(f.buf[FrameHeaderSize:])
 	return f, nil
-}
-
-// appendSparse appends entries as those of a FlagSparse frame, with
-// FlagPrefix keys if prefix is set.
-func appendSparse(dst []byte, entries []Entry, prefix bool) []byte {
-	for i, en := range entries {
-		var prev []byte
-		var delta uint64
-		if i > 0 {
-			prev, delta = entries[i-1].Key, en.Seq-entries[i-1].Seq-1
-		}
-		if prefix {
-			dst = AppendSparsePrefixEntry(dst, i == 0, delta, prev, en.Key, en.Value, en.Tombstone)
-		} else {
-			dst = AppendSparseEntry(dst, i == 0, delta, en.Key, en.Value, en.Tombstone)
-		}
-	}
-	return dst
 }
 
 // compress replaces f's entries with their compressed form if that makes

@@ -8,7 +8,10 @@ import (
 // Entry is one record of a frame as stored on disk.
 type Entry struct {
 	Seq uint64
-	Key []byte
+	// Time is the timestamp of the batch the entry was appended in: the
+	// frame header's, or with FlagTimed the entry's own.
+	Time int64
+	Key  []byte
 	// Tombstone marks an entry that removes every entry with the same key
 	// and a sequence number up to its own, itself included (applied by the
 	// compactor).
@@ -69,6 +72,66 @@ func AppendSparsePrefixEntry(dst []byte, first bool, delta uint64, prev, key, va
 	return AppendPrefixEntry(dst, prev, key, value, tombstone)
 }
 
+// appendEntries appends entries as those of a frame with flags (any of
+// FlagSparse, FlagPrefix and FlagTimed), whose header time is time. The
+// caller has checked that the flags fit the entries: ascending sequence
+// numbers, contiguous without FlagSparse, all at time without FlagTimed.
+func appendEntries(dst []byte, entries []Entry, flags uint8, time int64) []byte {
+	for i, en := range entries {
+		if flags&FlagTimed != 0 {
+			dst = binary.AppendUvarint(dst, zigzag(en.Time-time))
+			time = en.Time
+		}
+		var prev []byte
+		if i > 0 {
+			prev = entries[i-1].Key
+			if flags&FlagSparse != 0 {
+				dst = binary.AppendUvarint(dst, en.Seq-entries[i-1].Seq-1)
+			}
+		}
+		if flags&FlagPrefix != 0 {
+			dst = AppendPrefixEntry(dst, prev, en.Key, en.Value, en.Tombstone)
+		} else {
+			dst = AppendEntry(dst, en.Key, en.Value, en.Tombstone)
+		}
+	}
+	return dst
+}
+
+// EncodeEntries encodes entries (at least one, with ascending sequence
+// numbers) as the plain payload of one frame, uncompressed and without
+// prefix keys, and returns the header fields that describe it: FirstSeq,
+// Time (the first entry's), Count, and the flags the entries need
+// (FlagSparse for gaps between sequence numbers, FlagTimed for more than
+// one time). Length and the checksums are left to the caller. It is how a
+// cut keeps a frame's surviving entries in the bounds file.
+func EncodeEntries(dst []byte, entries []Entry) (FrameHeader, []byte) {
+	if len(entries) == 0 {
+		return FrameHeader{}, dst
+	}
+	h := FrameHeader{FirstSeq: entries[0].Seq, Time: entries[0].Time, Count: uint32(len(entries)), Flags: entriesFlags(entries)}
+	return h, appendEntries(dst, entries, h.Flags, h.Time)
+}
+
+// entriesFlags is FlagSparse if entries' sequence numbers have gaps and
+// FlagTimed if their times differ.
+func entriesFlags(entries []Entry) uint8 {
+	var flags uint8
+	if entries[len(entries)-1].Seq-entries[0].Seq != uint64(len(entries)-1) {
+		flags |= FlagSparse
+	}
+	for _, en := range entries[1:] {
+		if en.Time != entries[0].Time {
+			flags |= FlagTimed
+			break
+		}
+	}
+	return flags
+}
+
+func zigzag(v int64) uint64   { return uint64(v<<1) ^ uint64(v>>63) }
+func unzigzag(u uint64) int64 { return int64(u>>1) ^ -int64(u&1) }
+
 // sharedPrefix is the length of the longest common prefix of a and b: what
 // AppendPrefixEntry stores as shared for key b after key a. Writers use it
 // to tell whether trying prefix compression is worth it.
@@ -93,11 +156,12 @@ func sharedPrefix(a, b []byte) int {
 // reuses that memory, so a caller may keep all the entries of a frame
 // (unless it asked for reuse with NewEntryIterScratch).
 type EntryIter struct {
-	h       FrameHeader
-	p       []byte
-	off     int
-	n       uint32
-	prevSeq uint64
+	h        FrameHeader
+	p        []byte
+	off      int
+	n        uint32
+	prevSeq  uint64
+	prevTime int64 // FlagTimed frames: the previous entry's time
 	// FlagPrefix frames only.
 	prevKey  []byte  // the previous entry's key
 	arena    []byte  // spare room for rebuilt keys; full chunks are left to their keys
@@ -112,7 +176,7 @@ const arenaChunk = 64 << 10
 // NewEntryIter returns an iterator over the entries of a frame whose header
 // is h and whose (checksummed, decoded) payload is p.
 func NewEntryIter(h FrameHeader, p []byte) EntryIter {
-	return EntryIter{h: h, p: p}
+	return EntryIter{h: h, p: p, prevTime: h.Time}
 }
 
 // NewEntryIterScratch is NewEntryIter for a caller that uses each entry's
@@ -124,7 +188,7 @@ func NewEntryIter(h FrameHeader, p []byte) EntryIter {
 // payload as with NewEntryIter; what is valid and what is corrupt is the
 // same.
 func NewEntryIterScratch(h FrameHeader, p []byte, scratch *[]byte) EntryIter {
-	return EntryIter{h: h, p: p, scratch: scratch}
+	return EntryIter{h: h, p: p, prevTime: h.Time, scratch: scratch}
 }
 
 // Next decodes the next entry. It returns ok=false after the last one. A
@@ -140,6 +204,14 @@ func (it *EntryIter) Next() (e Entry, ok bool, err error) {
 			return Entry{}, false, Corruptf("", -1, "%d trailing payload bytes", len(it.p)-it.off)
 		}
 		return Entry{}, false, nil
+	}
+	time := it.prevTime
+	if it.h.Flags&FlagTimed != 0 {
+		d, err := it.uvarint()
+		if err != nil {
+			return Entry{}, false, err
+		}
+		time += unzigzag(d) // wraps on damage: any int64 is a valid time
 	}
 	seq := it.h.FirstSeq
 	if it.n > 0 {
@@ -187,8 +259,8 @@ func (it *EntryIter) Next() (e Entry, ok bool, err error) {
 		return Entry{}, false, err
 	}
 	it.n++
-	it.prevSeq = seq
-	return Entry{Seq: seq, Key: key, Tombstone: kl&1 != 0, Value: val}, true, nil
+	it.prevSeq, it.prevTime = seq, time
+	return Entry{Seq: seq, Time: time, Key: key, Tombstone: kl&1 != 0, Value: val}, true, nil
 }
 
 // joinKey returns the key made of the first shared bytes of the previous

@@ -56,9 +56,14 @@ const (
 	// Appended batches of two or more records and compactor rewrites are
 	// written with it; frames written before it existed have it clear.
 	FlagPrefix uint8 = 1 << 2
+	// FlagTimed marks a frame whose entries carry their own timestamps, as
+	// the entries of several batches packed into one frame (Encoder.Sparse,
+	// for a rewrite) do: each entry stores its time as a delta from the
+	// previous entry's, the first entry's from the header's time.
+	FlagTimed uint8 = 1 << 3
 )
 
-const knownFlags = FlagSparse | FlagCompact | FlagPrefix
+const knownFlags = FlagSparse | FlagCompact | FlagPrefix | FlagTimed
 
 const fileMagic = "SEGLOG\x00\x01"
 

@@ -194,7 +194,7 @@ func TestCreateBufferedWritesAtFlush(t *testing.T) {
 	for i := range 10 {
 		seq := uint64(10 + 3*i) // gaps: a compactor's copy
 		want = append(want, Entry{Seq: seq, Key: []byte("route-a"), Value: []byte{byte(i)}})
-		f, err := enc.Sparse(want[len(want)-1:], 0)
+		f, err := enc.Sparse(want[len(want)-1:])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -365,13 +365,13 @@ func TestEncoderRefusesWhatNoFrameHolds(t *testing.T) {
 		err  func() error
 	}{
 		{"no records", func() error { _, err := enc.Batch(nil, 0); return err }},
-		{"no entries", func() error { _, err := enc.Sparse(nil, 0); return err }},
+		{"no entries", func() error { _, err := enc.Sparse(nil); return err }},
 		{"over MaxPayload", func() error {
 			_, err := enc.Batch([]Record{{Key: []byte("a"), Value: big}, {Key: []byte("b"), Value: big}}, 0)
 			return err
 		}},
 		{"sparse out of order", func() error {
-			_, err := enc.Sparse([]Entry{{Seq: 5, Key: []byte("a")}, {Seq: 5, Key: []byte("b")}}, 0)
+			_, err := enc.Sparse([]Entry{{Seq: 5, Key: []byte("a")}, {Seq: 5, Key: []byte("b")}})
 			return err
 		}},
 	} {

@@ -52,7 +52,7 @@ func (l *Log) append(b Batch, at bool, want uint64) (first uint64, err error) {
 			return 0, err
 		}
 	}
-	if off := l.active.Offset(); off > segment.FileHeaderSize && (l.rotateNext || off+frame.Size() > l.opts.SegmentSize) {
+	if off := l.active.Offset(); off > segment.FileHeaderSize && (l.rotateNext || off+frame.Size() > l.opts.SegmentSize || l.packRotate(off)) {
 		l.rotateNext = false
 		if err := l.rotate(); err != nil {
 			return 0, l.fail(err)

@@ -41,7 +41,9 @@ type cut struct {
 // magic, front, flag, next, seg, off, kept first, time, count, length, crc.
 // The flag is 0 without a cut, 1 with one whose kept entries are a
 // contiguous frame's, 2 with one whose kept entries are a sparse frame's
-// (cut inside a frame compaction rewrote: each keeps its own number).
+// (cut inside a frame compaction rewrote: each keeps its own number), 3
+// and 4 as 1 and 2 for entries with their own times (a FlagTimed frame's,
+// cut inside a frame a rewrite packed from several batches).
 const boundsFixed = 8 + 8 + 1 + 8 + 8 + 8 + 8 + 8 + 4 + 4 + 4
 
 func encodeBounds(b bounds) []byte {
@@ -53,11 +55,14 @@ func encodeBounds(b bounds) []byte {
 		out = append(out, make([]byte, boundsFixed-8-8-1-4)...)
 	} else {
 		c := b.cut
+		kind := byte(1)
 		if c.keptHeader.Flags&segment.FlagSparse != 0 {
-			out = append(out, 2) // kept entries are a sparse frame's
-		} else {
-			out = append(out, 1)
+			kind = 2 // kept entries are a sparse frame's
 		}
+		if c.keptHeader.Flags&segment.FlagTimed != 0 {
+			kind += 2
+		}
+		out = append(out, kind)
 		out = binary.LittleEndian.AppendUint64(out, c.next)
 		out = binary.LittleEndian.AppendUint64(out, c.seg)
 		out = binary.LittleEndian.AppendUint64(out, uint64(c.off))
@@ -93,14 +98,17 @@ func decodeBounds(p []byte, name string) (bounds, error) {
 			return bad("trailing bytes")
 		}
 		return b, nil
-	case 1, 2:
+	case 1, 2, 3, 4:
 	default:
 		return bad(fmt.Sprintf("unknown flag %d", body[16]))
 	}
 	c := &cut{next: u64(17), seg: u64(25), off: int64(u64(33))}
 	c.keptHeader = segment.FrameHeader{FirstSeq: u64(41), Time: int64(u64(49)), Count: binary.LittleEndian.Uint32(body[57:])}
-	if body[16] == 2 {
+	if body[16]%2 == 0 {
 		c.keptHeader.Flags = segment.FlagSparse
+	}
+	if body[16] > 2 {
+		c.keptHeader.Flags |= segment.FlagTimed
 	}
 	n := binary.LittleEndian.Uint32(body[61:])
 	if int(n) != len(body)-65 {

@@ -198,21 +198,37 @@ func (l *Log) WaitCompaction() {
 
 // rewriteSegment replaces (or deletes) one sealed segment, given the dead
 // set and the segment's counts when the rewrite began. A segment whose
-// records are all removed is deleted without being read. The file work
-// happens without l.mu; only the swap of in-memory state holds it.
+// records are all removed is deleted without being read.
+func (l *Log) rewriteSegment(s *seg, dead compactor.DeadSet, counts compactor.SegCounts, retainTombstones bool) error {
+	o := compactor.CopyOptions{Dead: dead, RetainTombstones: retainTombstones, Comp: l.opts.compressor, PackBytes: l.packBytes()}
+	copyAny := counts.Dead < counts.Total || retainTombstones
+	return l.replaceSegment(s, segment.FileCompacted|segment.FileTracked, o, copyAny, func(res compactor.CopyResult) {
+		if res.Empty() {
+			l.cs.SegmentGone(s.id)
+		} else {
+			l.cs.Rewritten(s.id, res.Kept, counts.Dead, res.Retained)
+		}
+	})
+}
+
+// replaceSegment copies the sealed segment s through compactor.CopyLive
+// with o (unless copyAny is false: nothing survives) into a file with
+// header flags fileFlags, and puts the copy in its place, or deletes s if
+// nothing survived. The file work happens without l.mu; only the swap of
+// in-memory state holds it, and calls swapped, with the copy's result.
 //
 // The old file stays pinned from before it is read until it is retired:
 // the cache must not close it and later open, by its name, the new file
 // in its place for a snapshot that reads the old one.
-func (l *Log) rewriteSegment(s *seg, dead compactor.DeadSet, counts compactor.SegCounts, retainTombstones bool) error {
+func (l *Log) replaceSegment(s *seg, fileFlags uint16, o compactor.CopyOptions, copyAny bool, swapped func(compactor.CopyResult)) error {
 	f, err := s.file()
 	if err != nil {
 		return err
 	}
 	defer s.done()
 	var res compactor.CopyResult
-	if counts.Dead < counts.Total || retainTombstones {
-		res, err = compactor.CopyLive(l.fs, f, s.size, s.name, segment.FileHeader{ID: s.id, Base: s.base, Flags: segment.FileCompacted | segment.FileTracked}, dead, retainTombstones, s.name+tmpSuffix, l.opts.compressor)
+	if copyAny {
+		res, err = compactor.CopyLive(l.fs, f, s.size, s.name, segment.FileHeader{ID: s.id, Base: s.base, Flags: fileFlags}, s.name+tmpSuffix, o)
 		if err != nil {
 			return err
 		}
@@ -253,23 +269,21 @@ func (l *Log) rewriteSegment(s *seg, dead compactor.DeadSet, counts compactor.Se
 
 	l.mu.Lock()
 	segs := make([]*seg, 0, len(l.segs))
-	for _, o := range l.segs {
-		if o != s {
-			segs = append(segs, o)
+	for _, other := range l.segs {
+		if other != s {
+			segs = append(segs, other)
 		} else if !res.Empty() {
 			// Opened when first read.
-			segs = append(segs, &seg{id: s.id, name: s.name, ref: l.files.closedRef(s.name), size: res.Size, base: s.base})
+			segs = append(segs, &seg{id: s.id, name: s.name, ref: l.files.closedRef(s.name), size: res.Size, base: s.base, packed: o.PackBytes > 0})
 		}
 	}
 	l.segs = segs
-	id := s.id
 	if res.Empty() {
-		l.idx.DeleteSegment(id)
-		l.cs.SegmentGone(id)
+		l.idx.DeleteSegment(s.id)
 	} else {
-		l.idx.SetSegment(id, res.Frames)
-		l.cs.Rewritten(id, res.Kept, counts.Dead, res.Retained)
+		l.idx.SetSegment(s.id, res.Frames)
 	}
+	swapped(res)
 	l.retire(s)
 	l.mu.Unlock()
 	return nil

@@ -25,6 +25,9 @@ type seg struct {
 	ref  *fileRef // the Log's hold on the file (nil in a View)
 	size int64    // end of the frames; for the active segment, see Log.snapshot
 	base uint64
+	// packed: written by this Log's repack or compaction, with frames
+	// packed as far as they go; not a repack candidate again.
+	packed bool
 }
 
 // file returns sg's file for reading, opening it if needed; done must be

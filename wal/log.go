@@ -93,6 +93,7 @@ type Log struct {
 	// file was read and matched it, else -1.
 	staleIdxSize int64
 	sealQ        []sealJob // sealed segments whose index and checkpoint are not written yet
+	repackDue    bool      // a segment was sealed (or the log opened) since the last repack pass
 	inlineDue    bool      // Options.Inline: background work to run before Append returns
 	// lastApplyUpto: the batches below it include every one whose append
 	// applied compaction.
@@ -167,6 +168,9 @@ func (l *Log) Close() error {
 			}
 		}
 		l.sealQ = nil
+	}
+	if l.failed == nil && err == nil {
+		l.repackAtClose()
 	}
 	// A newest segment Close sealed before, untouched since Open, is still
 	// sealed: its index file is true and its data durable.

@@ -167,6 +167,14 @@ type Options struct {
 	// DefaultMaxOpenSegments; values below 2 mean 2. It does not bound a
 	// View, which holds every segment file it reads.
 	MaxOpenSegments int
+	// NoRepack turns off the repacking of sealed segments of small frames
+	// (see repack.go): without it, a sealed segment whose frames average
+	// under RepackFrameBytes is rewritten in the background with the
+	// entries of consecutive frames packed into frames of about
+	// RepackBytes (each entry keeping its sequence number and its batch's
+	// time), which shrinks single-event batches several times on disk and
+	// in memory.
+	NoRepack bool
 
 	// compressor encodes new frames (set by withDefaults).
 	compressor *segment.Compressor

@@ -359,7 +359,7 @@ func (s *snapshot) ascend(from uint64, yield func(Entry, error) bool) {
 			if e.Seq >= s.visible {
 				return false
 			}
-			if !yield(Entry{Seq: e.Seq, Time: h.Time, Key: e.Key, Value: e.Value, Tombstone: e.Tombstone}, nil) {
+			if !yield(Entry{Seq: e.Seq, Time: e.Time, Key: e.Key, Value: e.Value, Tombstone: e.Tombstone}, nil) {
 				stopped = true
 				return false
 			}
@@ -422,7 +422,7 @@ func (s *snapshot) descend(yield func(Entry, error) bool) {
 				break
 			}
 			if e.Seq < s.visible && e.Seq >= s.front && !s.dead.IsDead(e.Seq, e.Key) {
-				buf = append(buf, Entry{Seq: e.Seq, Time: h.Time, Key: e.Key, Value: e.Value, Tombstone: e.Tombstone})
+				buf = append(buf, Entry{Seq: e.Seq, Time: e.Time, Key: e.Key, Value: e.Value, Tombstone: e.Tombstone})
 			}
 		}
 		for i := len(buf) - 1; i >= 0; i-- {
@@ -450,7 +450,7 @@ func findEntry(h segment.FrameHeader, p []byte, seq uint64, dead compactor.DeadS
 			if dead.IsDead(e.Seq, e.Key) {
 				return Entry{}, fmt.Errorf("sequence %d: %w (removed by compaction)", seq, ErrNotFound)
 			}
-			return Entry{Seq: e.Seq, Time: h.Time, Key: e.Key, Value: e.Value, Tombstone: e.Tombstone}, nil
+			return Entry{Seq: e.Seq, Time: e.Time, Key: e.Key, Value: e.Value, Tombstone: e.Tombstone}, nil
 		}
 	}
 }

@@ -113,9 +113,11 @@ func (l *Log) recover() error {
 	if err := l.finishTruncation(b); err != nil {
 		return err
 	}
-	if len(l.sealQ) > 0 && !l.opts.Inline {
-		// Damaged index files to write again (under Inline, the next
-		// rotation's work or Close writes them).
+	l.repackDue = len(l.segs) > 1
+	if (len(l.sealQ) > 0 || l.repackDue) && !l.opts.Inline {
+		// Damaged index files to write again, sealed segments an earlier
+		// run left unpacked (under Inline, the next rotation's work or
+		// Close writes the index files).
 		l.kickBackground()
 	}
 	return nil

@@ -128,6 +128,7 @@ func (l *Log) rotate() error {
 		return err
 	}
 	l.sealQ = append(l.sealQ, l.sealJob())
+	l.repackDue = true
 	old := l.active
 	segs := slices.Clone(l.segs)
 	prev := segs[len(segs)-1]

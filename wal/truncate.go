@@ -349,7 +349,7 @@ func (l *Log) findCut(next uint64) (*cut, error) {
 		if !reached {
 			return true // the frame lies wholly below next
 		}
-		keptHeader, kept := keepEntries(stay, h.Time)
+		keptHeader, kept := keepEntries(stay)
 		c = &cut{next: next, seg: sg.id, off: int64(off), keptHeader: keptHeader, kept: kept}
 		return false
 	})
@@ -403,35 +403,14 @@ func applyCut(fsys vfs.FS, dir string, c *cut) error {
 }
 
 // keepEntries encodes the entries of a cut frame that stay, for the bounds
-// file: as a contiguous frame's entries when their sequence numbers are,
-// else (a frame compaction left sparse) as a sparse frame's, which keep
-// each entry's own number.
-func keepEntries(stay []segment.Entry, time int64) (segment.FrameHeader, []byte) {
-	if len(stay) == 0 {
-		return segment.FrameHeader{}, nil
-	}
-	h := segment.FrameHeader{FirstSeq: stay[0].Seq, Time: time, Count: uint32(len(stay))}
-	dense := stay[len(stay)-1].Seq-stay[0].Seq == uint64(len(stay)-1)
-	if !dense {
-		h.Flags = segment.FlagSparse
-	}
-	var kept []byte
-	for i, e := range stay {
-		if dense {
-			kept = segment.AppendEntry(kept, e.Key, e.Value, e.Tombstone)
-		} else {
-			var delta uint64
-			if i > 0 {
-				delta = e.Seq - stay[i-1].Seq - 1
-			}
-			kept = segment.AppendSparseEntry(kept, i == 0, delta, e.Key, e.Value, e.Tombstone)
-		}
-	}
-	return h, kept
+// file, as the payload of a frame whose header segment.EncodeEntries gives:
+// each entry keeps its own sequence number and time.
+func keepEntries(stay []segment.Entry) (segment.FrameHeader, []byte) {
+	return segment.EncodeEntries(nil, stay)
 }
 
 // keptFrame decodes the entries a cut keeps, stored in the bounds file as
-// those of a frame with header h (contiguous, or sparse), and encodes them
+// those of a frame with header h (contiguous, sparse or timed), and encodes them
 // again as one frame holding each under its own sequence number.
 func keptFrame(enc *segment.Encoder, h segment.FrameHeader, kept []byte) (segment.Frame, error) {
 	entries := make([]segment.Entry, 0, h.Count)
@@ -449,8 +428,8 @@ func keptFrame(enc *segment.Encoder, h segment.FrameHeader, kept []byte) (segmen
 	if len(entries) != int(h.Count) || len(entries) == 0 {
 		return segment.Frame{}, segment.Corruptf("", -1, "bounds file keeps %d records, says %d", len(entries), h.Count)
 	}
-	if h.Flags&segment.FlagSparse != 0 {
-		return enc.Sparse(entries, h.Time)
+	if h.Flags&(segment.FlagSparse|segment.FlagTimed) != 0 {
+		return enc.Sparse(entries)
 	}
 	recs := make([]segment.Record, len(entries))
 	for i, e := range entries {

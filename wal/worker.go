@@ -3,7 +3,8 @@ package wal
 import "errors"
 
 // The background worker: index files and checkpoints of sealed segments,
-// then segment rewrites worth doing; run inline under Options.Inline.
+// then segment rewrites worth doing (compaction, repacking); run inline
+// under Options.Inline.
 
 // kickBackground starts the background worker, unless one runs, if sealed
 // segments wait for their index and checkpoint or a sealed segment is
@@ -12,7 +13,7 @@ func (l *Log) kickBackground() {
 	if l.working || l.state != stateOpen || l.failed != nil {
 		return
 	}
-	if len(l.sealQ) == 0 {
+	if len(l.sealQ) == 0 && (!l.repackDue || l.opts.NoRepack) {
 		if l.cs == nil {
 			return
 		}
@@ -29,7 +30,8 @@ func (l *Log) kickBackground() {
 }
 
 // backgroundWork writes pending index files and checkpoints, then rewrites
-// segments worth it. Called without l.mu, with l.working set.
+// segments worth it: compaction first, then repacking (repack.go). Called
+// without l.mu, with l.working set.
 func (l *Log) backgroundWork() {
 	var err error
 	for {
@@ -37,10 +39,13 @@ func (l *Log) backgroundWork() {
 		if err == nil && l.cs != nil {
 			err = l.rewritePass(false)
 		}
+		if err == nil {
+			err = l.repackPass()
+		}
 		l.mu.Lock()
 		// A rotation during the pass queued more: do it now rather than
 		// leave it until the next trigger.
-		if err != nil || l.state != stateOpen || len(l.sealQ) == 0 {
+		if err != nil || l.state != stateOpen || len(l.sealQ) == 0 && !l.repackDue {
 			break
 		}
 		l.mu.Unlock()

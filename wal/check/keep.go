@@ -264,7 +264,7 @@ func rewriteKept(fsys vfs.FS, rw Rewrite) error {
 			}
 			entries = append(entries, e)
 		}
-		frame, err := enc.Sparse(entries, h.Time)
+		frame, err := enc.Sparse(entries)
 		if err != nil {
 			return err
 		}
