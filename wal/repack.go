@@ -26,9 +26,11 @@ const (
 	// cost a fraction of a byte per event.
 	RepackBytes = 4 << 10
 	// RepackFrameBytes: a sealed segment whose frames average fewer bytes
-	// (header included) is repacked. Single route events take about 60;
-	// a raft store's entries of a few hundred bytes are left as written.
-	RepackFrameBytes = 256
+	// (header included) is repacked. Single route events take about 55,
+	// realistic ones with error texts about 95; compressed batches of a
+	// hundred events (about 260) and a raft store's entries of a few
+	// hundred bytes are left as written.
+	RepackFrameBytes = 128
 	// repackMinFrames: a segment of fewer frames is not worth a rewrite.
 	repackMinFrames = 64
 	// RepackRotateFrames: the active segment is sealed once it holds this
