@@ -161,7 +161,12 @@ func (l *Log) Close() error {
 		l.cond.Wait()
 	}
 	var err error
-	if l.failed == nil {
+	if l.failed == nil && l.packAtClose() {
+		// Its small frames are repacked below, as a sealed segment's;
+		// the log continues in an empty one after a reopen.
+		err = l.rotate()
+	}
+	if l.failed == nil && err == nil {
 		for _, j := range l.sealQ {
 			if err = l.writeSealMeta(j); err != nil {
 				break

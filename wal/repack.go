@@ -35,10 +35,12 @@ const (
 	repackMinFrames = 64
 	// RepackRotateFrames: the active segment is sealed once it holds this
 	// many frames averaging under RepackFrameBytes, so that the repack
-	// reaches all but the newest few MiB of a log of small batches
-	// however large its segments may grow. (Kafka likewise rolls a segment
-	// when its offset index is full.)
-	RepackRotateFrames = 1 << 16
+	// reaches all but the newest ~14 MiB of a log of small batches however
+	// large its segments may grow (Kafka likewise rolls a segment when its
+	// offset index is full). Not fewer: sealing syncs the segment's data
+	// in the appending goroutine, which an Eventual append must not pay
+	// often. Close seals and repacks the rest.
+	RepackRotateFrames = 1 << 18
 )
 
 // packRotate reports whether the active segment, whose frames end at off,
@@ -50,6 +52,17 @@ func (l *Log) packRotate(off int64) bool {
 	}
 	n := l.idx.NewestFrames(l.active.ID())
 	return n >= RepackRotateFrames && repackWorthy(n, off)
+}
+
+// packAtClose reports whether Close is to seal the active segment and
+// start an empty one, so that the repack at Close reaches the frames
+// appended last too. Called with l.mu held.
+func (l *Log) packAtClose() bool {
+	if l.opts.NoRepack || l.active == nil {
+		return false
+	}
+	off := l.active.Offset()
+	return repackWorthy(l.idx.NewestFrames(l.active.ID()), off)
 }
 
 // packBytes is what rewrites pack frames into: RepackBytes, or 0 (one
@@ -101,7 +114,8 @@ func (l *Log) repackPass() error {
 }
 
 // repackAtClose repacks the sealed segments the worker left, so that a
-// closed log is packed but for its newest segment. A failure is only
+// closed log is packed (Close first seals the active segment if it is
+// worth it; see packAtClose). A failure is only
 // logged: the segments stay as they were, correct. Called with l.mu held
 // by Close, after the worker stopped; releases it meanwhile.
 func (l *Log) repackAtClose() {

@@ -234,56 +234,109 @@ func TestTruncateBackInsidePackedFrameKeepsTimes(t *testing.T) {
 	}
 }
 
-// A crash at any point of a repack leaves a log that opens, twice, with
-// every entry as appended: the old file or the new one, each whole.
+// A crash at any point of a repack (by the background pass, or by Close,
+// which first seals the active segment) leaves a log that opens, twice,
+// with every entry as appended: the old file or the new one, each whole.
 func TestCrashDuringRepack(t *testing.T) {
-	fs := crashFS(t)
-	opts := Options{FS: fs, Durability: Immediate, SegmentSize: MinSegmentSize * 4, Logger: crashQuiet, Inline: true, NoRepack: true}
-	l, err := Open(crashDir, opts)
+	for _, c := range []struct {
+		name string
+		run  func(t *testing.T, l *Log)
+	}{
+		{"background pass", func(t *testing.T, l *Log) { l.repackNow(t) }},
+		{"Close", func(t *testing.T, l *Log) {
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fs := crashFS(t)
+			opts := Options{FS: fs, Durability: Immediate, SegmentSize: MinSegmentSize * 4, Logger: crashQuiet, Inline: true, NoRepack: true}
+			l, err := Open(crashDir, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := smallBatches(t, l, 600, 4)
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			opts.NoRepack = false
+			if l, err = Open(crashDir, opts); err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			// Frames in the active segment too, for Close to seal.
+			for seq, e := range smallBatches(t, l, 100, 5) {
+				want[seq] = e
+			}
+			states := 0
+			var failures []error
+			fs.OnOp(func(o vfstest.Op, name string) {
+				for r := -1; r < 2; r++ {
+					var co vfstest.CrashOptions
+					if r >= 0 {
+						co.Rand = rand.New(rand.NewPCG(4, uint64(states)))
+					}
+					states++
+					o2 := opts
+					o2.FS = fs.CrashClone(co)
+					for round := range 2 {
+						cl, err := Open(crashDir, o2)
+						if err == nil {
+							err = sameEntries(cl, want)
+							cl.Close()
+						}
+						if err != nil && len(failures) < 3 {
+							failures = append(failures, fmt.Errorf("crash state %d (random %v) after %v %s, open %d: %w", states, r >= 0, o, name, round, err))
+						}
+					}
+				}
+			})
+			c.run(t, l)
+			fs.OnOp(nil)
+			if err := errors.Join(failures...); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%d crash states checked", states)
+			if c.name == "Close" {
+				if l, err = Open(crashDir, opts); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if frames, segs := sealedFrames(l); frames >= 20*segs || states == 0 {
+				t.Fatalf("%d frames in %d sealed segments, %d crash states: the repack did not run", frames, segs, states)
+			}
+			if err := sameEntries(l, want); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// Close seals an active segment of small frames and repacks it: a closed
+// log of single-event batches is packed whole, and after a reopen appends
+// continue in a new segment.
+func TestCloseRepacksTheActiveSegment(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{Logger: crashQuiet} // Immediate, 64 MiB segments: never rotated by size
+	l, err := Open(dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := smallBatches(t, l, 600, 4)
+	want := smallBatches(t, l, 2000, 6)
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	opts.NoRepack = false
-	if l, err = Open(crashDir, opts); err != nil {
+	if l, err = Open(dir, opts); err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	states := 0
-	var failures []error
-	fs.OnOp(func(o vfstest.Op, name string) {
-		for r := -1; r < 2; r++ {
-			var co vfstest.CrashOptions
-			if r >= 0 {
-				co.Rand = rand.New(rand.NewPCG(4, uint64(states)))
-			}
-			states++
-			o2 := opts
-			o2.FS = fs.CrashClone(co)
-			for round := range 2 {
-				cl, err := Open(crashDir, o2)
-				if err == nil {
-					err = sameEntries(cl, want)
-					cl.Close()
-				}
-				if err != nil && len(failures) < 3 {
-					failures = append(failures, fmt.Errorf("crash state %d (random %v) after %v %s, open %d: %w", states, r >= 0, o, name, round, err))
-				}
-			}
-		}
-	})
-	l.repackNow(t)
-	fs.OnOp(nil)
-	if err := errors.Join(failures...); err != nil {
-		t.Fatal(err)
+	if frames, segs := sealedFrames(l); segs != 1 || frames > 20 {
+		t.Fatalf("after Close: %d frames in %d sealed segments; want one packed segment", frames, segs)
 	}
-	if frames, segs := sealedFrames(l); frames >= 20*segs || states == 0 {
-		t.Fatalf("setup: %d frames in %d sealed segments, %d crash states: the repack did not run", frames, segs, states)
+	for seq, e := range smallBatches(t, l, 10, 7) {
+		want[seq] = e
 	}
-	t.Logf("%d crash states checked", states)
 	if err := sameEntries(l, want); err != nil {
 		t.Fatal(err)
 	}

@@ -718,19 +718,22 @@ func TestCompact(t *testing.T) {
 	golden(t, "stats_after_compact", maskSizes(normalize(r.stdout, dir)))
 }
 
-// sizeREs match the sizes of files a compaction wrote: packed frames store
-// each event's time as a delta from the previous one's, so their size
-// depends on the clock while the test ran.
-var sizeREs = []*regexp.Regexp{
-	regexp.MustCompile(`(bytes: +\d+ before, )\d+( after)`),
-	regexp.MustCompile(`(segments +\d+ \()\d+( bytes\))`),
-	regexp.MustCompile(`(allocated, )\d+(?:\.\d+)?( apparent)`),
+// sizeREs match the sizes of files a repack or compaction wrote: packed
+// frames store each event's time as a delta from the previous one's, so
+// their size depends on the clock while the test ran.
+var sizeREs = []struct {
+	re   *regexp.Regexp
+	mask string
+}{
+	{regexp.MustCompile(`(bytes: +)\d+ before, \d+ after`), "${1}N before, N after"},
+	{regexp.MustCompile(`(segments +\d+ \()\d+( bytes\))`), "${1}N${2}"},
+	{regexp.MustCompile(`(allocated, )\d+(?:\.\d+)?( apparent)`), "${1}N${2}"},
 }
 
 // maskSizes replaces the sizes of compacted files with N.
 func maskSizes(s string) string {
-	for _, re := range sizeREs {
-		s = re.ReplaceAllString(s, "${1}N${2}")
+	for _, m := range sizeREs {
+		s = m.re.ReplaceAllString(s, m.mask)
 	}
 	return s
 }
