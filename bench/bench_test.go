@@ -139,6 +139,7 @@ func benchWorkload(b *testing.B, open Opener, w Workload) Result {
 	b.ReportAllocs()
 	var total Result
 	var mallocs uint64
+	var disk int64 // allocated after Close
 	var ms runtime.MemStats
 	b.ResetTimer()
 	b.StopTimer()
@@ -161,6 +162,11 @@ func benchWorkload(b *testing.B, open Opener, w Workload) Result {
 		if err := e.Close(); err != nil {
 			b.Fatal(err)
 		}
+		alloc, _, err := DiskUsage(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		disk += alloc
 		total.Events += res.Events
 		total.Commits += res.Commits
 		total.Elapsed += res.Elapsed
@@ -168,6 +174,7 @@ func benchWorkload(b *testing.B, open Opener, w Workload) Result {
 	}
 	b.ReportMetric(total.EventsPerSec(), "events/s")
 	b.ReportMetric(float64(mallocs)/float64(total.Commits), "allocs/commit")
+	b.ReportMetric(float64(disk)/float64(total.Events), "disk-bytes/event")
 	if total.Latencies != nil {
 		b.ReportMetric(float64(total.Percentile(50).Nanoseconds())/1e3, "p50-us")
 		b.ReportMetric(float64(total.Percentile(99).Nanoseconds())/1e3, "p99-us")

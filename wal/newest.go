@@ -1,16 +1,12 @@
 package wal
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io/fs"
 	"iter"
 	"log/slog"
 	"math"
-	"path/filepath"
 	"slices"
-	"time"
 
 	"github.com/seglog/journal/compactor"
 	"github.com/seglog/journal/index"
@@ -81,25 +77,7 @@ type backSeg struct {
 // retrying, as OpenCompactedView does, while a compaction replaces the
 // checkpoint under it.
 func openNewest(dir string, fsys vfs.FS) (*newest, error) {
-	var lastErr error
-	for range 20 {
-		before, _ := readFileBytes(fsys, filepath.Join(dir, checkpointName))
-		nw, err := openNewestOnce(dir, fsys)
-		if err != nil {
-			if dirGone(fsys, dir) || !(errors.Is(err, ErrCorrupt) || errors.Is(err, fs.ErrNotExist)) {
-				return nil, err
-			}
-			lastErr = err
-			time.Sleep(time.Millisecond)
-			continue
-		}
-		after, _ := readFileBytes(fsys, filepath.Join(dir, checkpointName))
-		if bytes.Equal(before, after) {
-			return nw, nil
-		}
-		nw.close()
-	}
-	return nil, fmt.Errorf("read %s: compaction kept changing the log: %w", dir, lastErr)
+	return readStable(fsys, dir, func() (*newest, error) { return openNewestOnce(dir, fsys) }, func(nw *newest) { nw.close() })
 }
 
 func openNewestOnce(dir string, fsys vfs.FS) (_ *newest, err error) {

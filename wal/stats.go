@@ -3,7 +3,6 @@ package wal
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"path/filepath"
 	"slices"
 	"time"
@@ -163,27 +162,7 @@ func statFiles(fsys vfs.FS, dir string, st *Stats) error {
 // compaction state is taken only with a checkpoint that did not change
 // while the segments were read.
 func statRetry(dir string, fsys vfs.FS) (Stats, error) {
-	var lastErr error
-	for range 20 {
-		before, _ := readFileBytes(fsys, filepath.Join(dir, checkpointName))
-		st, err := statLog(dir, fsys)
-		after, _ := readFileBytes(fsys, filepath.Join(dir, checkpointName))
-		if err == nil && string(before) == string(after) {
-			return st, nil
-		}
-		if err != nil {
-			if dirGone(fsys, dir) || !(errors.Is(err, ErrCorrupt) || errors.Is(err, fs.ErrNotExist)) {
-				return Stats{}, err
-			}
-			lastErr = err
-			if string(before) == string(after) {
-				time.Sleep(time.Millisecond)
-			}
-			continue
-		}
-		lastErr = fmt.Errorf("read %s: compaction kept changing the log: %w", dir, ErrCorrupt)
-	}
-	return Stats{}, lastErr
+	return readStable(fsys, dir, func() (Stats, error) { return statLog(dir, fsys) }, func(Stats) {})
 }
 
 // statSeg is one segment file as Stat found it.

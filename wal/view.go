@@ -69,37 +69,51 @@ func OpenCompactedView(dir string, fsys vfs.FS) (*View, error) {
 	if fsys == nil {
 		fsys = vfs.Default()
 	}
-	var lastErr error
-	for range 20 {
-		before, _ := readFileBytes(fsys, filepath.Join(dir, checkpointName))
+	return readStable(fsys, dir, func() (*View, error) {
 		v, err := OpenView(dir, fsys)
 		if err != nil {
-			// A writer replacing or deleting a segment between our listing
-			// and our reads looks like a missing file or a mismatch; only a
-			// result that persists is an answer.
+			return nil, err
+		}
+		cs, _, err := buildState(fsys, dir, v.ld, slog.New(slog.DiscardHandler))
+		if err != nil {
+			v.Close()
+			return nil, fmt.Errorf("read %s: %w", dir, err)
+		}
+		v.s.dead = cs.Dead()
+		v.cs = cs
+		return v, nil
+	}, func(v *View) { v.Close() })
+}
+
+// readStable runs read until it gives a result that a writer did not
+// change underneath: the compaction checkpoint is the same before and
+// after it, so segments are never paired with a state that does not
+// describe them. A writer replacing or deleting a segment between a
+// reader's listing and its reads looks like a missing file or a mismatch
+// (fs.ErrNotExist, ErrCorrupt): read is tried again, and only such an
+// error that persists (20 tries) is the answer; any other error is at
+// once. discard releases a result read while the checkpoint changed.
+func readStable[T any](fsys vfs.FS, dir string, read func() (T, error), discard func(T)) (T, error) {
+	var zero T
+	lastErr := ErrCorrupt
+	for range 20 {
+		before, _ := readFileBytes(fsys, filepath.Join(dir, checkpointName))
+		v, err := read()
+		if err != nil {
 			if dirGone(fsys, dir) || !(errors.Is(err, ErrCorrupt) || errors.Is(err, fs.ErrNotExist)) {
-				return nil, err
+				return zero, err
 			}
 			lastErr = err
 			time.Sleep(time.Millisecond)
 			continue
 		}
-		cs, _, err := buildState(fsys, dir, v.ld, slog.New(slog.DiscardHandler))
 		after, _ := readFileBytes(fsys, filepath.Join(dir, checkpointName))
-		if err == nil && bytes.Equal(before, after) {
-			v.s.dead = cs.Dead()
-			v.cs = cs
+		if bytes.Equal(before, after) {
 			return v, nil
 		}
-		v.Close()
-		if err != nil {
-			lastErr = err
-			if bytes.Equal(before, after) {
-				return nil, fmt.Errorf("read %s: %w", dir, err)
-			}
-		}
+		discard(v)
 	}
-	return nil, fmt.Errorf("read %s: compaction kept changing the log: %w", dir, lastErr)
+	return zero, fmt.Errorf("read %s: compaction kept changing the log: %w", dir, lastErr)
 }
 
 func dirGone(fsys vfs.FS, dir string) bool {
