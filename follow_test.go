@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"testing"
 	"time"
@@ -14,13 +15,13 @@ import (
 // how fast it is.
 const followWait = 10 * time.Second
 
-// followJ runs j.Follow(ctx, from) in a goroutine: its entries on the
-// first channel, the error that ended it (nil for ctx) on the second.
-func followJ(ctx context.Context, j *Journal, from uint64) (<-chan Entry, <-chan error) {
+// followJ runs a follow in a goroutine: its entries on the first channel,
+// the error that ended it (nil for ctx) on the second.
+func followJ(follow iter.Seq2[Entry, error]) (<-chan Entry, <-chan error) {
 	entries, end := make(chan Entry, 1024), make(chan error, 1)
 	go func() {
 		var ferr error
-		for e, err := range j.Follow(ctx, from) {
+		for e, err := range follow {
 			if err != nil {
 				ferr = err
 				break
@@ -50,7 +51,7 @@ func TestFollowYieldsStoredEventsThenNewOnesAcrossRotations(t *testing.T) {
 			defer j.Close()
 			appendT(t, j, reg("r0"), start("r0"))
 			ctx, cancel := context.WithCancel(context.Background())
-			entries, end := followJ(ctx, j, 1)
+			entries, end := followJ(j.Follow(ctx, 1))
 			if e := receive(t, entries); e.Seq != 1 || e.Event != start("r0") {
 				t.Fatalf("first entry %+v, want seq 1 %v", e, start("r0"))
 			}
@@ -102,7 +103,7 @@ func TestFollowSkipsARemovedRoutesEventsCompactedBeforeReached(t *testing.T) {
 func TestFollowCloseEndsItWithErrClosed(t *testing.T) {
 	j := openT(t, t.TempDir(), Options{})
 	appendT(t, j, reg("r"))
-	entries, end := followJ(t.Context(), j, 0)
+	entries, end := followJ(j.Follow(t.Context(), 0))
 	receive(t, entries)
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
@@ -154,4 +155,38 @@ func BenchmarkFollowLatency(b *testing.B) {
 			b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1e3, "p99-µs")
 		})
 	}
+}
+
+func TestFollowDirStreamsWhatAnotherHandleAppends(t *testing.T) {
+	dir := t.TempDir()
+	j := openT(t, dir, Options{Durability: Eventual, SegmentSize: 4 << 10, Compression: CompressionNone})
+	defer j.Close()
+	appendT(t, j, reg("r0"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	entries, end := followJ(FollowDir(ctx, dir, 0))
+	want := []Event{reg("r0")}
+	for i := range 40 { // several 4 KiB segments
+		want = append(want, failed(fmt.Sprint("r", i), string(make([]byte, 200))))
+		appendT(t, j, want[len(want)-1])
+	}
+	for i, w := range want {
+		if e := receive(t, entries); e.Seq != uint64(i) || e.Event != w {
+			t.Fatalf("entry %d: %+v, want %v", i, e, w)
+		}
+	}
+	cancel()
+	if err := <-end; err != nil {
+		t.Fatalf("a follow ended by its context yielded %v", err)
+	}
+}
+
+func TestFollowDirOfANonJournalIsErrNotJournal(t *testing.T) {
+	for _, err := range FollowDir(t.Context(), t.TempDir(), 0) {
+		if !errors.Is(err, ErrNotJournal) {
+			t.Fatalf("got %v, want ErrNotJournal", err)
+		}
+		return
+	}
+	t.Fatal("nothing yielded")
 }

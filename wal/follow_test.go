@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"iter"
 	"sync"
 	"testing"
 	"time"
@@ -17,20 +19,29 @@ import (
 // (BenchmarkFollowLatency in the root package measures the latency).
 const followWait = 10 * time.Second
 
-// follower runs l.Follow(ctx, from) in a goroutine, sending each entry
-// (copied) on entries; err receives the error that ended the iteration
-// (nil when ctx ended it) once it returned. If gate is not nil, each
-// yield waits for a value from it first.
+// follower runs a follow in a goroutine, sending each entry (copied) on
+// entries; err receives the error that ended the iteration (nil when ctx
+// ended it) once it returned. If gate is not nil, each yield waits for a
+// value from it first.
 type follower struct {
 	entries chan Entry
 	err     chan error
 }
 
 func startFollower(ctx context.Context, l *Log, from uint64, gate <-chan struct{}) *follower {
+	return startFollowing(l.Follow(ctx, from), gate)
+}
+
+// startDirFollower follows dir with FollowDir, polling every millisecond.
+func startDirFollower(ctx context.Context, dir string, from uint64, gate <-chan struct{}) *follower {
+	return startFollowing(FollowDir(ctx, dir, nil, from, time.Millisecond), gate)
+}
+
+func startFollowing(entries iter.Seq2[Entry, error], gate <-chan struct{}) *follower {
 	f := &follower{entries: make(chan Entry, 1024), err: make(chan error, 1)}
 	go func() {
 		var ferr error
-		for e, err := range l.Follow(ctx, from) {
+		for e, err := range entries {
 			if err != nil {
 				ferr = err
 				break
@@ -246,10 +257,23 @@ func TestFollowSurvivesRotationAndCompaction(t *testing.T) {
 			}
 		}
 	}
-	last := l.NextSeq() - 1
+	checkFollowed(t, f, l, appended)
+	cancel()
+	if err := f.end(t); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkFollowed reads f until it yielded l's last live entry: each entry
+// must have been appended (appended maps its sequence number to its
+// value), in order, once, and every live entry of l must come. l must
+// have rotated to segment 10 at least.
+func checkFollowed(t *testing.T, f *follower, l *Log, appended map[uint64]string) {
+	t.Helper()
+	live := liveSeqs(t, l)
 	yielded := map[uint64]bool{}
 	prev := int64(-1)
-	for prev < int64(last) {
+	for prev < int64(live[len(live)-1]) {
 		e := f.next(t)
 		if int64(e.Seq) <= prev {
 			t.Fatalf("sequence %d yielded after %d", e.Seq, prev)
@@ -259,21 +283,30 @@ func TestFollowSurvivesRotationAndCompaction(t *testing.T) {
 		}
 		yielded[e.Seq], prev = true, int64(e.Seq)
 	}
-	cancel()
-	if err := f.end(t); err != nil {
-		t.Fatal(err)
-	}
 	if id := l.segs[len(l.segs)-1].id; id < 10 {
 		t.Fatalf("the newest segment is %d: the test did not rotate enough", id)
 	}
+	for _, seq := range live {
+		if !yielded[seq] {
+			t.Errorf("live entry %d was never yielded", seq)
+		}
+	}
+}
+
+// liveSeqs returns the sequence numbers l.Entries(0) yields, at least one.
+func liveSeqs(t *testing.T, l *Log) []uint64 {
+	t.Helper()
+	var live []uint64
 	for e, err := range l.Entries(0) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !yielded[e.Seq] {
-			t.Errorf("live entry %d was never yielded", e.Seq)
-		}
+		live = append(live, e.Seq)
 	}
+	if len(live) == 0 {
+		t.Fatal("no live entry")
+	}
+	return live
 }
 
 // TestCrashFollowYieldsOnlyDurableEntries: under Immediate a follower
@@ -350,4 +383,87 @@ func TestCrashFollowYieldsOnlyDurableEntries(t *testing.T) {
 			t.Fatalf("%s was yielded, but the crash state taken as it was yielded does not hold it", s.key)
 		}
 	}
+}
+
+// TestFollowDirSurvivesRotationCompactionAndReopen: a lock-free follower
+// of a directory yields, in order and once each, only appended entries,
+// and every entry still live at the end, while the writer rotates 4 KiB
+// segments, compacts (rewriting and deleting sealed segments), repacks,
+// and closes and reopens the log.
+func TestFollowDirSurvivesRotationCompactionAndReopen(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{Durability: Eventual, SegmentSize: MinSegmentSize, CompactionThreshold: 1, Compression: CompressionNone, Logger: crashQuiet}
+	l, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { l.Close() }()
+	appendKey(t, l, "first", false)
+	ctx, cancel := context.WithCancel(context.Background())
+	f := startDirFollower(ctx, dir, 0, nil)
+	val := bytes.Repeat([]byte{'x'}, 300)
+	appended := map[uint64]string{0: "v-first"}
+	const n = 300
+	for i := range n {
+		key := fmt.Sprint("k", i%20)
+		tomb := i%40 == 19
+		v := fmt.Sprintf("%s-%d", val, i)
+		seq, err := l.Append(Batch{Records: []Record{{Key: []byte(key), Value: []byte(v), Tombstone: tomb}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		appended[seq] = v
+		switch i % 100 {
+		case 49:
+			if err := l.Compact(); err != nil {
+				t.Fatal(err)
+			}
+		case 99:
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if l, err = Open(dir, opts); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	checkFollowed(t, f, l, appended)
+	cancel()
+	if err := f.end(t); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFollowDirSkipsEntriesCompactedBeforeItReadThem: entries a compaction
+// removed before the directory follower read them are not yielded.
+func TestFollowDirSkipsEntriesCompactedBeforeItReadThem(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir, Options{Durability: Eventual, CompactionThreshold: 1, Logger: crashQuiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	appendKey(t, l, "a", false)
+	gate := make(chan struct{})
+	f := startDirFollower(t.Context(), dir, 0, gate)
+	gate <- struct{}{} // a, read by the view; the follower now waits to send it
+	appendKey(t, l, "gone", false)
+	appendKey(t, l, "gone", true)
+	appendKey(t, l, "c", false)
+	got := []string{string(f.next(t).Key)}
+	gate <- struct{}{}
+	got = append(got, string(f.next(t).Key))
+	if fmt.Sprint(got) != "[a c]" {
+		t.Fatalf("follower yielded %q, want [a c]", got)
+	}
+}
+
+func TestFollowDirOfAMissingDirFails(t *testing.T) {
+	for _, err := range FollowDir(t.Context(), t.TempDir()+"/none", nil, 0, 0) {
+		if !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("got %v, want fs.ErrNotExist", err)
+		}
+		return
+	}
+	t.Fatal("FollowDir of a missing directory yielded nothing")
 }
