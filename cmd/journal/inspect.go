@@ -16,14 +16,15 @@ import (
 )
 
 type inspectFlags struct {
-	route string
-	limit int
-	json  bool
+	route  string
+	limit  int
+	json   bool
+	follow bool
 }
 
 var inspectCommand = &command{
 	name:     "inspect",
-	synopsis: "DIR [--route R] [--limit N] [--json]",
+	synopsis: "DIR [--route R] [--limit N] [--json] [--follow]",
 	summary:  "list a journal's entries, newest first",
 	help: `List the entries of the journal in DIR, newest first, as a table with the
 columns SEQ, TIME (RFC 3339, UTC, milliseconds), KIND, ROUTE and ERROR, or
@@ -34,13 +35,19 @@ with --json one JSON object per line:
 It takes no lock: it works while another process has the journal open,
 showing the complete batches present when it ran. Entries are printed as
 they are read, newest first, so the first lines come at once whatever the
-journal's size; the table is aligned in blocks of 1000 rows.`,
+journal's size; the table is aligned in blocks of 1000 rows.
+
+With --follow it prints oldest first: the last --limit entries (every
+entry with --limit 0), then each entry another process appends, within
+about 25 ms, until interrupted (SIGINT or SIGTERM: exit status 0). It
+survives rotation, compaction and the writer reopening the journal.`,
 	minArgs: 1, maxArgs: 1,
 	setup: func(fs *flag.FlagSet) any {
 		f := &inspectFlags{}
 		fs.StringVar(&f.route, "route", "", "show only the entries of route `R`")
 		fs.IntVar(&f.limit, "limit", 0, "show at most `N` entries (0 = all)")
 		fs.BoolVar(&f.json, "json", false, "print one JSON object per line")
+		fs.BoolVar(&f.follow, "follow", false, "print oldest first, then new entries as they are appended, until interrupted")
 		return f
 	},
 	run: runInspect,
@@ -52,6 +59,9 @@ func runInspect(e *env, args []string, fl any) int {
 		fmt.Fprintf(e.stderr, "journal inspect: --limit must not be negative\n\n")
 		commandUsage(e.stderr, lookup("inspect"), nil, true)
 		return 2
+	}
+	if f.follow {
+		return runFollow(e, args[0], f)
 	}
 	if err := streamEntries(e.stdout, journal.InspectNewest(args[0], journal.InspectFilter{RouteID: f.route, Limit: f.limit}), f.json); err != nil {
 		return fail(e, "inspect", describeOpenErr(err))
