@@ -155,6 +155,9 @@ type Journal struct {
 // Open opens the journal in dir, creating dir and its missing parents, and
 // takes an exclusive lock: a second Open of the same directory, from this
 // or another process, fails at once with an error wrapping ErrLocked.
+// Everything it creates gets Options.FileMode (owner only by default); a
+// directory or file found more open than that is logged as a warning and
+// left as it is.
 //
 // A torn batch at the end of the log (one being written at a crash) is cut
 // off and Open succeeds. Damage anywhere else fails Open with an error

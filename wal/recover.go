@@ -21,6 +21,9 @@ import (
 // Open opens the log in dir, creating dir and its parents if needed, and
 // takes an exclusive lock on it: a second Open of the same directory, from
 // this process or another, fails at once with an error wrapping ErrLocked.
+// It creates files and directories with Options.FileMode, and warns
+// (through Options.Logger) of dir or a file in it more open than that,
+// changing no mode.
 //
 // Recovery: a torn write at the end of the newest segment (a batch in
 // flight at a crash) is cut off and the file synced. Damage anywhere else
