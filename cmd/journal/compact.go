@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 
@@ -11,7 +12,7 @@ import (
 
 var compactCommand = &command{
 	name:     "compact",
-	synopsis: "DIR",
+	synopsis: "DIR [--file-mode MODE]",
 	summary:  "remove the events of removed routes now",
 	help: `Compact the journal in DIR now, whatever its compaction threshold: for every
 route with a RouteRemoved event, its events up to its last RouteRemoved
@@ -23,10 +24,13 @@ files (apparent sizes) before and after.
 The journal must not be open elsewhere: compact opens it, which takes its
 lock, and fails if another process holds it.`,
 	minArgs: 1, maxArgs: 1,
+	setup: func(fs *flag.FlagSet) any {
+		return addFileModeFlag(fs, "the rewritten files get it")
+	},
 	run: runCompact,
 }
 
-func runCompact(e *env, args []string, _ any) int {
+func runCompact(e *env, args []string, fl any) int {
 	dir := args[0]
 	fi, err := os.Stat(dir)
 	if err != nil {
@@ -45,7 +49,7 @@ func runCompact(e *env, args []string, _ any) int {
 	}
 	v.Close()
 
-	j, err := journal.Open(dir, journal.Options{})
+	j, err := journal.Open(dir, journal.Options{FileMode: *fl.(*os.FileMode)})
 	if errors.Is(err, journal.ErrLocked) {
 		return fail(e, "compact", fmt.Errorf("%s is open in another process (its lock is held); close it before compacting", dir))
 	}

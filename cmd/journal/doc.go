@@ -11,14 +11,17 @@
 //	                 list entries, newest first
 //	stats DIR        segment, live event, disk usage, command ID and
 //	                 compaction figures
-//	verify DIR       check every record's framing and checksum, and say
-//	                 what repair would do and lose
-//	repair DIR [--yes] [--cut]
+//	verify DIR [--file-mode MODE]
+//	                 check every record's framing and checksum, and say
+//	                 what repair would do and lose; warn of files more
+//	                 open than MODE (0600 unless given)
+//	repair DIR [--yes] [--cut] [--file-mode MODE]
 //	                 make a damaged journal open again, keeping every
 //	                 record that verifies (--cut: cut it at its first
-//	                 damaged record instead)
+//	                 damaged record instead); its files get MODE
 //	demo [DIR]       write a sample route lifecycle and show it
-//	compact DIR      remove the events of removed routes now and show
+//	compact DIR [--file-mode MODE]
+//	                 remove the events of removed routes now and show
 //	                 the events and bytes before and after
 //	commands DIR [--json]
 //	                 list the live command IDs, sorted
@@ -28,4 +31,8 @@
 // open; repair and compact take the journal's lock and fail if another
 // process has it open. Errors go to stderr with exit status 1; bad
 // arguments print usage with status 2.
+//
+// --file-mode is the Options.FileMode the journal is opened with, in
+// octal (0600, owner only, unless given; directories add the search bit
+// to each read bit): the files repair and compact write get it.
 package main

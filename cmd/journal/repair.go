@@ -17,13 +17,14 @@ import (
 )
 
 type repairFlags struct {
-	yes bool
-	cut bool
+	yes      bool
+	cut      bool
+	fileMode *os.FileMode
 }
 
 var repairCommand = &command{
 	name:     "repair",
-	synopsis: "DIR [--yes]",
+	synopsis: "DIR [--yes] [--cut] [--file-mode MODE]",
 	summary:  "make a damaged journal open again, losing only its damaged records",
 	help: `Make a damaged journal in DIR open again, losing only what is damaged: each
 damaged segment is rewritten with every record that still verifies, before
@@ -42,6 +43,10 @@ Damaged command IDs are rebuilt from every record that still verifies;
 their damaged files are kept beside them, renamed with the side file's
 name as a suffix.
 
+Every file repair writes (the side file, rewritten segments and command
+IDs, a new manifest) gets --file-mode, 0600 unless told: give the mode
+the journal is opened with.
+
 A journal that is clean (or only has a torn tail, which Open cuts by
 itself) is left alone.`,
 	minArgs: 1, maxArgs: 1,
@@ -49,6 +54,7 @@ itself) is left alone.`,
 		f := &repairFlags{}
 		fs.BoolVar(&f.yes, "yes", false, "do not ask for confirmation")
 		fs.BoolVar(&f.cut, "cut", false, "cut at the first damaged record, removing every later segment")
+		f.fileMode = addFileModeFlag(fs, "the files repair writes get it")
 		return f
 	},
 	run: runRepair,
@@ -112,7 +118,7 @@ func runRepair(e *env, args []string, fl any) int {
 		}
 	}
 	if plan.Needed() {
-		rep, err := check.RepairLockedMode(dir, nil, side, mode)
+		rep, err := check.RepairLockedMode(dir, vfs.OS(*f.fileMode), side, mode)
 		if err != nil {
 			return fail(e, "repair", err)
 		}
@@ -120,7 +126,7 @@ func runRepair(e *env, args []string, fl any) int {
 	}
 	if cplan.Needed() {
 		// After the log's repair, which keeps the command IDs' mark.
-		cp, err := journal.RepairCommandIDs(dir, suffix)
+		cp, err := journal.RepairCommandIDsFileMode(dir, suffix, *f.fileMode)
 		if err != nil {
 			return fail(e, "repair", err)
 		}
