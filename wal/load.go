@@ -442,7 +442,7 @@ func (w *walk) segment(id uint64, last bool) error {
 	}
 	if last {
 		for _, fr := range frames {
-			ld.idx.Append(id, fr.First, fr.Last, fr.Offset)
+			ld.idx.Append(id, fr)
 		}
 	} else {
 		ld.idx.AppendSegment(id, frames)
