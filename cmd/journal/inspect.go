@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -54,7 +53,7 @@ func runInspect(e *env, args []string, fl any) int {
 		return 2
 	}
 	if err := streamEntries(e.stdout, journal.InspectNewest(args[0], journal.InspectFilter{RouteID: f.route, Limit: f.limit}), f.json); err != nil {
-		return fail(e, "inspect", describeOpenErr(err))
+		return failDir(e, "inspect", args[0], err)
 	}
 	return 0
 }
@@ -169,14 +168,6 @@ func writeEntriesJSON(w io.Writer, entries []journal.Entry) error {
 		}
 	}
 	return nil
-}
-
-// describeOpenErr adds a hint to errors from reading a journal directory.
-func describeOpenErr(err error) error {
-	if errors.Is(err, journal.ErrCorrupt) {
-		return fmt.Errorf("%w (run 'journal verify' for details)", err)
-	}
-	return err
 }
 
 // trimLines writes b to w without trailing spaces on its lines (tabwriter

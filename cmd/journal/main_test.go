@@ -511,7 +511,7 @@ func TestOpenElsewhere(t *testing.T) {
 	before := dirState(t, dir)
 	for _, args := range [][]string{{"repair", "--yes", dir}, {"compact", dir}} {
 		r = runBin(t, "", args...)
-		if r.code != 1 || !strings.Contains(r.stderr, "open in another process") || r.stdout != "" {
+		if r.code != 3 || !strings.Contains(r.stderr, "open in another process") || r.stdout != "" {
 			t.Errorf("%v of an open journal: exit %d, stdout %q, stderr %q", args, r.code, r.stdout, r.stderr)
 		}
 	}
@@ -573,8 +573,8 @@ func TestReadErrors(t *testing.T) {
 		{"inspect", empty}, {"stats", empty}, {"verify", empty}, {"compact", empty}, {"commands", empty},
 	} {
 		r := runBin(t, "", args...)
-		if r.code != 1 || r.stderr == "" || r.stdout != "" {
-			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 1 and an error", args, r.code, r.stdout, r.stderr)
+		if r.code != 3 || r.stderr == "" || r.stdout != "" {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 3 and an error", args, r.code, r.stdout, r.stderr)
 		}
 	}
 	if _, err := os.Stat(missing); !os.IsNotExist(err) {
@@ -725,7 +725,7 @@ var sizeREs = []struct {
 	re   *regexp.Regexp
 	mask string
 }{
-	{regexp.MustCompile(`(bytes: +)\d+ before, \d+ after`), "${1}N before, N after"},
+	{regexp.MustCompile(`(bytes: +)\d+ before, \d+ after \(\d+ reclaimed`), "${1}N before, N after (N reclaimed"},
 	{regexp.MustCompile(`(segments +\d+ \()\d+( bytes\))`), "${1}N${2}"},
 	{regexp.MustCompile(`(allocated, )\d+(?:\.\d+)?( apparent)`), "${1}N${2}"},
 }
@@ -743,7 +743,7 @@ func maskSizes(s string) string {
 // the key set and with operations after it in the delta.
 func TestCommands(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "j")
-	if r := runBin(t, "", "commands", filepath.Join(t.TempDir(), "missing")); r.code != 1 {
+	if r := runBin(t, "", "commands", filepath.Join(t.TempDir(), "missing")); r.code != 3 {
 		t.Errorf("commands of a missing directory: exit %d", r.code)
 	}
 	j, err := journal.Open(dir, journal.Options{Durability: journal.Eventual})

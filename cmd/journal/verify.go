@@ -31,7 +31,7 @@ batch being written at that moment may show up as a torn tail).`,
 func runVerify(e *env, args []string, _ any) int {
 	r, err := journal.Verify(args[0])
 	if err != nil {
-		return fail(e, "verify", err)
+		return failDir(e, "verify", args[0], err)
 	}
 	w := e.stdout
 	for _, s := range r.Segments {
