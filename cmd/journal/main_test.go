@@ -610,7 +610,7 @@ func TestDemo(t *testing.T) {
 		t.Errorf("verify of the demo journal: exit %d\n%s", v.code, v.stdout)
 	}
 	// Without DIR it makes one under the temporary directory.
-	r = runBin(t, "", "demo")
+	r = runBin(t, "", "demo", "--keep")
 	m := regexp.MustCompile(`journal directory: (\S+)`).FindStringSubmatch(r.stdout)
 	if r.code != 0 || m == nil {
 		t.Fatalf("demo without DIR: exit %d\n%s", r.code, r.stdout)
