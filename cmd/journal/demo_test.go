@@ -26,7 +26,9 @@ func TestDemoRefusesAJournalOrNonEmptyDirectoryAndWritesNothing(t *testing.T) {
 		}, "it holds a journal"},
 		{"other files", func(t *testing.T, dir string) { mkfiles(t, dir, map[string]string{"notes.txt": "keep me"}) }, "it holds files"},
 		{"raft-wal", func(t *testing.T, dir string) { mkfiles(t, dir, map[string]string{"wal-meta.db": "", "1.wal": ""}) }, "it holds files"},
-		{"file", func(t *testing.T, dir string) { mkfiles(t, filepath.Dir(dir), map[string]string{filepath.Base(dir): "x"}) }, "it is a file"},
+		{"file", func(t *testing.T, dir string) {
+			mkfiles(t, filepath.Dir(dir), map[string]string{filepath.Base(dir): "x"})
+		}, "it is a file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "d")

@@ -64,7 +64,9 @@ func TestEveryCommandSaysTheSameThingForTheSameCauseWithExit3(t *testing.T) {
 	}
 	for _, c := range []cause{
 		{"missing", func(t *testing.T, dir string) {}, "no such directory"},
-		{"regular file", func(t *testing.T, dir string) { mkfiles(t, filepath.Dir(dir), map[string]string{filepath.Base(dir): "x"}) },
+		{"regular file", func(t *testing.T, dir string) {
+			mkfiles(t, filepath.Dir(dir), map[string]string{filepath.Base(dir): "x"})
+		},
 			"not a directory"},
 		{"empty directory", func(t *testing.T, dir string) { os.Mkdir(dir, 0o755) }, "not a journal directory (no segment files)"},
 		{"other files", func(t *testing.T, dir string) { mkfiles(t, dir, map[string]string{"notes.txt": "hello"}) },
