@@ -25,6 +25,8 @@
 //	                 the events and bytes before and after
 //	commands DIR [--json]
 //	                 list the live command IDs, sorted
+//	dump DIR [SEG] [--from OFF] [--records]
+//	                 print segment files' frames (and records) raw
 //
 // Every command takes --help. Read commands (inspect, stats, verify,
 // commands) take no lock and work while another process has the journal

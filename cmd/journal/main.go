@@ -47,6 +47,7 @@ func init() {
 		demoCommand,
 		compactCommand,
 		commandsCommand,
+		dumpCommand,
 	}
 }
 
