@@ -402,6 +402,7 @@ func (j *Journal) Compact() error {
 type InspectFilter struct {
 	RouteID string // "" = every route
 	Limit   int    // <= 0 = no limit
+	From    uint64 // only entries with Seq >= From (0 = every one)
 }
 
 // Inspect reads the journal in dir without opening it for writing: it takes
@@ -445,33 +446,5 @@ func InspectNewest(dir string, filter InspectFilter) iter.Seq2[Entry, error] {
 }
 
 func inspectNewest(dir string, filter InspectFilter, fsys vfs.FS) iter.Seq2[Entry, error] {
-	return func(yield func(Entry, error) bool) {
-		n := 0
-		intern := make(map[string]string)
-		for e, err := range wal.Newest(dir, fsys) {
-			if errors.Is(err, wal.ErrNotFound) {
-				yield(Entry{}, fmt.Errorf("journal: inspect %s: %w", dir, ErrNotJournal))
-				return
-			}
-			if err != nil {
-				// A missing dir keeps matching fs.ErrNotExist through the wrapping.
-				yield(Entry{}, fmt.Errorf("journal: inspect: %w", err))
-				return
-			}
-			if filter.RouteID != "" && string(e.Key) != filter.RouteID {
-				continue
-			}
-			ev, err := decodeEvent(e.Key, e.Value, e.Tombstone, intern)
-			if err != nil {
-				yield(Entry{}, fmt.Errorf("journal: inspect: sequence %d: %w", e.Seq, err))
-				return
-			}
-			if !yield(Entry{Seq: e.Seq, TimestampMs: e.Time, Event: ev}, nil) {
-				return
-			}
-			if n++; filter.Limit > 0 && n >= filter.Limit {
-				return
-			}
-		}
-	}
+	return inspectEntries(dir, wal.Newest(dir, fsys), filter, true)
 }

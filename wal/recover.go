@@ -167,7 +167,19 @@ func (l *Log) install(ld *loaded) error {
 		return nil
 	}
 	if ld.torn != nil {
-		l.log.Warn("wal: cutting torn write at end of log", "file", last.name, "offset", last.size, "bytes", ld.lastFileSize-last.size, "damage", ld.torn)
+		// The figures of the cut: its bytes, and the sequence numbers of the
+		// batch whose write the crash cut short, when its frame header
+		// survived.
+		attrs := []any{"file", last.name, "offset", last.size, "bytes", ld.lastFileSize - last.size}
+		switch h := ld.tornHead; {
+		case ld.tornHeadOK && h.Flags&segment.FlagSparse == 0:
+			attrs = append(attrs, "first_seq", h.FirstSeq, "last_seq", h.FirstSeq+uint64(h.Count)-1, "records", h.Count)
+		case ld.tornHeadOK: // a rewritten frame's sequence numbers have gaps
+			attrs = append(attrs, "first_seq", h.FirstSeq, "records", h.Count)
+		default:
+			attrs = append(attrs, "seqs", "unknown (the batch's frame header is cut or damaged)")
+		}
+		l.log.Warn("wal: cutting torn write at end of log", append(attrs, "damage", ld.torn)...)
 	}
 	// Write again what no fsync confirmed and cut what follows the last
 	// valid frame (see segment.Recover).

@@ -511,7 +511,7 @@ func TestOpenElsewhere(t *testing.T) {
 	before := dirState(t, dir)
 	for _, args := range [][]string{{"repair", "--yes", dir}, {"compact", dir}} {
 		r = runBin(t, "", args...)
-		if r.code != 1 || !strings.Contains(r.stderr, "open in another process") || r.stdout != "" {
+		if r.code != 3 || !strings.Contains(r.stderr, "open in another process") || r.stdout != "" {
 			t.Errorf("%v of an open journal: exit %d, stdout %q, stderr %q", args, r.code, r.stdout, r.stderr)
 		}
 	}
@@ -573,8 +573,8 @@ func TestReadErrors(t *testing.T) {
 		{"inspect", empty}, {"stats", empty}, {"verify", empty}, {"compact", empty}, {"commands", empty},
 	} {
 		r := runBin(t, "", args...)
-		if r.code != 1 || r.stderr == "" || r.stdout != "" {
-			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 1 and an error", args, r.code, r.stdout, r.stderr)
+		if r.code != 3 || r.stderr == "" || r.stdout != "" {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 3 and an error", args, r.code, r.stdout, r.stderr)
 		}
 	}
 	if _, err := os.Stat(missing); !os.IsNotExist(err) {
@@ -610,7 +610,7 @@ func TestDemo(t *testing.T) {
 		t.Errorf("verify of the demo journal: exit %d\n%s", v.code, v.stdout)
 	}
 	// Without DIR it makes one under the temporary directory.
-	r = runBin(t, "", "demo")
+	r = runBin(t, "", "demo", "--keep")
 	m := regexp.MustCompile(`journal directory: (\S+)`).FindStringSubmatch(r.stdout)
 	if r.code != 0 || m == nil {
 		t.Fatalf("demo without DIR: exit %d\n%s", r.code, r.stdout)
@@ -725,7 +725,7 @@ var sizeREs = []struct {
 	re   *regexp.Regexp
 	mask string
 }{
-	{regexp.MustCompile(`(bytes: +)\d+ before, \d+ after`), "${1}N before, N after"},
+	{regexp.MustCompile(`(bytes: +)\d+ before, \d+ after \(\d+ reclaimed`), "${1}N before, N after (N reclaimed"},
 	{regexp.MustCompile(`(segments +\d+ \()\d+( bytes\))`), "${1}N${2}"},
 	{regexp.MustCompile(`(allocated, )\d+(?:\.\d+)?( apparent)`), "${1}N${2}"},
 }
@@ -743,7 +743,7 @@ func maskSizes(s string) string {
 // the key set and with operations after it in the delta.
 func TestCommands(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "j")
-	if r := runBin(t, "", "commands", filepath.Join(t.TempDir(), "missing")); r.code != 1 {
+	if r := runBin(t, "", "commands", filepath.Join(t.TempDir(), "missing")); r.code != 3 {
 		t.Errorf("commands of a missing directory: exit %d", r.code)
 	}
 	j, err := journal.Open(dir, journal.Options{Durability: journal.Eventual})

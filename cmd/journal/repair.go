@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -63,19 +62,9 @@ itself) is left alone.`,
 func runRepair(e *env, args []string, fl any) int {
 	f := fl.(*repairFlags)
 	dir := args[0]
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return fail(e, "repair", err)
-	}
-	if !fi.IsDir() {
-		return fail(e, "repair", fmt.Errorf("%s is not a directory", dir))
-	}
 	lock, err := vfs.Default().Lock(dir)
-	if errors.Is(err, vfs.ErrLocked) {
-		return fail(e, "repair", fmt.Errorf("%s is open in another process (its lock is held); close it before repairing", dir))
-	}
 	if err != nil {
-		return fail(e, "repair", err)
+		return failDir(e, "repair", dir, err)
 	}
 	defer lock.Close()
 
@@ -85,11 +74,11 @@ func runRepair(e *env, args []string, fl any) int {
 	}
 	plan, err := check.PlanRepairMode(dir, nil, mode)
 	if err != nil {
-		return fail(e, "repair", err)
+		return failDir(e, "repair", dir, err)
 	}
 	cplan, err := journal.PlanCommandIDRepair(dir)
 	if err != nil {
-		return fail(e, "repair", err)
+		return failDir(e, "repair", dir, err)
 	}
 	w := e.stdout
 	if !plan.Needed() && !cplan.Needed() {
@@ -120,7 +109,7 @@ func runRepair(e *env, args []string, fl any) int {
 	if plan.Needed() {
 		rep, err := check.RepairLockedMode(dir, vfs.OS(*f.fileMode), side, mode)
 		if err != nil {
-			return fail(e, "repair", err)
+			return failDir(e, "repair", dir, err)
 		}
 		fmt.Fprintf(w, "repaired %s: %d bytes saved in %s\n", dir, rep.SideBytes, rep.SidePath)
 	}
@@ -128,7 +117,7 @@ func runRepair(e *env, args []string, fl any) int {
 		// After the log's repair, which keeps the command IDs' mark.
 		cp, err := journal.RepairCommandIDsFileMode(dir, suffix, *f.fileMode)
 		if err != nil {
-			return fail(e, "repair", err)
+			return failDir(e, "repair", dir, err)
 		}
 		fmt.Fprintf(w, "repaired the command IDs of %s: %d kept\n", dir, len(cp.Keys))
 	}

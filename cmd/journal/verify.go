@@ -43,7 +43,7 @@ batch being written at that moment may show up as a torn tail).`,
 func runVerify(e *env, args []string, fl any) int {
 	r, err := journal.VerifyFileMode(args[0], *fl.(*verifyFlags).fileMode)
 	if err != nil {
-		return fail(e, "verify", err)
+		return failDir(e, "verify", args[0], err)
 	}
 	w := e.stdout
 	for _, s := range r.Segments {
