@@ -17,19 +17,22 @@ import (
 func runFollow(e *env, dir string, f *inspectFlags) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var from uint64
+	from := f.filter.from
 	if f.limit > 0 {
-		// Where the last f.limit entries start: the oldest of the newest.
-		for en, err := range journal.InspectNewest(dir, journal.InspectFilter{RouteID: f.route, Limit: f.limit}) {
+		// Where the last f.limit selected entries start: the oldest of the
+		// newest.
+		newest := *f
+		newest.filter.oldestFirst = false
+		for en, err := range newest.filter.entries(dir, f.route, f.limit) {
 			if err != nil {
-				return fail(e, "inspect", describeOpenErr(err))
+				return failDir(e, "inspect", dir, err)
 			}
 			from = en.Seq
 		}
 	}
 	entries := func(yield func(journal.Entry, error) bool) {
 		for en, err := range journal.FollowDir(ctx, dir, from) {
-			if err == nil && f.route != "" && en.Event.RouteID != f.route {
+			if err == nil && (f.route != "" && en.Event.RouteID != f.route || !f.filter.keep(en)) {
 				continue
 			}
 			if !yield(en, err) {
@@ -38,7 +41,7 @@ func runFollow(e *env, dir string, f *inspectFlags) int {
 		}
 	}
 	if err := streamFollow(ctx, e.stdout, entries, f.json); err != nil {
-		return fail(e, "inspect", describeOpenErr(err))
+		return failDir(e, "inspect", dir, err)
 	}
 	return 0
 }
