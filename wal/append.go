@@ -72,6 +72,7 @@ func (l *Log) append(b Batch, at bool, want uint64) (first uint64, err error) {
 	l.idx.Append(l.active.ID(), frame.Info(off))
 	if l.opts.Durability == Eventual {
 		l.visibleSeq = l.nextSeq
+		l.wakeFollowers()
 	}
 	if compact {
 		l.applyCompaction(l.nextSeq)
@@ -156,6 +157,7 @@ func (l *Log) syncUntil(target uint64, awaitClose bool) error {
 		if l.opts.Durability == Immediate {
 			l.visibleSeq = max(l.visibleSeq, upto)
 			l.publishDead()
+			l.wakeFollowers()
 		}
 		l.cond.Broadcast()
 	}

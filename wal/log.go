@@ -74,6 +74,9 @@ type Log struct {
 	visibleSeq uint64        // readers see sequence numbers below this
 	syncedSeq  uint64        // every sequence number below this is durable
 	syncing    int           // goroutines in the active writer's Sync, without mu (one: see syncUntil)
+	// followWake, when not nil, is closed when visibleSeq moves or the log
+	// closes (see wakeFollowers); followers make it when they wait.
+	followWake chan struct{}
 
 	// Compaction (nil cs: off). dead is what readers skip; deadQ holds
 	// applied removals waiting for their batch to become visible.
@@ -209,6 +212,7 @@ func (l *Log) Close() error {
 	l.retired = nil
 	l.state = stateClosed
 	l.cond.Broadcast()
+	l.wakeFollowers()
 	l.mu.Unlock()
 	if cerr := l.lock.Close(); cerr != nil && err == nil {
 		err = cerr

@@ -71,6 +71,7 @@ func (l *Log) sealData() error {
 	l.syncedSeq = l.nextSeq
 	l.visibleSeq = l.nextSeq
 	l.publishDead()
+	l.wakeFollowers()
 	return nil
 }
 

@@ -104,6 +104,7 @@ func (l *Log) TruncateBack(seq uint64) error {
 	if err := l.quiesce(); err != nil {
 		return err
 	}
+	defer l.wakeFollowers() // they end: what they yielded may be gone
 	return l.truncBack(seq + 1)
 }
 
