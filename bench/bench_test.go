@@ -139,7 +139,9 @@ func benchWorkload(b *testing.B, open Opener, w Workload) Result {
 	b.ReportAllocs()
 	var total Result
 	var mallocs uint64
-	var disk int64 // allocated after Close
+	var disk int64   // allocated after Close
+	var faults int64 // minor page faults while running
+	countFaults := false
 	var ms runtime.MemStats
 	b.ResetTimer()
 	b.StopTimer()
@@ -151,9 +153,13 @@ func benchWorkload(b *testing.B, open Opener, w Workload) Result {
 		}
 		runtime.ReadMemStats(&ms)
 		m0 := ms.Mallocs
+		f0, _ := MinorFaults()
 		b.StartTimer()
 		res, err := Run(e, w)
 		b.StopTimer()
+		f1, ok := MinorFaults()
+		countFaults = ok
+		faults += f1 - f0
 		runtime.ReadMemStats(&ms)
 		mallocs += ms.Mallocs - m0
 		if err != nil {
@@ -175,6 +181,9 @@ func benchWorkload(b *testing.B, open Opener, w Workload) Result {
 	b.ReportMetric(total.EventsPerSec(), "events/s")
 	b.ReportMetric(float64(mallocs)/float64(total.Commits), "allocs/commit")
 	b.ReportMetric(float64(disk)/float64(total.Events), "disk-bytes/event")
+	if countFaults {
+		b.ReportMetric(float64(faults)/float64(total.Commits), "minflt/commit")
+	}
 	if total.Latencies != nil {
 		b.ReportMetric(float64(total.Percentile(50).Nanoseconds())/1e3, "p50-us")
 		b.ReportMetric(float64(total.Percentile(99).Nanoseconds())/1e3, "p99-us")

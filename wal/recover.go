@@ -199,7 +199,7 @@ func (l *Log) install(ld *loaded) error {
 		l.staleIdxSize = last.size
 	}
 	l.segs = ld.segs
-	l.active = w
+	l.setActive(w)
 	return nil
 }
 

@@ -28,6 +28,16 @@ type sealJob struct {
 // damage.
 const maxSegmentID = 1<<32 - 1
 
+// setActive makes w the active segment's writer. Under Immediate each
+// commit is synced on its own, so frames are written with system calls
+// rather than into the mapping (see segment.Writer.WriteWithSyscalls).
+func (l *Log) setActive(w *segment.Writer) {
+	if l.opts.Durability == Immediate {
+		w.WriteWithSyscalls()
+	}
+	l.active = w
+}
+
 // createSegment creates segment id as the new active segment, with the
 // directory synced so the file survives a power cut before anything in it
 // is acknowledged. Called with l.mu held (or before l is shared).
@@ -45,7 +55,7 @@ func (l *Log) createSegment(id uint64) error {
 		w.Close()
 		return fmt.Errorf("sync directory %s: %w", l.dir, err)
 	}
-	l.active = w
+	l.setActive(w)
 	ref := l.files.adopt(name, w.File(), true)
 	l.files.unpin(ref)
 	l.segs = append(slices.Clip(l.segs), &seg{id: id, name: name, ref: ref, base: l.nextSeq, size: segment.FileHeaderSize})

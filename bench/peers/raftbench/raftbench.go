@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	raftwal "github.com/hashicorp/raft-wal"
+	"github.com/seglog/journal/bench"
 	"github.com/seglog/journal/vfs"
 )
 
@@ -124,6 +125,7 @@ const (
 	B1Rate   = "batch1 entries/s"
 	B1P50    = "batch1 p50-us"
 	B1P99    = "batch1 p99-us"
+	B1Faults = "batch1 minflt/call" // minor page faults per StoreLogs call (Unix)
 	B64Rate  = "batch64 entries/s"
 	B64P50   = "batch64 p50-us"
 	B64P99   = "batch64 p99-us"
@@ -194,9 +196,9 @@ func Run(open Opener, job, dir string, cfg Config) (map[string]float64, error) {
 	var err error
 	switch job {
 	case JobBatch1:
-		err = runAppend(open, dir, cfg.Batch1Calls, 1, m, B1Rate, B1P50, B1P99)
+		err = runAppend(open, dir, cfg.Batch1Calls, 1, m, B1Rate, B1P50, B1P99, B1Faults)
 	case JobBatch64:
-		err = runAppend(open, dir, cfg.Batch64Calls, 64, m, B64Rate, B64P50, B64P99)
+		err = runAppend(open, dir, cfg.Batch64Calls, 64, m, B64Rate, B64P50, B64P99, "")
 	case JobGet:
 		err = runGet(open, dir, cfg, m)
 	case JobFill:
@@ -209,7 +211,11 @@ func Run(open Opener, job, dir string, cfg Config) (map[string]float64, error) {
 	return m, err
 }
 
-func runAppend(open Opener, dir string, calls, size int, m map[string]float64, rate, p50, p99 string) error {
+// runAppend stores calls batches of size entries, one StoreLogs each, and
+// records the rate, the latency percentiles and, under faults (if not
+// ""), the minor page faults per call: a store into a shared mapping
+// whose page the previous sync cleaned takes one.
+func runAppend(open Opener, dir string, calls, size int, m map[string]float64, rate, p50, p99, faults string) error {
 	if calls < 1 {
 		return errors.New("no calls")
 	}
@@ -221,6 +227,7 @@ func runAppend(open Opener, dir string, calls, size int, m map[string]float64, r
 	bs := batches(1, calls, size)
 	lat := make([]time.Duration, 0, calls)
 	runtime.GC()
+	f0, countFaults := bench.MinorFaults()
 	t0 := time.Now()
 	for _, b := range bs {
 		d, err := store(s, b)
@@ -230,6 +237,9 @@ func runAppend(open Opener, dir string, calls, size int, m map[string]float64, r
 		lat = append(lat, d)
 	}
 	wall := time.Since(t0)
+	if f1, ok := bench.MinorFaults(); ok && countFaults && faults != "" {
+		m[faults] = float64(f1-f0) / float64(calls)
+	}
 	m[rate] = float64(calls*size) / wall.Seconds()
 	m[p50] = micros(percentile(lat, 50))
 	m[p99] = micros(percentile(lat, 99))

@@ -29,6 +29,7 @@ var Figures = []Figure{
 	{B1Rate, "StoreLogs, batches of 1: entries/s", "batch 1\nentries/s", true},
 	{B1P50, "StoreLogs, batches of 1: p50 µs", "batch 1\np50", false},
 	{B1P99, "StoreLogs, batches of 1: p99 µs", "batch 1\np99", false},
+	{B1Faults, "StoreLogs, batches of 1: minor page faults per call", "batch 1\nfaults", false},
 	{B64Rate, "StoreLogs, batches of 64: entries/s", "batch 64\nentries/s", true},
 	{B64P50, "StoreLogs, batches of 64: p50 µs (per call)", "batch 64\np50", false},
 	{B64P99, "StoreLogs, batches of 64: p99 µs (per call)", "batch 64\np99", false},
