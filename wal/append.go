@@ -153,6 +153,7 @@ func (l *Log) syncUntil(target uint64, awaitClose bool) error {
 			return l.fail(err)
 		}
 		l.syncedSeq = max(l.syncedSeq, upto)
+		l.checkpointTail(w, off)
 		if l.opts.Durability == Immediate {
 			l.visibleSeq = max(l.visibleSeq, upto)
 			l.publishDead()

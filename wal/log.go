@@ -74,6 +74,11 @@ type Log struct {
 	visibleSeq uint64        // readers see sequence numbers below this
 	syncedSeq  uint64        // every sequence number below this is durable
 	syncing    int           // goroutines in the active writer's Sync, without mu (one: see syncUntil)
+	// The active segment's tail index (tail.go): nil until the first
+	// checkpoint of the segment, and after a failure to write it.
+	tail       *segment.TailIndex
+	tailFrames int   // frames of the active segment it lists
+	tailEvery  int64 // see defaultTailEvery; tests lower it
 
 	// Compaction (nil cs: off). dead is what readers skip; deadQ holds
 	// applied removals waiting for their batch to become visible.

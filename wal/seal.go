@@ -78,6 +78,10 @@ func (l *Log) sealData() error {
 	if err := l.active.Seal(); err != nil {
 		return err
 	}
+	// Its index file replaces the tail index (removed in writeSealMeta).
+	if err := l.dropTail(false); err != nil {
+		l.log.Warn("wal: close tail index", "err", err)
+	}
 	l.syncedSeq = l.nextSeq
 	l.visibleSeq = l.nextSeq
 	l.publishDead()
@@ -99,6 +103,12 @@ func (l *Log) sealJob() sealJob {
 // segment's data is durable already.
 func (l *Log) writeSealMeta(j sealJob) error {
 	if err := segment.WriteIndexFile(l.fs, idxName(l.dir, j.id), j.id, j.size, j.frames); err != nil {
+		return err
+	}
+	// The tail index, replaced by the index file, goes in the same
+	// directory sync: a later segment of the same number (after a
+	// TruncateBack) must not meet it.
+	if err := l.fs.Remove(tailName(l.dir, j.id)); err != nil && !isNotExist(err) {
 		return err
 	}
 	if err := l.fs.SyncDir(l.dir); err != nil {
