@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -214,10 +215,19 @@ func FirstNonZero(r io.ReaderAt, from, size int64, name string) (int64, error) {
 		if _, err := r.ReadAt(buf[:n], off); err != nil && !errors.Is(err, io.EOF) {
 			return 0, fmt.Errorf("read %s at %d: %w", name, off, err)
 		}
-		for i, b := range buf[:n] {
-			if b != 0 {
-				return off + int64(i), nil
+		// Whole blocks compared with zeros (memequal, vectorised) first:
+		// the zeros a segment grew ahead in can be 16 MiB.
+		p := buf[:n]
+		for len(p) > 0 {
+			k := min(len(p), len(zeros))
+			if !bytes.Equal(p[:k], zeros[:k]) {
+				for i, b := range p[:k] {
+					if b != 0 {
+						return off + int64(n-len(p)+i), nil
+					}
+				}
 			}
+			p = p[k:]
 		}
 		off += int64(n)
 	}

@@ -141,3 +141,32 @@ func flip(t *testing.T, fs *vfstest.FS, name string, off int64) {
 		t.Fatal(err)
 	}
 }
+
+// TestFirstNonZeroFindsTheFirstNonZeroByte: at the start, on either side
+// of a block and a read chunk boundary, at the very end, or nowhere.
+func TestFirstNonZeroFindsTheFirstNonZeroByte(t *testing.T) {
+	const size = 3*readChunk + 100
+	for _, at := range []int64{-1, 0, 1, int64(len(zeros)) - 1, int64(len(zeros)), readChunk - 1, readChunk, readChunk + 1, 2*readChunk + 7, size - 1} {
+		buf := make([]byte, size)
+		if at >= 0 {
+			buf[at] = 0x80
+			buf[size-1] |= 1 // a later non-zero byte changes nothing
+		}
+		for _, from := range []int64{0, 5} {
+			want := at
+			if at >= 0 && at < from {
+				want = size - 1
+			}
+			got, err := FirstNonZero(bytesReaderAt(buf), from, size, "x")
+			if err != nil || got != want {
+				t.Fatalf("non-zero byte at %d, from %d: got %d, %v; want %d", at, from, got, err, want)
+			}
+		}
+	}
+}
+
+type bytesReaderAt []byte
+
+func (b bytesReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	return copy(p, b[off:]), nil
+}

@@ -30,14 +30,14 @@ type Writer struct {
 
 	// Owned by the one goroutine that writes (the caller serializes
 	// WriteFrame, Flush, Unmap, Seal and Close).
-	off   int64  // end of written data
-	size  int64  // file size; [off, size) holds zeros written ahead
-	m     []byte // shared mapping of the file's first len(m) bytes, or nil
+	off  int64  // end of written data
+	size int64  // file size; [off, size) holds zeros written ahead
+	m    []byte // shared mapping of the file's first len(m) bytes, or nil
 	// syscallWrites: write frames with WriteAt even where m covers them
 	// (m then serves reads only); see WriteWithSyscalls.
 	syscallWrites bool
-	pend  []byte // buffered frames not yet written, from off-len(pend)
-	limit int    // buffer frames up to this many bytes (0: write each at once)
+	pend          []byte // buffered frames not yet written, from off-len(pend)
+	limit         int    // buffer frames up to this many bytes (0: write each at once)
 
 	// mu guards the group commit's state; Sync holds it except during the
 	// fdatasync itself. The appending goroutine stores written and reads
