@@ -41,7 +41,7 @@ const (
 	// envChildKill: write the workload and exit without Close, as a
 	// SIGKILL leaves it (no RunScale).
 	envChildKill = "JOURNAL_BENCH_CHILD_KILL"
-	childPrefix = "BENCH-CHILD-RESULT "
+	childPrefix  = "BENCH-CHILD-RESULT "
 )
 
 var cleanups []func()

@@ -79,6 +79,12 @@ func (l *Log) append(b Batch, at bool, want uint64) (first uint64, err error) {
 			l.rotateNext = true
 		}
 	}
+	if l.cs != nil {
+		if l.sinceCpt += uint64(len(b.Records)); l.sinceCpt >= cptEvery && !l.cptDue {
+			l.cptDue = true
+			l.kickBackground()
+		}
+	}
 	if l.opts.Durability == Eventual {
 		return first, nil
 	}

@@ -100,6 +100,11 @@ type Log struct {
 	sealQ        []sealJob // sealed segments whose index and checkpoint are not written yet
 	repackDue    bool      // a segment was sealed (or the log opened) since the last repack pass
 	inlineDue    bool      // Options.Inline: background work to run before Append returns
+	// sinceCpt counts the entries appended since the compaction state was
+	// last checkpointed (at a seal, or in the background once it reaches
+	// cptEvery, cptDue): what Open after a crash replays.
+	sinceCpt uint64
+	cptDue   bool
 	// lastApplyUpto: the batches below it include every one whose append
 	// applied compaction.
 	lastApplyUpto uint64

@@ -95,6 +95,7 @@ func (l *Log) sealJob() sealJob {
 	if l.cs != nil {
 		l.cs.SetThrough(l.nextSeq)
 		j.cpt = compactor.EncodeCheckpoint(l.cs)
+		l.sinceCpt = 0
 	}
 	return j
 }

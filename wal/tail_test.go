@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/seglog/journal/compactor"
 	"github.com/seglog/journal/vfs"
 	"github.com/seglog/journal/vfs/vfstest"
 )
@@ -250,5 +251,35 @@ func TestCrashWithTailIndexKeepsEveryAcknowledgedBatch(t *testing.T) {
 			t.Fatalf("seed %d: %d entries after the crash, %d acknowledged", seed, len(seqs), acked)
 		}
 		l2.Close()
+	}
+}
+
+// TestCompactionStateIsCheckpointedWithinASegment: a log with compaction
+// on checkpoints its compaction state every cptEvery entries, not only
+// when a segment is sealed, so Open after a crash replays fewer entries
+// than that (plus those appended while the checkpoint was written) even
+// within one huge segment.
+func TestCompactionStateIsCheckpointedWithinASegment(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir, Options{Durability: Eventual, SegmentSize: 64 << 20, CompactionThreshold: 1 << 30, Inline: true, Logger: crashQuiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	const n = cptEvery + cptEvery/2
+	for i := range n {
+		if _, err := l.Append(Batch{Records: []Record{{Key: fmt.Appendf(nil, "route-%d", i%50), Value: []byte("e")}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(l.segs) != 1 {
+		t.Fatalf("%d segments; the test needs one", len(l.segs))
+	}
+	cs, err := compactor.ReadCheckpoint(vfs.Default(), dir)
+	if err != nil {
+		t.Fatalf("no checkpoint after %d entries in one segment: %v", n, err)
+	}
+	if got := cs.Through(); got < cptEvery || got > n {
+		t.Fatalf("checkpoint through %d after %d entries; want at least %d", got, n, cptEvery)
 	}
 }
