@@ -72,8 +72,8 @@ type Config struct {
 	Batch64Calls int // JobBatch64: StoreLogs calls of 64 entries
 	GetStore     int // JobGet: entries in the store
 	GetOps       int // JobGet: GetLog calls
-	OpenEntries  int // JobOpen: entries written before the reopen
-	OpenBatch    int // JobOpen and JobGet: entries per StoreLogs when filling
+	OpenEntries  int // JobOpen, JobOpenKill: entries written
+	OpenBatch    int // entries per StoreLogs when filling a store
 }
 
 // Default is the configuration of a full run.
@@ -98,27 +98,38 @@ var Tiny = Config{
 
 // Jobs.
 const (
-	JobBatch1  = "batch1"
-	JobBatch64 = "batch64"
-	JobGet     = "get"
-	JobOpen    = "open"
-	// JobOpen's phases, each run by Run in its own process on the same
-	// directory.
-	JobFill   = "fill"
-	JobReopen = "reopen"
+	JobBatch1   = "batch1"
+	JobBatch64  = "batch64"
+	JobGet      = "get"
+	JobOpen     = "open"
+	JobOpenKill = "openkill"
+	// The phases of JobOpen and JobOpenKill, each run by Run in its own
+	// process on the same directory.
+	JobFill         = "fill"
+	JobReopen       = "reopen"
+	JobFillKill     = "fillkill"
+	JobReopenKilled = "reopenkilled"
 )
 
 // AllJobs lists the jobs in the order they run in a round.
-var AllJobs = []string{JobBatch1, JobBatch64, JobGet, JobOpen}
+var AllJobs = []string{JobBatch1, JobBatch64, JobGet, JobOpen, JobOpenKill}
 
 // Phases returns the runs of job, each to be given to Run in a process
 // of its own, in order, on the same directory.
 func Phases(job string) []string {
-	if job == JobOpen {
+	switch job {
+	case JobOpen:
 		return []string{JobFill, JobReopen}
+	case JobOpenKill:
+		return []string{JobFillKill, JobReopenKilled}
 	}
 	return []string{job}
 }
+
+// Killed reports whether phase's process must end by SIGKILL (see
+// runs.KillSelf) once Run has returned and its metrics are reported: Run
+// leaves that phase's store open, as a crash would.
+func Killed(phase string) bool { return phase == JobFillKill }
 
 // Metric keys a job reports.
 const (
@@ -133,6 +144,7 @@ const (
 	GetP50   = "get p50-us"
 	GetP99   = "get p99-us"
 	OpenMs   = "open ms"
+	KillMs   = "open-after-kill ms" // JobOpenKill: the open after a SIGKILL of the fill
 	DiskB    = "disk bytes/entry"
 	AllocB   = "allocated bytes/entry"
 	FillRate = "fill entries/s" // JobOpen's write of OpenEntries in batches
@@ -191,6 +203,8 @@ func store(s Store, batch []*raft.Log) (time.Duration, error) {
 
 // Run runs job (one of a job's Phases) on the store opened by open in dir
 // and returns its metrics. dir exists; it is fresh for the first phase.
+// A phase that is Killed returns with its store open: its process must
+// report the metrics and then kill itself.
 func Run(open Opener, job, dir string, cfg Config) (map[string]float64, error) {
 	m := map[string]float64{}
 	var err error
@@ -204,7 +218,11 @@ func Run(open Opener, job, dir string, cfg Config) (map[string]float64, error) {
 	case JobFill:
 		err = runFill(open, dir, cfg, m)
 	case JobReopen:
-		err = runReopen(open, dir, cfg, m)
+		err = runReopen(open, dir, cfg, m, OpenMs)
+	case JobFillKill:
+		err = runFillKill(open, dir, cfg)
+	case JobReopenKilled:
+		err = runReopen(open, dir, cfg, m, KillMs)
 	default:
 		err = fmt.Errorf("unknown job %q", job)
 	}
@@ -263,18 +281,34 @@ func fill(s Store, n, size int) (time.Duration, error) {
 	return spent, nil
 }
 
-func runGet(open Opener, dir string, cfg Config, m map[string]float64) error {
-	if cfg.GetStore < 1 || cfg.GetOps < 1 {
-		return errors.New("empty get job")
+// openFilled opens the store in dir and stores entries 1..n in batches of
+// size; it returns the time spent in StoreLogs. On error the store is
+// closed.
+func openFilled(open Opener, dir string, n, size int) (Store, time.Duration, error) {
+	if n < 1 {
+		return nil, 0, errors.New("no entries")
 	}
 	s, err := open(dir)
+	if err != nil {
+		return nil, 0, err
+	}
+	spent, err := fill(s, n, size)
+	if err != nil {
+		s.Close()
+		return nil, 0, err
+	}
+	return s, spent, nil
+}
+
+func runGet(open Opener, dir string, cfg Config, m map[string]float64) error {
+	if cfg.GetOps < 1 {
+		return errors.New("no GetLog calls")
+	}
+	s, _, err := openFilled(open, dir, cfg.GetStore, cfg.OpenBatch)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	if _, err := fill(s, cfg.GetStore, cfg.OpenBatch); err != nil {
-		return err
-	}
 	r := rand.New(rand.NewPCG(dataSeed, 2))
 	idx := make([]uint64, cfg.GetOps)
 	for i := range idx {
@@ -309,16 +343,8 @@ func runGet(open Opener, dir string, cfg Config, m map[string]float64) error {
 // batches of OpenBatch, close, and measure the files.
 func runFill(open Opener, dir string, cfg Config, m map[string]float64) error {
 	n := cfg.OpenEntries
-	if n < 1 {
-		return errors.New("no entries")
-	}
-	s, err := open(dir)
+	s, spent, err := openFilled(open, dir, n, cfg.OpenBatch)
 	if err != nil {
-		return err
-	}
-	spent, err := fill(s, n, cfg.OpenBatch)
-	if err != nil {
-		s.Close()
 		return err
 	}
 	m[FillRate] = float64(n) / spent.Seconds()
@@ -334,11 +360,20 @@ func runFill(open Opener, dir string, cfg Config, m map[string]float64) error {
 	return nil
 }
 
-// runReopen is the second phase of JobOpen, in a new process as after a
-// restart (raft-wal's Close leaves its meta DB's file lock held, so it
-// cannot be reopened in the process that closed it): open the store
-// runFill wrote, read FirstIndex and LastIndex and GetLog the last index.
-func runReopen(open Opener, dir string, cfg Config, m map[string]float64) error {
+// runFillKill is the first phase of JobOpenKill: write OpenEntries
+// entries in batches of OpenBatch and return with the store open, for the
+// process to be killed (see Killed).
+func runFillKill(open Opener, dir string, cfg Config) error {
+	_, _, err := openFilled(open, dir, cfg.OpenEntries, cfg.OpenBatch)
+	return err
+}
+
+// runReopen is the second phase of JobOpen and JobOpenKill, in a new
+// process as after a restart (raft-wal's Close leaves its meta DB's file
+// lock held, so it cannot be reopened in the process that closed it):
+// open the store runFill or runFillKill wrote, read FirstIndex and
+// LastIndex and GetLog the last index; the time under key.
+func runReopen(open Opener, dir string, cfg Config, m map[string]float64, key string) error {
 	n := cfg.OpenEntries
 	runtime.GC()
 	t0 := time.Now()
@@ -361,7 +396,7 @@ func runReopen(open Opener, dir string, cfg Config, m map[string]float64) error 
 	if err != nil {
 		return err
 	}
-	m[OpenMs] = float64(d.Nanoseconds()) / 1e6
+	m[key] = millis(d)
 	if first != 1 || last != uint64(n) {
 		return fmt.Errorf("after reopen: first %d last %d, want 1 and %d", first, last, n)
 	}
@@ -434,6 +469,8 @@ func percentile(d []time.Duration, p float64) time.Duration {
 }
 
 func micros(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
+
+func millis(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
 
 // MkFresh makes a fresh directory for one run under base.
 func MkFresh(base, store, job string) (string, error) {

@@ -37,6 +37,7 @@ var Figures = []Figure{
 	{GetP50, "GetLog, random index: p50 µs", "GetLog\np50", false},
 	{GetP99, "GetLog, random index: p99 µs", "GetLog\np99", false},
 	{OpenMs, "open after the fill (+ First/LastIndex, GetLog): ms", "open\nms", false},
+	{KillMs, "open after SIGKILL of a fill like it (no Close): ms", "open after\nkill ms", false},
 	{DiskB, "disk bytes/entry after the fill (file sizes)", "disk\nB/entry", false},
 	{AllocB, "disk bytes/entry after the fill (allocated blocks)", "allocated\nB/entry", false},
 	{FillRate, "fill (the entries of the open row), batches of 64: entries/s", "fill\nentries/s", true},

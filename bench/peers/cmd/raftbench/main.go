@@ -38,7 +38,7 @@ func main() {
 		b64      = flag.Int("batch64", raftbench.Default.Batch64Calls, "batch64: StoreLogs calls of 64 entries")
 		getStore = flag.Int("get-store", raftbench.Default.GetStore, "get: entries in the store")
 		getOps   = flag.Int("get-ops", raftbench.Default.GetOps, "get: GetLog calls")
-		openN    = flag.Int("open-entries", raftbench.Default.OpenEntries, "open: entries written before the reopen")
+		openN    = flag.Int("open-entries", raftbench.Default.OpenEntries, "open, openkill: entries written before the reopen")
 	)
 	flag.Parse()
 	cfg := raftbench.Config{
@@ -113,6 +113,9 @@ func runChild(store, job, dir, cpuprof string, cfg raftbench.Config) int {
 		return err
 	}()
 	runs.Print(childPrefix, m, err)
+	if err == nil && raftbench.Killed(job) {
+		runs.KillSelf()
+	}
 	return 0
 }
 
@@ -185,7 +188,7 @@ func runParent(rounds int, storeL, jobL, base, jsonOut, pngOut, cpuprof string, 
 	host, _ := os.Hostname()
 	fmt.Printf("raft log stores side by side: %d round(s), %s, GOMAXPROCS=%d, %s/%s, host %s, %s.\n",
 		rounds, took.Round(time.Second), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, host, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
-	fmt.Printf("Sizes: batch1 %d calls, batch64 %d calls, GetLog %d ops over %d entries, open after %d entries (batches of %d); entries of %d bytes.\n",
+	fmt.Printf("Sizes: batch1 %d calls, batch64 %d calls, GetLog %d ops over %d entries, open (after Close and after SIGKILL) after %d entries (batches of %d); entries of %d bytes.\n",
 		cfg.Batch1Calls, cfg.Batch64Calls, cfg.GetOps, cfg.GetStore, cfg.OpenEntries, cfg.OpenBatch, raftbench.EntrySize)
 	fmt.Printf("Cells: median (min–max over rounds) · journal ÷ store. ↑ higher is better, ↓ lower is better.\n\n")
 	res.PrintTable(os.Stdout, stores)
@@ -240,6 +243,9 @@ func spawnPhase(self, dir, store, job, cpuprof string, timeout time.Duration, cf
 	args := append([]string{"-child", "-store", store, "-job", job, "-dir", dir}, cfgArgs(cfg)...)
 	if cpuprof != "" {
 		args = append(args, "-cpuprofile", cpuprof)
+	}
+	if raftbench.Killed(job) {
+		return runs.ChildKilled(self, args, childPrefix, timeout)
 	}
 	return runs.Child(self, args, childPrefix, timeout)
 }
