@@ -93,7 +93,10 @@ func TestJobs(t *testing.T) {
 						t.Fatalf("%s: %v", phase, err)
 					}
 					for k, v := range m {
-						if !(v > 0) {
+						// A count of page faults may be 0 over a
+						// few calls (raft-wal's often is); every
+						// other figure is a rate, a time or a size.
+						if !(v > 0) && !(k == B1Faults && v == 0) {
 							t.Errorf("%s: %s = %v", phase, k, v)
 						}
 					}
