@@ -72,8 +72,11 @@ type Config struct {
 	Batch64Calls int // JobBatch64: StoreLogs calls of 64 entries
 	GetStore     int // JobGet: entries in the store
 	GetOps       int // JobGet: GetLog calls
-	OpenEntries  int // JobOpen, JobOpenKill: entries written
+	OpenEntries  int // JobOpen, JobOpenKill, JobDeleteHalf: entries written
 	OpenBatch    int // entries per StoreLogs when filling a store
+	DeleteStore  int // JobDeleteFront: entries in the store
+	DeleteFront  int // JobDeleteFront: entries each DeleteRange drops from the front
+	DeleteCalls  int // JobDeleteFront: DeleteRange calls
 }
 
 // Default is the configuration of a full run.
@@ -84,6 +87,9 @@ var Default = Config{
 	GetOps:       200_000,
 	OpenEntries:  1_000_000,
 	OpenBatch:    64,
+	DeleteStore:  200_000, // 53 MB: inside one 64 MiB segment of the journal and of raft-wal
+	DeleteFront:  1000,
+	DeleteCalls:  20,
 }
 
 // Tiny is a configuration for smoke tests: a second or so per store.
@@ -94,15 +100,20 @@ var Tiny = Config{
 	GetOps:       2000,
 	OpenEntries:  5000,
 	OpenBatch:    64,
+	DeleteStore:  2000,
+	DeleteFront:  50,
+	DeleteCalls:  5,
 }
 
 // Jobs.
 const (
-	JobBatch1   = "batch1"
-	JobBatch64  = "batch64"
-	JobGet      = "get"
-	JobOpen     = "open"
-	JobOpenKill = "openkill"
+	JobBatch1      = "batch1"
+	JobBatch64     = "batch64"
+	JobGet         = "get"
+	JobOpen        = "open"
+	JobOpenKill    = "openkill"
+	JobDeleteFront = "deletefront"
+	JobDeleteHalf  = "deletehalf"
 	// The phases of JobOpen and JobOpenKill, each run by Run in its own
 	// process on the same directory.
 	JobFill         = "fill"
@@ -112,7 +123,7 @@ const (
 )
 
 // AllJobs lists the jobs in the order they run in a round.
-var AllJobs = []string{JobBatch1, JobBatch64, JobGet, JobOpen, JobOpenKill}
+var AllJobs = []string{JobBatch1, JobBatch64, JobGet, JobOpen, JobOpenKill, JobDeleteFront, JobDeleteHalf}
 
 // Phases returns the runs of job, each to be given to Run in a process
 // of its own, in order, on the same directory.
@@ -145,6 +156,8 @@ const (
 	GetP99   = "get p99-us"
 	OpenMs   = "open ms"
 	KillMs   = "open-after-kill ms" // JobOpenKill: the open after a SIGKILL of the fill
+	DelFront = "deletefront p50-us" // JobDeleteFront: one DeleteRange of DeleteFront entries
+	DelHalf  = "deletehalf ms"      // JobDeleteHalf: DeleteRange of the first half
 	DiskB    = "disk bytes/entry"
 	AllocB   = "allocated bytes/entry"
 	FillRate = "fill entries/s" // JobOpen's write of OpenEntries in batches
@@ -223,6 +236,10 @@ func Run(open Opener, job, dir string, cfg Config) (map[string]float64, error) {
 		err = runFillKill(open, dir, cfg)
 	case JobReopenKilled:
 		err = runReopen(open, dir, cfg, m, KillMs)
+	case JobDeleteFront:
+		err = runDeleteFront(open, dir, cfg, m)
+	case JobDeleteHalf:
+		err = runDeleteHalf(open, dir, cfg, m)
 	default:
 		err = fmt.Errorf("unknown job %q", job)
 	}
@@ -401,6 +418,73 @@ func runReopen(open Opener, dir string, cfg Config, m map[string]float64, key st
 		return fmt.Errorf("after reopen: first %d last %d, want 1 and %d", first, last, n)
 	}
 	return same(&l, last)
+}
+
+// runDeleteFront stores DeleteStore entries in batches of OpenBatch, then
+// drops DeleteCalls times the DeleteFront entries at the front, as raft
+// does after each snapshot, and records the median time of a call. With
+// the default sizes every call stays inside the first segment of the
+// stores that have segments, so no whole file goes.
+func runDeleteFront(open Opener, dir string, cfg Config, m map[string]float64) error {
+	k, calls := cfg.DeleteFront, cfg.DeleteCalls
+	if k < 1 || calls < 1 || k*calls >= cfg.DeleteStore {
+		return fmt.Errorf("%d DeleteRange calls of %d entries must leave some of the %d stored", calls, k, cfg.DeleteStore)
+	}
+	s, _, err := openFilled(open, dir, cfg.DeleteStore, cfg.OpenBatch)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	lat := make([]time.Duration, calls)
+	first := uint64(1)
+	runtime.GC()
+	for i := range lat {
+		last := first + uint64(k) - 1
+		t0 := time.Now()
+		err := s.DeleteRange(first, last)
+		lat[i] = time.Since(t0)
+		if err != nil {
+			return fmt.Errorf("DeleteRange(%d, %d): %w", first, last, err)
+		}
+		first = last + 1
+	}
+	m[DelFront] = micros(percentile(lat, 50))
+	return checkDeleted(s, first, uint64(cfg.DeleteStore))
+}
+
+// runDeleteHalf stores OpenEntries entries in batches of OpenBatch, then
+// times one DeleteRange of the first half of them (whole segments go).
+func runDeleteHalf(open Opener, dir string, cfg Config, m map[string]float64) error {
+	n := cfg.OpenEntries
+	half := uint64(n / 2)
+	if half < 1 {
+		return fmt.Errorf("no half of %d entries to delete", n)
+	}
+	s, _, err := openFilled(open, dir, n, cfg.OpenBatch)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	runtime.GC()
+	t0 := time.Now()
+	err = s.DeleteRange(1, half)
+	d := time.Since(t0)
+	if err != nil {
+		return fmt.Errorf("DeleteRange(1, %d): %w", half, err)
+	}
+	m[DelHalf] = millis(d)
+	return checkDeleted(s, half+1, uint64(n))
+}
+
+// checkDeleted verifies a store that held 1..last and whose front up to
+// first-1 was deleted, with check's spot checks. It does not ask for the
+// entry before first: raft never reads below FirstIndex, and raft-wal
+// still returns such an entry while its segment lives.
+func checkDeleted(s Store, first, last uint64) error {
+	if err := check(s, first, last); err != nil {
+		return fmt.Errorf("after DeleteRange: %w", err)
+	}
+	return nil
 }
 
 // check verifies FirstIndex, LastIndex and a few entries of a store that

@@ -23,6 +23,9 @@ var tiny = Config{
 	GetOps:       500,
 	OpenEntries:  1000,
 	OpenBatch:    64,
+	DeleteStore:  500,
+	DeleteFront:  20,
+	DeleteCalls:  5,
 }
 
 // The phases of JobOpen and JobOpenKill run in child processes (this test binary

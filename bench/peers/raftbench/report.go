@@ -38,6 +38,8 @@ var Figures = []Figure{
 	{GetP99, "GetLog, random index: p99 µs", "GetLog\np99", false},
 	{OpenMs, "open after the fill (+ First/LastIndex, GetLog): ms", "open\nms", false},
 	{KillMs, "open after SIGKILL of a fill like it (no Close): ms", "open after\nkill ms", false},
+	{DelFront, "DeleteRange of the front, inside one segment: p50 µs per call", "delete\nfront p50", false},
+	{DelHalf, "DeleteRange of the first half of a fill like the open row's: ms", "delete\nhalf ms", false},
 	{DiskB, "disk bytes/entry after the fill (file sizes)", "disk\nB/entry", false},
 	{AllocB, "disk bytes/entry after the fill (allocated blocks)", "allocated\nB/entry", false},
 	{FillRate, "fill (the entries of the open row), batches of 64: entries/s", "fill\nentries/s", true},
