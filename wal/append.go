@@ -80,6 +80,12 @@ func (l *Log) append(b Batch, at bool, want uint64) (first uint64, err error) {
 			l.rotateNext = true
 		}
 	}
+	if l.cs != nil {
+		if l.sinceCpt += uint64(len(b.Records)); l.sinceCpt >= cptEvery && !l.cptDue {
+			l.cptDue = true
+			l.kickBackground()
+		}
+	}
 	if l.opts.Durability == Eventual {
 		return first, nil
 	}
@@ -154,6 +160,7 @@ func (l *Log) syncUntil(target uint64, awaitClose bool) error {
 			return l.fail(err)
 		}
 		l.syncedSeq = max(l.syncedSeq, upto)
+		l.checkpointTail(w, off)
 		if l.opts.Durability == Immediate {
 			l.visibleSeq = max(l.visibleSeq, upto)
 			l.publishDead()

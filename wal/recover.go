@@ -47,7 +47,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		lock.Close()
 		return nil, fmt.Errorf("open %s: %w", dir, err)
 	}
-	l := &Log{dir: dir, opts: opts, fs: fsys, log: opts.Logger, lock: lock, files: newFileCache(fsys, opts.MaxOpenSegments)}
+	l := &Log{dir: dir, opts: opts, fs: fsys, log: opts.Logger, lock: lock, files: newFileCache(fsys, opts.MaxOpenSegments), tailEvery: defaultTailEvery}
 	l.cond = sync.NewCond(&l.mu)
 	if err := l.recover(); err != nil {
 		lock.Close()
@@ -199,7 +199,7 @@ func (l *Log) install(ld *loaded) error {
 		l.staleIdxSize = last.size
 	}
 	l.segs = ld.segs
-	l.active = w
+	l.setActive(w)
 	return nil
 }
 
