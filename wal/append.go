@@ -81,9 +81,8 @@ func (l *Log) append(b Batch, at bool, want uint64) (first uint64, err error) {
 		}
 	}
 	if l.cs != nil {
-		if l.sinceCpt += uint64(len(b.Records)); l.sinceCpt >= cptEvery && !l.cptDue {
-			l.cptDue = true
-			l.kickBackground()
+		if l.sinceCpt += uint64(len(b.Records)); l.sinceCpt >= cptEvery && l.cptPend == nil {
+			l.pendCheckpoint()
 		}
 	}
 	if l.opts.Durability == Eventual {
@@ -161,6 +160,7 @@ func (l *Log) syncUntil(target uint64, awaitClose bool) error {
 		}
 		l.syncedSeq = max(l.syncedSeq, upto)
 		l.checkpointTail(w, off)
+		l.checkpointReady()
 		if l.opts.Durability == Immediate {
 			l.visibleSeq = max(l.visibleSeq, upto)
 			l.publishDead()
