@@ -212,6 +212,14 @@ func TestFollowSkipsEntriesCompactedBeforeItReachedThem(t *testing.T) {
 	appendKey(t, l, "a", false)
 	gate := make(chan struct{})
 	f := startFollower(t.Context(), l, 0, gate)
+	// The follower's first snapshot (holding only "a") must come before
+	// "gone": it then waits at the gate with "a" while "gone" is appended
+	// and compacted away. (It makes followWake when it takes it.)
+	for waitingFollower := false; !waitingFollower; time.Sleep(time.Millisecond) {
+		l.mu.Lock()
+		waitingFollower = l.followWake != nil
+		l.mu.Unlock()
+	}
 	appendKey(t, l, "gone", false)
 	appendKey(t, l, "gone", true) // removes both "gone" records
 	if err := l.Compact(); err != nil {
