@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/seglog/journal/vfs"
 )
@@ -44,9 +45,13 @@ type Writer struct {
 	written atomic.Int64 // frames in [0, written) are in the file (page cache)
 	synced  atomic.Int64 // data in [0, synced) is durable; stored under mu
 	syncing bool         // a goroutine is in fdatasync on behalf of all
-	syncs   int          // fdatasyncs the group commit ran
 	failed  atomic.Bool  // err is set; stored under mu
-	err     error        // sticky: a write or fdatasync failed
+	// The group commit's fdatasyncs: how many, and the durations of the
+	// latest and the longest. Stored under mu, read without it (SyncStats).
+	syncs    atomic.Int64
+	syncLast atomic.Int64 // ns
+	syncMax  atomic.Int64 // ns
+	err      error        // sticky: a write or fdatasync failed
 }
 
 // The file is extended with zeros in steps that grow with it, from
@@ -220,11 +225,41 @@ func (w *Writer) Synced() int64 { return w.synced.Load() }
 
 // Syncs is the number of fdatasyncs Sync ran: with many callers, fewer
 // than calls (group commit).
-func (w *Writer) Syncs() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.syncs
+func (w *Writer) Syncs() int { return int(w.syncs.Load()) }
+
+// SyncStats are the fdatasyncs a Writer's Sync ran (the group commit's,
+// SyncAll's and Seal's first): how many, and how long the latest and the
+// longest took. Seal's second fdatasync, of a file cut to its data, is
+// not among them.
+type SyncStats struct {
+	Count     int64
+	Last, Max time.Duration
 }
+
+// Add folds o, the figures of a later writer, into s: the counts add up,
+// the latest is o's if it ran any.
+func (s *SyncStats) Add(o SyncStats) {
+	s.Count += o.Count
+	if o.Count > 0 {
+		s.Last = o.Last
+	}
+	s.Max = max(s.Max, o.Max)
+}
+
+// SyncStats returns the writer's fdatasync figures. It takes no lock, so
+// it may be called at any rate; the three figures are read one after the
+// other, not as one snapshot.
+func (w *Writer) SyncStats() SyncStats {
+	return SyncStats{
+		Count: w.syncs.Load(),
+		Last:  time.Duration(w.syncLast.Load()),
+		Max:   time.Duration(w.syncMax.Load()),
+	}
+}
+
+// Size is the file's size: the data (Offset) and the zeros grown ahead of
+// it. Like Offset, it is the writing goroutine's to read.
+func (w *Writer) Size() int64 { return w.size }
 
 // Err is the writer's sticky failure, if a write or fdatasync failed.
 func (w *Writer) Err() error {
@@ -264,12 +299,18 @@ func (w *Writer) Sync(through int64) error {
 			continue
 		}
 		w.syncing = true
-		w.syncs++
 		cover := max(through, w.written.Load())
 		w.mu.Unlock()
+		start := time.Now()
 		err := w.f.Sync()
+		took := int64(time.Since(start))
 		w.mu.Lock()
 		w.syncing = false
+		w.syncs.Add(1)
+		w.syncLast.Store(took)
+		if took > w.syncMax.Load() {
+			w.syncMax.Store(took)
+		}
 		if err != nil {
 			return w.fail(fmt.Errorf("sync %s: %w", w.name, err))
 		}
