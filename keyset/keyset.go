@@ -810,6 +810,15 @@ func (s *Set) Len() int {
 	return len(s.keys)
 }
 
+// Syncs is the number of fdatasyncs of the delta since Open: group
+// commits under Immediate, Sync calls that had something to write. Rewrites
+// (snapshots) are not counted.
+func (s *Set) Syncs() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.fsyncs()
+}
+
 // Sync makes every operation that has returned durable, whatever the
 // Durability. It returns the sticky error after a failure, ErrClosed after
 // Close.
