@@ -69,6 +69,9 @@ func (l *Log) append(b Batch, at bool, want uint64) (first uint64, err error) {
 		return 0, l.fail(err)
 	}
 	l.nextSeq += uint64(len(b.Records))
+	l.m.batches++
+	l.m.records += uint64(len(b.Records))
+	l.m.bytes += uint64(frame.Size())
 	l.idx.Append(l.active.ID(), first, l.nextSeq-1, uint32(off))
 	if l.opts.Durability == Eventual {
 		l.visibleSeq = l.nextSeq

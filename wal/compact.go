@@ -169,6 +169,7 @@ func (l *Log) rewritePass(all bool) error {
 	}
 	l.mu.Lock()
 	l.cs.Forget(l.dirtyFrom())
+	l.m.compactions++
 	l.mu.Unlock()
 	// One checkpoint for the pass: until it is written, a crash leaves a
 	// checkpoint whose counts overstate what is on disk, which only makes a
@@ -208,6 +209,7 @@ func (l *Log) rewriteSegment(s *seg, dead compactor.DeadSet, counts compactor.Se
 		} else {
 			l.cs.Rewritten(s.id, res.Kept, counts.Dead, res.Retained)
 		}
+		l.countRewrite(s, res, true)
 	})
 }
 
@@ -278,6 +280,7 @@ func (l *Log) replaceSegment(s *seg, fileFlags uint16, o compactor.CopyOptions, 
 		}
 	}
 	l.segs = segs
+	l.m.sealedBytes += newSize(res) - s.size
 	if res.Empty() {
 		l.idx.DeleteSegment(s.id)
 	} else {

@@ -98,6 +98,8 @@ type Log struct {
 	// lastApplyUpto: the batches below it include every one whose append
 	// applied compaction.
 	lastApplyUpto uint64
+	// m: the running figures behind Metrics (metrics.go).
+	m metrics
 
 	bufPool sync.Pool // not under mu: read buffers
 	encPool sync.Pool // not under mu: frame encoders

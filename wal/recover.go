@@ -127,6 +127,8 @@ func (l *Log) recover() error {
 // (cut after its last valid frame) as the active one. Called before l is
 // shared, or with l.mu held and every previous file retired.
 func (l *Log) install(ld *loaded) error {
+	// The sealed segments' size, whichever way this returns.
+	defer func() { l.m.sealedBytes = sealedSize(l.segs) }()
 	for _, j := range ld.badIndexes {
 		// A cache: load scanned the segment instead; write it again.
 		l.log.Warn("wal: damaged index file of a sealed segment; the segment was scanned and the index is rewritten", "file", idxName(l.dir, j.id))
@@ -179,7 +181,7 @@ func (l *Log) install(ld *loaded) error {
 		l.staleIdxSize = last.size
 	}
 	l.segs = ld.segs
-	l.active = w
+	l.setActive(w)
 	return nil
 }
 

@@ -45,7 +45,7 @@ func (l *Log) createSegment(id uint64) error {
 		w.Close()
 		return fmt.Errorf("sync directory %s: %w", l.dir, err)
 	}
-	l.active = w
+	l.setActive(w)
 	ref := l.files.adopt(name, w.File(), true)
 	l.files.unpin(ref)
 	l.segs = append(slices.Clip(l.segs), &seg{id: id, name: name, ref: ref, base: l.nextSeq, size: segment.FileHeaderSize})
@@ -148,6 +148,7 @@ func (l *Log) rotate() error {
 	if err := l.createSegment(old.ID() + 1); err != nil {
 		return err
 	}
+	l.m.sealedBytes += old.Offset() // no longer the active segment
 	// The old writer is done with its file: the cache may close it.
 	l.files.sealed(prev.ref)
 	// Listed before any frame goes into it (see listing.go).

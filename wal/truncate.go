@@ -222,6 +222,7 @@ func (l *Log) dropped(n int, err error) error {
 		l.idx.DeleteSegment(sg.id)
 		l.retire(sg)
 	}
+	l.m.sealedBytes -= sealedSize(l.segs[:n+1]) // the first n: sealed
 	l.segs = slices.Clone(l.segs[n:])
 	if serr := l.fs.SyncDir(l.dir); serr != nil && err == nil {
 		err = fmt.Errorf("sync directory %s: %w", l.dir, serr)
@@ -276,7 +277,9 @@ func (l *Log) truncBack(next uint64) error {
 	for _, sg := range l.segs {
 		l.retire(sg)
 	}
-	l.segs, l.active, l.staleIdx = nil, nil, false
+	l.setActive(nil)
+	l.segs, l.staleIdx = nil, false
+	l.m.sealedBytes = 0
 	if err := applyCut(l.fs, l.dir, c); err != nil {
 		return l.fail(err)
 	}
