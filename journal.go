@@ -56,6 +56,13 @@ const DefaultCompactionThreshold = 10_000
 // DefaultFlushInterval is used when Options.FlushInterval is 0.
 const DefaultFlushInterval = 200 * time.Millisecond
 
+// MinFlushInterval is the shortest Options.FlushInterval Open accepts.
+// The flusher wakes up once per interval even when idle: at a
+// microsecond or a nanosecond (a unit slip: FlushInterval: 5 is 5 ns)
+// an idle journal kept most of a core busy, for no durability a 1 ms
+// interval does not give.
+const MinFlushInterval = time.Millisecond
+
 // Compression says how new batches are stored on disk (see
 // wal.Compression). Each batch records how it was stored, so a journal may
 // hold batches written with every setting and the option may change from
@@ -103,7 +110,9 @@ type Options struct {
 	// background flusher makes appended events and command ID operations
 	// durable (fdatasync) once the oldest of them is this old. 0 means
 	// DefaultFlushInterval; a negative value means never (the OS decides
-	// when to write). It has no effect under Immediate.
+	// when to write). A positive value below MinFlushInterval (1 ms) is
+	// refused: Open returns an error wrapping ErrInvalid, whatever the
+	// Durability. It has no effect under Immediate.
 	FlushInterval time.Duration
 	// Compression of new batches; the zero value means DefaultCompression.
 	// Batches written under another setting stay readable.
@@ -157,6 +166,9 @@ func Open(dir string, opts Options) (*Journal, error) {
 	}
 	if opts.SegmentSize < 0 {
 		return nil, fmt.Errorf("journal: %w: negative segment size %d", ErrInvalid, opts.SegmentSize)
+	}
+	if opts.FlushInterval > 0 && opts.FlushInterval < MinFlushInterval {
+		return nil, fmt.Errorf("journal: %w: flush interval %v is below the minimum of %v (0 means the default, %v; negative, never)", ErrInvalid, opts.FlushInterval, MinFlushInterval, DefaultFlushInterval)
 	}
 	if opts.CompactionThresholdEvents == 0 {
 		opts.CompactionThresholdEvents = DefaultCompactionThreshold
