@@ -85,10 +85,14 @@ func (s Stats) LastDurableSeq() (seq uint64, ok bool) {
 }
 
 // Stats returns the journal's running figures. It does no I/O and takes
-// each component's lock once, briefly (appends hold the log's lock only
-// while they write, not while they sync), so it costs well under a
-// microsecond and may be called as often as a dashboard likes. After
-// Close it returns the figures Close left, with no command IDs.
+// no lock (the figures are atomics), so it costs well under a microsecond
+// (BenchmarkStats), may be called as often as a dashboard likes and
+// answers even while the disk holds an append, a segment seal or a
+// rewrite in an fdatasync: that is when SyncLast and SyncMax matter. The
+// figures are read one after the other, not as one snapshot: each
+// counter only grows, but the segment figures may be off by the segment
+// being sealed or rewritten at that moment. After Close it returns the
+// figures Close left, with no command IDs.
 //
 // For a journal another process has open, `journal stats DIR` (wal.Stat)
 // reads the same segment figures and more from the directory.

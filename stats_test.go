@@ -2,7 +2,10 @@ package journal
 
 import (
 	"fmt"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/seglog/journal/vfs/vfstest"
 	"github.com/seglog/journal/wal"
@@ -149,8 +152,8 @@ func BenchmarkStats(b *testing.B) {
 }
 
 // BenchmarkStatsWhileAppending is Stats while another goroutine appends
-// single events (Eventual) as fast as it can: the log's lock is then
-// contended.
+// single events (Eventual) as fast as it can: Stats takes no lock, but
+// the counters' cache lines move between the cores.
 func BenchmarkStatsWhileAppending(b *testing.B) {
 	j, err := Open(b.TempDir(), Options{Durability: Eventual, FlushInterval: -1, Logger: quiet})
 	if err != nil {
@@ -233,5 +236,55 @@ func TestStatsConcurrent(t *testing.T) {
 	<-done
 	if st := j.Stats(); st.Batches != 3000 || st.Compactions == 0 || st.Segments < 2 {
 		t.Errorf("at the end: %d batches, %d compactions, %d segments", st.Batches, st.Compactions, st.Segments)
+	}
+}
+
+// Stats, NextSeq and LastSeq take no lock: they answer while an append
+// holds the log's lock through the fdatasync that seals a full segment,
+// a disk being slow being when an operator wants them most.
+func TestStatsAnswerDuringASealsSync(t *testing.T) {
+	fs := fxFS(t)
+	j := openT(t, fxDir, Options{FS: fs, Durability: Eventual, FlushInterval: -1, SegmentSize: 4 << 10, NoRepack: true})
+	defer j.Close()
+	inSync, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	fs.DuringSync(func(name string) {
+		if strings.HasSuffix(name, ".seg") { // no flusher: the first is a seal's
+			once.Do(func() { close(inSync); <-release })
+		}
+	})
+	appended := make(chan uint64)
+	go func() {
+		n := uint64(0)
+		defer func() { appended <- n }()
+		for st := j.Stats(); st.Segments < 2; st = j.Stats() {
+			r := fmt.Sprintf("route-%d", n)
+			if err := j.AppendBatch([]Event{reg(r), failed(r, "an error text to fill the segment")}); err != nil {
+				t.Error(err)
+				return
+			}
+			n++
+		}
+	}()
+	<-inSync
+	got := make(chan Stats)
+	go func() {
+		j.NextSeq()
+		j.LastSeq()
+		got <- j.Stats()
+	}()
+	select {
+	case st := <-got:
+		if st.Syncs != 0 || st.SyncedSeq != 0 || st.NextSeq == 0 {
+			t.Errorf("during the seal's sync: %d syncs, synced %d, next %d; want 0, 0, >0", st.Syncs, st.SyncedSeq, st.NextSeq)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("Stats, NextSeq or LastSeq waited for the log's lock while a seal synced")
+	}
+	close(release)
+	n := <-appended
+	fs.DuringSync(nil)
+	if st := j.Stats(); st.Syncs == 0 || st.SyncedSeq == 0 || st.Batches != n {
+		t.Errorf("after the seal: %d syncs, synced %d, %d batches; want the seal's sync, %d batches", st.Syncs, st.SyncedSeq, st.Batches, n)
 	}
 }

@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/seglog/journal/compactor"
@@ -8,8 +9,9 @@ import (
 )
 
 // Metrics are an open Log's running figures, for monitoring: counters
-// since Open and the state now. Reading them takes the log's lock once
-// and does no I/O, so they may be read every second (see Log.Metrics).
+// since Open and the state now. Reading them takes no lock and does no
+// I/O, so they may be read at any rate, even while an append, a seal or a
+// rewrite holds the log's lock through an fdatasync (see Log.Metrics).
 // Stat describes a log directory from its files instead, open or not.
 type Metrics struct {
 	// Batches and Records are what Append (and AppendAt) wrote since
@@ -62,82 +64,87 @@ type Metrics struct {
 	SyncedSeq  uint64
 }
 
-// metrics are the counters behind Metrics that the log keeps itself; the
-// active segment's writer counts its own syncs. Under Log.mu.
+// metrics are the counters behind Metrics. Each is counted where the
+// work is done, under l.mu like the state it describes, in atomics, so
+// that Metrics reads them without the lock; the active segment's writers
+// count their fdatasyncs in syncs themselves.
 type metrics struct {
-	batches, records, bytes uint64
-	// syncs sums up the writers before the active one (see setActive).
-	syncs segment.SyncStats
-	// sealedBytes is the size of the sealed segments (every one of segs
-	// but the last, the active one): updated wherever segs changes, so
-	// Metrics needs no listing and no walk of segs.
-	sealedBytes      int64
-	compactions      uint64
-	compactedSegs    uint64
-	compactedRecords uint64
-	compactReclaimed int64
-	repackedSegs     uint64
-	repackReclaimed  int64
+	batches, records, bytes atomic.Uint64
+	syncs                   segment.SyncCounter
+	// active is l.active, for the size of its file (setActive).
+	active atomic.Pointer[segment.Writer]
+	// segments is len(l.segs), sealedBytes the size of the sealed
+	// segments (every one of segs but the last, the active one): set
+	// wherever segs changes (setSegs), so Metrics needs no listing and no
+	// walk of segs.
+	segments, sealedBytes atomic.Int64
+	compactions           atomic.Uint64
+	compactedSegs         atomic.Uint64
+	compactedRecords      atomic.Uint64
+	compactReclaimed      atomic.Int64
+	repackedSegs          atomic.Uint64
+	repackReclaimed       atomic.Int64
 }
 
-// Metrics returns the log's running figures (see Metrics). It takes the
-// log's lock once, for a moment (appends hold it only while they write a
-// frame, not while they sync), and works after Close, returning the
-// figures as Close left them.
+// Metrics returns the log's running figures (see Metrics). It takes no
+// lock: the figures are read one after the other, not as one snapshot,
+// so while a segment is sealed or rewritten the segment figures may be
+// off by that segment for the moment. Each counter only grows; SyncedSeq
+// is read before NextSeq, so it is not past it unless TruncateBack ran
+// meanwhile. It works after Close, returning the figures as Close left
+// them.
 func (l *Log) Metrics() Metrics {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	m := Metrics{
-		Batches:             l.m.batches,
-		Records:             l.m.records,
-		BytesAppended:       l.m.bytes,
-		Segments:            len(l.segs),
-		SegmentBytes:        l.m.sealedBytes,
-		Compactions:         l.m.compactions,
-		CompactedSegments:   l.m.compactedSegs,
-		CompactedRecords:    l.m.compactedRecords,
-		CompactionReclaimed: l.m.compactReclaimed,
-		RepackedSegments:    l.m.repackedSegs,
-		RepackReclaimed:     l.m.repackReclaimed,
-		NextSeq:             l.nextSeq,
-		VisibleSeq:          l.visibleSeq,
-		SyncedSeq:           l.syncedSeq,
+		SyncedSeq:           l.syncedSeq.Load(),
+		VisibleSeq:          l.visibleSeq.Load(),
+		NextSeq:             l.nextSeq.Load(),
+		Batches:             l.m.batches.Load(),
+		Records:             l.m.records.Load(),
+		BytesAppended:       l.m.bytes.Load(),
+		Segments:            int(l.m.segments.Load()),
+		SegmentBytes:        l.m.sealedBytes.Load(),
+		Compactions:         l.m.compactions.Load(),
+		CompactedSegments:   l.m.compactedSegs.Load(),
+		CompactedRecords:    l.m.compactedRecords.Load(),
+		CompactionReclaimed: l.m.compactReclaimed.Load(),
+		RepackedSegments:    l.m.repackedSegs.Load(),
+		RepackReclaimed:     l.m.repackReclaimed.Load(),
 	}
-	syncs := l.m.syncs
-	if l.active != nil {
-		syncs.Add(l.active.SyncStats())
-		m.SegmentBytes += l.active.Size()
+	if w := l.m.active.Load(); w != nil {
+		m.SegmentBytes += w.Size()
 	}
+	syncs := l.m.syncs.Load()
 	m.Syncs, m.SyncLast, m.SyncMax = uint64(syncs.Count), syncs.Last, syncs.Max
 	return m
 }
 
 // VisibleSeq returns the sequence number below which readers see every
 // record (Entries, Get): one past the newest record visible, 0 when none
-// is. See Metrics.VisibleSeq.
-func (l *Log) VisibleSeq() uint64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.visibleSeq
-}
+// is. See Metrics.VisibleSeq. It takes no lock.
+func (l *Log) VisibleSeq() uint64 { return l.visibleSeq.Load() }
 
 // setActive makes w the active segment's writer (nil: none, during a
-// truncation), first adding the syncs of the one it replaces to the
-// log's. Called with l.mu held (or before l is shared).
+// truncation), counting its fdatasyncs with those of the writers before
+// it. Called with l.mu held (or before l is shared), before w is used.
 func (l *Log) setActive(w *segment.Writer) {
-	if l.active != nil && l.active != w {
-		l.m.syncs.Add(l.active.SyncStats())
+	if w != nil {
+		w.CountSyncsIn(&l.m.syncs)
 	}
 	l.active = w
+	l.m.active.Store(w)
 }
 
-// sealedSize is the size of the sealed segments of segs: all but the last.
-func sealedSize(segs []*seg) int64 {
-	var n int64
+// setSegs makes segs the log's segments (sealed ones, then the active
+// one) and publishes their count and the sealed ones' size for Metrics.
+// Called with l.mu held (or before l is shared).
+func (l *Log) setSegs(segs []*seg) {
+	l.segs = segs
+	var sealed int64
 	for i := 0; i+1 < len(segs); i++ {
-		n += segs[i].size
+		sealed += segs[i].size
 	}
-	return n
+	l.m.segments.Store(int64(len(segs)))
+	l.m.sealedBytes.Store(sealed)
 }
 
 // newSize is the size a rewrite with result res leaves its segment: 0
@@ -155,11 +162,11 @@ func newSize(res compactor.CopyResult) int64 {
 func (l *Log) countRewrite(s *seg, res compactor.CopyResult, compact bool) {
 	reclaimed := s.size - newSize(res)
 	if compact {
-		l.m.compactedSegs++
-		l.m.compactedRecords += res.Purged
-		l.m.compactReclaimed += reclaimed
+		l.m.compactedSegs.Add(1)
+		l.m.compactedRecords.Add(res.Purged)
+		l.m.compactReclaimed.Add(reclaimed)
 	} else {
-		l.m.repackedSegs++
-		l.m.repackReclaimed += reclaimed
+		l.m.repackedSegs.Add(1)
+		l.m.repackReclaimed.Add(reclaimed)
 	}
 }

@@ -127,8 +127,6 @@ func (l *Log) recover() error {
 // (cut after its last valid frame) as the active one. Called before l is
 // shared, or with l.mu held and every previous file retired.
 func (l *Log) install(ld *loaded) error {
-	// The sealed segments' size, whichever way this returns.
-	defer func() { l.m.sealedBytes = sealedSize(l.segs) }()
 	for _, j := range ld.badIndexes {
 		// A cache: load scanned the segment instead; write it again.
 		l.log.Warn("wal: damaged index file of a sealed segment; the segment was scanned and the index is rewritten", "file", idxName(l.dir, j.id))
@@ -136,11 +134,9 @@ func (l *Log) install(ld *loaded) error {
 	}
 	l.staleIdx = false
 	l.idx = ld.idx
-	l.nextSeq = ld.nextSeq
-	l.visibleSeq = ld.nextSeq
-	l.syncedSeq = ld.nextSeq
+	l.setSeqs(ld.nextSeq)
 	if len(ld.segs) == 0 {
-		l.segs = nil
+		l.setSegs(nil)
 		if err := l.createSegment(1); err != nil {
 			return err
 		}
@@ -150,12 +146,12 @@ func (l *Log) install(ld *loaded) error {
 	if ld.badLast {
 		// Recreate it: it never held a frame.
 		last.closeFile()
-		l.segs = ld.segs[:len(ld.segs)-1]
+		l.setSegs(ld.segs[:len(ld.segs)-1])
 		l.log.Warn("wal: recreating segment with damaged header left by a crash", "file", last.name)
 		if err := l.createSegment(last.id); err != nil {
 			ld.segs = l.segs
 			ld.close()
-			l.segs = nil
+			l.setSegs(nil)
 			return err
 		}
 		return nil
@@ -180,7 +176,7 @@ func (l *Log) install(ld *loaded) error {
 	if ld.lastIndexed {
 		l.staleIdxSize = last.size
 	}
-	l.segs = ld.segs
+	l.setSegs(ld.segs)
 	l.setActive(w)
 	return nil
 }

@@ -37,7 +37,7 @@ func (l *Log) createSegment(id uint64) error {
 	}
 	name := segName(l.dir, id)
 	l.files.reserve()
-	w, err := segment.Create(l.fs, name, segment.FileHeader{ID: id, Base: l.nextSeq, Flags: segment.FileTracked}, l.opts.SegmentSize)
+	w, err := segment.Create(l.fs, name, segment.FileHeader{ID: id, Base: l.nextSeq.Load(), Flags: segment.FileTracked}, l.opts.SegmentSize)
 	if err != nil {
 		return err
 	}
@@ -48,7 +48,7 @@ func (l *Log) createSegment(id uint64) error {
 	l.setActive(w)
 	ref := l.files.adopt(name, w.File(), true)
 	l.files.unpin(ref)
-	l.segs = append(slices.Clip(l.segs), &seg{id: id, name: name, ref: ref, base: l.nextSeq, size: segment.FileHeaderSize})
+	l.setSegs(append(slices.Clip(l.segs), &seg{id: id, name: name, ref: ref, base: l.nextSeq.Load(), size: segment.FileHeaderSize}))
 	return nil
 }
 
@@ -68,8 +68,7 @@ func (l *Log) sealData() error {
 	if err := l.active.Seal(); err != nil {
 		return err
 	}
-	l.syncedSeq = l.nextSeq
-	l.visibleSeq = l.nextSeq
+	l.setSeqs(l.nextSeq.Load())
 	l.publishDead()
 	return nil
 }
@@ -77,9 +76,9 @@ func (l *Log) sealData() error {
 // sealJob captures the sealed active segment's job. Called with l.mu held
 // after sealData.
 func (l *Log) sealJob() sealJob {
-	j := sealJob{id: l.active.ID(), size: l.active.Offset(), frames: l.idx.Frames(l.active.ID()), through: l.nextSeq}
+	j := sealJob{id: l.active.ID(), size: l.active.Offset(), frames: l.idx.Frames(l.active.ID()), through: l.nextSeq.Load()}
 	if l.cs != nil {
-		l.cs.SetThrough(l.nextSeq)
+		l.cs.SetThrough(l.nextSeq.Load())
 		j.cpt = compactor.EncodeCheckpoint(l.cs)
 	}
 	return j
@@ -133,7 +132,7 @@ func (l *Log) rotate() error {
 	segs := slices.Clone(l.segs)
 	prev := segs[len(segs)-1]
 	segs[len(segs)-1] = &seg{id: old.ID(), name: old.Name(), ref: prev.ref, base: prev.base, size: old.Offset()}
-	l.segs = segs
+	l.setSegs(segs)
 	l.cond.Broadcast()
 	if l.staleIdx {
 		// Its index from an earlier Close must not outlive its turn as
@@ -148,11 +147,10 @@ func (l *Log) rotate() error {
 	if err := l.createSegment(old.ID() + 1); err != nil {
 		return err
 	}
-	l.m.sealedBytes += old.Offset() // no longer the active segment
 	// The old writer is done with its file: the cache may close it.
 	l.files.sealed(prev.ref)
 	// Listed before any frame goes into it (see listing.go).
-	next := manifest.Segment{ID: old.ID() + 1, Base: l.nextSeq, Durable: segment.FileHeaderSize}
+	next := manifest.Segment{ID: old.ID() + 1, Base: l.nextSeq.Load(), Durable: segment.FileHeaderSize}
 	if err := l.record(manifest.Edit{Set: []manifest.Segment{sealed, next}}); err != nil {
 		return err
 	}
