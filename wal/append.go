@@ -72,14 +72,21 @@ func (l *Log) append(b Batch, at bool, want uint64) (first uint64, err error) {
 	l.m.batches.Add(1)
 	l.m.records.Add(uint64(len(b.Records)))
 	l.m.bytes.Add(uint64(frame.Size()))
-	l.idx.Append(l.active.ID(), first, l.nextSeq.Load()-1, uint32(off))
+	l.idx.Append(l.active.ID(), frame.Info(off))
 	if l.opts.Durability == Eventual {
 		l.visibleSeq.Store(l.nextSeq.Load())
+		l.wakeFollowers()
 	}
 	if compact {
 		l.applyCompaction(l.nextSeq.Load())
 		if c := l.cs.Segment(l.active.ID()); rewriteWorthy(c, true) && l.active.Offset() >= earlyRotateBytes {
 			l.rotateNext = true
+		}
+	}
+	if l.cs != nil {
+		if l.sinceCpt += uint64(len(b.Records)); l.sinceCpt >= cptEvery && !l.cptDue {
+			l.cptDue = true
+			l.kickBackground()
 		}
 	}
 	if l.opts.Durability == Eventual {
@@ -156,9 +163,11 @@ func (l *Log) syncUntil(target uint64, awaitClose bool) error {
 			return l.fail(err)
 		}
 		l.syncedSeq.Store(max(l.syncedSeq.Load(), upto))
+		l.checkpointTail(w, off)
 		if l.opts.Durability == Immediate {
 			l.visibleSeq.Store(max(l.visibleSeq.Load(), upto))
 			l.publishDead()
+			l.wakeFollowers()
 		}
 		l.cond.Broadcast()
 	}

@@ -321,12 +321,35 @@ func (l *Log) checkpoint() error {
 	through := l.nextSeq.Load()
 	l.cs.SetThrough(through)
 	body := compactor.EncodeCheckpoint(l.cs)
+	l.sinceCpt = 0
 	err := l.syncForWork(through)
 	l.mu.Unlock()
 	if err != nil {
 		return err
 	}
 	return l.writeCheckpoint(body, through)
+}
+
+// cptEvery is how many entries the log takes between checkpoints of the
+// compaction state besides those at seals: Open after a crash replays the
+// entries after the newest checkpoint, so without them it would replay up
+// to a whole segment of small frames.
+const cptEvery = 1 << 16
+
+// checkpointDue writes the checkpoint the appends since the last one made
+// due (cptDue). Called without l.mu, from the background worker.
+func (l *Log) checkpointDue() error {
+	l.mu.Lock()
+	due := l.cptDue
+	l.mu.Unlock()
+	if !due {
+		return nil
+	}
+	err := l.checkpoint()
+	l.mu.Lock()
+	l.cptDue = false
+	l.mu.Unlock()
+	return err
 }
 
 // writeCheckpoint replaces the checkpoint unless a newer one is in place.

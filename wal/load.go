@@ -101,6 +101,10 @@ type loaded struct {
 	nextSeq uint64
 	// torn is set when the last segment ends in a torn write at segs[last].size.
 	torn error
+	// tornHead is the header of the frame the torn write began, when it
+	// survived (tornHeadOK): the sequence numbers the cut loses.
+	tornHead   segment.FrameHeader
+	tornHeadOK bool
 	// badLast is set when the last segment's file header is missing or
 	// damaged (a crash while creating it): nothing in it was ever written.
 	badLast bool
@@ -211,8 +215,9 @@ type walk struct {
 	ls        listing
 	newest    uint64 // ls.st.Newest(), once: it walks every segment
 	// Reused from segment to segment: the index copies what it keeps.
-	frames []segment.FrameInfo
-	idxBuf []byte
+	frames  []segment.FrameInfo
+	idxBuf  []byte
+	tailBuf []byte // the frame tailFrames verifies
 }
 
 // segment reads segment id, the newest if last.
@@ -349,14 +354,21 @@ func (w *walk) segment(id uint64, last bool) error {
 	var res segment.ScanResult
 	var scanErr error // checking only: damage in the middle of the data
 	if !ok {
-		w.frames, end, res, scanErr = segment.ScanFrames(f, size, name, w.frames)
+		// Open after a crash: the frames the tail index lists are
+		// durable and need no scan.
+		from := int64(segment.FileHeaderSize)
+		w.frames = w.frames[:0]
+		if last && w.mode == forOpen {
+			w.frames, from = w.tailFrames(f, id, size, w.frames)
+		}
+		w.frames, end, res, scanErr = segment.ScanFramesFrom(f, size, from, name, w.frames)
 		if scanErr != nil && (ld.check == nil || !errors.Is(scanErr, ErrCorrupt)) {
 			return scanErr
 		}
 		if scanErr == nil {
 			end = res.End
 		}
-		ld.lastSynced = res.MaxSynced
+		ld.lastSynced = max(res.MaxSynced, from)
 	}
 	// Frames in order; damage keeps the frames before it.
 	frames := w.frames
@@ -400,6 +412,7 @@ func (w *walk) segment(id uint64, last bool) error {
 			}
 		} else {
 			ld.torn = res.Damage
+			ld.tornHead, ld.tornHeadOK = tornHeader(f, res.End, size)
 			st.Torn = true
 			if ld.check != nil {
 				ld.check.Warnings = append(ld.check.Warnings, Finding{File: name, Offset: res.End,
@@ -442,7 +455,7 @@ func (w *walk) segment(id uint64, last bool) error {
 	}
 	if last {
 		for _, fr := range frames {
-			ld.idx.Append(id, fr.First, fr.Last, fr.Offset)
+			ld.idx.Append(id, fr)
 		}
 	} else {
 		ld.idx.AppendSegment(id, frames)
@@ -454,21 +467,53 @@ func (w *walk) segment(id uint64, last bool) error {
 	return nil
 }
 
+// tailFrames returns the frames the tail index of segment id (the newest,
+// of size bytes, open as f) lists, appended to frames, and where they end:
+// nothing and FileHeaderSize unless the last frame it lists is in the
+// segment as listed, whole and verified (see segment.TailIndex).
+func (w *walk) tailFrames(f vfs.File, id uint64, size int64, frames []segment.FrameInfo) ([]segment.FrameInfo, int64) {
+	name := segName(w.dir, id)
+	frames, end := segment.ReadTailIndex(w.fsys, tailName(w.dir, id), id, size, frames)
+	if len(frames) == 0 {
+		return frames, segment.FileHeaderSize
+	}
+	fr := frames[len(frames)-1]
+	h, p, buf, err := segment.ReadFrameInto(f, size, int64(fr.Offset), end, w.tailBuf, name)
+	w.tailBuf = buf
+	if err != nil || h.FirstSeq != fr.First || h.Count != fr.Count {
+		return frames[:0], segment.FileHeaderSize
+	}
+	if last, err := segment.LastSeq(h, p); err != nil || last != fr.Last {
+		return frames[:0], segment.FileHeaderSize
+	}
+	return frames, end
+}
+
 // tornBatch says which batch a torn tail at off held, when its frame
 // header survived: the sequence numbers Open's cut loses.
 func tornBatch(f vfs.File, off, size int64) string {
-	var hb [segment.FrameHeaderSize]byte
-	if off+int64(len(hb)) > size {
-		return ""
-	}
-	if _, err := f.ReadAt(hb[:], off); err != nil {
-		return ""
-	}
-	h, err := segment.ParseFrameHeader(hb[:])
-	if err != nil {
+	h, ok := tornHeader(f, off, size)
+	if !ok {
 		return ""
 	}
 	return fmt.Sprintf(", the start of a batch of %d records from sequence %d", h.Count, h.FirstSeq)
+}
+
+// tornHeader reads the header of the frame a torn tail at off begins, if
+// it is whole and parses.
+func tornHeader(f vfs.File, off, size int64) (segment.FrameHeader, bool) {
+	var hb [segment.FrameHeaderSize]byte
+	if off+int64(len(hb)) > size {
+		return segment.FrameHeader{}, false
+	}
+	if _, err := f.ReadAt(hb[:], off); err != nil {
+		return segment.FrameHeader{}, false
+	}
+	h, err := segment.ParseFrameHeader(hb[:])
+	if err != nil || h.Count == 0 {
+		return segment.FrameHeader{}, false
+	}
+	return h, true
 }
 
 // isNotExist reports a missing file or directory.

@@ -123,17 +123,6 @@ func (l *Log) Metrics() Metrics {
 // is. See Metrics.VisibleSeq. It takes no lock.
 func (l *Log) VisibleSeq() uint64 { return l.visibleSeq.Load() }
 
-// setActive makes w the active segment's writer (nil: none, during a
-// truncation), counting its fdatasyncs with those of the writers before
-// it. Called with l.mu held (or before l is shared), before w is used.
-func (l *Log) setActive(w *segment.Writer) {
-	if w != nil {
-		w.CountSyncsIn(&l.m.syncs)
-	}
-	l.active = w
-	l.m.active.Store(w)
-}
-
 // setSegs makes segs the log's segments (sealed ones, then the active
 // one) and publishes their count and the sealed ones' size for Metrics.
 // Called with l.mu held (or before l is shared).

@@ -28,6 +28,23 @@ type sealJob struct {
 // damage.
 const maxSegmentID = 1<<32 - 1
 
+// setActive makes w the active segment's writer (nil: none, during a
+// truncation), counting its fdatasyncs with those of the writers before
+// it (Metrics). Under Immediate each commit is synced on its own, so
+// frames are written with system calls rather than into the mapping (see
+// segment.Writer.WriteWithSyscalls). Called with l.mu held (or before l
+// is shared), before w is used.
+func (l *Log) setActive(w *segment.Writer) {
+	if w != nil {
+		if l.opts.Durability == Immediate {
+			w.WriteWithSyscalls()
+		}
+		w.CountSyncsIn(&l.m.syncs)
+	}
+	l.active = w
+	l.m.active.Store(w)
+}
+
 // createSegment creates segment id as the new active segment, with the
 // directory synced so the file survives a power cut before anything in it
 // is acknowledged. Called with l.mu held (or before l is shared).
@@ -68,8 +85,13 @@ func (l *Log) sealData() error {
 	if err := l.active.Seal(); err != nil {
 		return err
 	}
+	// Its index file replaces the tail index (removed in writeSealMeta).
+	if err := l.dropTail(false); err != nil {
+		l.log.Warn("wal: close tail index", "err", err)
+	}
 	l.setSeqs(l.nextSeq.Load())
 	l.publishDead()
+	l.wakeFollowers()
 	return nil
 }
 
@@ -80,6 +102,7 @@ func (l *Log) sealJob() sealJob {
 	if l.cs != nil {
 		l.cs.SetThrough(l.nextSeq.Load())
 		j.cpt = compactor.EncodeCheckpoint(l.cs)
+		l.sinceCpt = 0
 	}
 	return j
 }
@@ -88,6 +111,12 @@ func (l *Log) sealJob() sealJob {
 // segment's data is durable already.
 func (l *Log) writeSealMeta(j sealJob) error {
 	if err := segment.WriteIndexFile(l.fs, idxName(l.dir, j.id), j.id, j.size, j.frames); err != nil {
+		return err
+	}
+	// The tail index, replaced by the index file, goes in the same
+	// directory sync: a later segment of the same number (after a
+	// TruncateBack) must not meet it.
+	if err := l.fs.Remove(tailName(l.dir, j.id)); err != nil && !isNotExist(err) {
 		return err
 	}
 	if err := l.fs.SyncDir(l.dir); err != nil {

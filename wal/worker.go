@@ -13,7 +13,7 @@ func (l *Log) kickBackground() {
 	if l.working || l.state != stateOpen || l.failed != nil {
 		return
 	}
-	if len(l.sealQ) == 0 && (!l.repackDue || l.opts.NoRepack) {
+	if len(l.sealQ) == 0 && !l.cptDue && (!l.repackDue || l.opts.NoRepack) {
 		if l.cs == nil {
 			return
 		}
@@ -37,6 +37,9 @@ func (l *Log) backgroundWork() {
 	for {
 		err = l.drainSeals()
 		if err == nil && l.cs != nil {
+			err = l.checkpointDue()
+		}
+		if err == nil && l.cs != nil {
 			err = l.rewritePass(false)
 		}
 		if err == nil {
@@ -45,7 +48,7 @@ func (l *Log) backgroundWork() {
 		l.mu.Lock()
 		// A rotation during the pass queued more: do it now rather than
 		// leave it until the next trigger.
-		if err != nil || l.state != stateOpen || len(l.sealQ) == 0 && !l.repackDue {
+		if err != nil || l.state != stateOpen || len(l.sealQ) == 0 && !l.repackDue && !l.cptDue {
 			break
 		}
 		l.mu.Unlock()

@@ -165,7 +165,7 @@ func TestStatsJSONMatchesTable(t *testing.T) {
 // verify --json of a damaged journal: exit 1, the damage with its file and
 // offset, and what a repair would keep and lose.
 func TestVerifyJSONDamaged(t *testing.T) {
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "j") // made by Open, so with its mode: no mode warning
 	seg, off, _ := damagedJournal(t, dir)
 	r := runBin(t, "", "verify", "--json", dir)
 	if r.code != 1 {

@@ -52,7 +52,8 @@ With --json the same figures are printed as one JSON object on one line
   allocated_bytes    disk blocks they occupy, in bytes; null when the file
                      system does not say
   command_ids        live command IDs; null when their files cannot be read
-                     (the error is then printed and the exit status is 1)
+                     (the error is then printed; the exit status is 1 when
+                     they are damaged, else 3)
   pending_removable  live events that tombstones not applied yet will remove
   dead_on_disk       removed events whose records are still in segment files
   removable          pending_removable + dead_on_disk
@@ -72,7 +73,7 @@ It takes no lock: it works while another process has the journal open.`,
 		f := fl.(*statsFlags)
 		st, err := wal.Stat(args[0], nil)
 		if err != nil {
-			return fail(e, "stats", describeOpenErr(err))
+			return failDir(e, "stats", args[0], err)
 		}
 		write := writeStats
 		if f.json {

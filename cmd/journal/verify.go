@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/seglog/journal"
 	"github.com/seglog/journal/wal"
@@ -11,12 +12,13 @@ import (
 )
 
 type verifyFlags struct {
-	json bool
+	json     bool
+	fileMode *os.FileMode
 }
 
 var verifyCommand = &command{
 	name:     "verify",
-	synopsis: "DIR [--json]",
+	synopsis: "DIR [--file-mode MODE] [--json]",
 	summary:  "check every record's framing and checksum",
 	help: `Check the journal in DIR as Open reads it: every segment file's header and
 the framing and both checksums of every record in it (index files are not
@@ -27,7 +29,10 @@ and the command ID files.
 Each damaged file is printed with the offset of its first damaged record,
 then what 'journal repair' would do and lose, and the exit status is 1. A torn tail at the end of the newest segment (a
 write cut short by a crash) is a warning: the next Open cuts it; the exit
-status is 0 when nothing else is wrong.
+status is 0 when nothing else is wrong. So is the directory or a file in
+it more open than --file-mode allows (its directory mode adding the
+search bit to each read bit): others on the machine may read the error
+texts and command IDs the journal holds.
 
 With --json the report is one JSON object on one line (wrapped here), with
 the same exit status:
@@ -54,7 +59,8 @@ the same exit status:
   damage             each damaged file: {"file","offset","detail"}, offset
                      being that of its first damaged record
   warnings           conditions Open handles itself (a torn tail it cuts, a
-                     stale index it rescans), in the same shape
+                     stale index it rescans) and files more open than
+                     --file-mode, in the same shape
   holes              sequence numbers a repair removed on purpose (known
                      losses, not damage): {"first","last"}
   repair             null when clean; else what 'journal repair' would do:
@@ -78,7 +84,7 @@ It takes no lock: it works while another process has the journal open (a
 batch being written at that moment may show up as a torn tail).`,
 	minArgs: 1, maxArgs: 1,
 	setup: func(fs *flag.FlagSet) any {
-		f := &verifyFlags{}
+		f := &verifyFlags{fileMode: addFileModeFlag(fs, "a file or directory more open than it is a warning")}
 		fs.BoolVar(&f.json, "json", false, "print the report as one JSON object (fields described above)")
 		return f
 	},
@@ -87,9 +93,9 @@ batch being written at that moment may show up as a torn tail).`,
 
 func runVerify(e *env, args []string, fl any) int {
 	f := fl.(*verifyFlags)
-	r, err := journal.Verify(args[0])
+	r, err := journal.VerifyFileMode(args[0], *f.fileMode)
 	if err != nil {
-		return fail(e, "verify", err)
+		return failDir(e, "verify", args[0], err)
 	}
 	if f.json {
 		if err := writeVerifyJSON(e.stdout, r, args[0]); err != nil {
