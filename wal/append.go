@@ -84,9 +84,8 @@ func (l *Log) append(b Batch, at bool, want uint64) (first uint64, err error) {
 		}
 	}
 	if l.cs != nil {
-		if l.sinceCpt += uint64(len(b.Records)); l.sinceCpt >= cptEvery && !l.cptDue {
-			l.cptDue = true
-			l.kickBackground()
+		if l.sinceCpt += uint64(len(b.Records)); l.sinceCpt >= cptEvery && l.cptPend == nil {
+			l.pendCheckpoint()
 		}
 	}
 	if l.opts.Durability == Eventual {
@@ -164,6 +163,7 @@ func (l *Log) syncUntil(target uint64, awaitClose bool) error {
 		}
 		l.syncedSeq.Store(max(l.syncedSeq.Load(), upto))
 		l.checkpointTail(w, off)
+		l.checkpointReady()
 		if l.opts.Durability == Immediate {
 			l.visibleSeq.Store(max(l.visibleSeq.Load(), upto))
 			l.publishDead()

@@ -336,20 +336,37 @@ func (l *Log) checkpoint() error {
 // to a whole segment of small frames.
 const cptEvery = 1 << 16
 
-// checkpointDue writes the checkpoint the appends since the last one made
-// due (cptDue). Called without l.mu, from the background worker.
+// pendCheckpoint encodes the compaction state as of now, to be written
+// once a sync makes the log durable through it (checkpointReady): it
+// forces no sync, so a journal whose flusher is off syncs nothing more.
+// Called with l.mu held.
+func (l *Log) pendCheckpoint() {
+	l.cs.SetThrough(l.nextSeq.Load())
+	l.cptPend, l.cptPendThrough = compactor.EncodeCheckpoint(l.cs), l.nextSeq.Load()
+	l.sinceCpt = 0
+}
+
+// checkpointReady hands the pending checkpoint to the background worker
+// once the log is durable through it. Called with l.mu held, after a sync.
+func (l *Log) checkpointReady() {
+	if l.cptPend != nil && !l.cptDue && l.syncedSeq.Load() >= l.cptPendThrough {
+		l.cptDue = true
+		l.kickBackground()
+	}
+}
+
+// checkpointDue writes the checkpoint checkpointReady handed over. Called
+// without l.mu, from the background worker.
 func (l *Log) checkpointDue() error {
 	l.mu.Lock()
-	due := l.cptDue
-	l.mu.Unlock()
-	if !due {
+	if !l.cptDue {
+		l.mu.Unlock()
 		return nil
 	}
-	err := l.checkpoint()
-	l.mu.Lock()
-	l.cptDue = false
+	body, through := l.cptPend, l.cptPendThrough
+	l.cptPend, l.cptDue = nil, false
 	l.mu.Unlock()
-	return err
+	return l.writeCheckpoint(body, through)
 }
 
 // writeCheckpoint replaces the checkpoint unless a newer one is in place.

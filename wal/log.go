@@ -107,10 +107,14 @@ type Log struct {
 	repackDue    bool      // a segment was sealed (or the log opened) since the last repack pass
 	inlineDue    bool      // Options.Inline: background work to run before Append returns
 	// sinceCpt counts the entries appended since the compaction state was
-	// last checkpointed (at a seal, or in the background once it reaches
-	// cptEvery, cptDue): what Open after a crash replays.
-	sinceCpt uint64
-	cptDue   bool
+	// last encoded for a checkpoint (at a seal, or once it reaches
+	// cptEvery: cptPend, the state as of cptPendThrough, written by the
+	// background worker once a sync made the log durable through it,
+	// cptDue): what Open after a crash replays.
+	sinceCpt       uint64
+	cptPend        []byte
+	cptPendThrough uint64
+	cptDue         bool
 	// lastApplyUpto: the batches below it include every one whose append
 	// applied compaction.
 	lastApplyUpto uint64

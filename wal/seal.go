@@ -102,7 +102,8 @@ func (l *Log) sealJob() sealJob {
 	if l.cs != nil {
 		l.cs.SetThrough(l.nextSeq.Load())
 		j.cpt = compactor.EncodeCheckpoint(l.cs)
-		l.sinceCpt = 0
+		// The seal's checkpoint is newer than any pending one.
+		l.sinceCpt, l.cptPend, l.cptDue = 0, nil, false
 	}
 	return j
 }

@@ -257,8 +257,8 @@ func TestCrashWithTailIndexKeepsEveryAcknowledgedBatch(t *testing.T) {
 // TestCompactionStateIsCheckpointedWithinASegment: a log with compaction
 // on checkpoints its compaction state every cptEvery entries, not only
 // when a segment is sealed, so Open after a crash replays fewer entries
-// than that (plus those appended while the checkpoint was written) even
-// within one huge segment.
+// than that (plus those appended before a sync made them durable) even
+// within one huge segment; it forces no sync of its own.
 func TestCompactionStateIsCheckpointedWithinASegment(t *testing.T) {
 	dir := t.TempDir()
 	l, err := Open(dir, Options{Durability: Eventual, SegmentSize: 64 << 20, CompactionThreshold: 1 << 30, Inline: true, Logger: crashQuiet})
@@ -274,6 +274,17 @@ func TestCompactionStateIsCheckpointedWithinASegment(t *testing.T) {
 	}
 	if len(l.segs) != 1 {
 		t.Fatalf("%d segments; the test needs one", len(l.segs))
+	}
+	if _, err := compactor.ReadCheckpoint(vfs.Default(), dir); err == nil {
+		t.Fatal("a checkpoint was written before a sync made its entries durable")
+	}
+	// The flusher's sync makes it due; under Inline the next append
+	// writes it.
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(Batch{Records: []Record{{Key: []byte("route-0"), Value: []byte("e")}}}); err != nil {
+		t.Fatal(err)
 	}
 	cs, err := compactor.ReadCheckpoint(vfs.Default(), dir)
 	if err != nil {
