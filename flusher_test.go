@@ -1,12 +1,15 @@
 package journal
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/seglog/journal/vfs/vfstest"
+	"github.com/seglog/journal/wal"
 )
 
 // appendFor appends single-event batches until d has passed, returning the
@@ -151,5 +154,50 @@ func TestFlusherKeepsSyncingAfterCommandSetFailure(t *testing.T) {
 	}
 	if len(evs) != 10 {
 		t.Fatalf("power cut 300ms after the appends (FlushInterval 10ms) kept %d of 10 acknowledged events: the flusher stopped when the command set failed", len(evs))
+	}
+}
+
+// A flush interval under MinFlushInterval is refused, whatever the
+// durability; 0, negative and the minimum itself are accepted. On 0.1.0
+// (no floor) time.Nanosecond was accepted and an idle Eventual journal
+// kept most of a core busy.
+func TestFlushIntervalFloor(t *testing.T) {
+	for _, c := range []struct {
+		d    time.Duration
+		mode Durability
+		ok   bool
+	}{
+		{time.Nanosecond, Eventual, false},
+		{time.Microsecond, Eventual, false},
+		{MinFlushInterval - 1, Eventual, false},
+		{time.Nanosecond, Immediate, false},
+		{MinFlushInterval, Eventual, true},
+		{0, Eventual, true},
+		{-1, Eventual, true},
+		{DefaultFlushInterval, Immediate, true},
+	} {
+		dir := t.TempDir()
+		j, err := Open(dir, Options{Durability: c.mode, FlushInterval: c.d, Logger: quiet})
+		if c.ok {
+			if err != nil {
+				t.Errorf("FlushInterval %v, %v: %v", c.d, c.mode, err)
+			} else {
+				j.Close()
+			}
+			continue
+		}
+		if !errors.Is(err, ErrInvalid) {
+			if err == nil {
+				j.Close()
+			}
+			t.Errorf("FlushInterval %v, %v: Open = %v, want ErrInvalid", c.d, c.mode, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), "flush interval") {
+			t.Errorf("error does not name the option: %v", err)
+		}
+		if _, err := wal.Stat(dir, nil); !errors.Is(err, wal.ErrNotFound) {
+			t.Errorf("a refused Open left a journal in %s (%v)", dir, err)
+		}
 	}
 }

@@ -62,6 +62,13 @@ const DefaultFileMode = vfs.DefaultFileMode
 // DefaultFlushInterval is used when Options.FlushInterval is 0.
 const DefaultFlushInterval = 200 * time.Millisecond
 
+// MinFlushInterval is the shortest Options.FlushInterval Open accepts.
+// The flusher wakes up once per interval even when idle: at a
+// microsecond or a nanosecond (a unit slip: FlushInterval: 5 is 5 ns)
+// an idle journal kept most of a core busy, for no durability a 1 ms
+// interval does not give.
+const MinFlushInterval = time.Millisecond
+
 // Compression says how new batches are stored on disk (see
 // wal.Compression). Each batch records how it was stored, so a journal may
 // hold batches written with every setting and the option may change from
@@ -109,7 +116,9 @@ type Options struct {
 	// background flusher makes appended events and command ID operations
 	// durable (fdatasync) once the oldest of them is this old. 0 means
 	// DefaultFlushInterval; a negative value means never (the OS decides
-	// when to write). It has no effect under Immediate.
+	// when to write). A positive value below MinFlushInterval (1 ms) is
+	// refused: Open returns an error wrapping ErrInvalid, whatever the
+	// Durability. It has no effect under Immediate.
 	FlushInterval time.Duration
 	// Compression of new batches; the zero value means DefaultCompression.
 	// Batches written under another setting stay readable.
@@ -181,6 +190,9 @@ func Open(dir string, opts Options) (*Journal, error) {
 	if opts.SegmentSize < 0 {
 		return nil, fmt.Errorf("journal: %w: negative segment size %d", ErrInvalid, opts.SegmentSize)
 	}
+	if opts.FlushInterval > 0 && opts.FlushInterval < MinFlushInterval {
+		return nil, fmt.Errorf("journal: %w: flush interval %v is below the minimum of %v (0 means the default, %v; negative, never)", ErrInvalid, opts.FlushInterval, MinFlushInterval, DefaultFlushInterval)
+	}
 	if err := vfs.CheckFileMode(opts.FileMode); err != nil {
 		return nil, fmt.Errorf("journal: %w: %w", ErrInvalid, err)
 	}
@@ -248,13 +260,28 @@ func Open(dir string, opts Options) (*Journal, error) {
 // wrapping ErrInvalid and nothing of the batch is written. After a failed
 // write or fsync the error wraps ErrFailed and the journal accepts no more
 // appends until reopened.
+//
+// It is Append without the sequence number.
 func (j *Journal) AppendBatch(events []Event) error {
+	_, err := j.Append(events)
+	return err
+}
+
+// Append is AppendBatch that also returns the sequence number it gave the
+// first event: the batch holds first, first+1, ..., first+len(events)-1.
+// It returns when AppendBatch would (under Immediate, once the batch is
+// durable), with the same errors, and then first is 0.
+//
+// An empty batch writes nothing and returns NextSeq(), the number the
+// next event will get, and no error (as AppendBatch, even on a closed
+// journal).
+func (j *Journal) Append(events []Event) (first uint64, err error) {
 	if len(events) == 0 {
-		return nil
+		return j.log.NextSeq(), nil
 	}
 	for i, e := range events {
 		if err := e.validate(); err != nil {
-			return fmt.Errorf("journal: event %d: %w", i, err)
+			return 0, fmt.Errorf("journal: event %d: %w", i, err)
 		}
 	}
 	sc := j.scratch.Get().(*appendScratch)
@@ -276,16 +303,54 @@ func (j *Journal) AppendBatch(events []Event) error {
 		})
 		off += n
 	}
-	_, err := j.log.Append(wal.Batch{Time: time.Now().UnixMilli(), Records: recs})
+	first, err = j.log.Append(wal.Batch{Time: time.Now().UnixMilli(), Records: recs})
 	clear(recs) // drop references to the caller's strings
 	sc.vals, sc.recs = vals, recs
 	if cap(sc.vals) > 1<<20 || cap(sc.recs) > 1<<14 {
 		*sc = appendScratch{} // do not pin a rare huge batch's buffers
 	}
 	if err != nil {
-		return fmt.Errorf("journal: append: %w", err)
+		return 0, fmt.Errorf("journal: append: %w", err)
 	}
-	return nil
+	return first, nil
+}
+
+// NextSeq returns the sequence number the next appended event will get:
+// one past the newest event appended, 0 for a journal that never held
+// one. Compaction does not change it: removed events keep their numbers
+// used.
+//
+// Under Eventual and Immediate alike it counts every batch written,
+// including, under Immediate, those whose Append is still waiting for
+// its fdatasync. After a crash, Open continues after the newest batch
+// that survived: under Immediate that is every acknowledged batch (a
+// batch in flight may or may not survive), under Eventual every batch
+// that a Sync, the background flusher or Close made durable, and
+// perhaps later ones. The numbers of batches a power cut took are given
+// out again, to the next events appended: a number names one event for
+// good only once its batch is durable (Stats().SyncedSeq says how far
+// that is). After Close it returns the value Close left.
+func (j *Journal) NextSeq() uint64 { return j.log.NextSeq() }
+
+// LastSeq returns the sequence number of the newest event readers see
+// (Entries, LoadAll, and Inspect from another process once it is in the
+// file), and false when there is none: a journal that never held an
+// event, or under Immediate one whose first batch is still waiting for
+// its fdatasync.
+//
+// Under Eventual an event is visible once its Append returns, so LastSeq
+// is NextSeq()-1, whether or not the event is durable yet. Under
+// Immediate an event is visible once durable: while appends wait for
+// their fdatasync, LastSeq trails NextSeq()-1; once Append returns, its
+// batch is visible. The event it names may have been removed since by
+// compaction (of a removed route). After a crash it names the newest
+// event that survived (see NextSeq).
+func (j *Journal) LastSeq() (seq uint64, ok bool) {
+	v := j.log.VisibleSeq()
+	if v == 0 {
+		return 0, false
+	}
+	return v - 1, true
 }
 
 // appendScratch holds AppendBatch's buffers between calls, so a steady

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -151,8 +152,13 @@ type Set struct {
 	err       error            // sticky failure
 	closed    bool
 
-	// Counters for tests and benchmarks.
-	syncs    int // fdatasyncs of earlier deltas' group commits (see fsyncs)
+	// live is len(keys), stored under mu wherever keys changes, read by
+	// Len without it. syncs counts the fdatasyncs of every delta's writer
+	// since Open (see fsyncs). Both are atomics, read without mu, so a
+	// caller's statistics never wait for a rewrite's I/O.
+	live  atomic.Int64
+	syncs segment.SyncCounter
+	// rewrites counts snapshot rewrites, for tests.
 	rewrites int
 }
 
@@ -209,6 +215,7 @@ func Open(dir string, opts Options) (*Set, error) {
 	if err := s.load(name); err != nil {
 		return nil, err
 	}
+	s.live.Store(int64(len(s.keys)))
 	return s, nil
 }
 
@@ -352,7 +359,8 @@ func (s *Set) load(name string) error {
 		if err != nil {
 			return err
 		}
-		s.w, s.deltaOps, s.nextSeq = w, 0, 1
+		s.setDelta(w)
+		s.deltaOps, s.nextSeq = 0, 1
 		dirty = false // newDelta synced the directory
 	} else {
 		// Write again what no fsync confirmed (a failed fsync may have
@@ -372,7 +380,7 @@ func (s *Set) load(name string) error {
 		// failed at its last step): make them durable before anything is
 		// acknowledged on top of them.
 		dirty = true
-		s.w = w
+		s.setDelta(w)
 		s.nextSeq = 1
 		if res.Frames > 0 {
 			s.nextSeq = res.Last + 1
@@ -621,6 +629,7 @@ func (s *Set) op(key string, remove bool) error {
 	} else {
 		s.keys[key] = struct{}{}
 	}
+	s.live.Store(int64(len(s.keys)))
 	if !s.rewriting && (s.deltaOps > max(2*len(s.keys), minRewriteOps) || s.w.Offset() > maxDeltaBytes) {
 		// The rewrite makes this operation durable too.
 		return s.rewrite()
@@ -640,9 +649,16 @@ func (s *Set) Mark() Mark {
 	return Mark{Gen: s.gen, End: s.w.Offset()}
 }
 
-// fsyncs is the number of group-commit fdatasyncs of the deltas so far.
-// Callers hold mu.
-func (s *Set) fsyncs() int { return s.syncs + s.w.Syncs() }
+// fsyncs is the number of group-commit fdatasyncs of the deltas since
+// Open. It takes no lock.
+func (s *Set) fsyncs() int { return int(s.syncs.Load().Count) }
+
+// setDelta makes w the delta's writer, counting its fdatasyncs with its
+// predecessors'. Called with mu held (or before s is shared).
+func (s *Set) setDelta(w *segment.Writer) {
+	w.CountSyncsIn(&s.syncs)
+	s.w = w
+}
 
 // waitDurable returns once operation seq is durable, syncing the delta
 // itself if no other goroutine is (group commit). Callers hold mu; it is
@@ -698,9 +714,8 @@ func (s *Set) rewrite() error {
 		w.Close()
 		return s.fail(err)
 	}
-	s.syncs += s.w.Syncs()
 	s.w.Close() // its data is in the new snapshot
-	s.w = w
+	s.setDelta(w)
 	s.gen++
 	s.deltaOps = 0
 	s.nextSeq = 1
@@ -803,12 +818,14 @@ func (s *Set) Keys() []string {
 	return keys
 }
 
-// Len is the number of keys in the set; 0 after Close.
-func (s *Set) Len() int {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return len(s.keys)
-}
+// Len is the number of keys in the set; 0 after Close. It takes no lock:
+// it never waits for an operation or a rewrite in progress.
+func (s *Set) Len() int { return int(s.live.Load()) }
+
+// Syncs is the number of fdatasyncs of the delta since Open: group
+// commits under Immediate, Sync calls that had something to write. Rewrites
+// (snapshots) are not counted. It takes no lock.
+func (s *Set) Syncs() int { return s.fsyncs() }
 
 // Sync makes every operation that has returned durable, whatever the
 // Durability. It returns the sticky error after a failure, ErrClosed after
@@ -846,6 +863,7 @@ func (s *Set) Close() error {
 		err = fmt.Errorf("keyset: close %s: %w", s.deltaPath, cerr)
 	}
 	s.keys = nil
+	s.live.Store(0)
 	s.enc = nil
 	s.cond.Broadcast()
 	return err

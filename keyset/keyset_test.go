@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/seglog/journal/segment"
 	"github.com/seglog/journal/vfs"
@@ -718,7 +719,7 @@ func TestConcurrentRewrite(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	t.Logf("%d rewrites, %d fsyncs", s.rewrites, s.syncs)
+	t.Logf("%d rewrites, %d fsyncs", s.rewrites, s.fsyncs())
 	abandon(s)
 	model := map[string]bool{}
 	for _, f := range final {
@@ -932,5 +933,46 @@ func TestStickyError(t *testing.T) {
 				t.Fatalf("after reopen Keys() = %q, want a and b (and maybe bad), not c", s.Keys())
 			}
 		})
+	}
+}
+
+// Len and Syncs count across snapshot rewrites (each new delta's syncs
+// add to the old ones') and take no lock: they return while another
+// goroutine holds the set's lock, as a rewrite does through its fsyncs.
+func TestLenAndSyncsAcrossRewrites(t *testing.T) {
+	s := mustOpen(t, t.TempDir(), Options{Durability: Immediate})
+	for _, k := range []string{"a", "b", "c"} {
+		if err := s.Add(k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, syncs := s.Len(), s.Syncs(); n != 3 || syncs != 3 {
+		t.Fatalf("after 3 Immediate adds: Len %d, Syncs %d; want 3, 3", n, syncs)
+	}
+	forceRewrite(t, s)
+	before := s.Syncs()
+	if err := s.Add("d"); err != nil {
+		t.Fatal(err)
+	}
+	if n, syncs := s.Len(), s.Syncs(); n != 4 || syncs != before+1 {
+		t.Errorf("an add after a rewrite: Len %d, Syncs %d; want 4, %d (the new delta's sync counted)", n, syncs, before+1)
+	}
+	s.mu.Lock()
+	got := make(chan [2]int)
+	go func() { got <- [2]int{s.Len(), s.Syncs()} }()
+	select {
+	case g := <-got:
+		if g != [2]int{4, before + 1} {
+			t.Errorf("with the lock held: Len, Syncs = %v", g)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("Len or Syncs waited for the set's lock")
+	}
+	s.mu.Unlock()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Len(); n != 0 {
+		t.Errorf("after Close: Len %d, want 0", n)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/seglog/journal/vfs"
 )
@@ -30,14 +31,16 @@ type Writer struct {
 
 	// Owned by the one goroutine that writes (the caller serializes
 	// WriteFrame, Flush, Unmap, Seal and Close).
-	off  int64  // end of written data
-	size int64  // file size; [off, size) holds zeros written ahead
-	m    []byte // shared mapping of the file's first len(m) bytes, or nil
+	off int64  // end of written data
+	m   []byte // shared mapping of the file's first len(m) bytes, or nil
 	// syscallWrites: write frames with WriteAt even where m covers them
 	// (m then serves reads only); see WriteWithSyscalls.
 	syscallWrites bool
 	pend          []byte // buffered frames not yet written, from off-len(pend)
 	limit         int    // buffer frames up to this many bytes (0: write each at once)
+	// size is the file size; [off, size) holds zeros written ahead. Stored
+	// by the writing goroutine, read by anyone (Size: disk figures).
+	size atomic.Int64
 
 	// mu guards the group commit's state; Sync holds it except during the
 	// fdatasync itself. The appending goroutine stores written and reads
@@ -47,9 +50,13 @@ type Writer struct {
 	written atomic.Int64 // frames in [0, written) are in the file (page cache)
 	synced  atomic.Int64 // data in [0, synced) is durable; stored under mu
 	syncing bool         // a goroutine is in fdatasync on behalf of all
-	syncs   int          // fdatasyncs the group commit ran
 	failed  atomic.Bool  // err is set; stored under mu
 	err     error        // sticky: a write or fdatasync failed
+
+	// syncs counts Sync's fdatasyncs: ownSyncs, or a counter shared with
+	// other writers (CountSyncsIn).
+	syncs    *SyncCounter
+	ownSyncs SyncCounter
 }
 
 // The file is extended with zeros in steps that grow with it, from
@@ -101,7 +108,9 @@ func Resume(f vfs.File, name string, id uint64, end, reserve int64) *Writer {
 }
 
 func newWriter(f vfs.File, name string, id uint64, end, reserve int64) *Writer {
-	w := &Writer{f: f, name: name, id: id, off: end, size: end, ahead: reserve}
+	w := &Writer{f: f, name: name, id: id, off: end, ahead: reserve}
+	w.syncs = &w.ownSyncs
+	w.size.Store(end)
 	w.written.Store(end)
 	w.synced.Store(end)
 	w.cond.L = &w.mu
@@ -150,7 +159,7 @@ func CreateBuffered(fs vfs.FS, name string, fh FileHeader, limit int) (*Writer, 
 	w.limit = max(limit, 1)
 	w.pend = make([]byte, FileHeaderSize, min(limit, 1<<20)+FileHeaderSize)
 	PutFileHeader(w.pend, fh)
-	w.size = 0
+	w.size.Store(0)
 	w.written.Store(0)
 	w.synced.Store(0)
 	return w, nil
@@ -171,7 +180,7 @@ func (w *Writer) mapFile(length int64) {
 // lives), or nil if there is none or it is shorter. The caller must stop
 // using it before Unmap.
 func (w *Writer) Mapped(end int64) []byte {
-	if end > int64(len(w.m)) || end > w.size {
+	if end > int64(len(w.m)) || end > w.size.Load() {
 		return nil
 	}
 	return w.m[:end:end]
@@ -202,17 +211,18 @@ func (w *Writer) Unmap() error {
 
 // grow extends the file with zeros so that it holds at least end bytes.
 func (w *Writer) grow(end int64) error {
-	if end <= w.size || w.ahead == 0 {
+	size := w.size.Load()
+	if end <= size || w.ahead == 0 {
 		return nil
 	}
-	target := max(end, min(w.size+growStep(w.size), w.ahead))
-	for off := w.size; off < target; {
+	target := max(end, min(size+growStep(size), w.ahead))
+	for off := size; off < target; {
 		n := min(int64(len(zeros)), target-off)
 		if _, err := w.f.WriteAt(zeros[:n], off); err != nil {
 			return fmt.Errorf("grow %s to %d: %w", w.name, target, err)
 		}
 		off += n
-		w.size = off
+		w.size.Store(off)
 	}
 	return nil
 }
@@ -233,13 +243,53 @@ func (w *Writer) Offset() int64 { return w.off }
 // Synced is the offset through which data is known durable.
 func (w *Writer) Synced() int64 { return w.synced.Load() }
 
-// Syncs is the number of fdatasyncs Sync ran: with many callers, fewer
-// than calls (group commit).
-func (w *Writer) Syncs() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.syncs
+// Syncs is the number of fdatasyncs Sync ran (in the counter it counts
+// in, see CountSyncsIn): with many callers, fewer than calls (group
+// commit).
+func (w *Writer) Syncs() int { return int(w.syncs.Load().Count) }
+
+// SyncStats are fdatasync figures: how many ran, and how long the latest
+// and the longest took (0 before the first).
+type SyncStats struct {
+	Count     int64
+	Last, Max time.Duration
 }
+
+// A SyncCounter counts the fdatasyncs of the Writers that count in it
+// (the group commit's, SyncAll's and Seal's first; Seal's second, of a
+// file cut to its data, is not counted) and times them. Its figures are
+// atomics, so Load takes no lock and may run at any rate beside the
+// syncs. The zero value is ready; it must not be copied once used.
+type SyncCounter struct {
+	count, last, max atomic.Int64 // last, max: ns
+}
+
+func (c *SyncCounter) record(took time.Duration) {
+	c.count.Add(1)
+	c.last.Store(int64(took))
+	for m := c.max.Load(); int64(took) > m && !c.max.CompareAndSwap(m, int64(took)); m = c.max.Load() {
+	}
+}
+
+// Load returns the counter's figures, read one after the other (not as
+// one snapshot: a sync may finish between them).
+func (c *SyncCounter) Load() SyncStats {
+	return SyncStats{Count: c.count.Load(), Last: time.Duration(c.last.Load()), Max: time.Duration(c.max.Load())}
+}
+
+// CountSyncsIn makes Sync count its fdatasyncs in c instead of the
+// writer's own counter, so that the figures of a file's successive
+// writers (a log's active segments, a set's deltas) add up in one place
+// their owner reads without a lock. Call it before the writer is shared.
+func (w *Writer) CountSyncsIn(c *SyncCounter) { w.syncs = c }
+
+// SyncStats returns the figures of the counter the writer counts in (see
+// CountSyncsIn). It takes no lock.
+func (w *Writer) SyncStats() SyncStats { return w.syncs.Load() }
+
+// Size is the file's size: the data (Offset) and the zeros grown ahead of
+// it. Unlike Offset, any goroutine may read it, at any time.
+func (w *Writer) Size() int64 { return w.size.Load() }
 
 // Err is the writer's sticky failure, if a write or fdatasync failed.
 func (w *Writer) Err() error {
@@ -279,10 +329,11 @@ func (w *Writer) Sync(through int64) error {
 			continue
 		}
 		w.syncing = true
-		w.syncs++
 		cover := max(through, w.written.Load())
 		w.mu.Unlock()
+		start := time.Now()
 		err := w.f.Sync()
+		w.syncs.record(time.Since(start))
 		w.mu.Lock()
 		w.syncing = false
 		if err != nil {
@@ -313,11 +364,11 @@ func (w *Writer) Seal() error {
 		return w.setFailed(fmt.Errorf("unmap %s: %w", w.name, err))
 	}
 	w.ahead = 0
-	if w.size != w.off {
+	if w.size.Load() != w.off {
 		if err := w.f.Truncate(w.off); err != nil {
 			return w.setFailed(fmt.Errorf("truncate %s: %w", w.name, err))
 		}
-		w.size = w.off
+		w.size.Store(w.off)
 		if err := w.f.Sync(); err != nil {
 			return w.setFailed(fmt.Errorf("sync %s: %w", w.name, err))
 		}
@@ -375,7 +426,7 @@ func (w *Writer) WriteFrame(f *Frame) (int64, error) {
 	if err := w.grow(end); err != nil {
 		return 0, w.setFailed(err)
 	}
-	if end <= int64(len(w.m)) && end <= w.size && !w.syscallWrites {
+	if end <= int64(len(w.m)) && end <= w.size.Load() && !w.syscallWrites {
 		copy(w.m[off:end], frame)
 	} else {
 		if _, err := w.f.WriteAt(frame, off); err != nil {
@@ -397,7 +448,7 @@ func (w *Writer) Flush() error {
 		return w.setFailed(fmt.Errorf("write %s at %d: %w", w.name, start, err))
 	}
 	w.pend = w.pend[:0]
-	w.size = max(w.size, w.off)
+	w.size.Store(max(w.size.Load(), w.off))
 	w.written.Store(w.off)
 	return nil
 }

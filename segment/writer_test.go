@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/seglog/journal/vfs/vfstest"
 )
@@ -126,6 +127,65 @@ func TestWriterSyncIsAGroupCommit(t *testing.T) {
 		t.Fatalf("%d Syncs took %d fdatasyncs; want fewer (shared) and at least one", workers*per, n)
 	}
 	t.Logf("%d Syncs, %d fdatasyncs", workers*per, w.Syncs())
+}
+
+// Writers counting in one SyncCounter add up their fdatasyncs there, each
+// the file system ran once: a Sync with nothing new runs none, Seal's
+// first counts. SyncStats reads the counter while syncs run (-race), and
+// times each sync from its start to its return.
+func TestSyncCounterAddsUpWriters(t *testing.T) {
+	fs := vfstest.New()
+	var c SyncCounter
+	const pause = 2 * time.Millisecond
+	fs.DuringSync(func(string) { time.Sleep(pause) })
+	enc := NewEncoder(nil)
+	for i, name := range []string{"1.seg", "2.seg"} {
+		w := create(t, fs, name, FileHeader{ID: uint64(i + 1)}, 1<<20)
+		w.CountSyncsIn(&c)
+		done := make(chan struct{})
+		go func() { // a reader, as Stats is
+			defer close(done)
+			for prev := int64(0); prev < int64(i+1); {
+				st := w.SyncStats()
+				if st.Count < prev || st.Max < st.Last {
+					t.Errorf("%s: %+v after count %d", name, st, prev)
+					return
+				}
+				prev = st.Count
+			}
+		}()
+		f, err := enc.Batch([]Record{{Key: []byte("k"), Value: []byte(name)}}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.SetFirst(uint64(i + 1))
+		if _, err := w.WriteFrame(&f); err != nil {
+			t.Fatal(err)
+		}
+		before := fs.Count(vfstest.OpSync)
+		for range 2 { // the second has nothing to sync
+			if err := w.Sync(w.Offset()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Seal(); err != nil { // nothing new: only its sync of the cut file, not counted
+			t.Fatal(err)
+		}
+		<-done
+		ran := int64(fs.Count(vfstest.OpSync) - before)
+		if st := c.Load(); st.Count != int64(i+1) || ran < 1 {
+			t.Errorf("after %s: counter %d, the file system ran %d; want %d", name, st.Count, ran, i+1)
+		}
+		w.Close()
+	}
+	st := c.Load()
+	if st.Count != 2 || st.Last < pause || st.Max < st.Last {
+		t.Errorf("two writers: %+v; want 2 syncs, each at least %v", st, pause)
+	}
+	var own SyncCounter
+	if w := create(t, fs, "3.seg", FileHeader{ID: 3}, 0); w.Syncs() != 0 || w.SyncStats() != own.Load() {
+		t.Errorf("a new writer counts in its own counter, from 0: %+v", w.SyncStats())
+	}
 }
 
 // TestWriterFailureIsSticky: after a failed fdatasync, or a failed write,

@@ -32,7 +32,7 @@ func (l *Log) append(b Batch, at bool, want uint64) (first uint64, err error) {
 		if l.state != stateOpen {
 			return 0, ErrClosed
 		}
-		return l.nextSeq, nil
+		return l.nextSeq.Load(), nil
 	}
 	enc := l.getEncoder()
 	defer l.putEncoder(enc)
@@ -47,7 +47,7 @@ func (l *Log) append(b Batch, at bool, want uint64) (first uint64, err error) {
 	if err := l.writable(); err != nil {
 		return 0, err
 	}
-	if at && want != l.nextSeq {
+	if at && want != l.nextSeq.Load() {
 		if err := l.moveNext(want); err != nil {
 			return 0, err
 		}
@@ -58,7 +58,7 @@ func (l *Log) append(b Batch, at bool, want uint64) (first uint64, err error) {
 			return 0, l.fail(err)
 		}
 	}
-	first = l.nextSeq
+	first = l.nextSeq.Load()
 	frame.SetFirst(first)
 	compact := l.observe(b, first)
 	if compact {
@@ -68,14 +68,17 @@ func (l *Log) append(b Batch, at bool, want uint64) (first uint64, err error) {
 	if err != nil {
 		return 0, l.fail(err)
 	}
-	l.nextSeq += uint64(len(b.Records))
+	l.nextSeq.Add(uint64(len(b.Records)))
+	l.m.batches.Add(1)
+	l.m.records.Add(uint64(len(b.Records)))
+	l.m.bytes.Add(uint64(frame.Size()))
 	l.idx.Append(l.active.ID(), frame.Info(off))
 	if l.opts.Durability == Eventual {
-		l.visibleSeq = l.nextSeq
+		l.visibleSeq.Store(l.nextSeq.Load())
 		l.wakeFollowers()
 	}
 	if compact {
-		l.applyCompaction(l.nextSeq)
+		l.applyCompaction(l.nextSeq.Load())
 		if c := l.cs.Segment(l.active.ID()); rewriteWorthy(c, true) && l.active.Offset() >= earlyRotateBytes {
 			l.rotateNext = true
 		}
@@ -88,7 +91,7 @@ func (l *Log) append(b Batch, at bool, want uint64) (first uint64, err error) {
 	if l.opts.Durability == Eventual {
 		return first, nil
 	}
-	if err := l.waitSynced(l.nextSeq); err != nil {
+	if err := l.waitSynced(l.nextSeq.Load()); err != nil {
 		return 0, err
 	}
 	return first, nil
@@ -127,7 +130,7 @@ func (l *Log) waitSynced(target uint64) error { return l.syncUntil(target, true)
 func (l *Log) syncForWork(target uint64) error { return l.syncUntil(target, false) }
 
 func (l *Log) syncUntil(target uint64, awaitClose bool) error {
-	for l.syncedSeq < target {
+	for l.syncedSeq.Load() < target {
 		if l.failed != nil {
 			return fmt.Errorf("%w: %w", ErrFailed, l.failed)
 		}
@@ -149,7 +152,7 @@ func (l *Log) syncUntil(target uint64, awaitClose bool) error {
 			l.cond.Wait()
 			continue
 		}
-		w, off, upto := l.active, l.active.Offset(), l.nextSeq
+		w, off, upto := l.active, l.active.Offset(), l.nextSeq.Load()
 		l.syncing++
 		l.mu.Unlock()
 		err := w.Sync(off)
@@ -158,11 +161,11 @@ func (l *Log) syncUntil(target uint64, awaitClose bool) error {
 		if err != nil {
 			return l.fail(err)
 		}
-		l.syncedSeq = max(l.syncedSeq, upto)
+		l.syncedSeq.Store(max(l.syncedSeq.Load(), upto))
 		l.checkpointTail(w, off)
 		l.checkpointReady()
 		if l.opts.Durability == Immediate {
-			l.visibleSeq = max(l.visibleSeq, upto)
+			l.visibleSeq.Store(max(l.visibleSeq.Load(), upto))
 			l.publishDead()
 			l.wakeFollowers()
 		}

@@ -80,7 +80,7 @@ func (l *Log) applyCompaction(upto uint64) {
 // Called with l.mu held whenever visibleSeq advances.
 func (l *Log) publishDead() {
 	n := 0
-	for n < len(l.deadQ) && l.deadQ[n].upto <= l.visibleSeq {
+	for n < len(l.deadQ) && l.deadQ[n].upto <= l.visibleSeq.Load() {
 		l.dead = l.deadQ[n].dead
 		n++
 	}
@@ -95,7 +95,7 @@ func (l *Log) publishDead() {
 // Called with l.mu held, which it releases while syncing; the state it
 // returns is the one at its return, with l.mu held.
 func (l *Log) durableDead() (compactor.DeadSet, error) {
-	for l.lastApplyUpto > l.syncedSeq {
+	for l.lastApplyUpto > l.syncedSeq.Load() {
 		if err := l.syncForWork(l.lastApplyUpto); err != nil {
 			return compactor.DeadSet{}, err
 		}
@@ -169,6 +169,7 @@ func (l *Log) rewritePass(all bool) error {
 	}
 	l.mu.Lock()
 	l.cs.Forget(l.dirtyFrom())
+	l.m.compactions.Add(1)
 	l.mu.Unlock()
 	// One checkpoint for the pass: until it is written, a crash leaves a
 	// checkpoint whose counts overstate what is on disk, which only makes a
@@ -184,7 +185,7 @@ func (l *Log) dirtyFrom() uint64 {
 			return s.base
 		}
 	}
-	return l.nextSeq
+	return l.nextSeq.Load()
 }
 
 // WaitCompaction waits until no background segment rewrite is running.
@@ -208,6 +209,7 @@ func (l *Log) rewriteSegment(s *seg, dead compactor.DeadSet, counts compactor.Se
 		} else {
 			l.cs.Rewritten(s.id, res.Kept, counts.Dead, res.Retained)
 		}
+		l.countRewrite(s, res, true)
 	})
 }
 
@@ -277,7 +279,7 @@ func (l *Log) replaceSegment(s *seg, fileFlags uint16, o compactor.CopyOptions, 
 			segs = append(segs, &seg{id: s.id, name: s.name, ref: l.files.closedRef(s.name), size: res.Size, base: s.base, packed: o.PackBytes > 0})
 		}
 	}
-	l.segs = segs
+	l.setSegs(segs)
 	if res.Empty() {
 		l.idx.DeleteSegment(s.id)
 	} else {
@@ -316,7 +318,7 @@ func (l *Log) checkpoint() error {
 		l.mu.Unlock()
 		return err
 	}
-	through := l.nextSeq
+	through := l.nextSeq.Load()
 	l.cs.SetThrough(through)
 	body := compactor.EncodeCheckpoint(l.cs)
 	l.sinceCpt = 0
@@ -339,15 +341,15 @@ const cptEvery = 1 << 16
 // forces no sync, so a journal whose flusher is off syncs nothing more.
 // Called with l.mu held.
 func (l *Log) pendCheckpoint() {
-	l.cs.SetThrough(l.nextSeq)
-	l.cptPend, l.cptPendThrough = compactor.EncodeCheckpoint(l.cs), l.nextSeq
+	l.cs.SetThrough(l.nextSeq.Load())
+	l.cptPend, l.cptPendThrough = compactor.EncodeCheckpoint(l.cs), l.nextSeq.Load()
 	l.sinceCpt = 0
 }
 
 // checkpointReady hands the pending checkpoint to the background worker
 // once the log is durable through it. Called with l.mu held, after a sync.
 func (l *Log) checkpointReady() {
-	if l.cptPend != nil && !l.cptDue && l.syncedSeq >= l.cptPendThrough {
+	if l.cptPend != nil && !l.cptDue && l.syncedSeq.Load() >= l.cptPendThrough {
 		l.cptDue = true
 		l.kickBackground()
 	}
@@ -413,13 +415,13 @@ func (l *Log) Compact() error {
 	if l.cs.Segment(l.active.ID()).Dead > 0 {
 		err = l.rotate()
 	} else {
-		err = l.syncForWork(l.nextSeq)
+		err = l.syncForWork(l.nextSeq.Load())
 	}
 	if err == nil {
 		// Visible to readers once every batch before it is (a batch that
 		// applied compaction while this waited may not be durable yet);
 		// durable once the checkpoint below is.
-		l.deadQ = append(l.deadQ, queuedDead{upto: l.nextSeq, dead: l.cs.Dead()})
+		l.deadQ = append(l.deadQ, queuedDead{upto: l.nextSeq.Load(), dead: l.cs.Dead()})
 		l.publishDead()
 	} else if !errors.Is(err, ErrClosed) {
 		err = l.fail(err)

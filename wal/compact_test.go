@@ -195,7 +195,7 @@ func TestCompactDoesNotPublishUnsyncedRemoval(t *testing.T) {
 			defer wg.Done()
 			_, xErr = l.Append(Batch{Records: []Record{{Key: []byte("k"), Tombstone: true}}})
 		}()
-		waitFor("batch X to be written", func() bool { return l.nextSeq > next })
+		waitFor("batch X to be written", func() bool { return l.nextSeq.Load() > next })
 		fs.InjectError(vfstest.OpSync, 1, syscall.EIO) // X is never made durable
 	})
 	if _, err := l.Append(Batch{Records: []Record{{Key: []byte("a"), Value: []byte("a")}}}); err != nil {

@@ -65,14 +65,17 @@ type Log struct {
 	// appended, because the file may no longer hold what we think it holds.
 	failed error
 
-	segs       []*seg // sealed segments then the active one; replaced, never mutated
-	active     *segment.Writer
-	idx        *index.Index  // readers use a Clone taken under mu
-	nextSeq    uint64        // next sequence number to assign
+	segs   []*seg // sealed segments then the active one; replaced, never mutated
+	active *segment.Writer
+	idx    *index.Index // readers use a Clone taken under mu
+	// nextSeq, visibleSeq and syncedSeq are stored under mu and read
+	// without it by NextSeq, VisibleSeq and Metrics (the rest of the log
+	// reads them under mu).
+	nextSeq    atomic.Uint64 // next sequence number to assign
 	front      uint64        // records below it are truncated (see bounds)
 	cuts       atomic.Uint64 // not under mu: TruncateBack calls that cut files, for readers
-	visibleSeq uint64        // readers see sequence numbers below this
-	syncedSeq  uint64        // every sequence number below this is durable
+	visibleSeq atomic.Uint64 // readers see sequence numbers below this
+	syncedSeq  atomic.Uint64 // every sequence number below this is durable
 	syncing    int           // goroutines in the active writer's Sync, without mu (one: see syncUntil)
 	// followWake, when not nil, is closed when visibleSeq moves or the log
 	// closes (see wakeFollowers); followers make it when they wait.
@@ -115,16 +118,32 @@ type Log struct {
 	// lastApplyUpto: the batches below it include every one whose append
 	// applied compaction.
 	lastApplyUpto uint64
+	// m: the running figures behind Metrics (metrics.go).
+	m metrics
 
 	bufPool sync.Pool // not under mu: read buffers
 	encPool sync.Pool // not under mu: frame encoders
 }
 
 // NextSeq returns the sequence number the next appended record will get.
-func (l *Log) NextSeq() uint64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.nextSeq
+// It takes no lock.
+func (l *Log) NextSeq() uint64 { return l.nextSeq.Load() }
+
+// setSeqs makes next the next sequence number, with every one below it
+// visible and durable (after Open, a seal, a truncation). The three are
+// stored in the order that keeps Metrics, which reads them without the
+// lock, from seeing SyncedSeq past NextSeq. Called with l.mu held (or
+// before l is shared).
+func (l *Log) setSeqs(next uint64) {
+	if next < l.nextSeq.Load() { // TruncateBack: lower SyncedSeq first
+		l.syncedSeq.Store(next)
+		l.visibleSeq.Store(next)
+		l.nextSeq.Store(next)
+		return
+	}
+	l.nextSeq.Store(next)
+	l.visibleSeq.Store(next)
+	l.syncedSeq.Store(next)
 }
 
 // LiveHint is about how many records a read of the whole log returns now
@@ -135,7 +154,7 @@ func (l *Log) LiveHint() int {
 	if l.cs != nil {
 		return int(min(l.cs.Live(), 1<<30))
 	}
-	first, last, ok := l.liveBounds(l.visibleSeq) // truncated records left out
+	first, last, ok := l.liveBounds(l.visibleSeq.Load()) // truncated records left out
 	if !ok {
 		return 0
 	}
@@ -156,7 +175,7 @@ func (l *Log) Sync() error {
 	if l.failed != nil {
 		return fmt.Errorf("%w: %w", ErrFailed, l.failed)
 	}
-	return l.waitSynced(l.nextSeq)
+	return l.waitSynced(l.nextSeq.Load())
 }
 
 // Close makes everything durable, seals the active segment (returning its

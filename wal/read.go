@@ -66,7 +66,7 @@ func (l *Log) snapshotLocked() (*snapshot, error) {
 	for _, sg := range segs {
 		sg.ref.readers++
 	}
-	return &snapshot{idx: l.idx.Clone(), segs: segs, visible: l.visibleSeq, front: l.front, dead: l.dead, closed: l.isClosed,
+	return &snapshot{idx: l.idx.Clone(), segs: segs, visible: l.visibleSeq.Load(), front: l.front, dead: l.dead, closed: l.isClosed,
 		cuts: &l.cuts, cutsAt: l.cuts.Load(),
 		release: func() { l.releaseSnapshot(segs) }}, nil
 }
@@ -138,7 +138,7 @@ func (l *Log) Get(seq uint64) (Entry, error) {
 		return Entry{}, fmt.Errorf("%w: %w", ErrFailed, l.failed)
 	}
 	id, off, next, ok := l.idx.FindNext(seq)
-	if !ok || seq >= l.visibleSeq || seq < l.front {
+	if !ok || seq >= l.visibleSeq.Load() || seq < l.front {
 		l.mu.Unlock()
 		return Entry{}, fmt.Errorf("sequence %d: %w", seq, ErrNotFound)
 	}

@@ -142,11 +142,9 @@ func (l *Log) install(ld *loaded) error {
 	}
 	l.staleIdx = false
 	l.idx = ld.idx
-	l.nextSeq = ld.nextSeq
-	l.visibleSeq = ld.nextSeq
-	l.syncedSeq = ld.nextSeq
+	l.setSeqs(ld.nextSeq)
 	if len(ld.segs) == 0 {
-		l.segs = nil
+		l.setSegs(nil)
 		if err := l.createSegment(1); err != nil {
 			return err
 		}
@@ -156,12 +154,12 @@ func (l *Log) install(ld *loaded) error {
 	if ld.badLast {
 		// Recreate it: it never held a frame.
 		last.closeFile()
-		l.segs = ld.segs[:len(ld.segs)-1]
+		l.setSegs(ld.segs[:len(ld.segs)-1])
 		l.log.Warn("wal: recreating segment with damaged header left by a crash", "file", last.name)
 		if err := l.createSegment(last.id); err != nil {
 			ld.segs = l.segs
 			ld.close()
-			l.segs = nil
+			l.setSegs(nil)
 			return err
 		}
 		return nil
@@ -198,7 +196,7 @@ func (l *Log) install(ld *loaded) error {
 	if ld.lastIndexed {
 		l.staleIdxSize = last.size
 	}
-	l.segs = ld.segs
+	l.setSegs(ld.segs)
 	l.setActive(w)
 	return nil
 }

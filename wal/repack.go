@@ -175,7 +175,9 @@ func (l *Log) repackSegment(s *seg) error {
 		return err
 	}
 	o := compactor.CopyOptions{Comp: l.opts.compressor, PackBytes: RepackBytes}
-	return l.replaceSegment(s, fh.Flags|segment.FileTracked, o, true, func(compactor.CopyResult) {})
+	return l.replaceSegment(s, fh.Flags|segment.FileTracked, o, true, func(res compactor.CopyResult) {
+		l.countRewrite(s, res, false)
+	})
 }
 
 // segmentHeader reads and checks the file header of the sealed segment s.

@@ -28,14 +28,21 @@ type sealJob struct {
 // damage.
 const maxSegmentID = 1<<32 - 1
 
-// setActive makes w the active segment's writer. Under Immediate each
-// commit is synced on its own, so frames are written with system calls
-// rather than into the mapping (see segment.Writer.WriteWithSyscalls).
+// setActive makes w the active segment's writer (nil: none, during a
+// truncation), counting its fdatasyncs with those of the writers before
+// it (Metrics). Under Immediate each commit is synced on its own, so
+// frames are written with system calls rather than into the mapping (see
+// segment.Writer.WriteWithSyscalls). Called with l.mu held (or before l
+// is shared), before w is used.
 func (l *Log) setActive(w *segment.Writer) {
-	if l.opts.Durability == Immediate {
-		w.WriteWithSyscalls()
+	if w != nil {
+		if l.opts.Durability == Immediate {
+			w.WriteWithSyscalls()
+		}
+		w.CountSyncsIn(&l.m.syncs)
 	}
 	l.active = w
+	l.m.active.Store(w)
 }
 
 // createSegment creates segment id as the new active segment, with the
@@ -47,7 +54,7 @@ func (l *Log) createSegment(id uint64) error {
 	}
 	name := segName(l.dir, id)
 	l.files.reserve()
-	w, err := segment.Create(l.fs, name, segment.FileHeader{ID: id, Base: l.nextSeq, Flags: segment.FileTracked}, l.opts.SegmentSize)
+	w, err := segment.Create(l.fs, name, segment.FileHeader{ID: id, Base: l.nextSeq.Load(), Flags: segment.FileTracked}, l.opts.SegmentSize)
 	if err != nil {
 		return err
 	}
@@ -58,7 +65,7 @@ func (l *Log) createSegment(id uint64) error {
 	l.setActive(w)
 	ref := l.files.adopt(name, w.File(), true)
 	l.files.unpin(ref)
-	l.segs = append(slices.Clip(l.segs), &seg{id: id, name: name, ref: ref, base: l.nextSeq, size: segment.FileHeaderSize})
+	l.setSegs(append(slices.Clip(l.segs), &seg{id: id, name: name, ref: ref, base: l.nextSeq.Load(), size: segment.FileHeaderSize}))
 	return nil
 }
 
@@ -82,8 +89,7 @@ func (l *Log) sealData() error {
 	if err := l.dropTail(false); err != nil {
 		l.log.Warn("wal: close tail index", "err", err)
 	}
-	l.syncedSeq = l.nextSeq
-	l.visibleSeq = l.nextSeq
+	l.setSeqs(l.nextSeq.Load())
 	l.publishDead()
 	l.wakeFollowers()
 	return nil
@@ -92,9 +98,9 @@ func (l *Log) sealData() error {
 // sealJob captures the sealed active segment's job. Called with l.mu held
 // after sealData.
 func (l *Log) sealJob() sealJob {
-	j := sealJob{id: l.active.ID(), size: l.active.Offset(), frames: l.idx.Frames(l.active.ID()), through: l.nextSeq}
+	j := sealJob{id: l.active.ID(), size: l.active.Offset(), frames: l.idx.Frames(l.active.ID()), through: l.nextSeq.Load()}
 	if l.cs != nil {
-		l.cs.SetThrough(l.nextSeq)
+		l.cs.SetThrough(l.nextSeq.Load())
 		j.cpt = compactor.EncodeCheckpoint(l.cs)
 		// The seal's checkpoint is newer than any pending one.
 		l.sinceCpt, l.cptPend, l.cptDue = 0, nil, false
@@ -156,7 +162,7 @@ func (l *Log) rotate() error {
 	segs := slices.Clone(l.segs)
 	prev := segs[len(segs)-1]
 	segs[len(segs)-1] = &seg{id: old.ID(), name: old.Name(), ref: prev.ref, base: prev.base, size: old.Offset()}
-	l.segs = segs
+	l.setSegs(segs)
 	l.cond.Broadcast()
 	if l.staleIdx {
 		// Its index from an earlier Close must not outlive its turn as
@@ -174,7 +180,7 @@ func (l *Log) rotate() error {
 	// The old writer is done with its file: the cache may close it.
 	l.files.sealed(prev.ref)
 	// Listed before any frame goes into it (see listing.go).
-	next := manifest.Segment{ID: old.ID() + 1, Base: l.nextSeq, Durable: segment.FileHeaderSize}
+	next := manifest.Segment{ID: old.ID() + 1, Base: l.nextSeq.Load(), Durable: segment.FileHeaderSize}
 	if err := l.record(manifest.Edit{Set: []manifest.Segment{sealed, next}}); err != nil {
 		return err
 	}

@@ -32,7 +32,7 @@ func (l *Log) AppendAt(first uint64, b Batch) error {
 func (l *Log) FirstSeq() uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	first, _, _ := l.liveBounds(l.visibleSeq)
+	first, _, _ := l.liveBounds(l.visibleSeq.Load())
 	return first
 }
 
@@ -41,7 +41,7 @@ func (l *Log) FirstSeq() uint64 {
 func (l *Log) LastSeq() uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	_, last, _ := l.liveBounds(l.visibleSeq)
+	_, last, _ := l.liveBounds(l.visibleSeq.Load())
 	return last
 }
 
@@ -98,7 +98,7 @@ func (l *Log) TruncateBack(seq uint64) error {
 	if err := l.truncatable(); err != nil {
 		return err
 	}
-	if seq == ^uint64(0) || seq+1 >= l.nextSeq {
+	if seq == ^uint64(0) || seq+1 >= l.nextSeq.Load() {
 		return nil
 	}
 	if err := l.quiesce(); err != nil {
@@ -123,22 +123,22 @@ func (l *Log) truncatable() error {
 // moveNext makes want the next sequence number of a log that holds no
 // records, for AppendAt. Called with l.mu held.
 func (l *Log) moveNext(want uint64) error {
-	for want != l.nextSeq {
-		if _, _, ok := l.liveBounds(l.nextSeq); ok {
-			return fmt.Errorf("%w: append at sequence %d: the log continues at %d", ErrInvalid, want, l.nextSeq)
+	for want != l.nextSeq.Load() {
+		if _, _, ok := l.liveBounds(l.nextSeq.Load()); ok {
+			return fmt.Errorf("%w: append at sequence %d: the log continues at %d", ErrInvalid, want, l.nextSeq.Load())
 		}
 		if err := l.truncatable(); err != nil {
-			return fmt.Errorf("append at sequence %d, log continuing at %d: %w", want, l.nextSeq, err)
+			return fmt.Errorf("append at sequence %d, log continuing at %d: %w", want, l.nextSeq.Load(), err)
 		}
 		if err := l.quiesce(); err != nil {
 			return err
 		}
 		// quiesce may have let other appends in: look again.
-		if _, _, ok := l.liveBounds(l.nextSeq); ok || want == l.nextSeq {
+		if _, _, ok := l.liveBounds(l.nextSeq.Load()); ok || want == l.nextSeq.Load() {
 			continue
 		}
 		var err error
-		if want > l.nextSeq {
+		if want > l.nextSeq.Load() {
 			err = l.truncFront(want)
 		} else {
 			err = l.truncBack(want)
@@ -173,12 +173,12 @@ func (l *Log) quiesce() error {
 // quiesced.
 func (l *Log) truncFront(seq uint64) error {
 	l.front = seq
-	if seq > l.nextSeq {
+	if seq > l.nextSeq.Load() {
 		// Nothing lies between: every number below seq is as durable as
 		// it will ever need to be.
-		l.nextSeq = seq
-		l.visibleSeq = max(l.visibleSeq, seq)
-		l.syncedSeq = max(l.syncedSeq, seq)
+		l.nextSeq.Store(seq)
+		l.visibleSeq.Store(max(l.visibleSeq.Load(), seq))
+		l.syncedSeq.Store(max(l.syncedSeq.Load(), seq))
 		l.cond.Broadcast()
 	}
 	return l.dropBelowFront(manifest.Edit{Front: seq, SetFront: true})
@@ -223,7 +223,7 @@ func (l *Log) dropped(n int, err error) error {
 		l.idx.DeleteSegment(sg.id)
 		l.retire(sg)
 	}
-	l.segs = slices.Clone(l.segs[n:])
+	l.setSegs(slices.Clone(l.segs[n:]))
 	if serr := l.fs.SyncDir(l.dir); serr != nil && err == nil {
 		err = fmt.Errorf("sync directory %s: %w", l.dir, serr)
 	}
@@ -245,7 +245,7 @@ func (l *Log) truncBack(next uint64) error {
 	if err := l.dropTail(true); err != nil {
 		return l.fail(fmt.Errorf("remove tail index: %w", err))
 	}
-	l.syncedSeq, l.visibleSeq = l.nextSeq, l.nextSeq
+	l.setSeqs(l.nextSeq.Load())
 	c, err := l.findCut(next)
 	if err != nil {
 		return err
@@ -267,7 +267,8 @@ func (l *Log) truncBack(next uint64) error {
 				return err
 			}
 		}
-		l.front, l.nextSeq, l.visibleSeq, l.syncedSeq = nb.front, next, next, next
+		l.front = nb.front
+		l.setSeqs(next)
 		return nil
 	}
 	// From here on the cut is decided; a failure leaves it to Open. Reads
@@ -283,7 +284,9 @@ func (l *Log) truncBack(next uint64) error {
 	for _, sg := range l.segs {
 		l.retire(sg)
 	}
-	l.segs, l.active, l.staleIdx = nil, nil, false
+	l.setActive(nil)
+	l.setSegs(nil)
+	l.staleIdx = false
 	if err := applyCut(l.fs, l.dir, c); err != nil {
 		return l.fail(err)
 	}
@@ -455,8 +458,8 @@ func keptFrame(enc *segment.Encoder, h segment.FrameHeader, kept []byte) (segmen
 func (l *Log) finishTruncation(b bounds) error {
 	if c := b.cut; c != nil {
 		if h := c.keptHeader; h.Count > 0 {
-			if l.nextSeq != h.FirstSeq {
-				return fmt.Errorf("%w: finishing truncation: log continues at %d, kept records start at %d", ErrCorrupt, l.nextSeq, h.FirstSeq)
+			if l.nextSeq.Load() != h.FirstSeq {
+				return fmt.Errorf("%w: finishing truncation: log continues at %d, kept records start at %d", ErrCorrupt, l.nextSeq.Load(), h.FirstSeq)
 			}
 			frame, err := keptFrame(segment.NewEncoder(l.opts.compressor), h, c.kept)
 			if err != nil {
@@ -472,7 +475,7 @@ func (l *Log) finishTruncation(b bounds) error {
 		if err := l.active.SyncAll(); err != nil {
 			return err
 		}
-		l.nextSeq, l.visibleSeq, l.syncedSeq = c.next, c.next, c.next
+		l.setSeqs(c.next)
 		if err := writeBounds(l.fs, l.dir, bounds{front: b.front}); err != nil {
 			return err
 		}

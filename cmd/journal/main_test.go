@@ -315,19 +315,33 @@ func TestVerifyDamaged(t *testing.T) {
 	}
 }
 
-func TestVerifyTornTail(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "j")
+// tornJournal writes the golden journal in a new directory and appends 7
+// bytes of garbage to its segment, as a write cut short by a crash leaves
+// it; it returns the directory, the segment and the offset of the tail.
+func tornJournal(t *testing.T) (dir, seg string, off int64) {
+	t.Helper()
+	dir = filepath.Join(t.TempDir(), "j")
 	writeJournal(t, dir, journal.Options{}, fixedBatches)
-	seg := filepath.Join(dir, "00000000000000000001.seg")
+	seg = filepath.Join(dir, "00000000000000000001.seg")
 	f, err := os.OpenFile(seg, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fi, _ := f.Stat()
-	f.Write([]byte{1, 2, 3, 4, 5, 6, 7})
-	f.Close()
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte{1, 2, 3, 4, 5, 6, 7}); err != nil {
+		t.Fatal(err)
+	}
+	return dir, seg, fi.Size()
+}
+
+func TestVerifyTornTail(t *testing.T) {
+	dir, _, off := tornJournal(t)
 	r := runBin(t, "", "verify", dir)
-	want := fmt.Sprintf("torn tail at offset %d, will be cut on next Open", fi.Size())
+	want := fmt.Sprintf("torn tail at offset %d, will be cut on next Open", off)
 	if r.code != 0 || !strings.Contains(r.stdout, want) {
 		t.Errorf("exit %d, want 0 and %q in:\n%s", r.code, want, r.stdout)
 	}
