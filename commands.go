@@ -147,10 +147,22 @@ func PlanCommandIDRepair(dir string) (keyset.RepairPlan, error) {
 // again, keeping every record that verifies; the damaged files are
 // renamed with suffix, not deleted (see keyset.Repair). The caller holds
 // the journal's lock (and repairs the log first: see check.RepairLocked).
+// The files it writes get DefaultFileMode; RepairCommandIDsFileMode
+// chooses another.
 func RepairCommandIDs(dir, suffix string) (keyset.RepairPlan, error) {
+	return RepairCommandIDsFileMode(dir, suffix, 0)
+}
+
+// RepairCommandIDsFileMode is RepairCommandIDs writing its files with
+// permission fileMode, as Options.FileMode (0 meaning DefaultFileMode). A
+// fileMode Open refuses is an error wrapping ErrInvalid.
+func RepairCommandIDsFileMode(dir, suffix string, fileMode os.FileMode) (keyset.RepairPlan, error) {
+	if err := vfs.CheckFileMode(fileMode); err != nil {
+		return keyset.RepairPlan{}, fmt.Errorf("repair command IDs: %w: %w", ErrInvalid, err)
+	}
 	mark, err := commandMark(nil, dir)
 	if err != nil {
 		return keyset.RepairPlan{}, fmt.Errorf("repair command IDs: %w", err)
 	}
-	return keyset.Repair(nil, dir, commandSetName, mark, suffix)
+	return keyset.Repair(vfs.OS(fileMode), dir, commandSetName, mark, suffix)
 }

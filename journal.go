@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,6 +53,11 @@ const (
 // DefaultCompactionThreshold is used when Options.CompactionThresholdEvents
 // is 0.
 const DefaultCompactionThreshold = 10_000
+
+// DefaultFileMode is the permission of the journal's files when
+// Options.FileMode is 0: read and write for their owner only (its
+// directories: 0o700).
+const DefaultFileMode = vfs.DefaultFileMode
 
 // DefaultFlushInterval is used when Options.FlushInterval is 0.
 const DefaultFlushInterval = 200 * time.Millisecond
@@ -120,8 +126,22 @@ type Options struct {
 	// wal.Options.MaxOpenSegments); 0 means wal.DefaultMaxOpenSegments.
 	MaxOpenSegments int
 
+	// FileMode is the permission of every file the journal creates
+	// (segments, index files, manifest, command IDs, compaction
+	// checkpoints, temporary files before their rename); the directory
+	// and its missing parents get vfs.DirMode(FileMode), each read bit
+	// bringing its search bit (0o640 gives 0o750). 0 means
+	// DefaultFileMode, 0o600: owner only, since the journal holds error
+	// texts and command IDs. The mode is given to open and mkdir, so the
+	// umask still applies. It must include 0o600 and nothing but
+	// permission bits (ErrInvalid otherwise). Open logs a warning (through
+	// Logger) naming the directory and each file in it more open than
+	// this, and changes no mode; Verify reports them too.
+	FileMode os.FileMode
+
 	// FS is the filesystem all I/O goes through; nil means the operating
-	// system's. Tests use it to inject errors and simulate power cuts.
+	// system's (with FileMode). Tests use it to inject errors and simulate
+	// power cuts.
 	FS vfs.FS
 	// Logger receives warnings (a torn tail cut on Open, a failed write);
 	// nil means slog.Default().
@@ -146,6 +166,9 @@ type Journal struct {
 // Open opens the journal in dir, creating dir and its missing parents, and
 // takes an exclusive lock: a second Open of the same directory, from this
 // or another process, fails at once with an error wrapping ErrLocked.
+// Everything it creates gets Options.FileMode (owner only by default); a
+// directory or file found more open than that is logged as a warning and
+// left as it is.
 //
 // A torn batch at the end of the log (one being written at a crash) is cut
 // off and Open succeeds. Damage anywhere else fails Open with an error
@@ -158,9 +181,14 @@ func Open(dir string, opts Options) (*Journal, error) {
 	if opts.SegmentSize < 0 {
 		return nil, fmt.Errorf("journal: %w: negative segment size %d", ErrInvalid, opts.SegmentSize)
 	}
+	if err := vfs.CheckFileMode(opts.FileMode); err != nil {
+		return nil, fmt.Errorf("journal: %w: %w", ErrInvalid, err)
+	}
 	if opts.CompactionThresholdEvents == 0 {
 		opts.CompactionThresholdEvents = DefaultCompactionThreshold
 	}
+	// The command IDs are created through the same filesystem as the log.
+	opts.FS = vfs.WithFileMode(opts.FS, opts.FileMode)
 	// The log's recovery changes files (a torn tail cut, an index and a
 	// checkpoint written); damage to the command IDs must refuse Open
 	// before that, so a refused Open changes nothing. Reading them is
@@ -181,6 +209,7 @@ func Open(dir string, opts Options) (*Journal, error) {
 		MaxOpenSegments:     opts.MaxOpenSegments,
 		Inline:              opts.inline,
 		FS:                  opts.FS,
+		FileMode:            opts.FileMode,
 		Logger:              opts.Logger,
 	})
 	if err != nil {
@@ -373,6 +402,7 @@ func (j *Journal) Compact() error {
 type InspectFilter struct {
 	RouteID string // "" = every route
 	Limit   int    // <= 0 = no limit
+	From    uint64 // only entries with Seq >= From (0 = every one)
 }
 
 // Inspect reads the journal in dir without opening it for writing: it takes
@@ -416,33 +446,5 @@ func InspectNewest(dir string, filter InspectFilter) iter.Seq2[Entry, error] {
 }
 
 func inspectNewest(dir string, filter InspectFilter, fsys vfs.FS) iter.Seq2[Entry, error] {
-	return func(yield func(Entry, error) bool) {
-		n := 0
-		intern := make(map[string]string)
-		for e, err := range wal.Newest(dir, fsys) {
-			if errors.Is(err, wal.ErrNotFound) {
-				yield(Entry{}, fmt.Errorf("journal: inspect %s: %w", dir, ErrNotJournal))
-				return
-			}
-			if err != nil {
-				// A missing dir keeps matching fs.ErrNotExist through the wrapping.
-				yield(Entry{}, fmt.Errorf("journal: inspect: %w", err))
-				return
-			}
-			if filter.RouteID != "" && string(e.Key) != filter.RouteID {
-				continue
-			}
-			ev, err := decodeEvent(e.Key, e.Value, e.Tombstone, intern)
-			if err != nil {
-				yield(Entry{}, fmt.Errorf("journal: inspect: sequence %d: %w", e.Seq, err))
-				return
-			}
-			if !yield(Entry{Seq: e.Seq, TimestampMs: e.Time, Event: ev}, nil) {
-				return
-			}
-			if n++; filter.Limit > 0 && n >= filter.Limit {
-				return
-			}
-		}
-	}
+	return inspectEntries(dir, wal.Newest(dir, fsys), filter, true)
 }

@@ -17,6 +17,17 @@ type seg struct {
 	last   uint64   // last sequence number in the segment
 	firsts []uint64 // per frame, ascending
 	offs   []uint32 // per frame
+	// odd holds the count and last sequence number of the frames whose
+	// numbers do not run from their first to the next frame's first (or
+	// the segment's last): sparse frames, which compaction or a cut left
+	// with gaps. Rare; replaced, never changed, once readers may share it.
+	odd map[int]oddFrame
+}
+
+// oddFrame is what Frames cannot derive of a sparse frame.
+type oddFrame struct {
+	count uint32
+	last  uint64
 }
 
 func (s seg) first() uint64 { return s.firsts[0] }
@@ -68,21 +79,52 @@ func New() *Index {
 // key returns a probe item whose first sequence number is seq.
 func key(seq uint64) seg { return seg{firsts: []uint64{seq}} }
 
-// Append adds a frame holding sequence numbers first..last at offset off
-// of segment id. Frames are appended in sequence order: first must be
-// greater than every sequence number already indexed, and id must be the
-// newest segment or a new one.
-func (x *Index) Append(id uint64, first, last uint64, off uint32) {
+// Append adds frame fr of segment id. Frames are appended in sequence
+// order: fr.First must be greater than every sequence number already
+// indexed, and id must be the newest segment or a new one. Frames gives
+// back fr's Count and Last, also for a sparse frame.
+func (x *Index) Append(id uint64, fr segment.FrameInfo) {
 	if len(x.tail.firsts) > 0 && x.tail.id != id {
 		x.flush()
 	}
-	if len(x.tail.firsts) == 0 {
-		x.tail.id = id
+	t := &x.tail
+	if len(t.firsts) == 0 {
+		t.id = id
+	} else if prev := len(t.firsts) - 1; t.last+1 != fr.First {
+		// The previous frame no longer ends at the segment's last.
+		t.setOdd(prev, t.frameAt(prev))
 	}
-	x.tail.firsts = append(x.tail.firsts, first)
-	x.tail.offs = append(x.tail.offs, off)
-	x.tail.last = last
+	t.firsts = append(t.firsts, fr.First)
+	t.offs = append(t.offs, fr.Offset)
+	t.last = fr.Last
+	if uint64(fr.Count) != fr.Last-fr.First+1 {
+		t.setOdd(len(t.firsts)-1, fr)
+	}
 	x.frames++
+}
+
+// setOdd records the count and last of frame i, in a new map: readers may
+// hold the old one.
+func (s *seg) setOdd(i int, fr segment.FrameInfo) {
+	odd := make(map[int]oddFrame, len(s.odd)+1)
+	for k, v := range s.odd {
+		odd[k] = v
+	}
+	odd[i] = oddFrame{count: fr.Count, last: fr.Last}
+	s.odd = odd
+}
+
+// frameAt is frame i of s.
+func (s *seg) frameAt(i int) segment.FrameInfo {
+	first := s.firsts[i]
+	if o, ok := s.odd[i]; ok {
+		return segment.FrameInfo{Offset: s.offs[i], Count: o.count, First: first, Last: o.last}
+	}
+	last := s.last
+	if i+1 < len(s.firsts) {
+		last = s.firsts[i+1] - 1
+	}
+	return segment.FrameInfo{Offset: s.offs[i], Count: uint32(last - first + 1), First: first, Last: last}
 }
 
 // AppendSegment adds a whole segment after every one indexed, as Append
@@ -101,6 +143,14 @@ func newSeg(id uint64, frames []segment.FrameInfo) seg {
 	s := seg{id: id, last: frames[len(frames)-1].Last, firsts: make([]uint64, len(frames)), offs: make([]uint32, len(frames))}
 	for i, f := range frames {
 		s.firsts[i], s.offs[i] = f.First, f.Offset
+	}
+	for i, f := range frames {
+		if s.frameAt(i) != f {
+			if s.odd == nil {
+				s.odd = map[int]oddFrame{}
+			}
+			s.odd[i] = oddFrame{count: f.Count, last: f.Last}
+		}
 	}
 	return s
 }
@@ -139,10 +189,8 @@ func (x *Index) DeleteSegment(id uint64) {
 	}
 }
 
-// Frames returns the frames of segment id. The index knows each frame's
-// first sequence number and offset; it gives each frame the numbers up to
-// the next frame's first (the segment's last, for its last frame), which
-// is exact for a segment of contiguous numbers, as appended.
+// Frames returns the frames of segment id, each with the count and last
+// sequence number it was indexed with.
 func (x *Index) Frames(id uint64) []segment.FrameInfo {
 	var out []segment.FrameInfo
 	x.ascendAll(0, func(s seg) bool {
@@ -150,12 +198,8 @@ func (x *Index) Frames(id uint64) []segment.FrameInfo {
 			return true
 		}
 		out = make([]segment.FrameInfo, len(s.firsts))
-		for i, first := range s.firsts {
-			last := s.last
-			if i+1 < len(s.firsts) {
-				last = s.firsts[i+1] - 1
-			}
-			out[i] = segment.FrameInfo{Offset: s.offs[i], Count: uint32(last - first + 1), First: first, Last: last}
+		for i := range s.firsts {
+			out[i] = s.frameAt(i)
 		}
 		return false
 	})

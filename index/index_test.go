@@ -2,6 +2,7 @@ package index
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/seglog/journal/segment"
@@ -14,7 +15,7 @@ func build(segs, per int) *Index {
 	var seq uint64
 	for s := 1; s <= segs; s++ {
 		for f := range per {
-			x.Append(uint64(s), seq, seq+2, uint32(32+f*100))
+			x.Append(uint64(s), segment.FrameInfo{Offset: uint32(32 + f*100), Count: 3, First: seq, Last: seq + 2})
 			seq += 3
 		}
 	}
@@ -113,7 +114,7 @@ func TestCloneIsolation(t *testing.T) {
 	seq := uint64(6)
 	for range 1000 {
 		n := uint64(r.IntN(5) + 1)
-		x.Append(1, seq, seq+n-1, 0)
+		x.Append(1, segment.FrameInfo{Count: uint32(n), First: seq, Last: seq + n - 1})
 		seq += n
 	}
 	if n := <-done; n != 2 {
@@ -144,5 +145,42 @@ func TestFramesSpanToTheNextFrame(t *testing.T) {
 	}
 	if f := x.Frames(9); f != nil {
 		t.Fatalf("segment 9 (absent): %v, want none", f)
+	}
+}
+
+// Frames gives back the count and last sequence number of sparse frames
+// (gaps inside a frame, or between a frame and the next), as Append and
+// AppendSegment were given them, in the tail and in the tree, and a clone
+// taken before a frame made its predecessor's end odd keeps what it saw.
+func TestFramesKeepSparseCountsAndLasts(t *testing.T) {
+	frames := []segment.FrameInfo{
+		{Offset: 32, Count: 3, First: 10, Last: 12},  // dense
+		{Offset: 100, Count: 2, First: 13, Last: 20}, // a gap inside
+		{Offset: 200, Count: 1, First: 25, Last: 25}, // a gap before the next
+		{Offset: 300, Count: 4, First: 30, Last: 33},
+		{Offset: 400, Count: 2, First: 40, Last: 50}, // sparse, the last
+	}
+	x := New()
+	var before *Index
+	for i, fr := range frames {
+		if i == 3 {
+			before = x.Clone() // frame 2 still ends at the segment's last
+		}
+		x.Append(1, fr)
+	}
+	if got := x.Frames(1); !slices.Equal(got, frames) {
+		t.Errorf("tail: Frames = %v, want %v", got, frames)
+	}
+	if got := before.Frames(1); !slices.Equal(got, frames[:3]) {
+		t.Errorf("clone: Frames = %v, want %v", got, frames[:3])
+	}
+	x.Append(2, segment.FrameInfo{Offset: 32, Count: 1, First: 60, Last: 60}) // moves segment 1 into the tree
+	if got := x.Frames(1); !slices.Equal(got, frames) {
+		t.Errorf("tree: Frames = %v, want %v", got, frames)
+	}
+	y := New()
+	y.AppendSegment(1, frames)
+	if got := y.Frames(1); !slices.Equal(got, frames) {
+		t.Errorf("AppendSegment: Frames = %v, want %v", got, frames)
 	}
 }

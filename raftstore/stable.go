@@ -58,7 +58,8 @@ const stableMagic = "RAFTSTB1"
 // exclusive lock on that directory: a second open of a stable store in the
 // same directory fails with an error wrapping wal.ErrLocked. A leftover
 // path+".tmp" (a Set interrupted by a crash) is removed. fsys nil means the
-// operating system's filesystem.
+// operating system's filesystem, creating the file (and path+".tmp") 0600
+// and missing directories 0700; vfs.OS chooses another mode.
 func OpenStableStore(path string, fsys vfs.FS) (*StableStore, error) {
 	if fsys == nil {
 		fsys = vfs.Default()
@@ -91,7 +92,8 @@ func mkdirDurable(fsys vfs.FS, dir string) error {
 			return err
 		}
 	}
-	if err := fsys.MkdirAll(dir, 0o755); err != nil {
+	// As open as fsys's own mode allows (vfs.OS: DirMode of its file mode).
+	if err := fsys.MkdirAll(dir, os.ModePerm); err != nil {
 		return err
 	}
 	return fsys.SyncDir(parent)

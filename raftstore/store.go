@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 
 	"github.com/seglog/journal/vfs"
@@ -12,7 +13,8 @@ import (
 )
 
 // Options configure Open and OpenLogStore. The zero value is the default:
-// Immediate durability, 64 MiB segments, the operating system's filesystem.
+// Immediate durability, 64 MiB segments, the operating system's filesystem,
+// files readable by their owner only.
 type Options struct {
 	// Durability of the log: wal.Immediate (the default) makes every
 	// StoreLogs and DeleteRange durable on return; wal.Eventual only hands
@@ -30,6 +32,12 @@ type Options struct {
 	Compression wal.Compression
 	// FS is the filesystem; nil means the operating system's.
 	FS vfs.FS
+	// FileMode is the permission of every file the store creates, its
+	// directories getting vfs.DirMode(FileMode); 0 means
+	// vfs.DefaultFileMode, 0o600 (owner only). See wal.Options.FileMode,
+	// which also says what Open warns of; an invalid mode is an error
+	// wrapping wal.ErrInvalid.
+	FileMode os.FileMode
 	// Logger receives the wal's recovery warnings; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -56,7 +64,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	ss, err := OpenStableStore(filepath.Join(dir, "stable"), opts.FS)
+	ss, err := OpenStableStore(filepath.Join(dir, "stable"), vfs.WithFileMode(opts.FS, opts.FileMode))
 	if err != nil {
 		ls.Close()
 		return nil, err
@@ -78,6 +86,7 @@ func OpenLogStore(dir string, opts Options) (*LogStore, error) {
 		SegmentSize: opts.SegmentSize,
 		Compression: cmp.Or(opts.Compression, wal.CompressionNone),
 		FS:          opts.FS,
+		FileMode:    opts.FileMode,
 		Logger:      opts.Logger,
 	})
 	if err != nil {

@@ -11,6 +11,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// permissionsMeanAccess: a file's permission bits say who may read it.
+const permissionsMeanAccess = true
+
 func openFile(name string, flag int, perm os.FileMode) (*os.File, error) {
 	return os.OpenFile(name, flag, perm)
 }
@@ -37,14 +40,15 @@ func (l osLock) Close() error {
 }
 
 // Lock takes flock(LOCK_EX|LOCK_NB). A directory is locked through a
-// read-only descriptor of it, so locking a log leaves no file behind.
+// read-only descriptor of it, so locking a log leaves no file behind; a
+// missing name is created as a file with the filesystem's file mode.
 // flock locks belong to the open file description, so a second Lock in
 // the same process conflicts just like one from another process. The lock
 // is advisory and ends with the process, however it ends.
-func (osFS) Lock(name string) (io.Closer, error) {
+func (o osFS) Lock(name string) (io.Closer, error) {
 	f, err := os.Open(name)
 	if os.IsNotExist(err) {
-		f, err = os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
+		f, err = os.OpenFile(name, os.O_RDWR|os.O_CREATE, o.mode)
 	}
 	if err != nil {
 		return nil, err

@@ -10,6 +10,11 @@ import (
 	"golang.org/x/sys/windows"
 )
 
+// permissionsMeanAccess is false: Windows keeps who may read a file in
+// its ACL; the permission bits os.Stat reports say only whether it is
+// read-only.
+const permissionsMeanAccess = false
+
 // openFile opens name with every sharing mode, FILE_SHARE_DELETE
 // included, as POSIX programs expect: an open segment can then be renamed
 // over (a compaction rewrite) or removed (a truncation) while a reader
@@ -75,12 +80,12 @@ func (l winLock) Close() error {
 // directory. The lock belongs to the handle, so a second Lock in the same
 // process conflicts just like one from another process, and Windows
 // releases it when the process ends, however it ends.
-func (osFS) Lock(name string) (io.Closer, error) {
+func (o osFS) Lock(name string) (io.Closer, error) {
 	target := name
 	if fi, err := os.Stat(name); err == nil && fi.IsDir() {
 		target = filepath.Join(name, LockFile)
 	}
-	f, err := openFile(target, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := openFile(target, os.O_RDWR|os.O_CREATE, o.mode)
 	if err != nil {
 		return nil, err
 	}

@@ -2,8 +2,9 @@ package vfs
 
 import "path/filepath"
 
-// ReplaceFile durably replaces name with data: it writes name+".tmp",
-// syncs it, renames it over name and syncs the directory. After a crash
+// ReplaceFile durably replaces name with data: it writes name+".tmp"
+// (created with fs's file mode, so it is never more open than name will
+// be), syncs it, renames it over name and syncs the directory. After a crash
 // name holds either its old content or data, never a mix; a leftover
 // name+".tmp" is the caller's to remove.
 func ReplaceFile(fs FS, name string, data []byte) error {

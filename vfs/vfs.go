@@ -32,7 +32,9 @@ type File interface {
 // FS is a filesystem. Names are paths as understood by package os.
 type FS interface {
 	// Create creates name for reading and writing, truncating it if it
-	// exists. The new directory entry is not durable until SyncDir.
+	// exists. A new file gets the filesystem's file mode (see
+	// FileModer; the operating system's is private by default). The new
+	// directory entry is not durable until SyncDir.
 	Create(name string) (File, error)
 	// Open opens name read-only.
 	Open(name string) (File, error)
@@ -43,7 +45,10 @@ type FS interface {
 	Rename(oldname, newname string) error
 	// Remove removes a file or an empty directory.
 	Remove(name string) error
-	// MkdirAll creates a directory and any missing parents.
+	// MkdirAll creates a directory and any missing parents, with at most
+	// perm: a filesystem may give less (the operating system's gives at
+	// most the directory mode that goes with its file mode, see
+	// FileModer, less the umask).
 	MkdirAll(dir string, perm os.FileMode) error
 	// List returns the names (not paths) of the entries of dir, sorted.
 	List(dir string) ([]string, error)

@@ -69,7 +69,7 @@ func (l *Log) append(b Batch, at bool, want uint64) (first uint64, err error) {
 		return 0, l.fail(err)
 	}
 	l.nextSeq += uint64(len(b.Records))
-	l.idx.Append(l.active.ID(), first, l.nextSeq-1, uint32(off))
+	l.idx.Append(l.active.ID(), frame.Info(off))
 	if l.opts.Durability == Eventual {
 		l.visibleSeq = l.nextSeq
 	}

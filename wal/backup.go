@@ -63,7 +63,9 @@ const backupTempSep = ".tmp-"
 // file), whereas TruncateBack, which only a log with compaction off
 // allows, cuts a segment's file in place and would cut the copy's too.
 // The active segment is copied up to the end of its durable frames. Index
-// files and the compaction checkpoint are copied; they are caches.
+// files and the compaction checkpoint are copied; they are caches. Every
+// file and directory Backup creates gets the log's Options.FileMode (a
+// linked file is the source's, with its mode).
 //
 // The copy is made in a temporary directory beside dst (dst+".tmp-…"),
 // every file and that directory synced, then renamed to dst and the parent
@@ -87,11 +89,12 @@ func (l *Log) Backup(dst string, opts BackupOptions) (res BackupResult, err erro
 	}
 	defer l.backupEnd()
 	parent := filepath.Dir(dst)
-	if err := mkdirDurable(l.fs, parent); err != nil {
+	dirMode := vfs.DirMode(l.opts.FileMode)
+	if err := mkdirDurable(l.fs, parent, dirMode); err != nil {
 		return res, fmt.Errorf("backup: create %s: %w", parent, err)
 	}
 	tmp := dst + backupTempSep + strconv.FormatInt(time.Now().UnixNano(), 36)
-	if err := l.fs.MkdirAll(tmp, 0o755); err != nil {
+	if err := l.fs.MkdirAll(tmp, dirMode); err != nil {
 		return res, fmt.Errorf("backup: create %s: %w", tmp, err)
 	}
 	done := false

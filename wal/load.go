@@ -101,6 +101,10 @@ type loaded struct {
 	nextSeq uint64
 	// torn is set when the last segment ends in a torn write at segs[last].size.
 	torn error
+	// tornHead is the header of the frame the torn write began, when it
+	// survived (tornHeadOK): the sequence numbers the cut loses.
+	tornHead   segment.FrameHeader
+	tornHeadOK bool
 	// badLast is set when the last segment's file header is missing or
 	// damaged (a crash while creating it): nothing in it was ever written.
 	badLast bool
@@ -400,6 +404,7 @@ func (w *walk) segment(id uint64, last bool) error {
 			}
 		} else {
 			ld.torn = res.Damage
+			ld.tornHead, ld.tornHeadOK = tornHeader(f, res.End, size)
 			st.Torn = true
 			if ld.check != nil {
 				ld.check.Warnings = append(ld.check.Warnings, Finding{File: name, Offset: res.End,
@@ -442,7 +447,7 @@ func (w *walk) segment(id uint64, last bool) error {
 	}
 	if last {
 		for _, fr := range frames {
-			ld.idx.Append(id, fr.First, fr.Last, fr.Offset)
+			ld.idx.Append(id, fr)
 		}
 	} else {
 		ld.idx.AppendSegment(id, frames)
@@ -457,18 +462,28 @@ func (w *walk) segment(id uint64, last bool) error {
 // tornBatch says which batch a torn tail at off held, when its frame
 // header survived: the sequence numbers Open's cut loses.
 func tornBatch(f vfs.File, off, size int64) string {
-	var hb [segment.FrameHeaderSize]byte
-	if off+int64(len(hb)) > size {
-		return ""
-	}
-	if _, err := f.ReadAt(hb[:], off); err != nil {
-		return ""
-	}
-	h, err := segment.ParseFrameHeader(hb[:])
-	if err != nil {
+	h, ok := tornHeader(f, off, size)
+	if !ok {
 		return ""
 	}
 	return fmt.Sprintf(", the start of a batch of %d records from sequence %d", h.Count, h.FirstSeq)
+}
+
+// tornHeader reads the header of the frame a torn tail at off begins, if
+// it is whole and parses.
+func tornHeader(f vfs.File, off, size int64) (segment.FrameHeader, bool) {
+	var hb [segment.FrameHeaderSize]byte
+	if off+int64(len(hb)) > size {
+		return segment.FrameHeader{}, false
+	}
+	if _, err := f.ReadAt(hb[:], off); err != nil {
+		return segment.FrameHeader{}, false
+	}
+	h, err := segment.ParseFrameHeader(hb[:])
+	if err != nil || h.Count == 0 {
+		return segment.FrameHeader{}, false
+	}
+	return h, true
 }
 
 // isNotExist reports a missing file or directory.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 
@@ -147,6 +148,16 @@ type Options struct {
 	CompactionThreshold uint64
 	// FS is the filesystem; nil means the operating system's.
 	FS vfs.FS
+	// FileMode is the permission of every file the log creates; its
+	// directories get vfs.DirMode(FileMode) (a read bit brings the search
+	// bit: 0o640 gives 0o750). 0 means vfs.DefaultFileMode, 0o600: owner
+	// only. It is given to open and mkdir, so the umask still applies. It
+	// must include 0o600 and nothing but permission bits (ErrInvalid
+	// otherwise). It applies to FS too when FS implements vfs.FileModer,
+	// as the operating system's does. Open warns (through Logger) of the
+	// directory and each file in it more open than this; it changes no
+	// mode.
+	FileMode os.FileMode
 	// Logger receives warnings about recovery; nil means slog.Default().
 	Logger *slog.Logger
 	// Inline runs the work otherwise done by a background goroutine (index
@@ -218,9 +229,10 @@ func (o Options) withDefaults() (Options, error) {
 		return o, err
 	}
 	o.compressor = c
-	if o.FS == nil {
-		o.FS = vfs.Default()
+	if err := vfs.CheckFileMode(o.FileMode); err != nil {
+		return o, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
+	o.FS = vfs.WithFileMode(o.FS, o.FileMode)
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 
@@ -20,6 +21,9 @@ import (
 // Open opens the log in dir, creating dir and its parents if needed, and
 // takes an exclusive lock on it: a second Open of the same directory, from
 // this process or another, fails at once with an error wrapping ErrLocked.
+// It creates files and directories with Options.FileMode, and warns
+// (through Options.Logger) of dir or a file in it more open than that,
+// changing no mode.
 //
 // Recovery: a torn write at the end of the newest segment (a batch in
 // flight at a crash) is cut off and the file synced. Damage anywhere else
@@ -32,11 +36,15 @@ func Open(dir string, opts Options) (*Log, error) {
 		return nil, err
 	}
 	fsys := opts.FS
-	if err := mkdirDurable(fsys, dir); err != nil {
+	if err := mkdirDurable(fsys, dir, vfs.DirMode(opts.FileMode)); err != nil {
 		return nil, fmt.Errorf("create log directory: %w", err)
 	}
 	lock, err := fsys.Lock(dir)
 	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", dir, err)
+	}
+	if err := warnLooseModes(fsys, dir, opts); err != nil {
+		lock.Close()
 		return nil, fmt.Errorf("open %s: %w", dir, err)
 	}
 	l := &Log{dir: dir, opts: opts, fs: fsys, log: opts.Logger, lock: lock, files: newFileCache(fsys, opts.MaxOpenSegments)}
@@ -159,7 +167,19 @@ func (l *Log) install(ld *loaded) error {
 		return nil
 	}
 	if ld.torn != nil {
-		l.log.Warn("wal: cutting torn write at end of log", "file", last.name, "offset", last.size, "bytes", ld.lastFileSize-last.size, "damage", ld.torn)
+		// The figures of the cut: its bytes, and the sequence numbers of the
+		// batch whose write the crash cut short, when its frame header
+		// survived.
+		attrs := []any{"file", last.name, "offset", last.size, "bytes", ld.lastFileSize - last.size}
+		switch h := ld.tornHead; {
+		case ld.tornHeadOK && h.Flags&segment.FlagSparse == 0:
+			attrs = append(attrs, "first_seq", h.FirstSeq, "last_seq", h.FirstSeq+uint64(h.Count)-1, "records", h.Count)
+		case ld.tornHeadOK: // a rewritten frame's sequence numbers have gaps
+			attrs = append(attrs, "first_seq", h.FirstSeq, "records", h.Count)
+		default:
+			attrs = append(attrs, "seqs", "unknown (the batch's frame header is cut or damaged)")
+		}
+		l.log.Warn("wal: cutting torn write at end of log", append(attrs, "damage", ld.torn)...)
 	}
 	// Write again what no fsync confirmed and cut what follows the last
 	// valid frame (see segment.Recover).
@@ -213,9 +233,25 @@ func (l *Log) removeTemps(names []string, leftovers []uint64) error {
 	return nil
 }
 
-// mkdirDurable creates dir and its missing parents and syncs the parent of
-// each directory it created, so the new entries survive a power cut.
-func mkdirDurable(fsys vfs.FS, dir string) error {
+// warnLooseModes logs a warning for dir and each file in it more open
+// than opts.FileMode allows (see vfs.LooseModes), leaving their modes as
+// they are: an operator may have opened them on purpose.
+func warnLooseModes(fsys vfs.FS, dir string, opts Options) error {
+	loose, err := vfs.LooseModes(fsys, dir, opts.FileMode)
+	if err != nil {
+		return fmt.Errorf("check file modes: %w", err)
+	}
+	for _, lm := range loose {
+		opts.Logger.Warn("wal: more open than Options.FileMode allows (left as it is): others may read what the log holds",
+			"path", lm.Path, "mode", lm.Mode, "max", lm.Max)
+	}
+	return nil
+}
+
+// mkdirDurable creates dir and its missing parents with perm and syncs the
+// parent of each directory it created, so the new entries survive a power
+// cut.
+func mkdirDurable(fsys vfs.FS, dir string, perm os.FileMode) error {
 	var created []string
 	for d := filepath.Clean(dir); ; {
 		if _, err := fsys.Stat(d); err == nil {
@@ -231,7 +267,7 @@ func mkdirDurable(fsys vfs.FS, dir string) error {
 	if len(created) == 0 {
 		return nil
 	}
-	if err := fsys.MkdirAll(dir, 0o755); err != nil {
+	if err := fsys.MkdirAll(dir, perm); err != nil {
 		return err
 	}
 	for i := len(created) - 1; i >= 0; i-- {

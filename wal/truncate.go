@@ -460,7 +460,7 @@ func (l *Log) finishTruncation(b bounds) error {
 				return err
 			}
 			fi := frame.Info(off)
-			l.idx.Append(l.active.ID(), fi.First, fi.Last, fi.Offset)
+			l.idx.Append(l.active.ID(), fi)
 		}
 		if err := l.active.SyncAll(); err != nil {
 			return err

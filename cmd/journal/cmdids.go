@@ -37,7 +37,7 @@ func runCommands(e *env, args []string, fl any) int {
 	f := fl.(*commandsFlags)
 	ids, err := journal.ReadCommandIDs(args[0])
 	if err != nil {
-		return fail(e, "commands", err)
+		return failDir(e, "commands", args[0], err)
 	}
 	if f.json {
 		err = writeIDsJSON(e.stdout, ids)
@@ -49,7 +49,7 @@ func runCommands(e *env, args []string, fl any) int {
 		}
 	}
 	if err != nil {
-		return fail(e, "commands", err)
+		return failDir(e, "commands", args[0], err)
 	}
 	return 0
 }

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -13,15 +16,25 @@ import (
 
 var demoCommand = &command{
 	name:     "demo",
-	synopsis: "[DIR]",
+	synopsis: "[DIR] [--keep]",
 	summary:  "write a sample route lifecycle journal and show it",
 	help: `Write a realistic route lifecycle (20 routes registered and started, some
 failing and restarting, suspended and resumed, reloaded, stopped and
 removed) to a journal in DIR (default: a new directory under the system's
 temporary directory, printed), first with Immediate durability and then,
 reopened, with Eventual durability and a final Sync. Then print the last
-25 entries and the journal's stats.`,
+25 entries and the journal's stats.
+
+DIR must not exist or be an empty directory: demo refuses any other
+(a journal, a directory holding files, a regular file) with exit status 2
+and writes nothing there. Without DIR the directory it makes under the
+temporary directory is removed at the end unless --keep is given.`,
 	minArgs: 0, maxArgs: 1,
+	setup: func(fs *flag.FlagSet) any {
+		f := &demoFlags{}
+		fs.BoolVar(&f.keep, "keep", false, "keep the directory made under the temporary directory (without DIR)")
+		return f
+	},
 	run: runDemo,
 }
 
@@ -80,17 +93,83 @@ func demoScript() (immediate, eventual [][]journal.Event) {
 	return immediate, eventual
 }
 
-func runDemo(e *env, args []string, _ any) int {
+type demoFlags struct {
+	keep bool
+}
+
+func runDemo(e *env, args []string, fl any) int {
+	f := fl.(*demoFlags)
 	var dir string
 	if len(args) == 1 {
 		dir = args[0]
+		if err := demoTarget(dir); err != nil {
+			if errors.Is(err, errDemoRefused) {
+				fmt.Fprintf(e.stderr, "journal demo: %v\n", err)
+				return exitUsage
+			}
+			return failDir(e, "demo", dir, err)
+		}
 	} else {
 		d, err := os.MkdirTemp("", "journal-demo-")
 		if err != nil {
 			return fail(e, "demo", err)
 		}
 		dir = d
+		defer func() {
+			if f.keep {
+				fmt.Fprintf(e.stdout, "\nkept %s\n", dir)
+				return
+			}
+			if err := os.RemoveAll(dir); err != nil {
+				fmt.Fprintf(e.stderr, "journal demo: %v\n", err)
+				return
+			}
+			fmt.Fprintf(e.stdout, "\nremoved %s (--keep keeps it)\n", dir)
+		}()
 	}
+	return demo(e, dir)
+}
+
+// errDemoRefused is wrapped by demoTarget's refusals.
+var errDemoRefused = errors.New("demo writes only into a new or empty directory")
+
+// demoTarget says whether demo may write into dir: only if it does not
+// exist or is an empty directory, so that it never adds to, compacts or
+// mixes with what is there. Its refusals wrap errDemoRefused.
+func demoTarget(dir string) error {
+	fi, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s: %w: it is a file", dir, errDemoRefused)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(1)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	what := "it holds files"
+	if v, err := wal.OpenView(dir, nil); err == nil {
+		v.Close()
+		what = "it holds a journal"
+	}
+	return fmt.Errorf("%s: %w: %s", dir, errDemoRefused, what)
+}
+
+// demo writes the demo journal into dir, which demoTarget accepted, and
+// shows it.
+func demo(e *env, dir string) int {
 	fmt.Fprintf(e.stdout, "journal directory: %s\n", dir)
 	immediate, eventual := demoScript()
 	bar := newProgress(e.stderr, len(immediate)+len(eventual))

@@ -7,25 +7,42 @@
 //
 // The commands are:
 //
-//	inspect DIR [--route R] [--limit N] [--json]
-//	                 list entries, newest first
+//	inspect DIR [--route R] [--kind KIND] [--from SEQ] [--since TIME]
+//	        [--oldest-first] [--limit N] [--json]
+//	                 list entries, newest first (or oldest first)
 //	stats DIR        segment, live event, disk usage, command ID and
 //	                 compaction figures
-//	verify DIR       check every record's framing and checksum, and say
-//	                 what repair would do and lose
-//	repair DIR [--yes] [--cut]
+//	verify DIR [--file-mode MODE]
+//	                 check every record's framing and checksum, and say
+//	                 what repair would do and lose; warn of files more
+//	                 open than MODE (0600 unless given)
+//	repair DIR [--yes] [--cut] [--file-mode MODE]
 //	                 make a damaged journal open again, keeping every
 //	                 record that verifies (--cut: cut it at its first
-//	                 damaged record instead)
-//	demo [DIR]       write a sample route lifecycle and show it
-//	compact DIR      remove the events of removed routes now and show
+//	                 damaged record instead); its files get MODE
+//	demo [DIR] [--keep]
+//	                 write a sample route lifecycle into a new or empty
+//	                 directory and show it
+//	compact DIR [--file-mode MODE]
+//	                 remove the events of removed routes now and show
 //	                 the events and bytes before and after
 //	commands DIR [--json]
 //	                 list the live command IDs, sorted
+//	dump DIR [SEG] [--from OFF] [--records]
+//	                 print segment files' frames (and records) raw
 //
 // Every command takes --help. Read commands (inspect, stats, verify,
 // commands) take no lock and work while another process has the journal
 // open; repair and compact take the journal's lock and fail if another
-// process has it open. Errors go to stderr with exit status 1; bad
-// arguments print usage with status 2.
+// process has it open. 'journal --version' prints the version.
+//
+// Exit statuses: 0 ok; 1 damage found; 2 usage (bad arguments, or a DIR
+// demo will not write into); 3 could not check (DIR missing, not a
+// directory, not a journal, a raft log directory, open in another process,
+// unreadable, or another I/O error). Errors go to stderr, one line naming
+// DIR once.
+//
+// --file-mode is the Options.FileMode the journal is opened with, in
+// octal (0600, owner only, unless given; directories add the search bit
+// to each read bit): the files repair and compact write get it.
 package main

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -16,14 +15,15 @@ import (
 )
 
 type inspectFlags struct {
-	route string
-	limit int
-	json  bool
+	route  string
+	limit  int
+	json   bool
+	filter entryFilter // filter.go
 }
 
 var inspectCommand = &command{
 	name:     "inspect",
-	synopsis: "DIR [--route R] [--limit N] [--json]",
+	synopsis: "DIR [--route R] [--kind KIND] [--from SEQ] [--since TIME] [--oldest-first] [--limit N] [--json]",
 	summary:  "list a journal's entries, newest first",
 	help: `List the entries of the journal in DIR, newest first, as a table with the
 columns SEQ, TIME (RFC 3339, UTC, milliseconds), KIND, ROUTE and ERROR, or
@@ -34,13 +34,18 @@ with --json one JSON object per line:
 It takes no lock: it works while another process has the journal open,
 showing the complete batches present when it ran. Entries are printed as
 they are read, newest first, so the first lines come at once whatever the
-journal's size; the table is aligned in blocks of 1000 rows.`,
+journal's size; the table is aligned in blocks of 1000 rows.
+
+--route, --kind, --from and --since select entries (all must match);
+--limit counts the entries selected. --oldest-first lists from the oldest
+(or from --from) instead.`,
 	minArgs: 1, maxArgs: 1,
 	setup: func(fs *flag.FlagSet) any {
 		f := &inspectFlags{}
 		fs.StringVar(&f.route, "route", "", "show only the entries of route `R`")
 		fs.IntVar(&f.limit, "limit", 0, "show at most `N` entries (0 = all)")
 		fs.BoolVar(&f.json, "json", false, "print one JSON object per line")
+		f.filter.register(fs)
 		return f
 	},
 	run: runInspect,
@@ -53,8 +58,8 @@ func runInspect(e *env, args []string, fl any) int {
 		commandUsage(e.stderr, lookup("inspect"), nil, true)
 		return 2
 	}
-	if err := streamEntries(e.stdout, journal.InspectNewest(args[0], journal.InspectFilter{RouteID: f.route, Limit: f.limit}), f.json); err != nil {
-		return fail(e, "inspect", describeOpenErr(err))
+	if err := streamEntries(e.stdout, f.filter.entries(args[0], f.route, f.limit), f.json); err != nil {
+		return failDir(e, "inspect", args[0], err)
 	}
 	return 0
 }
@@ -169,14 +174,6 @@ func writeEntriesJSON(w io.Writer, entries []journal.Entry) error {
 		}
 	}
 	return nil
-}
-
-// describeOpenErr adds a hint to errors from reading a journal directory.
-func describeOpenErr(err error) error {
-	if errors.Is(err, journal.ErrCorrupt) {
-		return fmt.Errorf("%w (run 'journal verify' for details)", err)
-	}
-	return err
 }
 
 // trimLines writes b to w without trailing spaces on its lines (tabwriter

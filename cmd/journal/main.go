@@ -27,6 +27,9 @@ type command struct {
 	setup func(fs *flag.FlagSet) any
 	// minArgs and maxArgs bound the positional arguments.
 	minArgs, maxArgs int
+	// journalDir says the first argument is a journal directory to read
+	// or change: checkDir vets it before run (set in exitcode.go).
+	journalDir bool
 	// run does the work; flags is what setup returned. It returns the exit
 	// status.
 	run func(e *env, args []string, flags any) int
@@ -44,6 +47,7 @@ func init() {
 		demoCommand,
 		compactCommand,
 		commandsCommand,
+		dumpCommand,
 	}
 }
 
@@ -56,7 +60,7 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(w, "\nRun 'journal <command> --help' for a command's arguments.\n")
+	fmt.Fprintf(w, "\nRun 'journal <command> --help' for a command's arguments,\n'journal --version' for the version.\n\n%s", exitHelp)
 }
 
 // run dispatches args (without the program name) and returns the exit
@@ -79,6 +83,9 @@ func run(e *env, args []string) int {
 			return 2
 		}
 		usage(e.stdout)
+		return 0
+	case "-version", "--version", "version":
+		fmt.Fprintf(e.stdout, "journal %s\n", version())
 		return 0
 	}
 	c := lookup(name)
@@ -111,6 +118,7 @@ func commandUsage(w io.Writer, c *command, fs *flag.FlagSet, short bool) {
 		defer fmt.Fprintf(w, "\nRun 'journal %s --help' for details.\n", c.name)
 	} else {
 		fmt.Fprintf(w, "\n%s\n", strings.TrimRight(help, "\n"))
+		defer fmt.Fprintf(w, "\n%s", exitHelp)
 	}
 	if fs == nil {
 		fs = c.flagSet()
@@ -165,6 +173,11 @@ func (c *command) invoke(e *env, args []string) int {
 		commandUsage(e.stderr, c, fs, true)
 		return 2
 	}
+	if c.journalDir {
+		if err := checkDir(pos[0]); err != nil {
+			return failDir(e, c.name, pos[0], err)
+		}
+	}
 	return c.run(e, pos, flags)
 }
 
@@ -191,8 +204,9 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// fail prints err for command name and returns exit status 1.
+// fail prints err for command name and returns its exit status (see
+// exitCode).
 func fail(e *env, name string, err error) int {
 	fmt.Fprintf(e.stderr, "journal %s: %v\n", name, err)
-	return 1
+	return exitCode(err)
 }

@@ -511,7 +511,7 @@ func TestOpenElsewhere(t *testing.T) {
 	before := dirState(t, dir)
 	for _, args := range [][]string{{"repair", "--yes", dir}, {"compact", dir}} {
 		r = runBin(t, "", args...)
-		if r.code != 1 || !strings.Contains(r.stderr, "open in another process") || r.stdout != "" {
+		if r.code != 3 || !strings.Contains(r.stderr, "open in another process") || r.stdout != "" {
 			t.Errorf("%v of an open journal: exit %d, stdout %q, stderr %q", args, r.code, r.stdout, r.stderr)
 		}
 	}
@@ -573,8 +573,8 @@ func TestReadErrors(t *testing.T) {
 		{"inspect", empty}, {"stats", empty}, {"verify", empty}, {"compact", empty}, {"commands", empty},
 	} {
 		r := runBin(t, "", args...)
-		if r.code != 1 || r.stderr == "" || r.stdout != "" {
-			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 1 and an error", args, r.code, r.stdout, r.stderr)
+		if r.code != 3 || r.stderr == "" || r.stdout != "" {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 3 and an error", args, r.code, r.stdout, r.stderr)
 		}
 	}
 	if _, err := os.Stat(missing); !os.IsNotExist(err) {
@@ -610,7 +610,7 @@ func TestDemo(t *testing.T) {
 		t.Errorf("verify of the demo journal: exit %d\n%s", v.code, v.stdout)
 	}
 	// Without DIR it makes one under the temporary directory.
-	r = runBin(t, "", "demo")
+	r = runBin(t, "", "demo", "--keep")
 	m := regexp.MustCompile(`journal directory: (\S+)`).FindStringSubmatch(r.stdout)
 	if r.code != 0 || m == nil {
 		t.Fatalf("demo without DIR: exit %d\n%s", r.code, r.stdout)
@@ -725,7 +725,7 @@ var sizeREs = []struct {
 	re   *regexp.Regexp
 	mask string
 }{
-	{regexp.MustCompile(`(bytes: +)\d+ before, \d+ after`), "${1}N before, N after"},
+	{regexp.MustCompile(`(bytes: +)\d+ before, \d+ after \(\d+ reclaimed`), "${1}N before, N after (N reclaimed"},
 	{regexp.MustCompile(`(segments +\d+ \()\d+( bytes\))`), "${1}N${2}"},
 	{regexp.MustCompile(`(allocated, )\d+(?:\.\d+)?( apparent)`), "${1}N${2}"},
 }
@@ -743,7 +743,7 @@ func maskSizes(s string) string {
 // the key set and with operations after it in the delta.
 func TestCommands(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "j")
-	if r := runBin(t, "", "commands", filepath.Join(t.TempDir(), "missing")); r.code != 1 {
+	if r := runBin(t, "", "commands", filepath.Join(t.TempDir(), "missing")); r.code != 3 {
 		t.Errorf("commands of a missing directory: exit %d", r.code)
 	}
 	j, err := journal.Open(dir, journal.Options{Durability: journal.Eventual})
@@ -968,5 +968,92 @@ func TestVerifyReportsDamagedCommandIDs(t *testing.T) {
 	}
 	if len(ids) == 0 {
 		t.Fatal("repair kept no command ID")
+	}
+}
+
+// verify warns of a journal directory or file more open than --file-mode
+// (exit 0), and takes --file-mode to know what the deployment chose.
+func TestVerifyWarnsOfOpenModes(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("Windows permission bits do not describe who may read a file")
+	}
+	dir := filepath.Join(t.TempDir(), "j")
+	writeJournal(t, dir, journal.Options{}, fixedBatches)
+	seg := filepath.Join(dir, "00000000000000000001.seg")
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(seg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dirWarning := "warning  " + dir + ": mode drwxr-xr-x is more open than "
+	segWarning := "warning  " + seg + ": mode -rw-r--r-- is more open than "
+	for _, tc := range []struct {
+		name  string
+		flags []string
+		code  int
+		want  []string
+		not   []string
+	}{
+		{"default", nil, 0, []string{dirWarning + "drwx------", segWarning + "-rw-------", "clean: "}, nil},
+		{"group readable", []string{"--file-mode", "0640"}, 0, []string{dirWarning + "drwxr-x---", segWarning + "-rw-r-----"}, nil},
+		{"as open", []string{"--file-mode", "644"}, 0, []string{"clean: "}, []string{"warning"}},
+		{"not a mode", []string{"--file-mode", "rw"}, 2, nil, nil},
+		{"owner cannot write", []string{"--file-mode", "0440"}, 2, nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runBin(t, "", append([]string{"verify", dir}, tc.flags...)...)
+			if r.code != tc.code {
+				t.Fatalf("exit %d, want %d; stdout:\n%s\nstderr:\n%s", r.code, tc.code, r.stdout, r.stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(r.stdout, w) {
+					t.Errorf("stdout lacks %q:\n%s", w, r.stdout)
+				}
+			}
+			for _, w := range tc.not {
+				if strings.Contains(r.stdout, w) {
+					t.Errorf("stdout has %q:\n%s", w, r.stdout)
+				}
+			}
+		})
+	}
+}
+
+// repair writes its side file and rewritten files with --file-mode, owner
+// only unless told.
+func TestRepairFileMode(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("Windows permission bits do not describe who may read a file")
+	}
+	for _, tc := range []struct {
+		name  string
+		flags []string
+		max   os.FileMode
+	}{
+		{"default", nil, 0o600},
+		{"group readable", []string{"--file-mode", "0640"}, 0o640},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			seg, _, _ := damagedJournal(t, dir)
+			r := runBin(t, "", append([]string{"repair", dir, "--yes"}, tc.flags...)...)
+			if r.code != 0 {
+				t.Fatalf("exit %d, stderr %s", r.code, r.stderr)
+			}
+			sides, _ := filepath.Glob(filepath.Join(dir, "repair-*.cut"))
+			if len(sides) != 1 {
+				t.Fatalf("side files %q, want one", sides)
+			}
+			for _, p := range []string{sides[0], seg} {
+				fi, err := os.Stat(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fi.Mode().Perm()&^tc.max != 0 {
+					t.Errorf("%s: %v, more open than %v", p, fi.Mode().Perm(), tc.max)
+				}
+			}
+		})
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,13 +16,14 @@ import (
 )
 
 type repairFlags struct {
-	yes bool
-	cut bool
+	yes      bool
+	cut      bool
+	fileMode *os.FileMode
 }
 
 var repairCommand = &command{
 	name:     "repair",
-	synopsis: "DIR [--yes]",
+	synopsis: "DIR [--yes] [--cut] [--file-mode MODE]",
 	summary:  "make a damaged journal open again, losing only its damaged records",
 	help: `Make a damaged journal in DIR open again, losing only what is damaged: each
 damaged segment is rewritten with every record that still verifies, before
@@ -42,6 +42,10 @@ Damaged command IDs are rebuilt from every record that still verifies;
 their damaged files are kept beside them, renamed with the side file's
 name as a suffix.
 
+Every file repair writes (the side file, rewritten segments and command
+IDs, a new manifest) gets --file-mode, 0600 unless told: give the mode
+the journal is opened with.
+
 A journal that is clean (or only has a torn tail, which Open cuts by
 itself) is left alone.`,
 	minArgs: 1, maxArgs: 1,
@@ -49,6 +53,7 @@ itself) is left alone.`,
 		f := &repairFlags{}
 		fs.BoolVar(&f.yes, "yes", false, "do not ask for confirmation")
 		fs.BoolVar(&f.cut, "cut", false, "cut at the first damaged record, removing every later segment")
+		f.fileMode = addFileModeFlag(fs, "the files repair writes get it")
 		return f
 	},
 	run: runRepair,
@@ -57,19 +62,9 @@ itself) is left alone.`,
 func runRepair(e *env, args []string, fl any) int {
 	f := fl.(*repairFlags)
 	dir := args[0]
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return fail(e, "repair", err)
-	}
-	if !fi.IsDir() {
-		return fail(e, "repair", fmt.Errorf("%s is not a directory", dir))
-	}
 	lock, err := vfs.Default().Lock(dir)
-	if errors.Is(err, vfs.ErrLocked) {
-		return fail(e, "repair", fmt.Errorf("%s is open in another process (its lock is held); close it before repairing", dir))
-	}
 	if err != nil {
-		return fail(e, "repair", err)
+		return failDir(e, "repair", dir, err)
 	}
 	defer lock.Close()
 
@@ -79,11 +74,11 @@ func runRepair(e *env, args []string, fl any) int {
 	}
 	plan, err := check.PlanRepairMode(dir, nil, mode)
 	if err != nil {
-		return fail(e, "repair", err)
+		return failDir(e, "repair", dir, err)
 	}
 	cplan, err := journal.PlanCommandIDRepair(dir)
 	if err != nil {
-		return fail(e, "repair", err)
+		return failDir(e, "repair", dir, err)
 	}
 	w := e.stdout
 	if !plan.Needed() && !cplan.Needed() {
@@ -112,17 +107,17 @@ func runRepair(e *env, args []string, fl any) int {
 		}
 	}
 	if plan.Needed() {
-		rep, err := check.RepairLockedMode(dir, nil, side, mode)
+		rep, err := check.RepairLockedMode(dir, vfs.OS(*f.fileMode), side, mode)
 		if err != nil {
-			return fail(e, "repair", err)
+			return failDir(e, "repair", dir, err)
 		}
 		fmt.Fprintf(w, "repaired %s: %d bytes saved in %s\n", dir, rep.SideBytes, rep.SidePath)
 	}
 	if cplan.Needed() {
 		// After the log's repair, which keeps the command IDs' mark.
-		cp, err := journal.RepairCommandIDs(dir, suffix)
+		cp, err := journal.RepairCommandIDsFileMode(dir, suffix, *f.fileMode)
 		if err != nil {
-			return fail(e, "repair", err)
+			return failDir(e, "repair", dir, err)
 		}
 		fmt.Fprintf(w, "repaired the command IDs of %s: %d kept\n", dir, len(cp.Keys))
 	}

@@ -31,7 +31,7 @@ It takes no lock: it works while another process has the journal open.`,
 	run: func(e *env, args []string, _ any) int {
 		st, err := wal.Stat(args[0], nil)
 		if err != nil {
-			return fail(e, "stats", describeOpenErr(err))
+			return failDir(e, "stats", args[0], err)
 		}
 		if err := writeStats(e.stdout, st); err != nil {
 			return fail(e, "stats", err)

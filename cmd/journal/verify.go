@@ -1,15 +1,21 @@
 package main
 
 import (
+	"flag"
 	"fmt"
+	"os"
 
 	"github.com/seglog/journal"
 	"github.com/seglog/journal/wal/check"
 )
 
+type verifyFlags struct {
+	fileMode *os.FileMode
+}
+
 var verifyCommand = &command{
 	name:     "verify",
-	synopsis: "DIR",
+	synopsis: "DIR [--file-mode MODE]",
 	summary:  "check every record's framing and checksum",
 	help: `Check the journal in DIR as Open reads it: every segment file's header and
 the framing and both checksums of every record in it (index files are not
@@ -20,18 +26,24 @@ and the command ID files.
 Each damaged file is printed with the offset of its first damaged record,
 then what 'journal repair' would do and lose, and the exit status is 1. A torn tail at the end of the newest segment (a
 write cut short by a crash) is a warning: the next Open cuts it; the exit
-status is 0 when nothing else is wrong.
+status is 0 when nothing else is wrong. So is the directory or a file in
+it more open than --file-mode allows (its directory mode adding the
+search bit to each read bit): others on the machine may read the error
+texts and command IDs the journal holds.
 
 It takes no lock: it works while another process has the journal open (a
 batch being written at that moment may show up as a torn tail).`,
 	minArgs: 1, maxArgs: 1,
+	setup: func(fs *flag.FlagSet) any {
+		return &verifyFlags{fileMode: addFileModeFlag(fs, "a file or directory more open than it is a warning")}
+	},
 	run: runVerify,
 }
 
-func runVerify(e *env, args []string, _ any) int {
-	r, err := journal.Verify(args[0])
+func runVerify(e *env, args []string, fl any) int {
+	r, err := journal.VerifyFileMode(args[0], *fl.(*verifyFlags).fileMode)
 	if err != nil {
-		return fail(e, "verify", err)
+		return failDir(e, "verify", args[0], err)
 	}
 	w := e.stdout
 	for _, s := range r.Segments {
