@@ -9,9 +9,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/seglog/journal/compactor"
 	"github.com/seglog/journal/vfs"
@@ -41,10 +39,6 @@ type BackupResult struct {
 	Bytes   int64 // bytes copied, segments and the files beside them
 }
 
-// backupTempSep marks the temporary directory Backup builds a copy in:
-// dst + backupTempSep + a unique suffix, beside dst.
-const backupTempSep = ".tmp-"
-
 // Backup writes a copy of the log to dst, which must not exist or be an
 // empty directory outside the log's (an error wrapping ErrInvalid
 // otherwise, nothing written), while appends go on. The copy holds
@@ -67,9 +61,9 @@ const backupTempSep = ".tmp-"
 // file and directory Backup creates gets the log's Options.FileMode (a
 // linked file is the source's, with its mode).
 //
-// The copy is made in a temporary directory beside dst (dst+".tmp-…"),
-// every file and that directory synced, then renamed to dst and the parent
-// synced. After a crash dst is as it was (absent or empty; an empty
+// The copy is made in a temporary directory beside dst (dst+".tmp-…",
+// vfs.StageDir), every file and that directory synced, then renamed to dst
+// and the parent synced. After a crash dst is as it was (absent or empty; an empty
 // directory may be gone) or the whole copy; a leftover temporary
 // directory is incomplete and is the caller's to delete (Backup never
 // reuses one). On an error Backup removes the temporary directory as far
@@ -82,46 +76,22 @@ func (l *Log) Backup(dst string, opts BackupOptions) (res BackupResult, err erro
 	if err := l.backupTarget(dst); err != nil {
 		return res, err
 	}
-	dst = filepath.Clean(dst)
 	src, err := l.backupBegin()
 	if err != nil {
 		return res, err
 	}
 	defer l.backupEnd()
-	parent := filepath.Dir(dst)
-	dirMode := vfs.DirMode(l.opts.FileMode)
-	if err := mkdirDurable(l.fs, parent, dirMode); err != nil {
-		return res, fmt.Errorf("backup: create %s: %w", parent, err)
-	}
-	tmp := dst + backupTempSep + strconv.FormatInt(time.Now().UnixNano(), 36)
-	if err := l.fs.MkdirAll(tmp, dirMode); err != nil {
-		return res, fmt.Errorf("backup: create %s: %w", tmp, err)
-	}
-	done := false
-	defer func() {
-		if !done {
-			removeTree(l.fs, tmp)
-		}
-	}()
-	res, err = l.writeBackup(src, tmp, opts)
+	st, err := vfs.StageDir(l.fs, dst, vfs.DirMode(l.opts.FileMode))
 	if err != nil {
-		return res, fmt.Errorf("backup to %s: %w", dst, err)
+		return res, l.backupErr(dst, err)
 	}
-	// An empty directory at dst goes first: Go's os.Rename refuses to
-	// replace a directory. Remove fails if it is no longer empty. A crash
-	// between the two loses that empty directory, and no journal is there.
-	if err := l.backupTarget(dst); err != nil {
-		return res, err
+	defer st.Abort()
+	res, err = l.writeBackup(src, st.Tmp, opts)
+	if err == nil {
+		err = st.Commit()
 	}
-	if err := l.fs.Remove(dst); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return res, fmt.Errorf("backup to %s: %w", dst, err)
-	}
-	if err := l.fs.Rename(tmp, dst); err != nil {
-		return res, fmt.Errorf("backup to %s: %w", dst, err)
-	}
-	done = true
-	if err := l.fs.SyncDir(parent); err != nil {
-		return res, fmt.Errorf("backup to %s: sync directory %s: %w", dst, parent, err)
+	if err != nil {
+		return res, l.backupErr(dst, err)
 	}
 	return res, nil
 }
@@ -135,24 +105,19 @@ func (l *Log) backupTarget(dst string) error {
 	if inside(l.dir, dst) {
 		return fmt.Errorf("%w: backup to %s: inside the log's directory %s", ErrInvalid, dst, l.dir)
 	}
-	fi, err := l.fs.Stat(dst)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("backup to %s: %w", dst, err)
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("%w: backup to %s: it exists and is not a directory", ErrInvalid, dst)
-	}
-	names, err := l.fs.List(dst)
-	if err != nil {
-		return fmt.Errorf("backup to %s: %w", dst, err)
-	}
-	if len(names) > 0 {
-		return fmt.Errorf("%w: backup to %s: the directory is not empty (%d entries)", ErrInvalid, dst, len(names))
+	if err := vfs.CheckNewDir(l.fs, dst); err != nil {
+		return l.backupErr(dst, err)
 	}
 	return nil
+}
+
+// backupErr words an error of a backup to dst, wrapping ErrInvalid for
+// a destination that is not absent or empty.
+func (l *Log) backupErr(dst string, err error) error {
+	if errors.Is(err, vfs.ErrNotEmpty) {
+		return fmt.Errorf("%w: backup to %s: %w", ErrInvalid, dst, err)
+	}
+	return fmt.Errorf("backup to %s: %w", dst, err)
 }
 
 // inside reports whether path is dir or below it.
@@ -343,14 +308,4 @@ func writeSynced(fsys vfs.FS, name string, r io.Reader, size int64) error {
 		return fmt.Errorf("close %s: %w", name, err)
 	}
 	return nil
-}
-
-// removeTree removes dir and the files in it, as far as it can (a
-// half-made backup; its removal need not be durable).
-func removeTree(fsys vfs.FS, dir string) {
-	names, _ := fsys.List(dir)
-	for _, n := range names {
-		_ = fsys.Remove(filepath.Join(dir, n))
-	}
-	_ = fsys.Remove(dir)
 }

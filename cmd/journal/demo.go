@@ -5,12 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"math/rand/v2"
 	"os"
 	"strings"
 
 	"github.com/seglog/journal"
+	"github.com/seglog/journal/vfs"
 	"github.com/seglog/journal/wal"
 )
 
@@ -137,30 +137,14 @@ var errDemoRefused = errors.New("demo writes only into a new or empty directory"
 // exist or is an empty directory, so that it never adds to, compacts or
 // mixes with what is there. Its refusals wrap errDemoRefused.
 func demoTarget(dir string) error {
-	fi, err := os.Stat(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
+	err := vfs.CheckNewDir(vfs.Default(), dir)
+	if !errors.Is(err, vfs.ErrNotEmpty) {
 		return err
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("%s: %w: it is a file", dir, errDemoRefused)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	names, err := d.Readdirnames(1)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return err
-	}
-	if len(names) == 0 {
-		return nil
 	}
 	what := "it holds files"
-	if v, err := wal.OpenView(dir, nil); err == nil {
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		what = "it is a file"
+	} else if v, err := wal.OpenView(dir, nil); err == nil {
 		v.Close()
 		what = "it holds a journal"
 	}
