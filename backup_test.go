@@ -3,7 +3,6 @@ package journal
 import (
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -438,68 +437,31 @@ func TestCrashDuringBackupNeverLeavesAWrongJournal(t *testing.T) {
 			want := entriesT(t, j, 0)
 			wantIDs := loadIDsT(t, j)
 			const dst = "/backups/b"
-			states, present := 0, 0
-			var failures []error
-			check := func(clone *vfstest.FS, what string) {
-				if _, err := clone.Stat(dst); err == nil {
-					present++
-					b, got, err := openCrashState(clone, dst, Options{})
-					if err == nil {
-						ids, _ := b.LoadCommandIDs()
-						b.Close()
-						switch {
-						case !reflect.DeepEqual(got, want):
-							err = fmt.Errorf("dst holds %d entries, want %d", len(got), len(want))
-						case !slices.Equal(ids, wantIDs):
-							err = fmt.Errorf("dst holds command IDs %v, want %v", ids, wantIDs)
-						}
-					}
-					if err != nil {
-						failures = append(failures, fmt.Errorf("%s: %w", what, err))
-					}
-				}
-				s, got, err := openCrashState(clone, "/j", Options{})
-				if err == nil {
-					s.Close()
-					if !reflect.DeepEqual(got, want) {
-						err = fmt.Errorf("the source holds %d entries, want %d", len(got), len(want))
-					}
-				}
+			sameAsSource := func(clone *vfstest.FS, dir string) error {
+				b, got, err := openCrashState(clone, dir, Options{})
 				if err != nil {
-					failures = append(failures, fmt.Errorf("%s: source: %w", what, err))
+					return err
 				}
+				ids, err := b.LoadCommandIDs()
+				b.Close()
+				switch {
+				case err != nil:
+					return err
+				case !reflect.DeepEqual(got, want):
+					return fmt.Errorf("%s holds %d entries, want %d", dir, len(got), len(want))
+				case !slices.Equal(ids, wantIDs):
+					return fmt.Errorf("%s holds command IDs %v, want %v", dir, ids, wantIDs)
+				}
+				return nil
 			}
-			fs.OnOp(func(op vfstest.Op, name string) {
-				for r := -1; r < 2; r++ {
-					var co vfstest.CrashOptions
-					if r >= 0 {
-						seed := uint64(states)
-						co.Rand = rand.New(rand.NewPCG(18, seed))
-						co.AnyOrder = r == 1
-					}
-					states++
-					if len(failures) < 3 {
-						check(fs.CrashClone(co), fmt.Sprintf("crash state %d (rand seed 18,%d: %v, any order %v) after %v %s", states, states-1, r >= 0, r == 1, op, name))
+			crashMakingDir(t, fs, dst, func(clone *vfstest.FS, present bool) error {
+				if present {
+					if err := sameAsSource(clone, dst); err != nil {
+						return err
 					}
 				}
-			})
-			info := backupT(t, j, dst)
-			fs.OnOp(nil)
-			if err := errors.Join(failures...); err != nil {
-				t.Fatal(err)
-			}
-			before := present
-			check(fs.CrashClone(vfstest.CrashOptions{}), "strict crash after Backup returned")
-			if present == before {
-				t.Fatal("dst is gone after a crash once Backup returned")
-			}
-			if err := errors.Join(failures...); err != nil {
-				t.Fatal(err)
-			}
-			if states < 20 || present < 2 || present == states {
-				t.Fatalf("%d crash states, %d with dst: the exploration did not cover the backup", states, present)
-			}
-			t.Logf("%d crash states, %d with dst; %+v", states, present, info)
+				return sameAsSource(clone, "/j")
+			}, func() { backupT(t, j, dst) })
 		})
 	}
 }
