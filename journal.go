@@ -249,6 +249,12 @@ func Open(dir string, opts Options) (*Journal, error) {
 // write or fsync the error wraps ErrFailed and the journal accepts no more
 // appends until reopened.
 func (j *Journal) AppendBatch(events []Event) error {
+	return j.appendBatch(events, time.Now().UnixMilli(), false, 0)
+}
+
+// appendBatch is AppendBatch with the batch's time given, and with at set
+// the first event's sequence number too (wal.Log.AppendAt: an import).
+func (j *Journal) appendBatch(events []Event, timeMs int64, at bool, first uint64) error {
 	if len(events) == 0 {
 		return nil
 	}
@@ -276,7 +282,12 @@ func (j *Journal) AppendBatch(events []Event) error {
 		})
 		off += n
 	}
-	_, err := j.log.Append(wal.Batch{Time: time.Now().UnixMilli(), Records: recs})
+	var err error
+	if b := (wal.Batch{Time: timeMs, Records: recs}); at {
+		err = j.log.AppendAt(first, b)
+	} else {
+		_, err = j.log.Append(b)
+	}
 	clear(recs) // drop references to the caller's strings
 	sc.vals, sc.recs = vals, recs
 	if cap(sc.vals) > 1<<20 || cap(sc.recs) > 1<<14 {
