@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -38,6 +39,18 @@ func MkdirDurable(fsys FS, dir string, perm os.FileMode) error {
 		}
 	}
 	return nil
+}
+
+// Within reports whether path is dir or a path below it, compared as
+// absolute paths, lexically (a symbolic link is not followed).
+func Within(dir, path string) bool {
+	a, aerr := filepath.Abs(dir)
+	b, berr := filepath.Abs(path)
+	if aerr != nil || berr != nil {
+		a, b = filepath.Clean(dir), filepath.Clean(path)
+	}
+	rel, err := filepath.Rel(a, b)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // ErrNotEmpty is wrapped by the error CheckNewDir and StageDir return for

@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/seglog/journal/compactor"
 	"github.com/seglog/journal/vfs"
@@ -102,7 +101,7 @@ func (l *Log) backupTarget(dst string) error {
 	if dst == "" {
 		return fmt.Errorf("%w: backup to an empty path", ErrInvalid)
 	}
-	if inside(l.dir, dst) {
+	if vfs.Within(l.dir, dst) {
 		return fmt.Errorf("%w: backup to %s: inside the log's directory %s", ErrInvalid, dst, l.dir)
 	}
 	if err := vfs.CheckNewDir(l.fs, dst); err != nil {
@@ -118,17 +117,6 @@ func (l *Log) backupErr(dst string, err error) error {
 		return fmt.Errorf("%w: backup to %s: %w", ErrInvalid, dst, err)
 	}
 	return fmt.Errorf("backup to %s: %w", dst, err)
-}
-
-// inside reports whether path is dir or below it.
-func inside(dir, path string) bool {
-	a, aerr := filepath.Abs(dir)
-	b, berr := filepath.Abs(path)
-	if aerr != nil || berr != nil {
-		a, b = filepath.Clean(dir), filepath.Clean(path)
-	}
-	rel, err := filepath.Rel(a, b)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // backupSource is the log as Backup copies it, fixed under l.mu.
