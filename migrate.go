@@ -80,6 +80,19 @@ type ImportInfo struct {
 	FirstSeq, NextSeq uint64
 }
 
+// ImportError is the error Import returns for a line of its input it
+// refuses. It wraps ErrInvalid (through Err).
+type ImportError struct {
+	Line int   // 1 for the first line
+	Err  error // why
+}
+
+func (e *ImportError) Error() string {
+	return fmt.Sprintf("journal: import: line %d: %v", e.Line, e.Err)
+}
+
+func (e *ImportError) Unwrap() error { return e.Err }
+
 // MaxImportLine bounds a line Import reads: the longest entry (route ID
 // and error text at their limits, every byte escaped) fits.
 const MaxImportLine = 1 << 20
@@ -99,9 +112,9 @@ const importBatchBytes = 1 << 20
 // The sequence numbers must follow one another from the first line's
 // (any number) without a gap: a line whose number is not one more than
 // the line before's (repeated, going back, or skipping numbers, as an
-// export of a compacted journal does) gives an error wrapping ErrInvalid
-// naming the line, as does a line that is not such an entry (see
-// Entry.UnmarshalJSON) or is longer than MaxImportLine. Timestamps are
+// export of a compacted journal does) gives an *ImportError naming the
+// line (wrapping ErrInvalid), as does a line that is not such an entry
+// (see Entry.UnmarshalJSON) or is longer than MaxImportLine. Timestamps are
 // kept as they are, in any order. Consecutive events with one timestamp
 // are appended as one batch. Command IDs are not part of an export and
 // the new journal has none.
@@ -195,10 +208,10 @@ func (j *Journal) importLines(r io.Reader) (ImportInfo, error) {
 		}
 		var e Entry
 		if err := e.UnmarshalJSON(line); err != nil {
-			return info, fmt.Errorf("journal: import: line %d: %w", lineNo, err)
+			return info, &ImportError{Line: lineNo, Err: err}
 		}
 		if info.Events > 0 && (prev.Seq == math.MaxUint64 || e.Seq != prev.Seq+1) {
-			return info, fmt.Errorf("journal: import: line %d: %w", lineNo, seqOrderErr(prev.Seq, e.Seq))
+			return info, &ImportError{Line: lineNo, Err: seqOrderErr(prev.Seq, e.Seq)}
 		}
 		if info.Events == 0 {
 			info.FirstSeq = e.Seq
@@ -218,7 +231,7 @@ func (j *Journal) importLines(r io.Reader) (ImportInfo, error) {
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
-			return info, fmt.Errorf("journal: import: line %d: %w: longer than %d bytes", lineNo+1, ErrInvalid, MaxImportLine)
+			return info, &ImportError{Line: lineNo + 1, Err: fmt.Errorf("%w: longer than %d bytes", ErrInvalid, MaxImportLine)}
 		}
 		return info, fmt.Errorf("journal: import: read line %d: %w", lineNo+1, err)
 	}

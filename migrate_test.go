@@ -250,6 +250,11 @@ func TestImportRefusesWithTheLine(t *testing.T) {
 			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Import: %v\nwant ErrInvalid and %q", err, tc.want)
 			}
+			var ie *ImportError
+			var line int
+			if _, serr := fmt.Sscanf(tc.want, "line %d:", &line); serr == nil && (!errors.As(err, &ie) || ie.Line != line) {
+				t.Fatalf("Import: %v: want an *ImportError for line %d", err, line)
+			}
 			if after := treeOf(t, base); !reflect.DeepEqual(after, before) {
 				t.Fatalf("a refused import changed %s:\n%v\nwas\n%v", base, after, before)
 			}
