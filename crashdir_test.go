@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"testing"
 
 	"github.com/seglog/journal/vfs/vfstest"
@@ -19,6 +20,9 @@ import (
 // and if too few states had dst, or all had it, to have covered make.
 func crashMakingDir(t *testing.T, fs *vfstest.FS, dst string, check func(clone *vfstest.FS, present bool) error, make func()) {
 	t.Helper()
+	// The hook runs on the goroutine of each operation, the journal's
+	// background work's too.
+	var mu sync.Mutex
 	states, present := 0, 0
 	var failures []error
 	try := func(clone *vfstest.FS, what string) {
@@ -32,6 +36,8 @@ func crashMakingDir(t *testing.T, fs *vfstest.FS, dst string, check func(clone *
 		}
 	}
 	fs.OnOp(func(op vfstest.Op, name string) {
+		mu.Lock()
+		defer mu.Unlock()
 		for r := -1; r < 2 && len(failures) < 3; r++ {
 			var co vfstest.CrashOptions
 			if r >= 0 {
@@ -43,6 +49,8 @@ func crashMakingDir(t *testing.T, fs *vfstest.FS, dst string, check func(clone *
 	})
 	make()
 	fs.OnOp(nil)
+	mu.Lock() // a hook that was running has finished
+	defer mu.Unlock()
 	if err := errors.Join(failures...); err != nil {
 		t.Fatal(err)
 	}
