@@ -33,8 +33,11 @@ type BackupInfo struct {
 // Sealed segment files are hard-linked where the file system allows it,
 // copied otherwise (dst on another file system, say): the journal never
 // writes into a sealed segment in place, so a linked file stays what it
-// was when a later compaction or repack of either journal replaces it.
-// The active segment is copied up to its durable end.
+// was when a later compaction or repack of either journal replaces it
+// (only repair --cut, check.CutAtDamage, shortens a damaged file in
+// place: damage a linked copy shares anyway, and its Open then reports).
+// The active segment is copied up to its durable end. The files and
+// directories Backup makes get Options.FileMode.
 //
 // The copy is built in a temporary directory beside dst, named
 // dst+".tmp-" and a suffix, synced file by file, then renamed to dst and
