@@ -338,11 +338,16 @@ const (
 // whole. An error (ErrCorrupt with file and offset, ErrClosed) is yielded
 // once and ends the iteration.
 func (j *Journal) Entries(from uint64) iter.Seq2[Entry, error] {
+	return decodeEntries(j.log.Entries(from))
+}
+
+// decodeEntries turns the log's entries into events (Entries, Follow).
+func decodeEntries(entries iter.Seq2[wal.Entry, error]) iter.Seq2[Entry, error] {
 	return func(yield func(Entry, error) bool) {
 		// Shared strings as in LoadAll, in small blocks: a caller keeping
 		// a few entries of many keeps little memory alive.
 		dec := newEventDecoder(entriesArenaChunk, false)
-		for e, err := range j.log.Entries(from) {
+		for e, err := range entries {
 			if err != nil {
 				yield(Entry{}, fmt.Errorf("journal: %w", err))
 				return

@@ -38,7 +38,10 @@ const (
 	envChild    = "JOURNAL_BENCH_CHILD"     // workload name, a key of ScaleWorkloads
 	envChildDir = "JOURNAL_BENCH_CHILD_DIR" // fresh directory
 	envChildDiv = "JOURNAL_BENCH_CHILD_DIV" // scale the workload down (tests)
-	childPrefix = "BENCH-CHILD-RESULT "
+	// envChildKill: write the workload and exit without Close, as a
+	// SIGKILL leaves it (no RunScale).
+	envChildKill = "JOURNAL_BENCH_CHILD_KILL"
+	childPrefix  = "BENCH-CHILD-RESULT "
 )
 
 var cleanups []func()
@@ -66,6 +69,17 @@ func childMain(name string) int {
 		w = w.Scaled(div)
 	}
 	open := JournalOpener(journal.Options{})
+	if os.Getenv(envChildKill) == "1" {
+		e, err := open(os.Getenv(envChildDir), w.Durability)
+		if err == nil {
+			_, err = Run(e, w)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "child:", err)
+			return 1
+		}
+		return 0 // no Close: the files as a kill leaves them
+	}
 	res, err := RunScale(open, open, os.Getenv(envChildDir), w)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
@@ -139,7 +153,9 @@ func benchWorkload(b *testing.B, open Opener, w Workload) Result {
 	b.ReportAllocs()
 	var total Result
 	var mallocs uint64
-	var disk int64 // allocated after Close
+	var disk int64   // allocated after Close
+	var faults int64 // minor page faults while running
+	countFaults := false
 	var ms runtime.MemStats
 	b.ResetTimer()
 	b.StopTimer()
@@ -151,9 +167,13 @@ func benchWorkload(b *testing.B, open Opener, w Workload) Result {
 		}
 		runtime.ReadMemStats(&ms)
 		m0 := ms.Mallocs
+		f0, _ := MinorFaults()
 		b.StartTimer()
 		res, err := Run(e, w)
 		b.StopTimer()
+		f1, ok := MinorFaults()
+		countFaults = ok
+		faults += f1 - f0
 		runtime.ReadMemStats(&ms)
 		mallocs += ms.Mallocs - m0
 		if err != nil {
@@ -175,6 +195,9 @@ func benchWorkload(b *testing.B, open Opener, w Workload) Result {
 	b.ReportMetric(total.EventsPerSec(), "events/s")
 	b.ReportMetric(float64(mallocs)/float64(total.Commits), "allocs/commit")
 	b.ReportMetric(float64(disk)/float64(total.Events), "disk-bytes/event")
+	if countFaults {
+		b.ReportMetric(float64(faults)/float64(total.Commits), "minflt/commit")
+	}
 	if total.Latencies != nil {
 		b.ReportMetric(float64(total.Percentile(50).Nanoseconds())/1e3, "p50-us")
 		b.ReportMetric(float64(total.Percentile(99).Nanoseconds())/1e3, "p99-us")
@@ -484,6 +507,33 @@ func BenchmarkS1(b *testing.B) {
 		res = runChild(b, S1.Name, freshDir(b), shortDiv())
 	}
 	reportScale(b, res)
+}
+
+// S1k: S1 written by a child process that ends without Close (its files
+// as a SIGKILL leaves them), then Open timed here. Target (issue 19):
+// <= 5 ms plus the time to read what no index covers.
+func BenchmarkS1k(b *testing.B) {
+	var total time.Duration
+	for i := 0; i < b.N; i++ {
+		dir := freshDir(b)
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), envChild+"="+S1.Name, envChildDir+"="+dir, envChildDiv+"="+strconv.Itoa(shortDiv()), envChildKill+"=1")
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			b.Fatalf("child: %v", err)
+		}
+		t0 := time.Now()
+		j, err := journal.Open(dir, journal.Options{})
+		total += time.Since(t0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := j.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(total.Microseconds())/1e3/float64(b.N), "open-ms")
+	b.ReportMetric(0, "ns/op")
 }
 
 // X1s: 10,000,000 single-event batches, Eventual, then Open (and LoadAll),

@@ -222,6 +222,26 @@ func (x *Index) NewestFrames(id uint64) int {
 	return n
 }
 
+// NewestFramesFrom appends to dst the frames of segment id, the newest
+// segment, from its i-th (as NewestFrames counts them) on; none if id is
+// not the newest.
+func (x *Index) NewestFramesFrom(dst []segment.FrameInfo, id uint64, i int) []segment.FrameInfo {
+	var parts []seg
+	if m, ok := x.t.Max(); ok && m.id == id && (len(x.tail.firsts) == 0 || x.tail.id == id) {
+		parts = append(parts, m)
+	}
+	if len(x.tail.firsts) > 0 && x.tail.id == id {
+		parts = append(parts, x.tail)
+	}
+	for _, s := range parts {
+		for ; i < len(s.firsts); i++ {
+			dst = append(dst, s.frameAt(i))
+		}
+		i -= len(s.firsts)
+	}
+	return dst
+}
+
 // FrameCounts returns the number of frames of each segment, by id.
 func (x *Index) FrameCounts() map[uint64]int {
 	out := make(map[uint64]int, x.Segments())

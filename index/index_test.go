@@ -184,3 +184,35 @@ func TestFramesKeepSparseCountsAndLasts(t *testing.T) {
 		t.Errorf("AppendSegment: Frames = %v, want %v", got, frames)
 	}
 }
+
+// TestNewestFramesFromListsTheNewestSegmentFromAFrame: the frames of the
+// newest segment from any position, whether they sit in the tail, in the
+// tree or in both, with sparse frames' counts and lasts; nothing for an
+// older segment.
+func TestNewestFramesFromListsTheNewestSegmentFromAFrame(t *testing.T) {
+	x := New()
+	x.Append(1, segment.FrameInfo{Offset: 32, Count: 2, First: 1, Last: 2})
+	var want []segment.FrameInfo
+	seq := uint64(3)
+	for i := range 10 {
+		fr := segment.FrameInfo{Offset: uint32(32 + 100*i), Count: 1, First: seq, Last: seq}
+		if i%4 == 3 {
+			fr.Count, fr.Last = 2, seq+5 // sparse
+		}
+		x.Append(2, fr)
+		want = append(want, fr)
+		seq = fr.Last + 1
+		if i == 5 {
+			x.flush() // the first six in the tree, the rest in the tail
+		}
+	}
+	for i := 0; i <= len(want); i++ {
+		got := x.NewestFramesFrom(nil, 2, i)
+		if len(got) != len(want)-i || (len(got) > 0 && !slices.Equal(got, want[i:])) {
+			t.Fatalf("from %d: %v, want %v", i, got, want[i:])
+		}
+	}
+	if got := x.NewestFramesFrom(nil, 1, 0); len(got) != 0 {
+		t.Fatalf("segment 1 is not the newest, got %v", got)
+	}
+}

@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -49,8 +50,15 @@ type ScanResult struct {
 //
 // Scan does not modify the file.
 func Scan(r io.ReaderAt, size int64, name string, fn func(off int64, h FrameHeader, payload []byte) error) (ScanResult, error) {
+	return scanFrom(r, size, FileHeaderSize, name, fn)
+}
+
+// scanFrom is Scan from the frame at from: the frames before it are known
+// (a tail index lists them), and what follows is judged as Scan judges it.
+func scanFrom(r io.ReaderAt, size, from int64, name string, fn func(off int64, h FrameHeader, payload []byte) error) (ScanResult, error) {
 	var res ScanResult
 	rd := NewReader(r, size, name)
+	rd.SetOffset(from)
 	for {
 		off, h, p, err := rd.nextStored()
 		if err != nil && err != io.EOF && !errors.Is(err, ErrCorrupt) {
@@ -101,8 +109,17 @@ func Scan(r io.ReaderAt, size int64, name string, fn func(off int64, h FrameHead
 // where the last frame that verified ends (FileHeaderSize if none), also
 // when err is set; without an error it is the same as res.End.
 func ScanFrames(r io.ReaderAt, size int64, name string, frames []FrameInfo) (_ []FrameInfo, end int64, res ScanResult, err error) {
-	frames, end = frames[:0], FileHeaderSize
-	res, err = Scan(r, size, name, func(off int64, h FrameHeader, p []byte) error {
+	return ScanFramesFrom(r, size, FileHeaderSize, name, frames[:0])
+}
+
+// ScanFramesFrom is ScanFrames from the frame at offset from, appending
+// to frames (which list the frames before from, ending there): what Open
+// does after a tail index (ReadTailIndex). end is from if no frame
+// verifies. res describes only the frames scanned, except MaxSynced,
+// which the caller raises to from when the frames before it are durable.
+func ScanFramesFrom(r io.ReaderAt, size, from int64, name string, frames []FrameInfo) (_ []FrameInfo, end int64, res ScanResult, err error) {
+	end = from
+	res, err = scanFrom(r, size, from, name, func(off int64, h FrameHeader, p []byte) error {
 		last, err := LastSeq(h, p)
 		if err != nil {
 			return AtOffset(err, name, off)
@@ -198,10 +215,19 @@ func FirstNonZero(r io.ReaderAt, from, size int64, name string) (int64, error) {
 		if _, err := r.ReadAt(buf[:n], off); err != nil && !errors.Is(err, io.EOF) {
 			return 0, fmt.Errorf("read %s at %d: %w", name, off, err)
 		}
-		for i, b := range buf[:n] {
-			if b != 0 {
-				return off + int64(i), nil
+		// Whole blocks compared with zeros (memequal, vectorised) first:
+		// the zeros a segment grew ahead in can be 16 MiB.
+		p := buf[:n]
+		for len(p) > 0 {
+			k := min(len(p), len(zeros))
+			if !bytes.Equal(p[:k], zeros[:k]) {
+				for i, b := range p[:k] {
+					if b != 0 {
+						return off + int64(n-len(p)+i), nil
+					}
+				}
 			}
+			p = p[k:]
 		}
 		off += int64(n)
 	}

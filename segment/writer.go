@@ -30,11 +30,14 @@ type Writer struct {
 
 	// Owned by the one goroutine that writes (the caller serializes
 	// WriteFrame, Flush, Unmap, Seal and Close).
-	off   int64  // end of written data
-	size  int64  // file size; [off, size) holds zeros written ahead
-	m     []byte // shared mapping of the file's first len(m) bytes, or nil
-	pend  []byte // buffered frames not yet written, from off-len(pend)
-	limit int    // buffer frames up to this many bytes (0: write each at once)
+	off  int64  // end of written data
+	size int64  // file size; [off, size) holds zeros written ahead
+	m    []byte // shared mapping of the file's first len(m) bytes, or nil
+	// syscallWrites: write frames with WriteAt even where m covers them
+	// (m then serves reads only); see WriteWithSyscalls.
+	syscallWrites bool
+	pend          []byte // buffered frames not yet written, from off-len(pend)
+	limit         int    // buffer frames up to this many bytes (0: write each at once)
 
 	// mu guards the group commit's state; Sync holds it except during the
 	// fdatasync itself. The appending goroutine stores written and reads
@@ -173,6 +176,18 @@ func (w *Writer) Mapped(end int64) []byte {
 	}
 	return w.m[:end:end]
 }
+
+// WriteWithSyscalls makes the writer write each frame with a positional
+// write even where the file is mapped, keeping the mapping for Mapped's
+// readers: for a log that syncs each commit on its own (Immediate). A
+// sync cleans the page the next commit lands in, and a store into a
+// shared mapping of a clean page takes a write-protect fault, in which the
+// file system prepares the page for writing (ext4's page_mkwrite); a
+// write system call dirties the page without it. Where many frames land
+// between syncs (Eventual) the mapping is cheaper: one fault per page per
+// sync against a system call per frame. What a killed process or a power
+// cut keeps is the same either way.
+func (w *Writer) WriteWithSyscalls() { w.syscallWrites = true }
 
 // Unmap releases the writer's memory map, if any; later frames are written
 // with WriteAt. Call it before truncating or closing the file.
@@ -360,7 +375,7 @@ func (w *Writer) WriteFrame(f *Frame) (int64, error) {
 	if err := w.grow(end); err != nil {
 		return 0, w.setFailed(err)
 	}
-	if end <= int64(len(w.m)) && end <= w.size {
+	if end <= int64(len(w.m)) && end <= w.size && !w.syscallWrites {
 		copy(w.m[off:end], frame)
 	} else {
 		if _, err := w.f.WriteAt(frame, off); err != nil {

@@ -72,11 +72,17 @@ func (l *Log) append(b Batch, at bool, want uint64) (first uint64, err error) {
 	l.idx.Append(l.active.ID(), frame.Info(off))
 	if l.opts.Durability == Eventual {
 		l.visibleSeq = l.nextSeq
+		l.wakeFollowers()
 	}
 	if compact {
 		l.applyCompaction(l.nextSeq)
 		if c := l.cs.Segment(l.active.ID()); rewriteWorthy(c, true) && l.active.Offset() >= earlyRotateBytes {
 			l.rotateNext = true
+		}
+	}
+	if l.cs != nil {
+		if l.sinceCpt += uint64(len(b.Records)); l.sinceCpt >= cptEvery && l.cptPend == nil {
+			l.pendCheckpoint()
 		}
 	}
 	if l.opts.Durability == Eventual {
@@ -153,9 +159,12 @@ func (l *Log) syncUntil(target uint64, awaitClose bool) error {
 			return l.fail(err)
 		}
 		l.syncedSeq = max(l.syncedSeq, upto)
+		l.checkpointTail(w, off)
+		l.checkpointReady()
 		if l.opts.Durability == Immediate {
 			l.visibleSeq = max(l.visibleSeq, upto)
 			l.publishDead()
+			l.wakeFollowers()
 		}
 		l.cond.Broadcast()
 	}

@@ -320,11 +320,51 @@ func (l *Log) checkpoint() error {
 	through := l.nextSeq
 	l.cs.SetThrough(through)
 	body := compactor.EncodeCheckpoint(l.cs)
+	l.sinceCpt = 0
 	err := l.syncForWork(through)
 	l.mu.Unlock()
 	if err != nil {
 		return err
 	}
+	return l.writeCheckpoint(body, through)
+}
+
+// cptEvery is how many entries the log takes between checkpoints of the
+// compaction state besides those at seals: Open after a crash replays the
+// entries after the newest checkpoint, so without them it would replay up
+// to a whole segment of small frames.
+const cptEvery = 1 << 16
+
+// pendCheckpoint encodes the compaction state as of now, to be written
+// once a sync makes the log durable through it (checkpointReady): it
+// forces no sync, so a journal whose flusher is off syncs nothing more.
+// Called with l.mu held.
+func (l *Log) pendCheckpoint() {
+	l.cs.SetThrough(l.nextSeq)
+	l.cptPend, l.cptPendThrough = compactor.EncodeCheckpoint(l.cs), l.nextSeq
+	l.sinceCpt = 0
+}
+
+// checkpointReady hands the pending checkpoint to the background worker
+// once the log is durable through it. Called with l.mu held, after a sync.
+func (l *Log) checkpointReady() {
+	if l.cptPend != nil && !l.cptDue && l.syncedSeq >= l.cptPendThrough {
+		l.cptDue = true
+		l.kickBackground()
+	}
+}
+
+// checkpointDue writes the checkpoint checkpointReady handed over. Called
+// without l.mu, from the background worker.
+func (l *Log) checkpointDue() error {
+	l.mu.Lock()
+	if !l.cptDue {
+		l.mu.Unlock()
+		return nil
+	}
+	body, through := l.cptPend, l.cptPendThrough
+	l.cptPend, l.cptDue = nil, false
+	l.mu.Unlock()
 	return l.writeCheckpoint(body, through)
 }
 

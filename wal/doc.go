@@ -17,6 +17,10 @@
 //	<id:020d>.seg             segment files (package segment), ids ascending
 //	<id:020d>.idx             frame index of a sealed segment, so Open need
 //	                          not re-read it
+//	<id:020d>.tidx            the active segment's frames a sync made
+//	                          durable, a chunk per MiB (segment.TailIndex):
+//	                          Open after a crash scans only past it; never
+//	                          synced, deleted by Open and at sealing
 //	manifest.log              every segment that must exist, how far each
 //	                          is durable, and the truncation front (package
 //	                          wal/manifest; listing.go says when it is

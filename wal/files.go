@@ -17,6 +17,9 @@ const (
 	segSuffix = ".seg" // a segment: <id:020d>.seg
 	idxSuffix = ".idx" // a sealed segment's index: <id:020d>.idx
 	tmpSuffix = ".tmp" // a file being replaced
+	// tailSuffix: the active segment's tail index, <id:020d>.tidx (see
+	// segment.TailIndex): read by Open after a crash, then deleted.
+	tailSuffix = ".tidx"
 )
 
 func segName(dir string, id uint64) string {
@@ -25,6 +28,10 @@ func segName(dir string, id uint64) string {
 
 func idxName(dir string, id uint64) string {
 	return filepath.Join(dir, fmt.Sprintf("%020d%s", id, idxSuffix))
+}
+
+func tailName(dir string, id uint64) string {
+	return filepath.Join(dir, fmt.Sprintf("%020d%s", id, tailSuffix))
 }
 
 // parseSegName returns the id of a segment file name, or false.
@@ -60,13 +67,14 @@ const checkpointName = compactor.CheckpointName
 // isLeftoverTemp reports whether name, in a directory whose segments are
 // segs, is the log's own file that a crash left half-made: a temporary of
 // an index file, rewritten segment, checkpoint or bounds file (never
-// renamed into use), or an index file whose segment is gone (truncation
+// renamed into use), an index file whose segment is gone (truncation
 // deletes the index first, and it must not describe a later segment of
-// the same number).
+// the same number), or a tail index (Open reads it before it deletes the
+// leftovers, and starts a new one).
 func isLeftoverTemp(name string, segs map[uint64]bool) bool {
 	if id, isIdx := parseIdxName(name); isIdx {
 		return !segs[id]
 	}
-	return strings.HasSuffix(name, idxSuffix+tmpSuffix) || strings.HasSuffix(name, segSuffix+tmpSuffix) ||
+	return strings.HasSuffix(name, idxSuffix+tmpSuffix) || strings.HasSuffix(name, segSuffix+tmpSuffix) || strings.HasSuffix(name, tailSuffix) ||
 		name == checkpointName+tmpSuffix || name == boundsName+tmpSuffix || name == manifest.TempName
 }

@@ -215,8 +215,9 @@ type walk struct {
 	ls        listing
 	newest    uint64 // ls.st.Newest(), once: it walks every segment
 	// Reused from segment to segment: the index copies what it keeps.
-	frames []segment.FrameInfo
-	idxBuf []byte
+	frames  []segment.FrameInfo
+	idxBuf  []byte
+	tailBuf []byte // the frame tailFrames verifies
 }
 
 // segment reads segment id, the newest if last.
@@ -353,14 +354,21 @@ func (w *walk) segment(id uint64, last bool) error {
 	var res segment.ScanResult
 	var scanErr error // checking only: damage in the middle of the data
 	if !ok {
-		w.frames, end, res, scanErr = segment.ScanFrames(f, size, name, w.frames)
+		// Open after a crash: the frames the tail index lists are
+		// durable and need no scan.
+		from := int64(segment.FileHeaderSize)
+		w.frames = w.frames[:0]
+		if last && w.mode == forOpen {
+			w.frames, from = w.tailFrames(f, id, size, w.frames)
+		}
+		w.frames, end, res, scanErr = segment.ScanFramesFrom(f, size, from, name, w.frames)
 		if scanErr != nil && (ld.check == nil || !errors.Is(scanErr, ErrCorrupt)) {
 			return scanErr
 		}
 		if scanErr == nil {
 			end = res.End
 		}
-		ld.lastSynced = res.MaxSynced
+		ld.lastSynced = max(res.MaxSynced, from)
 	}
 	// Frames in order; damage keeps the frames before it.
 	frames := w.frames
@@ -457,6 +465,28 @@ func (w *walk) segment(id uint64, last bool) error {
 		ld.nextSeq = max(ld.nextSeq, w.prevLast+1)
 	}
 	return nil
+}
+
+// tailFrames returns the frames the tail index of segment id (the newest,
+// of size bytes, open as f) lists, appended to frames, and where they end:
+// nothing and FileHeaderSize unless the last frame it lists is in the
+// segment as listed, whole and verified (see segment.TailIndex).
+func (w *walk) tailFrames(f vfs.File, id uint64, size int64, frames []segment.FrameInfo) ([]segment.FrameInfo, int64) {
+	name := segName(w.dir, id)
+	frames, end := segment.ReadTailIndex(w.fsys, tailName(w.dir, id), id, size, frames)
+	if len(frames) == 0 {
+		return frames, segment.FileHeaderSize
+	}
+	fr := frames[len(frames)-1]
+	h, p, buf, err := segment.ReadFrameInto(f, size, int64(fr.Offset), end, w.tailBuf, name)
+	w.tailBuf = buf
+	if err != nil || h.FirstSeq != fr.First || h.Count != fr.Count {
+		return frames[:0], segment.FileHeaderSize
+	}
+	if last, err := segment.LastSeq(h, p); err != nil || last != fr.Last {
+		return frames[:0], segment.FileHeaderSize
+	}
+	return frames, end
 }
 
 // tornBatch says which batch a torn tail at off held, when its frame

@@ -74,6 +74,14 @@ type Log struct {
 	visibleSeq uint64        // readers see sequence numbers below this
 	syncedSeq  uint64        // every sequence number below this is durable
 	syncing    int           // goroutines in the active writer's Sync, without mu (one: see syncUntil)
+	// followWake, when not nil, is closed when visibleSeq moves or the log
+	// closes (see wakeFollowers); followers make it when they wait.
+	followWake chan struct{}
+	// The active segment's tail index (tail.go): nil until the first
+	// checkpoint of the segment, and after a failure to write it.
+	tail       *segment.TailIndex
+	tailFrames int   // frames of the active segment it lists
+	tailEvery  int64 // see defaultTailEvery; tests lower it
 
 	// Compaction (nil cs: off). dead is what readers skip; deadQ holds
 	// applied removals waiting for their batch to become visible.
@@ -96,6 +104,15 @@ type Log struct {
 	sealQ        []sealJob // sealed segments whose index and checkpoint are not written yet
 	repackDue    bool      // a segment was sealed (or the log opened) since the last repack pass
 	inlineDue    bool      // Options.Inline: background work to run before Append returns
+	// sinceCpt counts the entries appended since the compaction state was
+	// last encoded for a checkpoint (at a seal, or once it reaches
+	// cptEvery: cptPend, the state as of cptPendThrough, written by the
+	// background worker once a sync made the log durable through it,
+	// cptDue): what Open after a crash replays.
+	sinceCpt       uint64
+	cptPend        []byte
+	cptPendThrough uint64
+	cptDue         bool
 	// lastApplyUpto: the batches below it include every one whose append
 	// applied compaction.
 	lastApplyUpto uint64
@@ -210,6 +227,7 @@ func (l *Log) Close() error {
 	l.retired = nil
 	l.state = stateClosed
 	l.cond.Broadcast()
+	l.wakeFollowers()
 	l.mu.Unlock()
 	if cerr := l.lock.Close(); cerr != nil && err == nil {
 		err = cerr

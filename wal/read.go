@@ -48,6 +48,11 @@ type snapshot struct {
 func (l *Log) snapshot() (*snapshot, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.snapshotLocked()
+}
+
+// snapshotLocked is snapshot, called with l.mu held.
+func (l *Log) snapshotLocked() (*snapshot, error) {
 	if l.state != stateOpen {
 		return nil, ErrClosed
 	}

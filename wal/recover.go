@@ -46,7 +46,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		lock.Close()
 		return nil, fmt.Errorf("open %s: %w", dir, err)
 	}
-	l := &Log{dir: dir, opts: opts, fs: fsys, log: opts.Logger, lock: lock, files: newFileCache(fsys, opts.MaxOpenSegments)}
+	l := &Log{dir: dir, opts: opts, fs: fsys, log: opts.Logger, lock: lock, files: newFileCache(fsys, opts.MaxOpenSegments), tailEvery: defaultTailEvery}
 	l.cond = sync.NewCond(&l.mu)
 	if err := l.recover(); err != nil {
 		lock.Close()
@@ -198,7 +198,7 @@ func (l *Log) install(ld *loaded) error {
 		l.staleIdxSize = last.size
 	}
 	l.segs = ld.segs
-	l.active = w
+	l.setActive(w)
 	return nil
 }
 
@@ -298,6 +298,31 @@ func readState(fsys vfs.FS, dir string, log *slog.Logger) (*compactor.State, err
 	return cs, err
 }
 
+// observeFrame feeds the records of a frame of segment id to cs as the
+// log did when it appended them, and applies compaction where the frame
+// says its append did. each, if not nil, sees every entry (aliasing p and
+// *scratch) after cs.
+func observeFrame(cs *compactor.State, id uint64, h segment.FrameHeader, p []byte, scratch *[]byte, each func(segment.Entry)) error {
+	it := segment.NewEntryIterScratch(h, p, scratch)
+	for {
+		e, ok, err := it.Next()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		cs.Observe(id, e.Seq, e.Key, e.Tombstone)
+		if each != nil {
+			each(e)
+		}
+	}
+	if h.Flags&segment.FlagCompact != 0 {
+		cs.Apply()
+	}
+	return nil
+}
+
 // replayState brings cs up to date with the records of ld after its
 // Through (ld need hold only the frames from there on).
 func replayState(cs *compactor.State, ld *loaded) error {
@@ -308,20 +333,9 @@ func replayState(cs *compactor.State, ld *loaded) error {
 		if h.FirstSeq < cs.Through() {
 			return true // covered by the checkpoint
 		}
-		it := segment.NewEntryIterScratch(h, p, &scratch)
-		for {
-			e, ok, err := it.Next()
-			if err != nil {
-				ferr = segment.AtOffset(err, sg.name, off)
-				return false
-			}
-			if !ok {
-				break
-			}
-			cs.Observe(sg.id, e.Seq, e.Key, e.Tombstone)
-		}
-		if h.Flags&segment.FlagCompact != 0 {
-			cs.Apply()
+		if err := observeFrame(cs, sg.id, h, p, &scratch, nil); err != nil {
+			ferr = segment.AtOffset(err, sg.name, off)
+			return false
 		}
 		return true
 	})

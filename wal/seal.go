@@ -28,6 +28,16 @@ type sealJob struct {
 // damage.
 const maxSegmentID = 1<<32 - 1
 
+// setActive makes w the active segment's writer. Under Immediate each
+// commit is synced on its own, so frames are written with system calls
+// rather than into the mapping (see segment.Writer.WriteWithSyscalls).
+func (l *Log) setActive(w *segment.Writer) {
+	if l.opts.Durability == Immediate {
+		w.WriteWithSyscalls()
+	}
+	l.active = w
+}
+
 // createSegment creates segment id as the new active segment, with the
 // directory synced so the file survives a power cut before anything in it
 // is acknowledged. Called with l.mu held (or before l is shared).
@@ -45,7 +55,7 @@ func (l *Log) createSegment(id uint64) error {
 		w.Close()
 		return fmt.Errorf("sync directory %s: %w", l.dir, err)
 	}
-	l.active = w
+	l.setActive(w)
 	ref := l.files.adopt(name, w.File(), true)
 	l.files.unpin(ref)
 	l.segs = append(slices.Clip(l.segs), &seg{id: id, name: name, ref: ref, base: l.nextSeq, size: segment.FileHeaderSize})
@@ -68,9 +78,14 @@ func (l *Log) sealData() error {
 	if err := l.active.Seal(); err != nil {
 		return err
 	}
+	// Its index file replaces the tail index (removed in writeSealMeta).
+	if err := l.dropTail(false); err != nil {
+		l.log.Warn("wal: close tail index", "err", err)
+	}
 	l.syncedSeq = l.nextSeq
 	l.visibleSeq = l.nextSeq
 	l.publishDead()
+	l.wakeFollowers()
 	return nil
 }
 
@@ -81,6 +96,8 @@ func (l *Log) sealJob() sealJob {
 	if l.cs != nil {
 		l.cs.SetThrough(l.nextSeq)
 		j.cpt = compactor.EncodeCheckpoint(l.cs)
+		// The seal's checkpoint is newer than any pending one.
+		l.sinceCpt, l.cptPend, l.cptDue = 0, nil, false
 	}
 	return j
 }
@@ -89,6 +106,12 @@ func (l *Log) sealJob() sealJob {
 // segment's data is durable already.
 func (l *Log) writeSealMeta(j sealJob) error {
 	if err := segment.WriteIndexFile(l.fs, idxName(l.dir, j.id), j.id, j.size, j.frames); err != nil {
+		return err
+	}
+	// The tail index, replaced by the index file, goes in the same
+	// directory sync: a later segment of the same number (after a
+	// TruncateBack) must not meet it.
+	if err := l.fs.Remove(tailName(l.dir, j.id)); err != nil && !isNotExist(err) {
 		return err
 	}
 	if err := l.fs.SyncDir(l.dir); err != nil {

@@ -106,6 +106,7 @@ func (l *Log) TruncateBack(seq uint64) error {
 	if err := l.quiesce(); err != nil {
 		return err
 	}
+	defer l.wakeFollowers() // they end: what they yielded may be gone
 	return l.truncBack(seq + 1)
 }
 
@@ -249,6 +250,12 @@ func (l *Log) dropped(n int, err error) error {
 func (l *Log) truncBack(next uint64) error {
 	if err := l.active.SyncAll(); err != nil {
 		return l.fail(err)
+	}
+	// The tail index would list frames the cut removes, and a segment
+	// written again after it may put others where they were: it goes,
+	// durably with the bounds file's directory sync below.
+	if err := l.dropTail(true); err != nil {
+		return l.fail(fmt.Errorf("remove tail index: %w", err))
 	}
 	l.syncedSeq, l.visibleSeq = l.nextSeq, l.nextSeq
 	c, err := l.findCut(next)

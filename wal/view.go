@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"iter"
 	"log/slog"
@@ -89,8 +90,9 @@ func OpenCompactedView(dir string, fsys vfs.FS) (*View, error) {
 // change underneath: the compaction checkpoint is the same before and
 // after it, so segments are never paired with a state that does not
 // describe them. A writer replacing or deleting a segment between a
-// reader's listing and its reads looks like a missing file or a mismatch
-// (fs.ErrNotExist, ErrCorrupt): read is tried again, and only such an
+// reader's listing and its reads looks like a missing file, a mismatch
+// or a file shorter than its index (fs.ErrNotExist, ErrCorrupt, io.EOF):
+// read is tried again, and only such an
 // error that persists (20 tries) is the answer; any other error is at
 // once. discard releases a result read while the checkpoint changed.
 func readStable[T any](fsys vfs.FS, dir string, read func() (T, error), discard func(T)) (T, error) {
@@ -100,7 +102,7 @@ func readStable[T any](fsys vfs.FS, dir string, read func() (T, error), discard 
 		before, _ := readFileBytes(fsys, filepath.Join(dir, checkpointName))
 		v, err := read()
 		if err != nil {
-			if dirGone(fsys, dir) || !(errors.Is(err, ErrCorrupt) || errors.Is(err, fs.ErrNotExist)) {
+			if dirGone(fsys, dir) || !(errors.Is(err, ErrCorrupt) || errors.Is(err, fs.ErrNotExist) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
 				return zero, err
 			}
 			lastErr = err

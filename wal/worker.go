@@ -15,7 +15,7 @@ func (l *Log) kickBackground() {
 	if l.working || l.slotWanted > 0 || l.state != stateOpen || l.failed != nil {
 		return
 	}
-	if len(l.sealQ) == 0 && (!l.repackDue || l.opts.NoRepack) {
+	if len(l.sealQ) == 0 && !l.cptDue && (!l.repackDue || l.opts.NoRepack) {
 		if l.cs == nil {
 			return
 		}
@@ -39,6 +39,9 @@ func (l *Log) backgroundWork() {
 	for {
 		err = l.drainSeals(true)
 		if err == nil && l.cs != nil {
+			err = l.checkpointDue()
+		}
+		if err == nil && l.cs != nil {
 			err = l.rewritePass(false)
 		}
 		if err == nil {
@@ -48,7 +51,7 @@ func (l *Log) backgroundWork() {
 		// A rotation during the pass queued more: do it now rather than
 		// leave it until the next trigger, unless a Backup waits for the
 		// slot (backupEnd restarts this).
-		if err != nil || l.state != stateOpen || len(l.sealQ) == 0 && !l.repackDue || l.slotWanted > 0 {
+		if err != nil || l.state != stateOpen || len(l.sealQ) == 0 && !l.repackDue && !l.cptDue || l.slotWanted > 0 {
 			break
 		}
 		l.mu.Unlock()

@@ -39,15 +39,19 @@ func runCompact(e *env, args []string, fl any) int {
 	}
 	v.Close()
 
+	// The figures before are taken before Open, whose background work
+	// (repacking, compaction a crash left due) is part of what this
+	// command does; those after with the lock held, so nothing else
+	// writes.
+	before, err := wal.Stat(dir, nil)
+	if err != nil {
+		return failDir(e, "compact", dir, err)
+	}
 	j, err := journal.Open(dir, journal.Options{FileMode: *fl.(*os.FileMode)})
 	if err != nil {
 		return failDir(e, "compact", dir, err)
 	}
-	// The figures are taken with the lock held, so nothing else writes.
-	before, err := wal.Stat(dir, nil)
-	if err == nil {
-		err = j.Compact()
-	}
+	err = j.Compact()
 	var after wal.Stats
 	if err == nil {
 		after, err = wal.Stat(dir, nil)

@@ -18,12 +18,13 @@ type inspectFlags struct {
 	route  string
 	limit  int
 	json   bool
+	follow bool
 	filter entryFilter // filter.go
 }
 
 var inspectCommand = &command{
 	name:     "inspect",
-	synopsis: "DIR [--route R] [--kind KIND] [--from SEQ] [--since TIME] [--oldest-first] [--limit N] [--json]",
+	synopsis: "DIR [--route R] [--kind KIND] [--from SEQ] [--since TIME] [--oldest-first] [--limit N] [--json] [--follow]",
 	summary:  "list a journal's entries, newest first",
 	help: `List the entries of the journal in DIR, newest first, as a table with the
 columns SEQ, TIME (RFC 3339, UTC, milliseconds), KIND, ROUTE and ERROR, or
@@ -38,13 +39,20 @@ journal's size; the table is aligned in blocks of 1000 rows.
 
 --route, --kind, --from and --since select entries (all must match);
 --limit counts the entries selected. --oldest-first lists from the oldest
-(or from --from) instead.`,
+(or from --from) instead.
+
+With --follow it prints oldest first: the last --limit selected entries
+(every one with --limit 0), then each selected entry another process
+appends, within about 25 ms, until interrupted (SIGINT or SIGTERM: exit
+status 0). It survives rotation, compaction and the writer reopening the
+journal.`,
 	minArgs: 1, maxArgs: 1,
 	setup: func(fs *flag.FlagSet) any {
 		f := &inspectFlags{}
 		fs.StringVar(&f.route, "route", "", "show only the entries of route `R`")
 		fs.IntVar(&f.limit, "limit", 0, "show at most `N` entries (0 = all)")
 		fs.BoolVar(&f.json, "json", false, "print one JSON object per line")
+		fs.BoolVar(&f.follow, "follow", false, "print oldest first, then new entries as they are appended, until interrupted")
 		f.filter.register(fs)
 		return f
 	},
@@ -57,6 +65,9 @@ func runInspect(e *env, args []string, fl any) int {
 		fmt.Fprintf(e.stderr, "journal inspect: --limit must not be negative\n\n")
 		commandUsage(e.stderr, lookup("inspect"), nil, true)
 		return 2
+	}
+	if f.follow {
+		return runFollow(e, args[0], f)
 	}
 	if err := streamEntries(e.stdout, f.filter.entries(args[0], f.route, f.limit), f.json); err != nil {
 		return failDir(e, "inspect", args[0], err)

@@ -38,7 +38,10 @@ func main() {
 		b64      = flag.Int("batch64", raftbench.Default.Batch64Calls, "batch64: StoreLogs calls of 64 entries")
 		getStore = flag.Int("get-store", raftbench.Default.GetStore, "get: entries in the store")
 		getOps   = flag.Int("get-ops", raftbench.Default.GetOps, "get: GetLog calls")
-		openN    = flag.Int("open-entries", raftbench.Default.OpenEntries, "open: entries written before the reopen")
+		openN    = flag.Int("open-entries", raftbench.Default.OpenEntries, "open, openkill, deletehalf: entries written first")
+		delStore = flag.Int("delete-store", raftbench.Default.DeleteStore, "deletefront: entries in the store")
+		delFront = flag.Int("delete-front", raftbench.Default.DeleteFront, "deletefront: entries each DeleteRange drops from the front")
+		delCalls = flag.Int("delete-calls", raftbench.Default.DeleteCalls, "deletefront: DeleteRange calls")
 	)
 	flag.Parse()
 	cfg := raftbench.Config{
@@ -48,6 +51,9 @@ func main() {
 		GetOps:       *getOps,
 		OpenEntries:  *openN,
 		OpenBatch:    raftbench.Default.OpenBatch,
+		DeleteStore:  *delStore,
+		DeleteFront:  *delFront,
+		DeleteCalls:  *delCalls,
 	}
 	if *short {
 		cfg = raftbench.Tiny
@@ -87,6 +93,9 @@ func cfgArgs(cfg raftbench.Config) []string {
 		"-get-store", strconv.Itoa(cfg.GetStore),
 		"-get-ops", strconv.Itoa(cfg.GetOps),
 		"-open-entries", strconv.Itoa(cfg.OpenEntries),
+		"-delete-store", strconv.Itoa(cfg.DeleteStore),
+		"-delete-front", strconv.Itoa(cfg.DeleteFront),
+		"-delete-calls", strconv.Itoa(cfg.DeleteCalls),
 	}
 }
 
@@ -113,6 +122,9 @@ func runChild(store, job, dir, cpuprof string, cfg raftbench.Config) int {
 		return err
 	}()
 	runs.Print(childPrefix, m, err)
+	if err == nil && raftbench.Killed(job) {
+		runs.KillSelf()
+	}
 	return 0
 }
 
@@ -185,8 +197,8 @@ func runParent(rounds int, storeL, jobL, base, jsonOut, pngOut, cpuprof string, 
 	host, _ := os.Hostname()
 	fmt.Printf("raft log stores side by side: %d round(s), %s, GOMAXPROCS=%d, %s/%s, host %s, %s.\n",
 		rounds, took.Round(time.Second), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, host, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
-	fmt.Printf("Sizes: batch1 %d calls, batch64 %d calls, GetLog %d ops over %d entries, open after %d entries (batches of %d); entries of %d bytes.\n",
-		cfg.Batch1Calls, cfg.Batch64Calls, cfg.GetOps, cfg.GetStore, cfg.OpenEntries, cfg.OpenBatch, raftbench.EntrySize)
+	fmt.Printf("Sizes: batch1 %d calls, batch64 %d calls, GetLog %d ops over %d entries, open (after Close and after SIGKILL) and DeleteRange of the first half after %d entries (batches of %d), DeleteRange of the front %d calls of %d entries over %d; entries of %d bytes.\n",
+		cfg.Batch1Calls, cfg.Batch64Calls, cfg.GetOps, cfg.GetStore, cfg.OpenEntries, cfg.OpenBatch, cfg.DeleteCalls, cfg.DeleteFront, cfg.DeleteStore, raftbench.EntrySize)
 	fmt.Printf("Cells: median (min–max over rounds) · journal ÷ store. ↑ higher is better, ↓ lower is better.\n\n")
 	res.PrintTable(os.Stdout, stores)
 	for _, f := range failed {
@@ -240,6 +252,9 @@ func spawnPhase(self, dir, store, job, cpuprof string, timeout time.Duration, cf
 	args := append([]string{"-child", "-store", store, "-job", job, "-dir", dir}, cfgArgs(cfg)...)
 	if cpuprof != "" {
 		args = append(args, "-cpuprofile", cpuprof)
+	}
+	if raftbench.Killed(job) {
+		return runs.ChildKilled(self, args, childPrefix, timeout)
 	}
 	return runs.Child(self, args, childPrefix, timeout)
 }

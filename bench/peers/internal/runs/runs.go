@@ -4,11 +4,15 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
+	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -32,13 +36,29 @@ func Print(prefix string, metrics map[string]float64, err error) {
 // metrics of its result line (the one starting with prefix), and the
 // child's error if it reported one (with the metrics it had).
 func Child(self string, args []string, prefix string, timeout time.Duration) (map[string]float64, error) {
+	return child(self, args, prefix, timeout, false)
+}
+
+// ChildKilled is Child for a child that ends as a crash would: it prints
+// its result line, then calls KillSelf. A child that exits any other way
+// (status 0 included) is an error, so the run that measures what it left
+// behind always follows a kill.
+func ChildKilled(self string, args []string, prefix string, timeout time.Duration) (map[string]float64, error) {
+	return child(self, args, prefix, timeout, true)
+}
+
+func child(self string, args []string, prefix string, timeout time.Duration, wantKill bool) (map[string]float64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, self, args...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
-	if err != nil {
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("timed out after %v: %s", timeout, LastLine(stderr.String()))
+	}
+	wasKilled := err != nil && killed(err)
+	if err != nil && !(wantKill && wasKilled) {
 		return nil, fmt.Errorf("%v: %s", err, LastLine(stderr.String()))
 	}
 	sc := bufio.NewScanner(strings.NewReader(string(out)))
@@ -51,10 +71,44 @@ func Child(self string, args []string, prefix string, timeout time.Duration) (ma
 			if res.Error != "" {
 				return res.Metrics, fmt.Errorf("%s", res.Error)
 			}
+			if wantKill && !wasKilled {
+				return res.Metrics, errors.New("the child exited instead of being killed")
+			}
 			return res.Metrics, nil
 		}
 	}
 	return nil, fmt.Errorf("no result: %s", LastLine(stderr.String()))
+}
+
+// KillSelf ends this process at once, as a crash would: SIGKILL on Unix
+// (TerminateProcess on Windows), so no deferred call runs and no store is
+// closed. If the kill fails it exits with status 1, which ChildKilled
+// reports with the reason.
+func KillSelf() {
+	p, err := os.FindProcess(os.Getpid())
+	if err == nil {
+		err = p.Kill()
+	}
+	if err == nil {
+		// The signal may land a moment after kill(2) returns.
+		time.Sleep(time.Minute)
+		err = errors.New("still alive a minute after SIGKILL")
+	}
+	fmt.Fprintln(os.Stderr, "kill self:", err)
+	os.Exit(1)
+}
+
+// killed reports whether err is the exit of a process KillSelf ended.
+func killed(err error) bool {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return false
+	}
+	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return ws.Signal() == syscall.SIGKILL
+	}
+	// Windows has no signals: Process.Kill is TerminateProcess(handle, 1).
+	return runtime.GOOS == "windows" && ee.ExitCode() == 1
 }
 
 // LastLine is the last non-empty line of s.

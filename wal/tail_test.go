@@ -1,0 +1,296 @@
+package wal
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+
+	"github.com/seglog/journal/compactor"
+	"github.com/seglog/journal/vfs"
+	"github.com/seglog/journal/vfs/vfstest"
+)
+
+// segReadCountFS counts the bytes read from segment files, whether opened
+// for reading or, as Open opens the newest, for writing.
+type segReadCountFS struct {
+	vfs.FS
+	read *atomic.Int64
+}
+
+func (c segReadCountFS) wrap(name string, f vfs.File, err error) (vfs.File, error) {
+	if err != nil || filepath.Ext(name) != segSuffix {
+		return f, err
+	}
+	return readCountFile{File: f, read: c.read}, nil
+}
+
+func (c segReadCountFS) Open(name string) (vfs.File, error) {
+	f, err := c.FS.Open(name)
+	return c.wrap(name, f, err)
+}
+
+func (c segReadCountFS) OpenReadWrite(name string) (vfs.File, error) {
+	f, err := c.FS.OpenReadWrite(name)
+	return c.wrap(name, f, err)
+}
+
+// killedCopy copies the files of the open log in dir to a new directory:
+// what a SIGKILL of its process leaves (everything written is in the page
+// cache), without Close.
+func killedCopy(t *testing.T, dir string) string {
+	t.Helper()
+	dst := t.TempDir()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if e.Name() == "LOCK" || e.IsDir() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+// appendSingles appends n batches of one record of size random
+// (incompressible) bytes each, syncing every 50, and returns the sequence
+// number after them.
+func appendSingles(t *testing.T, l *Log, n, size int, tag string) uint64 {
+	t.Helper()
+	r := rand.New(rand.NewPCG(uint64(n), uint64(size)))
+	var next uint64
+	for i := range n {
+		v := make([]byte, size)
+		for j := range v {
+			v[j] = byte(r.Uint32())
+		}
+		first, err := l.Append(Batch{Records: []Record{{Key: fmt.Appendf(nil, "%s-%d", tag, i), Value: v}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		next = first + 1
+		if i%50 == 49 {
+			if err := l.Sync(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	return next
+}
+
+// countEntries reads every entry of l and checks they run 0..next-1.
+func countEntries(t *testing.T, l *Log, next uint64) {
+	t.Helper()
+	want := uint64(0)
+	for e, err := range l.Entries(0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Seq != want {
+			t.Fatalf("entry %d where %d was expected", e.Seq, want)
+		}
+		want++
+	}
+	if want != next {
+		t.Fatalf("%d entries, want %d", want, next)
+	}
+}
+
+// TestOpenAfterAKillReadsOnlyWhatTheTailIndexDoesNotList: Open of a log
+// whose process was killed (no Close, its newest segment without an index
+// file) reads the frames past the tail index, not the whole segment; with
+// the tail index damaged or gone it scans and loses nothing either.
+func TestOpenAfterAKillReadsOnlyWhatTheTailIndexDoesNotList(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir, Options{Durability: Eventual, SegmentSize: 64 << 20, Logger: crashQuiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	next := appendSingles(t, l, 3000, 2000, "a") // ~6 MiB in one segment
+	killed := killedCopy(t, dir)
+	segSize := l.active.Offset()
+	fi, err := os.Stat(segName(killed, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Past the frames, the zeros the file grew ahead in are read too, to
+	// tell a clean end from damage.
+	zeros := fi.Size() - segSize
+
+	damageTail := func(t *testing.T, d string) {
+		name := tailName(d, 1)
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[len(b)-10] ^= 1 // in the last chunk
+		if err := os.WriteFile(name, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct {
+		name    string
+		change  func(t *testing.T, d string)
+		maxRead int64
+		minRead int64
+	}{
+		{"tail index", func(*testing.T, string) {}, zeros + 2*defaultTailEvery, 0},
+		{"last chunk damaged", damageTail, zeros + 3*defaultTailEvery, 0},
+		{"tail index removed", func(t *testing.T, d string) { os.Remove(tailName(d, 1)) }, zeros + 2*segSize, segSize},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := killedCopy(t, killed)
+			if _, err := os.Stat(tailName(d, 1)); err != nil {
+				t.Fatalf("no tail index after %d bytes of the active segment: %v", segSize, err)
+			}
+			c.change(t, d)
+			var read atomic.Int64
+			l2, err := Open(d, Options{Durability: Immediate, FS: segReadCountFS{FS: vfs.Default(), read: &read}, Logger: crashQuiet})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l2.Close()
+			if r := read.Load(); r > c.maxRead || r < c.minRead {
+				t.Errorf("Open read %d bytes of a %d-byte segment; want %d to %d", r, segSize, c.minRead, c.maxRead)
+			}
+			countEntries(t, l2, next)
+			if _, err := os.Stat(tailName(d, 1)); !os.IsNotExist(err) {
+				t.Errorf("Open left the tail index it read (%v)", err)
+			}
+		})
+	}
+}
+
+// TestTailIndexOutlivesNoTruncateBack: after TruncateBack cuts the active
+// segment and frames of other sizes take the place of those cut, Open after
+// a kill lists what the segment holds, not what the old tail index said.
+func TestTailIndexOutlivesNoTruncateBack(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir, Options{Durability: Immediate, SegmentSize: 64 << 20, Logger: crashQuiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	l.tailEvery = 4 << 10
+	appendSingles(t, l, 200, 100, "a")
+	if err := l.TruncateBack(49); err != nil {
+		t.Fatal(err)
+	}
+	// Other sizes: the old list's offsets no longer meet frames.
+	for i := range 150 {
+		if _, err := l.Append(Batch{Records: []Record{{Key: fmt.Appendf(nil, "b-%d", i), Value: make([]byte, 30+i%7)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l2, err := Open(killedCopy(t, dir), Options{Durability: Immediate, Logger: crashQuiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	countEntries(t, l2, 200)
+	for e, err := range l2.Entries(50) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf("b-%d", e.Seq-50); string(e.Key) != want {
+			t.Fatalf("entry %d is %q, want %q", e.Seq, e.Key, want)
+		}
+	}
+}
+
+// TestCrashWithTailIndexKeepsEveryAcknowledgedBatch: power cuts at random
+// points of a log whose tail index is written every few KiB (any subset of
+// its unsynced chunks surviving, torn at sector boundaries) open with
+// every acknowledged batch and nothing else.
+func TestCrashWithTailIndexKeepsEveryAcknowledgedBatch(t *testing.T) {
+	for seed := uint64(1); seed <= 40; seed++ {
+		fs := crashFS(t)
+		l := crashOpen(t, fs, Immediate)
+		l.tailEvery = 2 << 10
+		r := rand.New(rand.NewPCG(seed, 3))
+		acked := uint64(0)
+		n := 20 + r.IntN(200)
+		var crashed *vfstest.FS
+		crashAt := r.IntN(n)
+		for i := range n {
+			first, err := l.Append(Batch{Records: []Record{{Key: fmt.Appendf(nil, "k%d", i), Value: make([]byte, r.IntN(200))}}})
+			if err != nil {
+				t.Fatalf("seed %d: %v", seed, err)
+			}
+			acked = first + 1
+			if i == crashAt {
+				crashed = fs.CrashClone(vfstest.CrashOptions{Rand: rand.New(rand.NewPCG(seed, 4))})
+				break
+			}
+		}
+		l.Close()
+		l2, err := Open(crashDir, Options{FS: crashed, Durability: Immediate, SegmentSize: MinSegmentSize, Logger: crashQuiet})
+		if err != nil {
+			t.Fatalf("seed %d: Open after the crash: %v", seed, err)
+		}
+		seqs, err := crashSeqs(t, l2)
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		if uint64(len(seqs)) != acked {
+			t.Fatalf("seed %d: %d entries after the crash, %d acknowledged", seed, len(seqs), acked)
+		}
+		l2.Close()
+	}
+}
+
+// TestCompactionStateIsCheckpointedWithinASegment: a log with compaction
+// on checkpoints its compaction state every cptEvery entries, not only
+// when a segment is sealed, so Open after a crash replays fewer entries
+// than that (plus those appended before a sync made them durable) even
+// within one huge segment; it forces no sync of its own.
+func TestCompactionStateIsCheckpointedWithinASegment(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir, Options{Durability: Eventual, SegmentSize: 64 << 20, CompactionThreshold: 1 << 30, Inline: true, Logger: crashQuiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	const n = cptEvery + cptEvery/2
+	for i := range n {
+		if _, err := l.Append(Batch{Records: []Record{{Key: fmt.Appendf(nil, "route-%d", i%50), Value: []byte("e")}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(l.segs) != 1 {
+		t.Fatalf("%d segments; the test needs one", len(l.segs))
+	}
+	if _, err := compactor.ReadCheckpoint(vfs.Default(), dir); err == nil {
+		t.Fatal("a checkpoint was written before a sync made its entries durable")
+	}
+	// The flusher's sync makes it due; under Inline the next append
+	// writes it.
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(Batch{Records: []Record{{Key: []byte("route-0"), Value: []byte("e")}}}); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := compactor.ReadCheckpoint(vfs.Default(), dir)
+	if err != nil {
+		t.Fatalf("no checkpoint after %d entries in one segment: %v", n, err)
+	}
+	if got := cs.Through(); got < cptEvery || got > n {
+		t.Fatalf("checkpoint through %d after %d entries; want at least %d", got, n, cptEvery)
+	}
+}
