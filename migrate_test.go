@@ -267,21 +267,17 @@ func TestImportRefusesWithTheLine(t *testing.T) {
 func treeOf(t *testing.T, base string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	err := filepath.Walk(base, func(p string, fi os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
+	eachMade(t, base, func(p string, fi os.FileInfo) {
 		if fi.IsDir() {
 			out[p] = "dir"
-			return nil
+			return
 		}
 		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
 		out[p] = string(b)
-		return err
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	return out
 }
 
