@@ -30,8 +30,9 @@ func skipModesOnWindows(t *testing.T) {
 // driveJournal makes a journal in a new directory under base (with its
 // missing parents) and takes it through everything that creates files:
 // rotation, compaction, a command-ID snapshot rewrite, a reopen, repair of
-// a deleted segment (with its side file in base) and repair of the command
-// IDs. It returns the journal's directory.
+// a deleted segment (with its side file in base), repair of the command
+// IDs and a backup into base/backups/b (parents made by Backup). It
+// returns the journal's directory.
 func driveJournal(t *testing.T, base string, mode os.FileMode) string {
 	t.Helper()
 	dir := filepath.Join(base, "a", "journal")
@@ -105,6 +106,7 @@ func driveJournal(t *testing.T, base string, mode os.FileMode) string {
 	}
 	j = openT(t, dir, opts)
 	appendT(t, j, reg("after-repair"))
+	backupT(t, j, filepath.Join(base, "backups", "b"))
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}

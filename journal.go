@@ -276,6 +276,12 @@ func (j *Journal) AppendBatch(events []Event) error {
 // next event will get, and no error (as AppendBatch, even on a closed
 // journal).
 func (j *Journal) Append(events []Event) (first uint64, err error) {
+	return j.appendBatch(events, time.Now().UnixMilli(), false, 0)
+}
+
+// appendBatch is Append with the batch's time given, and with at set the
+// first event's sequence number too (wal.Log.AppendAt: an import).
+func (j *Journal) appendBatch(events []Event, timeMs int64, at bool, first uint64) (uint64, error) {
 	if len(events) == 0 {
 		return j.log.NextSeq(), nil
 	}
@@ -303,7 +309,12 @@ func (j *Journal) Append(events []Event) (first uint64, err error) {
 		})
 		off += n
 	}
-	first, err = j.log.Append(wal.Batch{Time: time.Now().UnixMilli(), Records: recs})
+	var err error
+	if b := (wal.Batch{Time: timeMs, Records: recs}); at {
+		err = j.log.AppendAt(first, b)
+	} else {
+		first, err = j.log.Append(b)
+	}
 	clear(recs) // drop references to the caller's strings
 	sc.vals, sc.recs = vals, recs
 	if cap(sc.vals) > 1<<20 || cap(sc.recs) > 1<<14 {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"iter"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -737,41 +739,7 @@ func (s *Set) writeSnapshot() error {
 			w.Close()
 		}
 	}()
-	var (
-		recs  []segment.Record
-		first uint64
-		size  int
-	)
-	flush := func() error {
-		if len(recs) == 0 {
-			return nil
-		}
-		frame, err := s.enc.Batch(recs, 0)
-		if err != nil {
-			return err
-		}
-		frame.SetFirst(first)
-		if _, err := w.WriteFrame(&frame); err != nil {
-			return err
-		}
-		first += uint64(len(recs))
-		recs, size = recs[:0], 0
-		return nil
-	}
-	for k := range s.keys {
-		if len(recs) > 0 && size+len(k)+2*binaryMaxVarintLen > snapFramePayload {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-		// The encoder copies the key; the map's string is lent, not copied.
-		recs = append(recs, segment.Record{Key: unsafe.Slice(unsafe.StringData(k), len(k))})
-		size += len(k) + 2*binaryMaxVarintLen
-	}
-	if err := flush(); err != nil {
-		return err
-	}
-	if err := w.Flush(); err != nil {
+	if err := writeKeys(w, s.enc, maps.Keys(s.keys)); err != nil {
 		return err
 	}
 	if err := s.step(stepTempWritten); err != nil {
@@ -792,6 +760,47 @@ func (s *Set) writeSnapshot() error {
 
 const binaryMaxVarintLen = 10
 
+// writeKeys writes keys to the snapshot file w as frames of at most about
+// snapFramePayload bytes, numbered 0, 1, 2, ... (see the package
+// documentation), and flushes w.
+func writeKeys(w *segment.Writer, enc *segment.Encoder, keys iter.Seq[string]) error {
+	var (
+		recs  []segment.Record
+		first uint64
+		size  int
+	)
+	flush := func() error {
+		if len(recs) == 0 {
+			return nil
+		}
+		frame, err := enc.Batch(recs, 0)
+		if err != nil {
+			return err
+		}
+		frame.SetFirst(first)
+		if _, err := w.WriteFrame(&frame); err != nil {
+			return err
+		}
+		first += uint64(len(recs))
+		recs, size = recs[:0], 0
+		return nil
+	}
+	for k := range keys {
+		if len(recs) > 0 && size+len(k)+2*binaryMaxVarintLen > snapFramePayload {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		// The encoder copies the key; the string is lent, not copied.
+		recs = append(recs, segment.Record{Key: unsafe.Slice(unsafe.StringData(k), len(k))})
+		size += len(k) + 2*binaryMaxVarintLen
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
 // Has reports whether key is in the set: the in-memory state, including
 // operations not yet durable. After Close it reports false.
 func (s *Set) Has(key string) bool {
@@ -809,12 +818,18 @@ func (s *Set) Keys() []string {
 		s.mu.RUnlock()
 		return nil
 	}
+	keys := s.keyList()
+	s.mu.RUnlock()
+	slices.Sort(keys)
+	return keys
+}
+
+// keyList returns the keys in a new slice, unordered. Callers hold mu.
+func (s *Set) keyList() []string {
 	keys := make([]string, 0, len(s.keys))
 	for k := range s.keys {
 		keys = append(keys, k)
 	}
-	s.mu.RUnlock()
-	slices.Sort(keys)
 	return keys
 }
 

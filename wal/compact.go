@@ -129,7 +129,8 @@ func (l *Log) candidate(worthy func(c compactor.SegCounts, olderDirty bool) bool
 }
 
 // rewritePass rewrites candidate segments until none is left. With all
-// set, any sealed segment holding a removed record is a candidate.
+// set, any sealed segment holding a removed record is a candidate;
+// without (the background pass) it stops early when a Backup waits.
 // Only the records removed by the visible dead set are dropped, so nothing
 // is removed from disk before the batch that removed it is durable.
 func (l *Log) rewritePass(all bool) error {
@@ -137,7 +138,7 @@ func (l *Log) rewritePass(all bool) error {
 	if all {
 		worthy = anyDroppable
 	}
-	if err := l.drainSeals(); err != nil {
+	if err := l.drainSeals(!all); err != nil {
 		return err
 	}
 	changed := false
@@ -148,7 +149,7 @@ func (l *Log) rewritePass(all bool) error {
 			return ErrClosed
 		}
 		s, retain, ok := l.candidate(worthy)
-		if !ok {
+		if !ok || !all && l.slotWanted > 0 {
 			l.mu.Unlock()
 			break
 		}

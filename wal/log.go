@@ -95,6 +95,7 @@ type Log struct {
 	// worker (seal jobs, rewrites), that work run inline under
 	// Options.Inline, or Compact. Close and truncation wait for it.
 	working    bool
+	slotWanted int        // Backups waiting for the work slot: the worker yields it
 	retired    []*seg     // replaced segments whose files readers may still use
 	cptMu      sync.Mutex // orders checkpoint writes; guards cptThrough
 	cptThrough uint64     // under cptMu: what the checkpoint file on disk covers

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 
@@ -36,7 +35,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		return nil, err
 	}
 	fsys := opts.FS
-	if err := mkdirDurable(fsys, dir, vfs.DirMode(opts.FileMode)); err != nil {
+	if err := vfs.MkdirDurable(fsys, dir, vfs.DirMode(opts.FileMode)); err != nil {
 		return nil, fmt.Errorf("create log directory: %w", err)
 	}
 	lock, err := fsys.Lock(dir)
@@ -242,36 +241,6 @@ func warnLooseModes(fsys vfs.FS, dir string, opts Options) error {
 	for _, lm := range loose {
 		opts.Logger.Warn("wal: more open than Options.FileMode allows (left as it is): others may read what the log holds",
 			"path", lm.Path, "mode", lm.Mode, "max", lm.Max)
-	}
-	return nil
-}
-
-// mkdirDurable creates dir and its missing parents with perm and syncs the
-// parent of each directory it created, so the new entries survive a power
-// cut.
-func mkdirDurable(fsys vfs.FS, dir string, perm os.FileMode) error {
-	var created []string
-	for d := filepath.Clean(dir); ; {
-		if _, err := fsys.Stat(d); err == nil {
-			break
-		}
-		created = append(created, d)
-		parent := filepath.Dir(d)
-		if parent == d {
-			break
-		}
-		d = parent
-	}
-	if len(created) == 0 {
-		return nil
-	}
-	if err := fsys.MkdirAll(dir, perm); err != nil {
-		return err
-	}
-	for i := len(created) - 1; i >= 0; i-- {
-		if err := fsys.SyncDir(filepath.Dir(created[i])); err != nil {
-			return err
-		}
 	}
 	return nil
 }

@@ -142,6 +142,11 @@ func (l *Log) repackSegments(todo []*seg, want lifecycle) error {
 	for _, s := range todo {
 		l.mu.Lock()
 		ok, current := l.state == want && l.failed == nil, l.holds(s)
+		if ok && want == stateOpen && l.slotWanted > 0 {
+			l.repackDue = true // after the Backup
+			l.mu.Unlock()
+			return nil
+		}
 		l.mu.Unlock()
 		if !ok {
 			return ErrClosed

@@ -131,11 +131,13 @@ func (l *Log) writeSealMeta(j sealJob) error {
 	return nil
 }
 
-// drainSeals writes the queued seal jobs. Called without l.mu.
-func (l *Log) drainSeals() error {
+// drainSeals writes the queued seal jobs. With yield it stops early, the
+// rest queued, when a Backup waits for the work slot: under a stream of
+// rotations the queue may never empty. Called without l.mu.
+func (l *Log) drainSeals(yield bool) error {
 	for {
 		l.mu.Lock()
-		if len(l.sealQ) == 0 {
+		if len(l.sealQ) == 0 || yield && l.slotWanted > 0 {
 			l.mu.Unlock()
 			return nil
 		}

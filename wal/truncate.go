@@ -17,7 +17,9 @@ import (
 // Any other first gives an error wrapping ErrInvalid and writes nothing.
 // An empty batch writes nothing. Durability, atomicity and failure are as
 // for Append. Moving an empty log's next sequence number needs truncation,
-// which a log with compaction on refuses (ErrInvalid).
+// which a log with compaction on refuses (ErrInvalid), but for moving it
+// forward while the log holds no frame at all (a new log, say): such a
+// log may start anywhere.
 func (l *Log) AppendAt(first uint64, b Batch) error {
 	if len(b.Records) == 0 {
 		return nil
@@ -127,7 +129,7 @@ func (l *Log) moveNext(want uint64) error {
 		if _, _, ok := l.liveBounds(l.nextSeq.Load()); ok {
 			return fmt.Errorf("%w: append at sequence %d: the log continues at %d", ErrInvalid, want, l.nextSeq.Load())
 		}
-		if err := l.truncatable(); err != nil {
+		if err := l.truncatable(); err != nil && !l.startable(want) {
 			return fmt.Errorf("append at sequence %d, log continuing at %d: %w", want, l.nextSeq.Load(), err)
 		}
 		if err := l.quiesce(); err != nil {
@@ -148,6 +150,16 @@ func (l *Log) moveNext(want uint64) error {
 		}
 	}
 	return nil
+}
+
+// startable reports whether NextSeq may move forward to want on a log
+// with compaction on, which refuses truncation: only while it holds no
+// frame at all in its one segment, so that moving its front deletes and
+// cuts no file and drops no record compaction counts. An import keeping
+// another system's sequence numbers starts so. Called with l.mu held.
+func (l *Log) startable(want uint64) bool {
+	_, _, any := l.idx.Bounds()
+	return want > l.nextSeq.Load() && !any && len(l.segs) == 1 && l.writable() == nil
 }
 
 // quiesce waits until no sync and no background work runs, and writes any

@@ -667,3 +667,64 @@ func TestTruncateBackInsideSparseFrameKeepsSequenceNumbers(t *testing.T) {
 		})
 	}
 }
+
+// A log with compaction on that holds no frames (new, or only ever
+// opened) may start at any sequence number: AppendAt moves its front
+// there, as an import keeping another system's numbers needs, and the
+// numbers stay after a reopen and a compaction. Once it holds a record,
+// AppendAt elsewhere is refused as before.
+func TestAppendAtStartsAnEmptyLogWithCompactionAnywhere(t *testing.T) {
+	fs := crashFS(t)
+	opts := Options{FS: fs, CompactionThreshold: 10, Logger: crashQuiet}
+	l, err := Open(crashDir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if l, err = Open(crashDir, opts); err != nil {
+		t.Fatal(err)
+	}
+	rec := func(k string, tomb bool) Batch {
+		return Batch{Time: 1764190000000, Records: []Record{{Key: []byte(k), Value: []byte("v-" + k), Tombstone: tomb}}}
+	}
+	if err := l.AppendAt(100, rec("a", false)); err != nil {
+		t.Fatalf("AppendAt(100) on an empty log with compaction on: %v", err)
+	}
+	for _, at := range []uint64{100, 200, 0} {
+		if err := l.AppendAt(at, rec("x", false)); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("AppendAt(%d) with the log continuing at 101: %v, want ErrInvalid", at, err)
+		}
+	}
+	if err := l.AppendAt(101, rec("b", false)); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.AppendAt(102, rec("a", true)); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if l, err = Open(crashDir, opts); err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var seqs []uint64
+	for e, err := range l.Entries(0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, e.Seq)
+		if e.Time != 1764190000000 {
+			t.Fatalf("entry %d: time %d, want the batch's", e.Seq, e.Time)
+		}
+	}
+	if !slices.Equal(seqs, []uint64{101}) || l.NextSeq() != 103 {
+		t.Fatalf("after compaction and reopen: seqs %v, next %d; want [101], 103", seqs, l.NextSeq())
+	}
+
+}

@@ -10,7 +10,9 @@ import "errors"
 // segments wait for their index and checkpoint or a sealed segment is
 // worth rewriting. Called with l.mu held.
 func (l *Log) kickBackground() {
-	if l.working || l.state != stateOpen || l.failed != nil {
+	// A Backup waiting for the slot gets it first: a worker started by
+	// every rotation would otherwise keep it from ever getting it.
+	if l.working || l.slotWanted > 0 || l.state != stateOpen || l.failed != nil {
 		return
 	}
 	if len(l.sealQ) == 0 && !l.cptDue && (!l.repackDue || l.opts.NoRepack) {
@@ -35,7 +37,7 @@ func (l *Log) kickBackground() {
 func (l *Log) backgroundWork() {
 	var err error
 	for {
-		err = l.drainSeals()
+		err = l.drainSeals(true)
 		if err == nil && l.cs != nil {
 			err = l.checkpointDue()
 		}
@@ -47,8 +49,9 @@ func (l *Log) backgroundWork() {
 		}
 		l.mu.Lock()
 		// A rotation during the pass queued more: do it now rather than
-		// leave it until the next trigger.
-		if err != nil || l.state != stateOpen || len(l.sealQ) == 0 && !l.repackDue && !l.cptDue {
+		// leave it until the next trigger, unless a Backup waits for the
+		// slot (backupEnd restarts this).
+		if err != nil || l.state != stateOpen || len(l.sealQ) == 0 && !l.repackDue && !l.cptDue || l.slotWanted > 0 {
 			break
 		}
 		l.mu.Unlock()

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -102,12 +100,8 @@ func runDemo(e *env, args []string, fl any) int {
 	var dir string
 	if len(args) == 1 {
 		dir = args[0]
-		if err := demoTarget(dir); err != nil {
-			if errors.Is(err, errDemoRefused) {
-				fmt.Fprintf(e.stderr, "journal demo: %v\n", err)
-				return exitUsage
-			}
-			return failDir(e, "demo", dir, err)
+		if code, ok := newDirTarget(e, "demo", dir); !ok {
+			return code
 		}
 	} else {
 		d, err := os.MkdirTemp("", "journal-demo-")
@@ -130,44 +124,7 @@ func runDemo(e *env, args []string, fl any) int {
 	return demo(e, dir)
 }
 
-// errDemoRefused is wrapped by demoTarget's refusals.
-var errDemoRefused = errors.New("demo writes only into a new or empty directory")
-
-// demoTarget says whether demo may write into dir: only if it does not
-// exist or is an empty directory, so that it never adds to, compacts or
-// mixes with what is there. Its refusals wrap errDemoRefused.
-func demoTarget(dir string) error {
-	fi, err := os.Stat(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("%s: %w: it is a file", dir, errDemoRefused)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	names, err := d.Readdirnames(1)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return err
-	}
-	if len(names) == 0 {
-		return nil
-	}
-	what := "it holds files"
-	if v, err := wal.OpenView(dir, nil); err == nil {
-		v.Close()
-		what = "it holds a journal"
-	}
-	return fmt.Errorf("%s: %w: %s", dir, errDemoRefused, what)
-}
-
-// demo writes the demo journal into dir, which demoTarget accepted, and
+// demo writes the demo journal into dir, which newDirTarget accepted, and
 // shows it.
 func demo(e *env, dir string) int {
 	fmt.Fprintf(e.stdout, "journal directory: %s\n", dir)

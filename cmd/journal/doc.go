@@ -30,19 +30,30 @@
 //	                 list the live command IDs, sorted
 //	dump DIR [SEG] [--from OFF] [--records]
 //	                 print segment files' frames (and records) raw
+//	backup DIR DST [--file-mode MODE]
+//	                 copy the journal, consistent, into DST, a new or
+//	                 empty directory (sealed segments hard-linked where
+//	                 the file system allows)
+//	export DIR       every event as JSON lines, oldest first, in the
+//	                 replaced system's shape
+//	import DIR [--file-mode MODE] < FILE
+//	                 make a new journal in DIR (new or empty) from such
+//	                 lines, keeping sequence numbers and timestamps
 //
 // Every command takes --help. Read commands (inspect, stats, verify,
-// commands) take no lock and work while another process has the journal
-// open; repair and compact take the journal's lock and fail if another
-// process has it open. 'journal --version' prints the version.
+// commands, export) take no lock and work while another process has the
+// journal open; repair, compact and backup take the journal's lock and
+// fail if another process has it open. 'journal --version' prints the version.
 //
-// Exit statuses: 0 ok; 1 damage found; 2 usage (bad arguments, or a DIR
-// demo will not write into); 3 could not check (DIR missing, not a
+// Exit statuses: 0 ok; 1 damage found; 2 usage (bad arguments, a
+// directory demo, backup or import will not write into, or a line of
+// import's input it refuses); 3 could not check (DIR missing, not a
 // directory, not a journal, a raft log directory, open in another process,
 // unreadable, or another I/O error). Errors go to stderr, one line naming
 // DIR once.
 //
 // --file-mode is the Options.FileMode the journal is opened with, in
 // octal (0600, owner only, unless given; directories add the search bit
-// to each read bit): the files repair and compact write get it.
+// to each read bit): the files repair, compact, backup and import write
+// get it.
 package main

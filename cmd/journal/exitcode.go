@@ -17,7 +17,7 @@ import (
 const (
 	exitOK     = 0 // done; for verify, no damage found
 	exitDamage = 1 // damage found (verify, or a command that met it)
-	exitUsage  = 2 // bad arguments, or a DIR demo refuses to write into
+	exitUsage  = 2 // bad arguments, a directory demo, backup or import refuses to write into, or import's input refused
 	exitNoLook = 3 // could not check: see the causes below
 )
 
@@ -25,7 +25,9 @@ const (
 const exitHelp = `exit status:
   0  ok (verify: no damage found)
   1  damage found (verify, or a command that met damaged data)
-  2  usage: bad arguments, or a DIR demo will not write into
+  2  usage: bad arguments, a directory demo, backup or import will not write
+     into (a file, a journal, a directory holding files), or a line of
+     import's input it refuses
   3  could not check: DIR is missing, not a directory, not a journal, a raft
      log, open in another process (lock held), or not readable (permission),
      or another I/O error
@@ -149,7 +151,7 @@ func failDir(e *env, name, dir string, err error) int {
 }
 
 func init() {
-	for _, c := range []*command{inspectCommand, statsCommand, verifyCommand, repairCommand, compactCommand, commandsCommand} {
+	for _, c := range []*command{inspectCommand, statsCommand, verifyCommand, repairCommand, compactCommand, commandsCommand, backupCommand, exportCommand} {
 		c.journalDir = true
 	}
 }

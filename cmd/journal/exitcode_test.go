@@ -14,8 +14,24 @@ import (
 )
 
 // dirCommands are the commands whose argument is a journal directory, as
-// a script calls them (repair answers no to its question).
-var dirCommands = [][]string{{"inspect"}, {"stats"}, {"verify"}, {"repair", "--yes"}, {"compact"}, {"commands"}}
+// a script calls them (repair answers no to its question); withDir puts
+// the directory in.
+var dirCommands = [][]string{{"inspect"}, {"stats"}, {"verify"}, {"repair", "--yes"}, {"compact"}, {"commands"}, {"backup", "DIR", "DIR.bak"}, {"export"}}
+
+// withDir is args with DIR in each argument replaced by dir, or dir
+// appended when none holds it.
+func withDir(args []string, dir string) []string {
+	out := make([]string, len(args))
+	found := false
+	for i, a := range args {
+		out[i] = strings.ReplaceAll(a, "DIR", dir)
+		found = found || out[i] != a
+	}
+	if !found {
+		out = append(out, dir)
+	}
+	return out
+}
 
 // writeBolt writes a file that starts as a bolt database does (a meta
 // page: 16-byte page header, then the magic).
@@ -87,7 +103,7 @@ func TestEveryCommandSaysTheSameThingForTheSameCauseWithExit3(t *testing.T) {
 			before := treeState(t, filepath.Dir(dir))
 			want := strings.ReplaceAll(c.msg, "BASE", filepath.Base(dir))
 			for _, args := range dirCommands {
-				r := runBin(t, "n\n", append(args, dir)...)
+				r := runBin(t, "n\n", withDir(args, dir)...)
 				line := fmt.Sprintf("journal %s: %s: %s\n", args[0], dir, want)
 				if r.code != 3 || r.stderr != line || r.stdout != "" {
 					t.Errorf("%v: exit %d, stdout %q, stderr %q; want 3 and %q", args, r.code, r.stdout, r.stderr, line)
@@ -102,7 +118,7 @@ func TestEveryCommandSaysTheSameThingForTheSameCauseWithExit3(t *testing.T) {
 		dir := raftstoreLog(t, filepath.Join(t.TempDir(), "raft"))
 		before := treeState(t, filepath.Dir(dir))
 		for _, args := range dirCommands {
-			r := runBin(t, "n\n", append(args, dir)...)
+			r := runBin(t, "n\n", withDir(args, dir)...)
 			line := fmt.Sprintf("journal %s: %s: a raft log, not a route journal (the log of a raftstore directory: its stable store is ../stable)\n", args[0], dir)
 			if r.code != 3 || r.stderr != line {
 				t.Errorf("%v: exit %d, stderr %q; want 3 and %q", args, r.code, r.stderr, line)
@@ -127,8 +143,8 @@ func TestLockedJournalIsExit3WithOneMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := dirState(t, dir)
-	for _, args := range [][]string{{"repair", "--yes"}, {"compact"}} {
-		r := runBin(t, "", append(args, dir)...)
+	for _, args := range [][]string{{"repair", "--yes"}, {"compact"}, {"backup", "DIR", "DIR.bak"}} {
+		r := runBin(t, "", withDir(args, dir)...)
 		line := fmt.Sprintf("journal %s: %s: open in another process (its lock is held); close it first\n", args[0], dir)
 		if r.code != 3 || r.stderr != line || r.stdout != "" {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 3 and %q", args, r.code, r.stdout, r.stderr, line)
@@ -150,7 +166,7 @@ func TestUnreadableDirectoryIsExit3(t *testing.T) {
 	}
 	defer os.Chmod(dir, 0o755)
 	for _, args := range dirCommands {
-		r := runBin(t, "n\n", append(args, dir)...)
+		r := runBin(t, "n\n", withDir(args, dir)...)
 		if r.code != 3 || !strings.HasPrefix(r.stderr, fmt.Sprintf("journal %s: %s: permission denied", args[0], dir)) {
 			t.Errorf("%v: exit %d, stderr %q", args, r.code, r.stderr)
 		}

@@ -48,6 +48,9 @@ func init() {
 		compactCommand,
 		commandsCommand,
 		dumpCommand,
+		backupCommand,
+		exportCommand,
+		importCommand,
 	}
 }
 
@@ -134,6 +137,22 @@ func commandUsage(w io.Writer, c *command, fs *flag.FlagSet, short bool) {
 	}
 }
 
+// argName is the name the synopsis gives positional argument i (from 0):
+// DIR unless it says otherwise.
+func (c *command) argName(i int) string {
+	n := 0
+	for _, w := range strings.Fields(c.synopsis) {
+		if strings.HasPrefix(w, "[") || strings.HasPrefix(w, "<") {
+			break
+		}
+		if n == i {
+			return w
+		}
+		n++
+	}
+	return "DIR"
+}
+
 func (c *command) flagSet() *flag.FlagSet {
 	fs := flag.NewFlagSet("journal "+c.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -165,7 +184,7 @@ func (c *command) invoke(e *env, args []string) int {
 		return 2
 	}
 	if len(pos) < c.minArgs || len(pos) > c.maxArgs {
-		what := "missing DIR"
+		what := "missing " + c.argName(len(pos))
 		if len(pos) > c.maxArgs {
 			what = fmt.Sprintf("unexpected argument %q", pos[c.maxArgs])
 		}

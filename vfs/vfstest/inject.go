@@ -32,6 +32,7 @@ const (
 	OpLock
 	OpMkdir
 	OpStat
+	OpLink
 	numOps
 )
 
@@ -39,7 +40,7 @@ var opNames = [...]string{
 	OpCreate: "create", OpOpen: "open", OpWrite: "write", OpSync: "sync",
 	OpSyncDir: "syncdir", OpRename: "rename", OpRemove: "remove",
 	OpTruncate: "truncate", OpRead: "read", OpList: "list", OpLock: "lock",
-	OpMkdir: "mkdir", OpStat: "stat",
+	OpMkdir: "mkdir", OpStat: "stat", OpLink: "link",
 }
 
 // String returns the lower-case name of the operation kind.
@@ -178,7 +179,7 @@ func (fs *FS) Used() int64 {
 
 // OnOp installs fn (nil removes it) to be called after each successful
 // mutating operation: OpCreate, OpWrite, OpSync, OpSyncDir, OpRename,
-// OpRemove, OpTruncate, OpMkdir and OpLock, with the operation's cleaned path
+// OpRemove, OpTruncate, OpMkdir, OpLock and OpLink, with the operation's cleaned path
 // (the old name for a rename; the name the file was opened with for file
 // operations). fn runs without the FS mutex held, on the goroutine of the
 // operation, so it may call any FS method, typically [FS.CrashClone]. With
