@@ -264,17 +264,22 @@ type SyncCounter struct {
 	count, last, max atomic.Int64 // last, max: ns
 }
 
+// record counts a sync that took took. max is raised before last is
+// stored, and Load reads last before max, so a reader never sees a last
+// above max.
 func (c *SyncCounter) record(took time.Duration) {
 	c.count.Add(1)
-	c.last.Store(int64(took))
 	for m := c.max.Load(); int64(took) > m && !c.max.CompareAndSwap(m, int64(took)); m = c.max.Load() {
 	}
+	c.last.Store(int64(took))
 }
 
 // Load returns the counter's figures, read one after the other (not as
-// one snapshot: a sync may finish between them).
+// one snapshot: a sync may finish between them), with Max >= Last.
 func (c *SyncCounter) Load() SyncStats {
-	return SyncStats{Count: c.count.Load(), Last: time.Duration(c.last.Load()), Max: time.Duration(c.max.Load())}
+	count := c.count.Load()
+	last := c.last.Load()
+	return SyncStats{Count: count, Last: time.Duration(last), Max: time.Duration(c.max.Load())}
 }
 
 // CountSyncsIn makes Sync count its fdatasyncs in c instead of the
