@@ -116,7 +116,7 @@ func (l *Log) candidate(worthy func(c compactor.SegCounts, olderDirty bool) bool
 		// crash never meets a rewritten segment. (Rewrites keep the
 		// tombstones and FlagCompact a replay needs, so this is a second
 		// line of defence, not what keeps removals removed.)
-		if l.segs[i+1].base > covered {
+		if l.segs[i+1].base > covered || l.sealPending(s.id) {
 			break
 		}
 		c := l.cs.Segment(s.id)

@@ -87,6 +87,12 @@ func (l *Log) repackCandidates() []*seg {
 	counts := l.idx.FrameCounts()
 	var out []*seg
 	for _, s := range l.segs[:len(l.segs)-1] { // never the active segment
+		if l.sealPending(s.id) {
+			// Its seal job would write the index of the file as sealed
+			// over the repacked one's: after drainSeals.
+			l.repackDue = true
+			continue
+		}
 		if !s.packed && repackWorthy(counts[s.id], s.size) {
 			out = append(out, s)
 		}
@@ -105,10 +111,11 @@ func (l *Log) repackPass() error {
 		return ErrClosed
 	}
 	var todo []*seg
-	if l.repackDue && !l.opts.NoRepack {
-		todo = l.repackCandidates()
-	}
+	due := l.repackDue && !l.opts.NoRepack
 	l.repackDue = false
+	if due {
+		todo = l.repackCandidates() // may set it again
+	}
 	l.mu.Unlock()
 	return l.repackSegments(todo, stateOpen)
 }

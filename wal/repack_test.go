@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/seglog/journal/vfs/vfstest"
@@ -339,5 +340,43 @@ func TestCloseRepacksTheActiveSegment(t *testing.T) {
 	}
 	if err := sameEntries(l, want); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A segment whose seal job is still queued is no repacking candidate:
+// the job would write the index of the file as sealed over the repacked
+// one's, and the next Open would refuse the log (a sealed segment whose
+// size is not its index's). It becomes one once the job is written.
+func TestNoRepackBeforeTheSealJobIsWritten(t *testing.T) {
+	l, err := Open(t.TempDir(), Options{Durability: Eventual, Inline: true, Logger: crashQuiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		l.mu.Lock()
+		l.runInline() // the work rotate queued (Inline), which Close waits for
+		l.mu.Unlock()
+		l.Close()
+	}()
+	smallBatches(t, l, 2000, 1)
+	l.mu.Lock()
+	if err := l.rotate(); err != nil {
+		l.mu.Unlock()
+		t.Fatal(err)
+	}
+	sealed := l.segs[len(l.segs)-2]
+	pending := l.repackCandidates()
+	l.mu.Unlock()
+	if slices.Contains(pending, sealed) {
+		t.Fatalf("segment %d is a repacking candidate while its seal job is queued", sealed.id)
+	}
+	if err := l.drainSeals(false); err != nil {
+		t.Fatal(err)
+	}
+	l.mu.Lock()
+	after := l.repackCandidates()
+	l.mu.Unlock()
+	if !slices.Contains(after, sealed) {
+		t.Fatalf("segment %d of 2000 single-record frames is no repacking candidate once sealed", sealed.id)
 	}
 }

@@ -131,6 +131,19 @@ func (l *Log) writeSealMeta(j sealJob) error {
 	return nil
 }
 
+// sealPending reports whether the seal job of segment id is queued, its
+// index file not written yet: no rewrite may replace the segment before
+// (the job would write the index of the file as sealed over the new
+// one's). Called with l.mu held.
+func (l *Log) sealPending(id uint64) bool {
+	for _, j := range l.sealQ {
+		if j.id == id {
+			return true
+		}
+	}
+	return false
+}
+
 // drainSeals writes the queued seal jobs. With yield it stops early, the
 // rest queued, when a Backup waits for the work slot: under a stream of
 // rotations the queue may never empty. Called without l.mu.
