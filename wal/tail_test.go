@@ -294,3 +294,48 @@ func TestCompactionStateIsCheckpointedWithinASegment(t *testing.T) {
 		t.Fatalf("checkpoint through %d after %d entries; want at least %d", got, n, cptEvery)
 	}
 }
+
+// TestStaleTailIndexIsNotTrusted: a tail index that outlived a
+// TruncateBack (its removal lost, as a power cut may lose it) lists
+// frames the segment no longer holds where it lists them; Open proves its
+// last frame against the segment, finds it wrong, and scans instead.
+func TestStaleTailIndexIsNotTrusted(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir, Options{Durability: Immediate, SegmentSize: 64 << 20, Logger: crashQuiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	l.tailEvery = 4 << 10
+	appendSingles(t, l, 200, 100, "a")
+	stale, err := os.ReadFile(tailName(dir, 1))
+	if err != nil {
+		t.Fatalf("no tail index to make stale: %v", err)
+	}
+	if err := l.TruncateBack(49); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 150 {
+		if _, err := l.Append(Batch{Records: []Record{{Key: fmt.Appendf(nil, "b-%d", i), Value: make([]byte, 30+i%7)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	killed := killedCopy(t, dir)
+	if err := os.WriteFile(tailName(killed, 1), stale, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := Open(killed, Options{Durability: Immediate, Logger: crashQuiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	countEntries(t, l2, 200)
+	for e, err := range l2.Entries(50) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf("b-%d", e.Seq-50); string(e.Key) != want {
+			t.Fatalf("entry %d is %q, want %q", e.Seq, e.Key, want)
+		}
+	}
+}

@@ -36,9 +36,9 @@ var mutants = []Mutant{
 		Desc: "the writer's group commit never calls fdatasync: Immediate appends are acknowledged unsynced",
 		Edits: []Edit{{
 			Old: `		err := w.f.Sync()
-		w.mu.Lock()`,
+		w.syncs.record(time.Since(start))`,
 			New: `		var err error // fdatasync skipped
-		w.mu.Lock()`,
+		w.syncs.record(time.Since(start))`,
 		}},
 	},
 	{
@@ -56,8 +56,8 @@ var mutants = []Mutant{
 		Name: "wal-sync-covers-later", Class: "durability", File: "wal/append.go",
 		Desc: "a finished fdatasync releases waiters of batches written after it started",
 		Edits: []Edit{{
-			Old: `l.syncedSeq = max(l.syncedSeq, upto)`,
-			New: `l.syncedSeq = l.nextSeq`,
+			Old: `l.syncedSeq.Store(max(l.syncedSeq.Load(), upto))`,
+			New: `l.syncedSeq.Store(l.nextSeq.Load())`,
 		}},
 	},
 	{
@@ -68,8 +68,8 @@ var mutants = []Mutant{
 		w.Close()
 		return fmt.Errorf("sync directory %s: %w", l.dir, err)
 	}
-	l.active = w`,
-			New: `	l.active = w`,
+	l.setActive(w)`,
+			New: `	l.setActive(w)`,
 		}},
 	},
 	{
@@ -88,12 +88,12 @@ var mutants = []Mutant{
 		Name: "segment-seal-cut-not-synced", Class: "durability", File: "segment/writer.go",
 		Desc: "Seal truncates the sealed segment to its data but does not sync the cut",
 		Edits: []Edit{{
-			Old: `		w.size = w.off
+			Old: `		w.size.Store(w.off)
 		if err := w.f.Sync(); err != nil {
 			return w.setFailed(fmt.Errorf("sync %s: %w", w.name, err))
 		}
 `,
-			New: `		w.size = w.off
+			New: `		w.size.Store(w.off)
 `,
 		}},
 	},
@@ -289,8 +289,8 @@ var mutants = []Mutant{
 		Name: "wal-compact-deletes-live-seg", Class: "compaction", File: "wal/compact.go",
 		Desc: "a segment with exactly one live record is treated as all-dead and deleted",
 		Edits: []Edit{{
-			Old: `if counts.Dead < counts.Total || retainTombstones {`,
-			New: `if counts.Dead+1 < counts.Total || retainTombstones {`,
+			Old: `copyAny := counts.Dead < counts.Total || retainTombstones`,
+			New: `copyAny := counts.Dead+1 < counts.Total || retainTombstones`,
 		}},
 	},
 	// wal-rewrite-uncovered-seg (candidate checking a segment's own base
@@ -303,8 +303,8 @@ var mutants = []Mutant{
 		Name: "wal-dead-dropped-before-durable", Class: "compaction", File: "wal/compact.go",
 		Desc: "durableDead waits for visibility, not durability, of the batches that applied removals",
 		Edits: []Edit{{
-			Old: `for l.lastApplyUpto > l.syncedSeq {`,
-			New: `for l.lastApplyUpto > l.visibleSeq {`,
+			Old: `for l.lastApplyUpto > l.syncedSeq.Load() {`,
+			New: `for l.lastApplyUpto > l.visibleSeq.Load() {`,
 		}},
 	},
 
@@ -433,7 +433,7 @@ var mutants = []Mutant{
 		Name: "compactor-tombstone-not-kept", Class: "compaction", File: "compactor/copylive.go",
 		Desc: "a rewrite drops a tombstone while an older segment still holds what it removed: a lost checkpoint brings the record back",
 		Edits: []Edit{{
-			Old: `if !e.Tombstone || !retainTombstones {`,
+			Old: `if !e.Tombstone || !o.RetainTombstones {`,
 			New: `if true {`,
 		}},
 		Pkgs: []string{"./wal", "."},
@@ -442,8 +442,8 @@ var mutants = []Mutant{
 		Name: "compactor-rewrite-drops-compact-flag", Class: "compaction", File: "compactor/copylive.go",
 		Desc: "a rewritten frame loses FlagCompact: a replay without the checkpoint never applies its tombstones",
 		Edits: []Edit{{
-			Old: `if h.Flags&segment.FlagCompact != 0 || res.Retained > retained {`,
-			New: `if false && res.Retained > retained {`,
+			Old: `(h.Flags&segment.FlagCompact != 0 || res.Retained > retained)`,
+			New: `(false && res.Retained > retained)`,
 		}},
 		Pkgs: []string{"./wal", "."},
 	},
@@ -485,11 +485,11 @@ var mutants = []Mutant{
 			Old: `		if err != nil {
 			return l.fail(err)
 		}
-		l.syncedSeq = max(l.syncedSeq, upto)`,
+		l.syncedSeq.Store(max(l.syncedSeq.Load(), upto))`,
 			New: `		if err != nil {
 			l.log.Warn("wal: sync failed", "err", err)
 		}
-		l.syncedSeq = max(l.syncedSeq, upto)`,
+		l.syncedSeq.Store(max(l.syncedSeq.Load(), upto))`,
 		}},
 	},
 	{
@@ -538,6 +538,55 @@ var mutants = []Mutant{
 	return s.err`,
 			New: `	s.cond.Broadcast()
 	return fmt.Errorf("keyset: unusable until reopened: %w", err)`,
+		}},
+	},
+	{
+		Name: "wal-tail-index-unverified", Class: "recovery", File: "wal/load.go",
+		Desc: "Open trusts the tail index without proving its last frame against the segment",
+		Edits: []Edit{{
+			Old: `	if err != nil || h.FirstSeq != fr.First || h.Count != fr.Count {
+		return frames[:0], segment.FileHeaderSize
+	}`,
+			New: `	if false && (err != nil || h.FirstSeq != fr.First || h.Count != fr.Count) {
+		return frames[:0], segment.FileHeaderSize
+	}
+	_ = p`,
+		}, {
+			Old: `	if last, err := segment.LastSeq(h, p); err != nil || last != fr.Last {`,
+			New: `	if last, err := segment.LastSeq(h, p); false && (err != nil || last != fr.Last) {`,
+		}},
+	},
+	{
+		Name: "wal-tail-index-lists-unsynced", Class: "recovery", File: "wal/tail.go",
+		Desc: "the tail index lists frames written while the sync ran, not only those it made durable",
+		Edits: []Edit{{
+			Old: `	for n > 0 && int64(frames[n-1].Offset) >= off {`,
+			New: `	for false && n > 0 && int64(frames[n-1].Offset) >= off {`,
+		}},
+	},
+	{
+		Name: "wal-repack-before-seal-job", Class: "compaction", File: "wal/repack.go",
+		Desc: "a segment whose seal job is queued is repacked; the job then writes a stale index over the new one",
+		Edits: []Edit{{
+			Old: `		if l.sealPending(s.id) {`,
+			New: `		if false && l.sealPending(s.id) {`,
+		}},
+	},
+	{
+		Name: "wal-checkpoint-before-durable", Class: "compaction", File: "wal/compact.go",
+		Desc: "a checkpoint within a segment is written at once, before a sync makes the log durable through it",
+		Edits: []Edit{{
+			Old: `	l.cptPend, l.cptPendThrough = compactor.EncodeCheckpoint(l.cs), l.nextSeq`,
+			New: `	defer func() { l.cptDue = true; l.kickBackground() }()
+	l.cptPend, l.cptPendThrough = compactor.EncodeCheckpoint(l.cs), l.nextSeq`,
+		}},
+	},
+	{
+		Name: "segment-pwrite-into-map", Class: "durability", File: "segment/writer.go",
+		Desc: "WriteWithSyscalls is ignored: Immediate frames are stored into the mapping",
+		Edits: []Edit{{
+			Old: `&& !w.syscallWrites {`,
+			New: `{`,
 		}},
 	},
 }
