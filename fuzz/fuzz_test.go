@@ -342,12 +342,17 @@ func FuzzSegmentReader(f *testing.F) {
 	})
 }
 
-// decodeAll decodes every entry of a frame, with both kinds of iterator:
-// they must agree on every entry and on the error.
+// decodeAll decodes every entry of a frame, with both kinds of iterator,
+// entry by entry and in batches: they must agree on every entry and on the
+// error.
 func decodeAll(h segment.FrameHeader, p []byte) error {
 	it := segment.NewEntryIter(h, p)
-	var scratch []byte
+	var scratch, bscratch []byte
 	sit := segment.NewEntryIterScratch(h, p, &scratch)
+	bit := segment.NewEntryIterScratch(h, p, &bscratch)
+	batch := make([]segment.Entry, 3)
+	var pending []segment.Entry // decoded by NextBatch, not yet compared
+	var batchErr error
 	for n := 0; ; n++ {
 		if n > len(p)+1 {
 			return fmt.Errorf("entry iterator did not stop")
@@ -356,6 +361,19 @@ func decodeAll(h segment.FrameHeader, p []byte) error {
 		se, sok, serr := sit.Next()
 		if sok != ok || (serr == nil) != (err == nil) || se.Seq != e.Seq || !bytes.Equal(se.Key, e.Key) || !bytes.Equal(se.Value, e.Value) || se.Tombstone != e.Tombstone {
 			return fmt.Errorf("entry %d: iterator gave %v %+v %v, with scratch %v %+v %v", n, ok, e, err, sok, se, serr)
+		}
+		if len(pending) == 0 && batchErr == nil {
+			k, berr := bit.NextBatch(batch)
+			pending, batchErr = batch[:k], berr
+		}
+		if ok != (len(pending) > 0) || !ok && (batchErr == nil) != (err == nil) {
+			return fmt.Errorf("entry %d: iterator gave %v %v, in batches %d entries left and %v", n, ok, err, len(pending), batchErr)
+		}
+		if ok {
+			if be := pending[0]; be.Seq != e.Seq || be.Time != e.Time || !bytes.Equal(be.Key, e.Key) || !bytes.Equal(be.Value, e.Value) || be.Tombstone != e.Tombstone {
+				return fmt.Errorf("entry %d: iterator gave %+v, in batches %+v", n, e, be)
+			}
+			pending = pending[1:]
 		}
 		if err != nil {
 			if !errors.Is(err, segment.ErrCorrupt) {

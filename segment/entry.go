@@ -165,7 +165,7 @@ type EntryIter struct {
 	// FlagPrefix frames only.
 	prevKey  []byte  // the previous entry's key
 	arena    []byte  // spare room for rebuilt keys; full chunks are left to their keys
-	scratch  *[]byte // instead of arena: the one buffer rebuilt keys go to
+	scratch  *[]byte // instead of arena: the one buffer rebuilt keys go to, emptied by each call
 	keyBytes uint64  // sum of the key lengths so far, at most MaxFrameKeyBytes
 }
 
@@ -180,9 +180,9 @@ func NewEntryIter(h FrameHeader, p []byte) EntryIter {
 }
 
 // NewEntryIterScratch is NewEntryIter for a caller that uses each entry's
-// Key only until the next call to Next: a key rebuilt from a shared prefix
-// is then written over the previous one in *scratch (grown as needed, up to
-// the longest key), not into memory of its own. The caller may pass the
+// Key only until the next call to Next (or NextBatch): a key rebuilt from a
+// shared prefix is then written over the previous one in *scratch (grown as
+// needed, up to the longest key), not into memory of its own. The caller may pass the
 // same scratch to the iterators of later frames, so that a scan allocates
 // nothing per frame. Values, and keys that need no rebuilding, alias the
 // payload as with NewEntryIter; what is valid and what is corrupt is the
@@ -200,16 +200,57 @@ func NewEntryIterScratch(h FrameHeader, p []byte, scratch *[]byte) EntryIter {
 // one chunk of 64 KiB.
 func (it *EntryIter) Next() (e Entry, ok bool, err error) {
 	if it.n == it.h.Count {
-		if it.off != len(it.p) {
-			return Entry{}, false, Corruptf("", -1, "%d trailing payload bytes", len(it.p)-it.off)
-		}
-		return Entry{}, false, nil
+		return Entry{}, false, it.end()
 	}
+	if it.scratch != nil {
+		*it.scratch = (*it.scratch)[:0]
+	}
+	if err := it.next(&e); err != nil {
+		return Entry{}, false, err
+	}
+	return e, true, nil
+}
+
+// NextBatch decodes the next entries into dst, as many as fit, and returns
+// how many: what len(dst) calls of Next would return, without the cost of
+// a call per entry. It returns 0 after the last entry. On error (as Next's)
+// dst[:n] holds the entries decoded before the damage. With
+// NewEntryIterScratch the keys rebuilt from shared prefixes go to *scratch
+// one after another, so every key of dst[:n] stays valid until the next
+// call: *scratch then grows to at most twice the length of the keys of
+// one call.
+func (it *EntryIter) NextBatch(dst []Entry) (n int, err error) {
+	if it.scratch != nil {
+		*it.scratch = (*it.scratch)[:0]
+	}
+	for n < len(dst) && it.n < it.h.Count {
+		if err := it.next(&dst[n]); err != nil {
+			return n, err
+		}
+		n++
+	}
+	if it.n == it.h.Count {
+		err = it.end()
+	}
+	return n, err
+}
+
+// end checks, once every entry is decoded, that nothing follows them.
+func (it *EntryIter) end() error {
+	if it.off != len(it.p) {
+		return Corruptf("", -1, "%d trailing payload bytes", len(it.p)-it.off)
+	}
+	return nil
+}
+
+// next decodes the next entry into *e, which is left in an unspecified
+// state on error. The caller has checked that one is due.
+func (it *EntryIter) next(e *Entry) error {
 	time := it.prevTime
 	if it.h.Flags&FlagTimed != 0 {
 		d, err := it.uvarint()
 		if err != nil {
-			return Entry{}, false, err
+			return err
 		}
 		time += unzigzag(d) // wraps on damage: any int64 is a valid time
 	}
@@ -219,48 +260,50 @@ func (it *EntryIter) Next() (e Entry, ok bool, err error) {
 		if it.h.Flags&FlagSparse != 0 {
 			d, err := it.uvarint()
 			if err != nil {
-				return Entry{}, false, err
+				return err
 			}
 			if seq+d < seq {
-				return Entry{}, false, Corruptf("", -1, "sequence delta overflows")
+				return Corruptf("", -1, "sequence delta overflows")
 			}
 			seq += d
 		}
 	}
 	var shared uint64
 	if it.h.Flags&FlagPrefix != 0 {
+		var err error
 		if shared, err = it.uvarint(); err != nil {
-			return Entry{}, false, err
+			return err
 		}
 		if shared > uint64(len(it.prevKey)) {
-			return Entry{}, false, Corruptf("", -1, "entry %d shares %d key bytes with a previous key of %d", it.n, shared, len(it.prevKey))
+			return Corruptf("", -1, "entry %d shares %d key bytes with a previous key of %d", it.n, shared, len(it.prevKey))
 		}
 	}
 	kl, err := it.uvarint()
 	if err != nil {
-		return Entry{}, false, err
+		return err
 	}
 	key, err := it.bytes(kl >> 1)
 	if err != nil {
-		return Entry{}, false, err
+		return err
 	}
 	if it.h.Flags&FlagPrefix != 0 {
 		if key, err = it.joinKey(int(shared), key); err != nil {
-			return Entry{}, false, err
+			return err
 		}
 		it.prevKey = key
 	}
 	vl, err := it.uvarint()
 	if err != nil {
-		return Entry{}, false, err
+		return err
 	}
 	val, err := it.bytes(vl)
 	if err != nil {
-		return Entry{}, false, err
+		return err
 	}
 	it.n++
 	it.prevSeq, it.prevTime = seq, time
-	return Entry{Seq: seq, Time: time, Key: key, Tombstone: kl&1 != 0, Value: val}, true, nil
+	*e = Entry{Seq: seq, Time: time, Key: key, Tombstone: kl&1 != 0, Value: val}
+	return nil
 }
 
 // joinKey returns the key made of the first shared bytes of the previous
@@ -278,10 +321,12 @@ func (it *EntryIter) joinKey(shared int, suffix []byte) ([]byte, error) {
 	case len(suffix) == 0:
 		return it.prevKey[:shared:shared], nil
 	case it.scratch != nil:
-		// prevKey may be the start of *it.scratch: copy handles that.
-		b := append(append((*it.scratch)[:0], it.prevKey[:shared]...), suffix...)
+		// prevKey may be in *it.scratch, even where the key goes after
+		// Next emptied it: copy handles that, and a grown buffer leaves
+		// earlier keys where they are.
+		b := append(append(*it.scratch, it.prevKey[:shared]...), suffix...)
 		*it.scratch = b
-		return b[:n:n], nil
+		return b[len(b)-n : len(b) : len(b)], nil
 	}
 	if cap(it.arena)-len(it.arena) < n {
 		size := max(min(2*cap(it.arena), arenaChunk), min(2*len(it.p), arenaChunk))
@@ -302,6 +347,16 @@ func (it *EntryIter) joinKey(shared int, suffix []byte) ([]byte, error) {
 }
 
 func (it *EntryIter) uvarint() (uint64, error) {
+	// Lengths and deltas are mostly below 128: one byte, decoded inline.
+	if it.off < len(it.p) && it.p[it.off] < 0x80 {
+		v := uint64(it.p[it.off])
+		it.off++
+		return v, nil
+	}
+	return it.uvarintLong()
+}
+
+func (it *EntryIter) uvarintLong() (uint64, error) {
 	v, n := binary.Uvarint(it.p[it.off:])
 	if n <= 0 {
 		return 0, Corruptf("", -1, "bad varint in entry %d", it.n)

@@ -289,3 +289,78 @@ func TestSharedPrefixCountsCommonLeadingBytesAcrossWords(t *testing.T) {
 		}
 	}
 }
+
+// TestNextBatchYieldsWhatNextYields decodes frames of every flag
+// combination, whole, cut short at every byte and with a trailing byte,
+// both entry by entry and in batches of several sizes sharing one scratch
+// buffer: the batches hold the same entries, every key of a batch intact
+// until the next call, and end with the same error after the same entries.
+func TestNextBatchYieldsWhatNextYields(t *testing.T) {
+	for _, flags := range []uint8{0, FlagPrefix, FlagSparse | FlagPrefix, FlagPrefix | FlagTimed, FlagSparse | FlagPrefix | FlagTimed, FlagSparse | FlagTimed} {
+		sparse := flags&FlagSparse != 0
+		var es []Entry
+		for i, te := range append(frameEntries(40, 3, sparse), frameEntries(80, 5, sparse)...) {
+			if !sparse {
+				te.seq = 40 + uint64(i)
+			}
+			es = append(es, Entry{Seq: te.seq, Time: 1000 + int64(i%3), Key: []byte(te.key), Value: []byte(te.val), Tombstone: te.tombstone})
+		}
+		if flags&FlagTimed == 0 {
+			for i := range es {
+				es[i].Time = es[0].Time
+			}
+		}
+		payload := appendEntries(nil, es, flags, es[0].Time)
+		h := FrameHeader{FirstSeq: es[0].Seq, Time: es[0].Time, Count: uint32(len(es)), Flags: flags}
+		variants := [][]byte{payload, append(payload[:len(payload):len(payload)], 0)}
+		for cut := range len(payload) {
+			variants = append(variants, payload[:cut])
+		}
+		for _, p := range variants {
+			var want []Entry
+			var wantErr error
+			it := NewEntryIter(h, p)
+			for {
+				e, ok, err := it.Next()
+				if err != nil || !ok {
+					wantErr = err
+					break
+				}
+				want = append(want, e)
+			}
+			if len(p) == len(payload) && (wantErr != nil || len(want) != len(es)) {
+				t.Fatalf("flags %#x: Next gave %d entries, %v; want %d", flags, len(want), wantErr, len(es))
+			}
+			for _, size := range []int{1, 3, 7, 256} {
+				var scratch []byte
+				bit := NewEntryIterScratch(h, p, &scratch)
+				buf := make([]Entry, size)
+				var got []Entry
+				var gotErr error
+				for {
+					n, err := bit.NextBatch(buf)
+					for _, e := range buf[:n] {
+						// Copied only once the whole batch is decoded:
+						// every key must still hold.
+						e.Key = bytes.Clone(e.Key)
+						got = append(got, e)
+					}
+					if err != nil || n == 0 {
+						gotErr = err
+						break
+					}
+				}
+				if len(got) != len(want) || (gotErr == nil) != (wantErr == nil) || gotErr != nil && !errors.Is(gotErr, ErrCorrupt) {
+					t.Fatalf("flags %#x, %d of %d payload bytes, batches of %d: %d entries, error %v; Next gave %d, %v",
+						flags, len(p), len(payload), size, len(got), gotErr, len(want), wantErr)
+				}
+				for k := range want {
+					g, w := got[k], want[k]
+					if g.Seq != w.Seq || g.Time != w.Time || !bytes.Equal(g.Key, w.Key) || !bytes.Equal(g.Value, w.Value) || g.Tombstone != w.Tombstone {
+						t.Fatalf("flags %#x, %d payload bytes, batches of %d, entry %d: got %+v, want %+v", flags, len(p), size, k, g, w)
+					}
+				}
+			}
+		}
+	}
+}
