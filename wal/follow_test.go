@@ -49,7 +49,7 @@ func startFollowing(entries iter.Seq2[Entry, error], gate <-chan struct{}) *foll
 			if gate != nil {
 				<-gate
 			}
-			f.entries <- e.copied()
+			f.entries <- copied(e)
 		}
 		f.err <- ferr
 	}()

@@ -310,7 +310,7 @@ func (nw *newest) descend(yield func(Entry, error) bool) {
 					break
 				}
 				if e.Seq < nw.visible && e.Seq >= nw.front && !nw.dead.IsDead(e.Seq, e.Key) {
-					out = append(out, Entry{Seq: e.Seq, Time: e.Time, Key: e.Key, Value: e.Value, Tombstone: e.Tombstone})
+					out = append(out, e)
 				}
 			}
 			for k := len(out) - 1; k >= 0; k-- {

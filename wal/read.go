@@ -17,14 +17,10 @@ import (
 	"github.com/seglog/journal/segment"
 )
 
-// Entry is one record as read back.
-type Entry struct {
-	Seq       uint64
-	Time      int64 // the batch's timestamp
-	Key       []byte
-	Value     []byte
-	Tombstone bool
-}
+// Entry is one record as read back: the segment's own decoding of it, so
+// that runs of entries (EntryRuns) pass from a frame to the caller without
+// a copy each.
+type Entry = segment.Entry
 
 // snapshot is a consistent view of the log: the frames indexed and the
 // sequence numbers visible when it was taken. Appends after it do not
@@ -114,6 +110,27 @@ func (l *Log) Entries(from uint64) iter.Seq2[Entry, error] {
 	}
 }
 
+// EntryRuns yields what Entries yields, in the same order and as of the
+// call in the same way, as runs: slices of consecutive entries of one
+// frame, so that a caller reading many entries pays one call per run, not
+// per entry. A run, and the Key and Value of each entry in it, alias
+// buffers reused by the next step: copy what is kept. A damaged frame
+// yields the entries before the damage, then an error wrapping ErrCorrupt
+// (with file and offset), and ends the iteration.
+func (l *Log) EntryRuns(from uint64) iter.Seq2[[]Entry, error] {
+	return func(yield func([]Entry, error) bool) {
+		s, err := l.snapshot()
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		defer s.release()
+		if err := s.ascendRuns(from, func(run []Entry) bool { return yield(run, nil) }); err != nil {
+			yield(nil, err)
+		}
+	}
+}
+
 // Get returns the entry with sequence number seq. Its Key and Value are
 // freshly allocated. A sequence number not in the log gives an error
 // wrapping ErrNotFound. The frame's checksum is verified on every call.
@@ -192,7 +209,7 @@ func (l *Log) Get(seq uint64) (Entry, error) {
 		h, p, *bp, err = segment.ReadFrameInto(f, size, int64(off), int64(next), *bp, sg.name)
 		if err == nil {
 			e, err = findEntry(h, p, seq, dead, sg.name, int64(off))
-			e = e.copied()
+			e = copied(e)
 		}
 	}
 	*bp = (*bp)[:0]
@@ -210,7 +227,7 @@ func (l *Log) Get(seq uint64) (Entry, error) {
 
 // copied returns e with Key and Value copied out of the buffer they alias,
 // in one allocation.
-func (e Entry) copied() Entry {
+func copied(e Entry) Entry {
 	kv := make([]byte, len(e.Key)+len(e.Value))
 	n := copy(kv, e.Key)
 	copy(kv[n:], e.Value)
@@ -237,7 +254,7 @@ func getMapped(m []byte, off, next int64, buf []byte, name string, seq uint64, d
 	if err != nil {
 		return Entry{}, buf, err
 	}
-	return e.copied(), buf, nil
+	return copied(e), buf, nil
 }
 
 // waitMapReads waits until no Get reads a segment's mapping: before a file
@@ -343,36 +360,86 @@ func (s *snapshot) frames(from uint64, fn func(sg *seg, off int64, h segment.Fra
 }
 
 func (s *snapshot) ascend(from uint64, yield func(Entry, error) bool) {
-	from = max(from, s.front)
-	stopped := false
-	var scratch []byte // rebuilt keys: Entries' keys are valid for one step
-	err := s.frames(from, func(sg *seg, off int64, h segment.FrameHeader, p []byte) bool {
-		it := segment.NewEntryIterScratch(h, p, &scratch)
-		for {
-			e, ok, err := it.Next()
-			if err != nil {
-				stopped = true
-				yield(Entry{}, segment.AtOffset(err, sg.name, off))
-				return false
-			}
-			if !ok {
-				return true
-			}
-			if e.Seq < from || s.dead.IsDead(e.Seq, e.Key) {
-				continue
-			}
-			if e.Seq >= s.visible {
-				return false
-			}
-			if !yield(Entry{Seq: e.Seq, Time: e.Time, Key: e.Key, Value: e.Value, Tombstone: e.Tombstone}, nil) {
-				stopped = true
+	err := s.ascendRuns(from, func(run []Entry) bool {
+		for _, e := range run {
+			if !yield(e, nil) {
 				return false
 			}
 		}
+		return true
 	})
-	if err != nil && !stopped {
+	if err != nil {
 		yield(Entry{}, err)
 	}
+}
+
+// maxRun bounds the entries ascendRuns decodes at a time: a frame may
+// hold millions, and the run buffer is reused, not sized to the frame.
+const maxRun = 256
+
+// ascendRuns calls fn with the entries with Seq >= from, in order, a run
+// of at most maxRun entries of one frame at a time, until fn returns
+// false. A run and the keys and values in it are valid until fn returns.
+// A damaged frame ends it with an error (wrapping ErrCorrupt, with file
+// and offset) after fn has seen the entries before the damage; the error
+// is returned only if fn did not end the iteration first.
+func (s *snapshot) ascendRuns(from uint64, fn func(run []Entry) bool) error {
+	from = max(from, s.front)
+	stopped := false
+	var derr error
+	var buf []Entry
+	var scratch []byte // rebuilt keys: valid for one run
+	err := s.frames(from, func(sg *seg, off int64, h segment.FrameHeader, p []byte) bool {
+		if want := min(int(h.Count), maxRun); len(buf) < want {
+			buf = make([]Entry, want)
+		}
+		it := segment.NewEntryIterScratch(h, p, &scratch)
+		for {
+			n, err := it.NextBatch(buf)
+			run, more := s.live(buf[:n], from)
+			if len(run) > 0 && !fn(run) {
+				stopped = true
+				return false
+			}
+			if !more {
+				return false
+			}
+			if err != nil {
+				derr = segment.AtOffset(err, sg.name, off)
+				return false
+			}
+			if n == 0 {
+				return true
+			}
+		}
+	})
+	if stopped {
+		return nil
+	}
+	if derr != nil {
+		return derr
+	}
+	return err
+}
+
+// live filters run (ascending entries of one frame) in place to those the
+// snapshot holds with Seq >= from. more is false once an entry at or past
+// the visible bound ends the iteration.
+func (s *snapshot) live(run []Entry, from uint64) (kept []Entry, more bool) {
+	if len(run) == 0 || run[0].Seq >= from && run[len(run)-1].Seq < s.visible && s.dead.Empty() {
+		return run, true
+	}
+	kept = run[:0]
+	for _, e := range run {
+		if e.Seq < from || s.dead.IsDead(e.Seq, e.Key) {
+			continue
+		}
+		if e.Seq >= s.visible {
+			return kept, false
+		}
+		kept = append(kept, e)
+	}
+	return kept, true
 }
 
 // descend yields the entries newest first. It holds one segment file open
@@ -427,7 +494,7 @@ func (s *snapshot) descend(yield func(Entry, error) bool) {
 				break
 			}
 			if e.Seq < s.visible && e.Seq >= s.front && !s.dead.IsDead(e.Seq, e.Key) {
-				buf = append(buf, Entry{Seq: e.Seq, Time: e.Time, Key: e.Key, Value: e.Value, Tombstone: e.Tombstone})
+				buf = append(buf, e)
 			}
 		}
 		for i := len(buf) - 1; i >= 0; i-- {
@@ -455,7 +522,7 @@ func findEntry(h segment.FrameHeader, p []byte, seq uint64, dead compactor.DeadS
 			if dead.IsDead(e.Seq, e.Key) {
 				return Entry{}, fmt.Errorf("sequence %d: %w (removed by compaction)", seq, ErrNotFound)
 			}
-			return Entry{Seq: e.Seq, Time: e.Time, Key: e.Key, Value: e.Value, Tombstone: e.Tombstone}, nil
+			return e, nil
 		}
 	}
 }
