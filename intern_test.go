@@ -27,9 +27,10 @@ func plainLoad(t *testing.T, j *Journal, from uint64) []Entry {
 	return out
 }
 
-// randomJournalEvents appends rng-chosen batches to j: route IDs drawn from
-// a pool of routes names (short, long, sharing prefixes), error texts from
-// a pool of texts or unique, some routes removed.
+// randomJournalEvents appends rng-chosen batches to j (mostly of 1 to 150
+// events, a few of hundreds): route IDs drawn from a pool of routes names
+// (short, long, sharing prefixes), error texts from a pool of texts or
+// unique, some routes removed.
 func randomJournalEvents(rng *rand.Rand, j *Journal, n, routes, texts int) error {
 	routeID := func() string {
 		r := rng.IntN(routes)
@@ -48,8 +49,11 @@ func randomJournalEvents(rng *rand.Rand, j *Journal, n, routes, texts int) error
 		RouteSuspended, RouteResumed, RouteReloaded, RouteRemoved}
 	for written := 0; written < n; {
 		size := 1 + rng.IntN(150)
-		if rng.IntN(3) == 0 {
+		switch rng.IntN(40) {
+		case 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12:
 			size = 1
+		case 13:
+			size = 257 + rng.IntN(500) // more than a run of wal.EntryRuns
 		}
 		batch := make([]Event, 0, size)
 		for range size {
