@@ -218,10 +218,15 @@ func (it *EntryIter) Next() (e Entry, ok bool, err error) {
 // NewEntryIterScratch the keys rebuilt from shared prefixes go to *scratch
 // one after another, so every key of dst[:n] stays valid until the next
 // call: *scratch then grows to at most twice the length of the keys of
-// one call.
+// one call and the last key of the call before.
 func (it *EntryIter) NextBatch(dst []Entry) (n int, err error) {
 	if it.scratch != nil {
-		*it.scratch = (*it.scratch)[:0]
+		// The keys of this call go after the previous key, moved to the
+		// front: a key that is all of it (not rebuilt) shares its bytes,
+		// which must stay as they are until the next call.
+		b := append((*it.scratch)[:0], it.prevKey...)
+		it.prevKey = b[:len(b):len(b)]
+		*it.scratch = b
 	}
 	for n < len(dst) && it.n < it.h.Count {
 		if err := it.next(&dst[n]); err != nil {

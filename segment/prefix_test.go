@@ -305,6 +305,18 @@ func TestNextBatchYieldsWhatNextYields(t *testing.T) {
 			}
 			es = append(es, Entry{Seq: te.seq, Time: 1000 + int64(i%3), Key: []byte(te.key), Value: []byte(te.val), Tombstone: te.tombstone})
 		}
+		// Long keys each repeated (a key that is all of the previous one
+		// is not rebuilt but shares its bytes), so that the first keys of
+		// a batch share those of the previous batch's last one, followed
+		// by keys that are rebuilt.
+		for i := range 40 {
+			seq := es[len(es)-1].Seq + 1
+			if sparse {
+				seq += uint64(i % 2)
+			}
+			key := fmt.Sprintf("a-long-shared-route-prefix-%d", i/(2+i%3))
+			es = append(es, Entry{Seq: seq, Time: es[len(es)-1].Time + int64(i%2), Key: []byte(key), Value: []byte{byte(i)}})
+		}
 		if flags&FlagTimed == 0 {
 			for i := range es {
 				es[i].Time = es[0].Time
@@ -331,7 +343,7 @@ func TestNextBatchYieldsWhatNextYields(t *testing.T) {
 			if len(p) == len(payload) && (wantErr != nil || len(want) != len(es)) {
 				t.Fatalf("flags %#x: Next gave %d entries, %v; want %d", flags, len(want), wantErr, len(es))
 			}
-			for _, size := range []int{1, 3, 7, 256} {
+			for _, size := range []int{1, 2, 3, 4, 5, 7, 256} {
 				var scratch []byte
 				bit := NewEntryIterScratch(h, p, &scratch)
 				buf := make([]Entry, size)

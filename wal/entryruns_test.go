@@ -70,7 +70,8 @@ func equalEntries(a, b []Entry) bool {
 }
 
 // TestEntryRunsYieldWhatEntriesYields reads logs of large compressed
-// frames with shared key prefixes (more entries than a run holds), single
+// frames with shared key prefixes and keys repeated (more entries than a
+// run holds), single
 // records, and removed records not yet rewritten, from every kind of
 // starting point: EntryRuns and Entries yield, in order, the entries that
 // Get finds.
@@ -85,7 +86,7 @@ func TestEntryRunsYieldWhatEntriesYields(t *testing.T) {
 			for b, n := range []int{600, 1, 1, 100, 257, 1, 3} {
 				var recs []Record
 				for i := range n {
-					recs = append(recs, Record{Key: fmt.Appendf(nil, "route-%d", (b*7+i)%1000), Value: []byte{byte(1 + i%4)}})
+					recs = append(recs, Record{Key: fmt.Appendf(nil, "route-%d", (b*7+i/3)%1000), Value: []byte{byte(1 + i%4)}})
 				}
 				if _, err := l.Append(Batch{Records: recs}); err != nil {
 					t.Fatal(err)
