@@ -3,6 +3,7 @@ package segment
 import (
 	"encoding/binary"
 	"math/bits"
+	"slices"
 )
 
 // Entry is one record of a frame as stored on disk.
@@ -249,66 +250,99 @@ func (it *EntryIter) end() error {
 }
 
 // next decodes the next entry into *e, which is left in an unspecified
-// state on error. The caller has checked that one is due.
+// state on error. The caller has checked that one is due. It works on
+// local copies of the payload and offset: it runs once per entry of every
+// read.
 func (it *EntryIter) next(e *Entry) error {
+	p, off, flags := it.p, it.off, it.h.Flags
+	var v uint64
 	time := it.prevTime
-	if it.h.Flags&FlagTimed != 0 {
-		d, err := it.uvarint()
-		if err != nil {
-			return err
+	if flags&FlagTimed != 0 {
+		if v, off = uvarint(p, off); off < 0 {
+			return it.badVarint()
 		}
-		time += unzigzag(d) // wraps on damage: any int64 is a valid time
+		time += unzigzag(v) // wraps on damage: any int64 is a valid time
 	}
 	seq := it.h.FirstSeq
 	if it.n > 0 {
 		seq = it.prevSeq + 1
-		if it.h.Flags&FlagSparse != 0 {
-			d, err := it.uvarint()
-			if err != nil {
-				return err
+		if flags&FlagSparse != 0 {
+			if v, off = uvarint(p, off); off < 0 {
+				return it.badVarint()
 			}
-			if seq+d < seq {
+			if seq+v < seq {
 				return Corruptf("", -1, "sequence delta overflows")
 			}
-			seq += d
+			seq += v
 		}
 	}
 	var shared uint64
-	if it.h.Flags&FlagPrefix != 0 {
-		var err error
-		if shared, err = it.uvarint(); err != nil {
-			return err
+	if flags&FlagPrefix != 0 {
+		if shared, off = uvarint(p, off); off < 0 {
+			return it.badVarint()
 		}
 		if shared > uint64(len(it.prevKey)) {
 			return Corruptf("", -1, "entry %d shares %d key bytes with a previous key of %d", it.n, shared, len(it.prevKey))
 		}
 	}
-	kl, err := it.uvarint()
-	if err != nil {
-		return err
+	kl, off := uvarint(p, off)
+	if off < 0 {
+		return it.badVarint()
 	}
-	key, err := it.bytes(kl >> 1)
-	if err != nil {
-		return err
+	if kl>>1 > uint64(len(p)-off) {
+		return it.pastEnd(kl >> 1)
 	}
-	if it.h.Flags&FlagPrefix != 0 {
+	end := off + int(kl>>1)
+	key := p[off:end:end]
+	off = end
+	if flags&FlagPrefix != 0 {
+		var err error
 		if key, err = it.joinKey(int(shared), key); err != nil {
 			return err
 		}
 		it.prevKey = key
 	}
-	vl, err := it.uvarint()
-	if err != nil {
-		return err
+	vl, off := uvarint(p, off)
+	if off < 0 {
+		return it.badVarint()
 	}
-	val, err := it.bytes(vl)
-	if err != nil {
-		return err
+	if vl > uint64(len(p)-off) {
+		return it.pastEnd(vl)
 	}
+	end = off + int(vl)
+	*e = Entry{Seq: seq, Time: time, Key: key, Tombstone: kl&1 != 0, Value: p[off:end:end]}
+	it.off = end
 	it.n++
 	it.prevSeq, it.prevTime = seq, time
-	*e = Entry{Seq: seq, Time: time, Key: key, Tombstone: kl&1 != 0, Value: val}
 	return nil
+}
+
+// uvarint decodes the varint at p[off:] as binary.Uvarint does and returns
+// it with the offset after it, or -1 if there is none. It runs for every
+// length and delta of every entry read, so it is written to be inlined and
+// to cost little for the one-byte varints that nearly all of them are.
+func uvarint(p []byte, off int) (uint64, int) {
+	var x uint64
+	for s := uint(0); off < len(p) && s < 64; s += 7 {
+		b := p[off]
+		off++
+		x |= uint64(b&0x7f) << s
+		if b < 0x80 {
+			if s == 63 && b > 1 {
+				return 0, -1 // overflows 64 bits
+			}
+			return x, off
+		}
+	}
+	return 0, -1
+}
+
+func (it *EntryIter) badVarint() error {
+	return Corruptf("", -1, "bad varint in entry %d", it.n)
+}
+
+func (it *EntryIter) pastEnd(n uint64) error {
+	return Corruptf("", -1, "entry %d length %d past payload end", it.n, n)
 }
 
 // joinKey returns the key made of the first shared bytes of the previous
@@ -329,9 +363,13 @@ func (it *EntryIter) joinKey(shared int, suffix []byte) ([]byte, error) {
 		// prevKey may be in *it.scratch, even where the key goes after
 		// Next emptied it: copy handles that, and a grown buffer leaves
 		// earlier keys where they are.
-		b := append(append(*it.scratch, it.prevKey[:shared]...), suffix...)
+		b := slices.Grow(*it.scratch, n)
+		start := len(b)
+		b = b[:start+n]
+		copy(b[start:], it.prevKey[:shared])
+		copy(b[start+shared:], suffix)
 		*it.scratch = b
-		return b[len(b)-n : len(b) : len(b)], nil
+		return b[start : start+n : start+n], nil
 	}
 	if cap(it.arena)-len(it.arena) < n {
 		size := max(min(2*cap(it.arena), arenaChunk), min(2*len(it.p), arenaChunk))
@@ -349,32 +387,4 @@ func (it *EntryIter) joinKey(shared int, suffix []byte) ([]byte, error) {
 	it.arena = append(it.arena, it.prevKey[:shared]...)
 	it.arena = append(it.arena, suffix...)
 	return it.arena[start : start+n : start+n], nil
-}
-
-func (it *EntryIter) uvarint() (uint64, error) {
-	// Lengths and deltas are mostly below 128: one byte, decoded inline.
-	if it.off < len(it.p) && it.p[it.off] < 0x80 {
-		v := uint64(it.p[it.off])
-		it.off++
-		return v, nil
-	}
-	return it.uvarintLong()
-}
-
-func (it *EntryIter) uvarintLong() (uint64, error) {
-	v, n := binary.Uvarint(it.p[it.off:])
-	if n <= 0 {
-		return 0, Corruptf("", -1, "bad varint in entry %d", it.n)
-	}
-	it.off += n
-	return v, nil
-}
-
-func (it *EntryIter) bytes(n uint64) ([]byte, error) {
-	if n > uint64(len(it.p)-it.off) {
-		return nil, Corruptf("", -1, "entry %d length %d past payload end", it.n, n)
-	}
-	b := it.p[it.off : it.off+int(n) : it.off+int(n)]
-	it.off += int(n)
-	return b, nil
 }
