@@ -56,9 +56,13 @@ func (d *eventDecoder) decode(ev *Event, key, value []byte, tombstone bool) erro
 // strtab is a bounded set of strings, an open-addressing hash table: get
 // returns the string equal to its bytes, made once.
 type strtab struct {
-	seed          maphash.Seed // hashes values
-	slots         []string     // a power of two long; "" is an empty slot
-	n             int          // strings held
+	seed maphash.Seed // hashes values
+	// slots holds the strings, a power of two of them; tags holds for each
+	// slot 0 (empty) or a byte of its string's hash with the top bit set,
+	// so that a probe compares only strings whose tag matches.
+	slots         []string
+	tags          []uint8
+	n             int // strings held
 	maxSlots      int
 	arena         *arena
 	missesInArena bool
@@ -68,29 +72,33 @@ type strtab struct {
 // holds it. b must not be empty. The string never aliases b.
 func (t *strtab) get(b []byte) string {
 	if t.slots == nil {
-		t.slots = make([]string, 64)
+		t.slots, t.tags = make([]string, 64), make([]uint8, 64)
 	}
 	mask := uint64(len(t.slots) - 1)
-	i := t.hash(b) & mask
+	h := t.hash(b)
+	tag := slotTag(h)
+	i := h & mask
 	// Linear probing to the first empty slot: the table is never more
 	// than half full, and the seeded hash keeps clusters short whatever
 	// the values.
+probe:
 	for {
-		s := t.slots[i]
-		if s == "" {
+		switch t.tags[i] {
+		case 0:
 			if t.n >= t.maxSlots/2 {
-				break // full: keep what it has, share nothing new
+				break probe // full: keep what it has, share nothing new
 			}
-			s = t.arena.string(b)
-			t.slots[i] = s
+			s := t.arena.string(b)
+			t.slots[i], t.tags[i] = s, tag
 			t.n++
 			if t.n*2 > len(t.slots) && len(t.slots) < t.maxSlots {
 				t.grow()
 			}
 			return s
-		}
-		if s == string(b) {
-			return s
+		case tag:
+			if s := t.slots[i]; s == string(b) {
+				return s
+			}
 		}
 		i = (i + 1) & mask
 	}
@@ -100,21 +108,25 @@ func (t *strtab) get(b []byte) string {
 	return string(b)
 }
 
+// slotTag is the tag of a string of hash h: never 0, and from other bits
+// than those that choose its slot.
+func slotTag(h uint64) uint8 { return uint8(h>>56) | 0x80 }
+
 // grow doubles the table.
 func (t *strtab) grow() {
 	old := t.slots
-	t.slots = make([]string, 2*len(old))
+	t.slots, t.tags = make([]string, 2*len(old)), make([]uint8, 2*len(old))
 	mask := uint64(len(t.slots) - 1)
 	for _, s := range old {
 		if s == "" {
 			continue
 		}
-		b := unsafe.Slice(unsafe.StringData(s), len(s))
-		i := t.hash(b) & mask
-		for t.slots[i] != "" {
+		h := t.hash(unsafe.Slice(unsafe.StringData(s), len(s)))
+		i := h & mask
+		for t.tags[i] != 0 {
 			i = (i + 1) & mask
 		}
-		t.slots[i] = s
+		t.slots[i], t.tags[i] = s, slotTag(h)
 	}
 }
 
