@@ -387,3 +387,37 @@ func TestTailIndexKeepsUpWithConcurrentCommits(t *testing.T) {
 	}
 	countEntries(t, l2, writers*each)
 }
+
+// TestCompactionCheckpointCoversWhatASyncMadeDurable: the checkpoint
+// written after a sync is as of that sync, not of the entry that crossed
+// cptEvery long before it, so that under Eventual (one sync per flush
+// interval) Open after a crash replays only what the last sync did not
+// cover rather than up to a flush interval's worth more.
+func TestCompactionCheckpointCoversWhatASyncMadeDurable(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir, Options{Durability: Eventual, SegmentSize: 64 << 20, CompactionThreshold: 1 << 30, Inline: true, Logger: crashQuiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	const n = cptEvery + cptEvery/2
+	for i := range n {
+		if _, err := l.Append(Batch{Records: []Record{{Key: fmt.Appendf(nil, "route-%d", i%50), Value: []byte("e")}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	// Under Inline the next append writes the checkpoint the sync made due.
+	if _, err := l.Append(Batch{Records: []Record{{Key: []byte("route-0"), Value: []byte("e")}}}); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := compactor.ReadCheckpoint(vfs.Default(), dir)
+	if err != nil {
+		t.Fatalf("no checkpoint after a sync of %d entries: %v", n, err)
+	}
+	if got := cs.Through(); got != n {
+		t.Fatalf("checkpoint through %d; the sync made the log durable through %d", got, n)
+	}
+}
