@@ -261,18 +261,8 @@ func TestCrashWithTailIndexKeepsEveryAcknowledgedBatch(t *testing.T) {
 // than that (plus those appended before a sync made them durable) even
 // within one huge segment; it forces no sync of its own.
 func TestCompactionStateIsCheckpointedWithinASegment(t *testing.T) {
-	dir := t.TempDir()
-	l, err := Open(dir, Options{Durability: Eventual, SegmentSize: 64 << 20, CompactionThreshold: 1 << 30, Inline: true, Logger: crashQuiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
 	const n = cptEvery + cptEvery/2
-	for i := range n {
-		if _, err := l.Append(Batch{Records: []Record{{Key: fmt.Appendf(nil, "route-%d", i%50), Value: []byte("e")}}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir, l := logOfSingles(t, n)
 	if len(l.segs) != 1 {
 		t.Fatalf("%d segments; the test needs one", len(l.segs))
 	}
@@ -394,18 +384,8 @@ func TestTailIndexKeepsUpWithConcurrentCommits(t *testing.T) {
 // interval) Open after a crash replays only what the last sync did not
 // cover rather than up to a flush interval's worth more.
 func TestCompactionCheckpointCoversWhatASyncMadeDurable(t *testing.T) {
-	dir := t.TempDir()
-	l, err := Open(dir, Options{Durability: Eventual, SegmentSize: 64 << 20, CompactionThreshold: 1 << 30, Inline: true, Logger: crashQuiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
 	const n = cptEvery + cptEvery/2
-	for i := range n {
-		if _, err := l.Append(Batch{Records: []Record{{Key: fmt.Appendf(nil, "route-%d", i%50), Value: []byte("e")}}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir, l := logOfSingles(t, n)
 	if err := l.Sync(); err != nil {
 		t.Fatal(err)
 	}
@@ -420,4 +400,23 @@ func TestCompactionCheckpointCoversWhatASyncMadeDurable(t *testing.T) {
 	if got := cs.Through(); got != n {
 		t.Fatalf("checkpoint through %d; the sync made the log durable through %d", got, n)
 	}
+}
+
+// logOfSingles opens an Eventual, Inline log with compaction on in a new
+// directory and appends n single-record batches to one segment; the log
+// is closed when the test ends.
+func logOfSingles(t *testing.T, n int) (string, *Log) {
+	t.Helper()
+	dir := t.TempDir()
+	l, err := Open(dir, Options{Durability: Eventual, SegmentSize: 64 << 20, CompactionThreshold: 1 << 30, Inline: true, Logger: crashQuiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	for i := range n {
+		if _, err := l.Append(Batch{Records: []Record{{Key: fmt.Appendf(nil, "route-%d", i%50), Value: []byte("e")}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir, l
 }
