@@ -178,9 +178,13 @@ func (l *Log) install(ld *loaded) error {
 		}
 		l.log.Warn("wal: cutting torn write at end of log", append(attrs, "damage", ld.torn)...)
 	}
-	// Write again what no fsync confirmed and cut what follows the last
-	// valid frame (see segment.Recover).
-	w, err := segment.Recover(last.ref.f, last.name, last.id, ld.lastSynced, last.size, ld.lastFileSize, l.opts.SegmentSize)
+	// Write again what no fsync confirmed and cut a torn write after the
+	// last valid frame (see segment.Recover).
+	tail := segment.TailClean
+	if ld.torn != nil {
+		tail = segment.TailTorn
+	}
+	w, err := segment.Recover(last.ref.f, last.name, last.id, ld.lastSynced, last.size, ld.lastFileSize, l.opts.SegmentSize, tail)
 	if err != nil {
 		ld.close()
 		return err

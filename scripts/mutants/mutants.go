@@ -346,8 +346,8 @@ var mutants = []Mutant{
 		Name: "keyset-torn-tail-not-cut", Class: "commandids", File: "keyset/keyset.go",
 		Desc: "Open keeps a torn delta tail: it tells recovery the valid frames end at the file's end",
 		Edits: []Edit{{
-			Old: `segment.Recover(df, s.deltaPath, s.gen, res.MaxSynced, res.End, size, 0)`,
-			New: `segment.Recover(df, s.deltaPath, s.gen, res.MaxSynced, size, size, 0)`,
+			Old: `segment.Recover(df, s.deltaPath, s.gen, res.MaxSynced, res.End, size, 0, res.Tail)`,
+			New: `segment.Recover(df, s.deltaPath, s.gen, res.MaxSynced, size, size, 0, res.Tail)`,
 		}},
 	},
 	{
