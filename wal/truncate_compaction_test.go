@@ -11,8 +11,8 @@ import (
 // session, truncated in the next with compaction off and opened with
 // compaction again. The compaction state the third session starts from
 // must describe the records on disk after the truncation: none of the
-// records the truncation removed (their numbers reused by new records)
-// may count, and every record written since must.
+// records the truncation removed (their numbers reused by new records, or
+// below the front) may count, and every record written since must.
 //
 // Each case runs the three sessions; reading every entry of the last one
 // must give want, and LiveHint, Stat and the reference scan must agree
@@ -26,6 +26,7 @@ func TestReopenWithCompactionAfterTruncatingWithCompactionOff(t *testing.T) {
 	}
 	put := func(k string) op { return op{key: k, back: -1} }
 	del := func(k string) op { return op{key: k, tomb: true, back: -1} }
+	front := func(seq uint64) op { return op{front: seq, back: -1} }
 	back := func(seq int64) op { return op{back: seq} }
 	compact := op{back: -1}
 	cases := []struct {
@@ -60,6 +61,21 @@ func TestReopenWithCompactionAfterTruncatingWithCompactionOff(t *testing.T) {
 		off:   []op{back(0), put("x"), del("x"), put("y")},
 		want:  []string{"0 a", "1 x", "2 x(tombstone)", "3 y"},
 		after: []string{"0 a", "3 y"},
+	}, {
+		// Records below the front stay on disk in a segment that also
+		// holds kept ones; they are not live.
+		name:  "TruncateFront inside a segment",
+		on:    []op{put("a"), put("a"), put("b"), put("c")},
+		off:   []op{front(2), put("d")},
+		want:  []string{"2 b", "3 c", "4 d"},
+		after: []string{"2 b", "3 c", "4 d"},
+	}, {
+		// A tombstone below the front removed nothing a reader sees.
+		name:  "TruncateFront past a tombstone",
+		on:    []op{put("a"), del("a"), put("a"), put("b")},
+		off:   []op{front(2)},
+		want:  []string{"2 a", "3 b"},
+		after: []string{"2 a", "3 b"},
 	}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
