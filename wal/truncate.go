@@ -496,7 +496,9 @@ func keptFrame(enc *segment.Encoder, h segment.FrameHeader, kept []byte) (segmen
 func (l *Log) finishTruncation(b bounds) error {
 	if c := b.cut; c != nil {
 		if h := c.keptHeader; h.Count > 0 {
-			if l.nextSeq.Load() != h.FirstSeq {
+			// The kept records may start after the log's end: compaction
+			// removed the records between (a gap, as in any sparse frame).
+			if l.nextSeq.Load() > h.FirstSeq {
 				return fmt.Errorf("%w: finishing truncation: log continues at %d, kept records start at %d", ErrCorrupt, l.nextSeq.Load(), h.FirstSeq)
 			}
 			frame, err := keptFrame(segment.NewEncoder(l.opts.compressor), h, c.kept)

@@ -1,7 +1,9 @@
 package wal
 
 import (
+	"bytes"
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -144,4 +146,86 @@ func TestReopenWithCompactionAfterTruncatingWithCompactionOff(t *testing.T) {
 			check("compacted", tc.after)
 		})
 	}
+}
+
+// Compaction leaves gaps in the sequence numbers: a frame whose first
+// records were removed starts after the end of the frame before it.
+// TruncateBack inside such a frame, with compaction off, keeps the
+// records of it below the cut under their own numbers, after the gap.
+func TestTruncateBackInsideAFrameAfterACompactionGap(t *testing.T) {
+	dir := t.TempDir()
+	// Uncompressed frames too large to repack, so the frames stay as
+	// written.
+	opts := Options{SegmentSize: MinSegmentSize, CompactionThreshold: 1 << 40, Compression: CompressionNone, Inline: true, Logger: crashQuiet}
+	l, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := func(k string) Record { return Record{Key: []byte(k), Value: bytes.Repeat([]byte(k), 300)} }
+	fill := func(k string) { // until a new segment starts
+		t.Helper()
+		for seg := l.active.ID(); l.active.ID() == seg; {
+			if _, err := l.Append(Batch{Records: []Record{rec(k)}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// a, then records of b up to the first of the second segment, then c
+	// and d in one frame, then the tombstone of b. The rewrites leave a
+	// in the first segment and a frame of c and d, after a gap, in the
+	// second.
+	if _, err := l.Append(Batch{Records: []Record{rec("a")}}); err != nil {
+		t.Fatal(err)
+	}
+	fill("b")
+	c := l.NextSeq()
+	for _, batch := range []Batch{{Records: []Record{rec("c"), rec("d")}}, {Records: []Record{{Key: []byte("b"), Tombstone: true}}}} {
+		if _, err := l.Append(batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fill("f")
+	if err := l.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Get(c - 1); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("setup: Get(%d) after compaction: %v, want ErrNotFound", c-1, err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	opts.CompactionThreshold = 0 // truncation needs compaction off
+	if l, err = Open(dir, opts); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.TruncateBack(c); err != nil { // c stays, d goes
+		t.Fatalf("TruncateBack(%d) inside the frame starting at %d after a gap: %v", c, c, err)
+	}
+	for _, reopen := range []bool{false, true} {
+		if reopen {
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if l, err = Open(dir, opts); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var got []string
+		for e, err := range l.Entries(0) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, fmt.Sprintf("%d %s", e.Seq, e.Key))
+		}
+		if want := []string{"0 a", fmt.Sprintf("%d c", c)}; !slices.Equal(got, want) {
+			t.Errorf("reopened %v: entries %q, want %q", reopen, got, want)
+		}
+		if n := l.NextSeq(); n != c+1 {
+			t.Errorf("reopened %v: NextSeq %d, want %d", reopen, n, c+1)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkStat(t, 0, "closed after the cut", dir)
 }
