@@ -574,7 +574,7 @@ var mutants = []Mutant{
 	},
 	{
 		Name: "wal-checkpoint-before-durable", Class: "compaction", File: "wal/compact.go",
-		Desc: "a checkpoint within a segment is written at once, before a sync makes the log durable through it",
+		Desc: "a checkpoint taken as a sync starts is written at once, before that sync makes the log durable through it",
 		Edits: []Edit{{
 			Old: `	l.cptPend, l.cptPendThrough = compactor.EncodeCheckpoint(l.cs), l.nextSeq`,
 			New: `	defer func() { l.cptDue = true; l.kickBackground() }()
