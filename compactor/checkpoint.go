@@ -208,6 +208,24 @@ func WriteCheckpoint(fs vfs.FS, dir string, body []byte) error {
 	return nil
 }
 
+// RemoveCheckpoint durably deletes the checkpoint in dir, if there is one,
+// for a log changed in a way the checkpoint cannot describe (truncated
+// with compaction off): the next Open then rebuilds the state from the
+// segments. A crash before it returns leaves the checkpoint or none.
+func RemoveCheckpoint(fs vfs.FS, dir string) error {
+	name := filepath.Join(dir, CheckpointName)
+	if err := fs.Remove(name); err != nil {
+		if isNotExist(err) {
+			return nil
+		}
+		return fmt.Errorf("remove checkpoint %s: %w", name, err)
+	}
+	if err := fs.SyncDir(dir); err != nil {
+		return fmt.Errorf("remove checkpoint %s: sync directory: %w", name, err)
+	}
+	return nil
+}
+
 // ErrNoCheckpoint is returned by ReadCheckpoint when dir has none.
 var ErrNoCheckpoint = errors.New("no checkpoint")
 

@@ -373,7 +373,7 @@ func (s *Set) load(name string) error {
 		if err != nil {
 			return fail(fmt.Errorf("keyset: size of %s: %w", s.deltaPath, err))
 		}
-		w, err := segment.Recover(df, s.deltaPath, s.gen, res.MaxSynced, res.End, size, 0)
+		w, err := segment.Recover(df, s.deltaPath, s.gen, res.MaxSynced, res.End, size, 0, res.Tail)
 		if err != nil {
 			return fail(fmt.Errorf("keyset: %w", err))
 		}

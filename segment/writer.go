@@ -120,29 +120,39 @@ func newWriter(f vfs.File, name string, id uint64, end, reserve int64) *Writer {
 
 // Recover returns a writer appending to the newest file of a log after a
 // restart, once a scan found its valid frames ending at end, of a file of
-// size bytes, and the largest durable offset a frame recorded, synced.
-// The bytes in [synced, end) are written again where they are: after a
-// failed fsync Linux may have dropped those pages while still serving them
-// from memory, and a later fsync would not write them. Anything after end
-// (a torn write, or zeros grown ahead) is cut, and the file synced, so the
-// durable offsets later frames record are true. A file that needs neither
-// (sealed at Close) is left untouched, without an fsync.
-func Recover(f vfs.File, name string, id uint64, synced, end, size, reserve int64) (*Writer, error) {
+// size bytes, the largest durable offset a frame recorded, synced, and
+// what follows the frames, tail. The bytes in [synced, end) are written
+// again where they are and synced: after a failed fsync Linux may have
+// dropped those pages while still serving them from memory, and a later
+// fsync would not write them. A torn write after end is cut (and the cut
+// synced), so that no byte of it is read after frames written later; zeros
+// after end (TailClean: grown ahead) are kept as the writer's room to grow
+// into, which spares the sync a change of size to record. A file that
+// needs neither (sealed at Close, or every frame confirmed) is left
+// untouched, without an fsync.
+func Recover(f vfs.File, name string, id uint64, synced, end, size, reserve int64, tail Tail) (*Writer, error) {
 	from := max(synced, FileHeaderSize)
 	if from < end {
 		if err := rewriteUnconfirmed(f, from, end); err != nil {
 			return nil, fmt.Errorf("rewrite %s from %d: %w", name, from, err)
 		}
 	}
-	if from < end || size != end {
+	cut := size != end && tail != TailClean
+	if cut {
 		if err := f.Truncate(end); err != nil {
 			return nil, fmt.Errorf("cut %s at %d: %w", name, end, err)
 		}
+	}
+	if from < end || cut {
 		if err := f.Sync(); err != nil {
 			return nil, fmt.Errorf("sync %s: %w", name, err)
 		}
 	}
-	return newWriter(f, name, id, end, reserve), nil
+	w := newWriter(f, name, id, end, reserve)
+	if !cut {
+		w.size.Store(max(size, end))
+	}
+	return w, nil
 }
 
 // CreateBuffered creates a segment file for frames gathered in memory,

@@ -297,22 +297,11 @@ func TestCreateBufferedWritesAtFlush(t *testing.T) {
 func TestRecoverRewritesCutsAndSyncs(t *testing.T) {
 	fs := vfstest.New()
 	w := create(t, fs, "1.seg", FileHeader{ID: 1}, 1<<20) // grows ahead with zeros
-	enc := NewEncoder(nil)
-	for i := range 5 {
-		f, err := enc.Batch([]Record{{Key: []byte("k"), Value: []byte{byte(i)}}}, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.SetFirst(uint64(i + 1))
-		if _, err := w.WriteFrame(&f); err != nil {
-			t.Fatal(err)
-		}
-		if i == 2 {
-			if err := w.Sync(w.Offset()); err != nil {
-				t.Fatal(err)
-			}
-		}
+	writeSingles(t, w, 1, 3)
+	if err := w.Sync(w.Offset()); err != nil {
+		t.Fatal(err)
 	}
+	writeSingles(t, w, 4, 2)
 	end := w.Offset()
 	w.Close()
 	// A torn write after the last frame.
@@ -329,7 +318,7 @@ func TestRecoverRewritesCutsAndSyncs(t *testing.T) {
 	}
 	size, _ := f.Size()
 	writes, syncs := fs.Count(vfstest.OpWrite), fs.Count(vfstest.OpSync)
-	rw, err := Recover(f, "1.seg", 1, res.MaxSynced, res.End, size, 0)
+	rw, err := Recover(f, "1.seg", 1, res.MaxSynced, res.End, size, 0, res.Tail)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,13 +334,84 @@ func TestRecoverRewritesCutsAndSyncs(t *testing.T) {
 	}
 	// Sealed now: a second Recover touches nothing.
 	writes, syncs = fs.Count(vfstest.OpWrite), fs.Count(vfstest.OpSync)
-	if _, err := Recover(f, "1.seg", 1, end, end, end, 0); err != nil {
+	if _, err := Recover(f, "1.seg", 1, end, end, end, 0, TailClean); err != nil {
 		t.Fatal(err)
 	}
 	if fs.Count(vfstest.OpWrite) != writes || fs.Count(vfstest.OpSync) != syncs {
 		t.Fatal("Recover of a sealed file wrote or synced")
 	}
 	f.Close()
+}
+
+// TestRecoverKeepsZerosGrownAhead: after a crash whose scan found only
+// zeros after the frames, Recover keeps them as the room the writer grows
+// into (no cut, so no change of size for the sync to record, and none at
+// all when every frame was confirmed durable); frames appended after it
+// read back, and Seal still cuts the file to its data.
+func TestRecoverKeepsZerosGrownAhead(t *testing.T) {
+	for _, confirmed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("confirmed=%v", confirmed), func(t *testing.T) {
+			fs := vfstest.New()
+			w := create(t, fs, "1.seg", FileHeader{ID: 1}, 1<<20) // grows ahead with zeros
+			writeSingles(t, w, 1, 5)
+			if confirmed {
+				if err := w.Sync(w.Offset()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			end := w.Offset()
+			w.Close()
+			f, err := fs.OpenReadWrite("1.seg")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			entries, res := readAll(t, fs, "1.seg")
+			size, _ := f.Size()
+			if len(entries) != 5 || res.Tail != TailClean || size <= end {
+				t.Fatalf("before Recover: %d entries, %+v, file of %d bytes; want zeros after %d", len(entries), res, size, end)
+			}
+			synced := res.MaxSynced
+			if confirmed {
+				synced = end // as a tail index would say
+			}
+			truncs, syncs := fs.Count(vfstest.OpTruncate), fs.Count(vfstest.OpSync)
+			rw, err := Recover(f, "1.seg", 1, synced, res.End, size, 1<<20, res.Tail)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := f.Size(); got != size || fs.Count(vfstest.OpTruncate) != truncs {
+				t.Fatalf("Recover cut the zeros: file of %d bytes, was %d", got, size)
+			}
+			if gotSyncs := fs.Count(vfstest.OpSync) - syncs; confirmed && gotSyncs != 0 || !confirmed && gotSyncs == 0 {
+				t.Fatalf("Recover synced %d times (every frame confirmed: %v)", gotSyncs, confirmed)
+			}
+			writeSingles(t, rw, 6, 3)
+			if err := rw.Seal(); err != nil {
+				t.Fatal(err)
+			}
+			entries, res = readAll(t, fs.CrashClone(vfstest.CrashOptions{}), "1.seg")
+			if got, _ := f.Size(); len(entries) != 8 || res.Tail != TailClean || got != res.End {
+				t.Fatalf("after appending and sealing: %d entries, %+v, file of %d bytes; want 8, cut to the data", len(entries), res, got)
+			}
+		})
+	}
+}
+
+// writeSingles writes n single-record frames to w from sequence first.
+func writeSingles(t *testing.T, w *Writer, first uint64, n int) {
+	t.Helper()
+	enc := NewEncoder(nil)
+	for i := range n {
+		f, err := enc.Batch([]Record{{Key: []byte("k"), Value: []byte{byte(i)}}}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.SetFirst(first + uint64(i))
+		if _, err := w.WriteFrame(&f); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // TestEncoderChoosesTheSmallerEncoding: batches whose keys share a prefix

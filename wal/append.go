@@ -84,9 +84,7 @@ func (l *Log) append(b Batch, at bool, want uint64) (first uint64, err error) {
 		}
 	}
 	if l.cs != nil {
-		if l.sinceCpt += uint64(len(b.Records)); l.sinceCpt >= cptEvery && l.cptPend == nil {
-			l.pendCheckpoint()
-		}
+		l.sinceCpt += uint64(len(b.Records))
 	}
 	if l.opts.Durability == Eventual {
 		return first, nil
@@ -153,6 +151,12 @@ func (l *Log) syncUntil(target uint64, awaitClose bool) error {
 			continue
 		}
 		w, off, upto := l.active, l.active.Offset(), l.nextSeq.Load()
+		if l.cs != nil && l.sinceCpt >= cptEvery && l.cptPend == nil {
+			// As of upto, which this sync makes durable: the checkpoint
+			// then covers everything durable, and Open after a crash
+			// replays only what came after the sync.
+			l.pendCheckpoint()
+		}
 		l.syncing++
 		l.mu.Unlock()
 		err := w.Sync(off)

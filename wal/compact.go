@@ -338,9 +338,9 @@ func (l *Log) checkpoint() error {
 const cptEvery = 1 << 16
 
 // pendCheckpoint encodes the compaction state as of now, to be written
-// once a sync makes the log durable through it (checkpointReady): it
-// forces no sync, so a journal whose flusher is off syncs nothing more.
-// Called with l.mu held.
+// once the sync about to start makes the log durable through it
+// (checkpointReady): it forces no sync, so a journal whose flusher is off
+// syncs nothing more. Called with l.mu held, by a syncer.
 func (l *Log) pendCheckpoint() {
 	l.cs.SetThrough(l.nextSeq.Load())
 	l.cptPend, l.cptPendThrough = compactor.EncodeCheckpoint(l.cs), l.nextSeq.Load()

@@ -109,7 +109,7 @@ func TestCrashTornTailAtEveryPrefix(t *testing.T) {
 		if err != nil {
 			t.Fatalf("cut at %d: Open: %v", cut, err)
 		}
-		if err := checkRecoveredLength(l2, c); err != nil {
+		if err := checkRecoveredTail(l2, c); err != nil {
 			t.Fatalf("cut at %d: %v", cut, err)
 		}
 		seqs, err := crashSeqs(t, l2)

@@ -83,6 +83,8 @@ type dirFollower struct {
 	dir  string
 	next uint64 // the entries below it were yielded or skipped
 	cs   *compactor.State
+	// front is the view's: its state counts no record below it.
+	front uint64
 	// The segment being read: the newest when last looked, or one sealed
 	// since, whose remaining frames are read before going on.
 	seg seg // own is open; size is unused
@@ -122,7 +124,7 @@ func (fd *dirFollower) resync(ctx context.Context, yield func(Entry, error) bool
 		}
 	}
 	fd.next = max(fd.next, v.NextSeq())
-	fd.cs = v.cs
+	fd.cs, fd.front = v.cs, v.s.front
 	// The newest segment stays open, to read what is appended to it.
 	last := v.ld.segs[len(v.ld.segs)-1]
 	fd.seg, fd.off = *last, last.size
@@ -194,7 +196,7 @@ func (fd *dirFollower) frameAhead() bool {
 // observe feeds one frame to the compaction state and keeps copies of its
 // entries at or after next.
 func (fd *dirFollower) observe(h segment.FrameHeader, p []byte) error {
-	return observeFrame(fd.cs, fd.seg.id, h, p, &fd.scratch, func(e segment.Entry) {
+	return observeFrame(fd.cs, fd.seg.id, fd.front, h, p, &fd.scratch, func(e segment.Entry) {
 		if e.Seq < fd.next {
 			return
 		}

@@ -108,10 +108,10 @@ type Log struct {
 	repackDue    bool      // a segment was sealed (or the log opened) since the last repack pass
 	inlineDue    bool      // Options.Inline: background work to run before Append returns
 	// sinceCpt counts the entries appended since the compaction state was
-	// last encoded for a checkpoint (at a seal, or once it reaches
-	// cptEvery: cptPend, the state as of cptPendThrough, written by the
-	// background worker once a sync made the log durable through it,
-	// cptDue): what Open after a crash replays.
+	// last encoded for a checkpoint (at a seal, or at the start of a sync
+	// once it reaches cptEvery: cptPend, the state as of cptPendThrough,
+	// written by the background worker once that sync made the log
+	// durable through it, cptDue): what Open after a crash replays.
 	sinceCpt       uint64
 	cptPend        []byte
 	cptPendThrough uint64

@@ -185,7 +185,7 @@ func (nw *newest) buildDead() error {
 		}
 	}
 	slices.Reverse(ld.segs)
-	if err := replayState(cs, ld); err != nil {
+	if err := replayState(cs, ld, nw.front); err != nil {
 		return err
 	}
 	nw.dead = cs.Dead()

@@ -83,7 +83,7 @@ func (l *Log) recover() error {
 		return err
 	}
 	if l.opts.CompactionThreshold > 0 {
-		cs, onDisk, err := buildState(l.fs, l.dir, ld, l.log)
+		cs, onDisk, err := buildState(l.fs, l.dir, ld, front, l.log)
 		if err != nil {
 			ld.close()
 			return fmt.Errorf("open %s: compaction state: %w", l.dir, err)
@@ -178,9 +178,13 @@ func (l *Log) install(ld *loaded) error {
 		}
 		l.log.Warn("wal: cutting torn write at end of log", append(attrs, "damage", ld.torn)...)
 	}
-	// Write again what no fsync confirmed and cut what follows the last
-	// valid frame (see segment.Recover).
-	w, err := segment.Recover(last.ref.f, last.name, last.id, ld.lastSynced, last.size, ld.lastFileSize, l.opts.SegmentSize)
+	// Write again what no fsync confirmed and cut a torn write after the
+	// last valid frame (see segment.Recover).
+	tail := segment.TailClean
+	if ld.torn != nil {
+		tail = segment.TailTorn
+	}
+	w, err := segment.Recover(last.ref.f, last.name, last.id, ld.lastSynced, last.size, ld.lastFileSize, l.opts.SegmentSize, tail)
 	if err != nil {
 		ld.close()
 		return err
@@ -261,7 +265,9 @@ func segmentsGone(cs *compactor.State, ids []uint64) {
 }
 
 // buildState loads the checkpoint in dir and replays the records after it
-// from the segments in ld, giving the compaction state of the whole log.
+// from the segments in ld, giving the compaction state of the whole log
+// from front on (records below it are truncated: not live, and their
+// tombstones remove only truncated records).
 // The checkpoint is a cache: without one, or with a damaged one (logged
 // through log), every segment is replayed, and compaction kept every
 // tombstone an older segment may still need (see CopyLive), so the state
@@ -270,13 +276,13 @@ func segmentsGone(cs *compactor.State, ids []uint64) {
 // The returned state's Through is the log's next sequence number; onDisk is
 // what the checkpoint file itself covers (0 without one), which is all a
 // rewrite may rely on after a crash.
-func buildState(fsys vfs.FS, dir string, ld *loaded, log *slog.Logger) (_ *compactor.State, onDisk uint64, _ error) {
+func buildState(fsys vfs.FS, dir string, ld *loaded, front uint64, log *slog.Logger) (_ *compactor.State, onDisk uint64, _ error) {
 	cs, err := readState(fsys, dir, log)
 	if err != nil {
 		return nil, 0, err
 	}
 	onDisk = cs.Through()
-	if err := replayState(cs, ld); err != nil {
+	if err := replayState(cs, ld, front); err != nil {
 		return nil, 0, err
 	}
 	return cs, onDisk, nil
@@ -296,11 +302,11 @@ func readState(fsys vfs.FS, dir string, log *slog.Logger) (*compactor.State, err
 	return cs, err
 }
 
-// observeFrame feeds the records of a frame of segment id to cs as the
-// log did when it appended them, and applies compaction where the frame
-// says its append did. each, if not nil, sees every entry (aliasing p and
-// *scratch) after cs.
-func observeFrame(cs *compactor.State, id uint64, h segment.FrameHeader, p []byte, scratch *[]byte, each func(segment.Entry)) error {
+// observeFrame feeds the records of a frame of segment id at or after
+// front to cs as the log did when it appended them, and applies
+// compaction where the frame says its append did. each, if not nil, sees
+// every entry observed (aliasing p and *scratch) after cs.
+func observeFrame(cs *compactor.State, id uint64, front uint64, h segment.FrameHeader, p []byte, scratch *[]byte, each func(segment.Entry)) error {
 	it := segment.NewEntryIterScratch(h, p, scratch)
 	for {
 		e, ok, err := it.Next()
@@ -309,6 +315,9 @@ func observeFrame(cs *compactor.State, id uint64, h segment.FrameHeader, p []byt
 		}
 		if !ok {
 			break
+		}
+		if e.Seq < front {
+			continue // truncated (TruncateFront with compaction off)
 		}
 		cs.Observe(id, e.Seq, e.Key, e.Tombstone)
 		if each != nil {
@@ -322,8 +331,9 @@ func observeFrame(cs *compactor.State, id uint64, h segment.FrameHeader, p []byt
 }
 
 // replayState brings cs up to date with the records of ld after its
-// Through (ld need hold only the frames from there on).
-func replayState(cs *compactor.State, ld *loaded) error {
+// Through and at or after front (ld need hold only the frames from there
+// on).
+func replayState(cs *compactor.State, ld *loaded, front uint64) error {
 	s := &snapshot{idx: ld.idx, segs: ld.segs, visible: ld.nextSeq}
 	var ferr error
 	var scratch []byte // rebuilt keys; Observe copies what it keeps
@@ -331,7 +341,7 @@ func replayState(cs *compactor.State, ld *loaded) error {
 		if h.FirstSeq < cs.Through() {
 			return true // covered by the checkpoint
 		}
-		if err := observeFrame(cs, sg.id, h, p, &scratch, nil); err != nil {
+		if err := observeFrame(cs, sg.id, front, h, p, &scratch, nil); err != nil {
 			ferr = segment.AtOffset(err, sg.name, off)
 			return false
 		}

@@ -3,6 +3,7 @@ package wal
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"time"
@@ -442,13 +443,10 @@ func (w *statWalk) eachEntry(s *statSeg, fr segment.FrameInfo, fn func(e segment
 }
 
 // compactionState builds the compaction state as Open does (buildState):
-// the checkpoint, then the records after it replayed.
+// the checkpoint, then the records after it and at or after the front
+// replayed.
 func (w *statWalk) compactionState() (*compactor.State, error) {
-	cs, err := compactor.ReadCheckpoint(w.fsys, w.dir)
-	if errors.Is(err, ErrCorrupt) || errors.Is(err, compactor.ErrNoCheckpoint) {
-		// (Open rebuilds a damaged one from the segments, and says so.)
-		cs, err = compactor.NewState(), nil
-	}
+	cs, err := readState(w.fsys, w.dir, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return nil, err
 	}
@@ -482,19 +480,8 @@ func (w *statWalk) compactionState() (*compactor.State, error) {
 			if err != nil {
 				return nil, err
 			}
-			it := segment.NewEntryIterScratch(h, p, &scratch)
-			for {
-				e, ok, err := it.Next()
-				if err != nil {
-					return nil, segment.AtOffset(err, s.name, off)
-				}
-				if !ok {
-					break
-				}
-				cs.Observe(s.id, e.Seq, e.Key, e.Tombstone)
-			}
-			if h.Flags&segment.FlagCompact != 0 {
-				cs.Apply()
+			if err := observeFrame(cs, s.id, w.front, h, p, &scratch, nil); err != nil {
+				return nil, segment.AtOffset(err, s.name, off)
 			}
 		}
 	}
@@ -548,10 +535,11 @@ func (w *statWalk) count(st *Stats, cs *compactor.State) error {
 		st.Entries = total - cs.DeadOnDisk()
 	default:
 		// Removed entries, and a truncated log (a log truncated, then
-		// opened with compaction on) or a compaction state that does not
-		// count each segment's entries (a log truncated at the back with
-		// compaction off after a checkpoint): which entries are removed
-		// takes reading them.
+		// opened with compaction on: the state counts no record below the
+		// front) or a compaction state that does not count each segment's
+		// entries (a checkpoint that a truncation with compaction off
+		// left stale, before truncation removed it): which entries are
+		// removed takes reading them.
 		total = 0
 		for _, s := range w.segs {
 			n, err := w.countIn(s, dead, false)

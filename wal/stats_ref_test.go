@@ -54,18 +54,10 @@ func checkStat(t *testing.T, seed uint64, step string, dir string) {
 	}
 }
 
-// switchCompaction lets randomLog reopen a log with compaction turned on
-// or off. Off: with it, seed 8 gives a log truncated while compaction was
-// off and reopened with it, whose compaction state counts 6 removed
-// entries on disk where reading finds 2, so Stat says 39 entries and a
-// scan 43 (a mix neither user makes: the journal never truncates, the
-// raft store never compacts). The index files of such logs are exact
-// since the index keeps sparse frames' counts.
-const switchCompaction = false
-
 // randomLog appends, compacts, truncates, rotates and reopens a log in dir
 // as rng says, calling check at points in between (the log open or
-// closed).
+// closed). A reopen may turn compaction on or off, so a log truncated
+// with compaction off is opened with it (and a compacted one truncated).
 func randomLog(t *testing.T, rng *rand.Rand, dir string, check func(step string)) {
 	t.Helper()
 	compaction := rng.IntN(3) > 0
@@ -118,8 +110,8 @@ func randomLog(t *testing.T, rng *rand.Rand, dir string, check func(step string)
 				t.Fatal(err)
 			}
 			check(fmt.Sprintf("step %d (closed, compaction %v)", step, compaction))
-			if switchCompaction && rng.IntN(4) == 0 {
-				compaction = !compaction // a truncated log opened with compaction, and back
+			if rng.IntN(4) == 0 {
+				compaction = !compaction
 			}
 			l = open()
 		}
@@ -135,7 +127,8 @@ func randomLog(t *testing.T, rng *rand.Rand, dir string, check func(step string)
 
 // Stat gives exactly what reading every entry gives, on random logs:
 // batches of one to thirty records, tombstones and compaction, truncation
-// at either end, rotation, reopening, while open and after Close.
+// at either end, rotation, reopening with compaction on or off, while open
+// and after Close.
 func TestStatMatchesScan(t *testing.T) {
 	seeds := 60
 	if testing.Short() {

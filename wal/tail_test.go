@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/seglog/journal/compactor"
 	"github.com/seglog/journal/vfs"
@@ -261,18 +262,8 @@ func TestCrashWithTailIndexKeepsEveryAcknowledgedBatch(t *testing.T) {
 // than that (plus those appended before a sync made them durable) even
 // within one huge segment; it forces no sync of its own.
 func TestCompactionStateIsCheckpointedWithinASegment(t *testing.T) {
-	dir := t.TempDir()
-	l, err := Open(dir, Options{Durability: Eventual, SegmentSize: 64 << 20, CompactionThreshold: 1 << 30, Inline: true, Logger: crashQuiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
 	const n = cptEvery + cptEvery/2
-	for i := range n {
-		if _, err := l.Append(Batch{Records: []Record{{Key: fmt.Appendf(nil, "route-%d", i%50), Value: []byte("e")}}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir, l := logOfSingles(t, n)
 	if len(l.segs) != 1 {
 		t.Fatalf("%d segments; the test needs one", len(l.segs))
 	}
@@ -386,4 +377,108 @@ func TestTailIndexKeepsUpWithConcurrentCommits(t *testing.T) {
 		t.Errorf("Open read %d bytes of a %d-byte segment (%d of them zeros grown ahead); want at most the zeros and 2 MiB", r, l.active.Offset(), zeros)
 	}
 	countEntries(t, l2, writers*each)
+}
+
+// TestCompactionCheckpointCoversWhatASyncMadeDurable: the checkpoint
+// written after a sync is as of that sync, not of the entry that crossed
+// cptEvery long before it, so that under Eventual (one sync per flush
+// interval) Open after a crash replays only what the last sync did not
+// cover rather than up to a flush interval's worth more.
+func TestCompactionCheckpointCoversWhatASyncMadeDurable(t *testing.T) {
+	const n = cptEvery + cptEvery/2
+	dir, l := logOfSingles(t, n)
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	// Under Inline the next append writes the checkpoint the sync made due.
+	if _, err := l.Append(Batch{Records: []Record{{Key: []byte("route-0"), Value: []byte("e")}}}); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := compactor.ReadCheckpoint(vfs.Default(), dir)
+	if err != nil {
+		t.Fatalf("no checkpoint after a sync of %d entries: %v", n, err)
+	}
+	if got := cs.Through(); got != n {
+		t.Fatalf("checkpoint through %d; the sync made the log durable through %d", got, n)
+	}
+}
+
+// logOfSingles opens an Eventual, Inline log with compaction on in a new
+// directory and appends n single-record batches to one segment; the log
+// is closed when the test ends.
+func logOfSingles(t *testing.T, n int) (string, *Log) {
+	t.Helper()
+	dir := t.TempDir()
+	l, err := Open(dir, Options{Durability: Eventual, SegmentSize: 64 << 20, CompactionThreshold: 1 << 30, Inline: true, Logger: crashQuiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	for i := range n {
+		if _, err := l.Append(Batch{Records: []Record{{Key: fmt.Appendf(nil, "route-%d", i%50), Value: []byte("e")}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir, l
+}
+
+// TestCrashDuringTheSyncACheckpointWaitsForLeavesNoCheckpointAhead: the
+// compaction state taken as a sync starts is written only once that sync
+// has completed, so a power cut while it is in flight finds no checkpoint
+// covering the entries the cut loses (Open would count them as given out,
+// and the log would skip their numbers).
+func TestCrashDuringTheSyncACheckpointWaitsForLeavesNoCheckpointAhead(t *testing.T) {
+	fs := crashFS(t)
+	l, err := Open(crashDir, Options{FS: fs, Durability: Eventual, SegmentSize: 64 << 20, CompactionThreshold: 1 << 30, Logger: crashQuiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range cptEvery + 10 {
+		if _, err := l.Append(Batch{Records: []Record{{Key: fmt.Appendf(nil, "route-%d", i%50), Value: []byte("e")}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var state *vfstest.FS
+	var once sync.Once
+	fs.DuringSync(func(name string) {
+		if filepath.Ext(name) != ".seg" {
+			return
+		}
+		once.Do(func() {
+			// Time for a background worker that wrongly took the
+			// checkpoint before the sync completed to write it.
+			for range 300 {
+				if _, err := fs.Stat(filepath.Join(crashDir, compactor.CheckpointName)); err == nil {
+					break
+				}
+				time.Sleep(time.Millisecond)
+			}
+			state = fs.CrashClone(vfstest.CrashOptions{})
+		})
+	})
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	fs.DuringSync(nil)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if state == nil {
+		t.Fatal("no sync of the segment was seen")
+	}
+	l2, err := Open(crashDir, Options{FS: state, CompactionThreshold: 1 << 30, Logger: crashQuiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	var n uint64
+	for _, err := range l2.Entries(0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if l2.NextSeq() != n {
+		t.Fatalf("after a power cut during the sync: %d entries survive but NextSeq is %d: a checkpoint covered entries the cut lost", n, l2.NextSeq())
+	}
 }

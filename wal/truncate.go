@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/seglog/journal/compactor"
 	"github.com/seglog/journal/segment"
 	"github.com/seglog/journal/vfs"
 	"github.com/seglog/journal/wal/manifest"
@@ -181,9 +182,31 @@ func (l *Log) quiesce() error {
 	return nil
 }
 
+// dropCheckpoint deletes the compaction checkpoint an earlier session with
+// compaction on left, before a truncation changes the records it counts:
+// it would count records the truncation removes (whose numbers
+// TruncateBack gives out again) and, as live, those below the new front,
+// so an Open with compaction on would hide new records under removals
+// made before the cut and miss their tombstones. Without it that Open
+// rebuilds the state from the segments. A log with compaction on keeps
+// its checkpoint: it truncates only while it holds no record (see
+// startable), which the checkpoint describes. Called with l.mu held.
+func (l *Log) dropCheckpoint() error {
+	if l.cs != nil {
+		return nil
+	}
+	if err := compactor.RemoveCheckpoint(l.fs, l.dir); err != nil {
+		return l.fail(err)
+	}
+	return nil
+}
+
 // truncFront moves the front to seq (> l.front). Called with l.mu held,
 // quiesced.
 func (l *Log) truncFront(seq uint64) error {
+	if err := l.dropCheckpoint(); err != nil {
+		return err
+	}
 	l.front = seq
 	if seq > l.nextSeq.Load() {
 		// Nothing lies between: every number below seq is as durable as
@@ -248,6 +271,9 @@ func (l *Log) dropped(n int, err error) error {
 // The cut is made durable in the bounds file before any file is touched,
 // so it happens whole: Open carries out a cut it finds there.
 func (l *Log) truncBack(next uint64) error {
+	if err := l.dropCheckpoint(); err != nil {
+		return err
+	}
 	if err := l.active.SyncAll(); err != nil {
 		return l.fail(err)
 	}
@@ -470,7 +496,9 @@ func keptFrame(enc *segment.Encoder, h segment.FrameHeader, kept []byte) (segmen
 func (l *Log) finishTruncation(b bounds) error {
 	if c := b.cut; c != nil {
 		if h := c.keptHeader; h.Count > 0 {
-			if l.nextSeq.Load() != h.FirstSeq {
+			// The kept records may start after the log's end: compaction
+			// removed the records between (a gap, as in any sparse frame).
+			if l.nextSeq.Load() > h.FirstSeq {
 				return fmt.Errorf("%w: finishing truncation: log continues at %d, kept records start at %d", ErrCorrupt, l.nextSeq.Load(), h.FirstSeq)
 			}
 			frame, err := keptFrame(segment.NewEncoder(l.opts.compressor), h, c.kept)

@@ -75,7 +75,7 @@ func OpenCompactedView(dir string, fsys vfs.FS) (*View, error) {
 		if err != nil {
 			return nil, err
 		}
-		cs, _, err := buildState(fsys, dir, v.ld, slog.New(slog.DiscardHandler))
+		cs, _, err := buildState(fsys, dir, v.ld, v.s.front, slog.New(slog.DiscardHandler))
 		if err != nil {
 			v.Close()
 			return nil, fmt.Errorf("read %s: %w", dir, err)

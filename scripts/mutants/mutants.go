@@ -346,8 +346,8 @@ var mutants = []Mutant{
 		Name: "keyset-torn-tail-not-cut", Class: "commandids", File: "keyset/keyset.go",
 		Desc: "Open keeps a torn delta tail: it tells recovery the valid frames end at the file's end",
 		Edits: []Edit{{
-			Old: `segment.Recover(df, s.deltaPath, s.gen, res.MaxSynced, res.End, size, 0)`,
-			New: `segment.Recover(df, s.deltaPath, s.gen, res.MaxSynced, size, size, 0)`,
+			Old: `segment.Recover(df, s.deltaPath, s.gen, res.MaxSynced, res.End, size, 0, res.Tail)`,
+			New: `segment.Recover(df, s.deltaPath, s.gen, res.MaxSynced, size, size, 0, res.Tail)`,
 		}},
 	},
 	{
@@ -574,7 +574,7 @@ var mutants = []Mutant{
 	},
 	{
 		Name: "wal-checkpoint-before-durable", Class: "compaction", File: "wal/compact.go",
-		Desc: "a checkpoint within a segment is written at once, before a sync makes the log durable through it",
+		Desc: "a checkpoint taken as a sync starts is written at once, before that sync makes the log durable through it",
 		Edits: []Edit{{
 			Old: `	l.cptPend, l.cptPendThrough = compactor.EncodeCheckpoint(l.cs), l.nextSeq`,
 			New: `	defer func() { l.cptDue = true; l.kickBackground() }()

@@ -122,7 +122,7 @@ func (m *Manifest) writer() (*segment.Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", ld.path, err)
 	}
-	w, err := segment.Recover(f, ld.path, ld.gen, ld.res.MaxSynced, ld.res.End, ld.size, 0)
+	w, err := segment.Recover(f, ld.path, ld.gen, ld.res.MaxSynced, ld.res.End, ld.size, 0, ld.res.Tail)
 	if err != nil {
 		f.Close()
 		return nil, err
