@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 )
 
@@ -171,5 +172,46 @@ func TestEntryRunsStopAndDamage(t *testing.T) {
 	got, gerr := collectRuns(t, l, 0)
 	if !errors.Is(werr, ErrCorrupt) || !errors.Is(gerr, ErrCorrupt) || gerr.Error() != werr.Error() || len(want) == 0 || !equalEntries(got, want) {
 		t.Fatalf("damaged segment: EntryRuns gave %d entries, %v; Entries %d, %v", len(got), gerr, len(want), werr)
+	}
+}
+
+// TestRunFilterStopsInsideARun: a run of one frame may start below the
+// snapshot's bounds and end past them (a cut recorded but not yet made
+// hides the rest of a frame from a view; a frame may start before from):
+// only the entries inside them are kept, and the visible bound ends the
+// iteration.
+func TestRunFilterStopsInsideARun(t *testing.T) {
+	run := func(seqs ...uint64) []Entry {
+		var out []Entry
+		for _, s := range seqs {
+			out = append(out, Entry{Seq: s, Key: []byte("k")})
+		}
+		return out
+	}
+	cases := []struct {
+		name     string
+		visible  uint64
+		from     uint64
+		in       []Entry
+		want     []uint64
+		wantMore bool
+	}{
+		{"inside", 100, 0, run(5, 6, 7), []uint64{5, 6, 7}, true},
+		{"ends past visible", 7, 0, run(5, 6, 7, 8), []uint64{5, 6}, false},
+		{"sparse, ends past visible", 9, 0, run(5, 8, 12), []uint64{5, 8}, false},
+		{"starts before from", 100, 6, run(5, 6, 7), []uint64{6, 7}, true},
+		{"both", 7, 6, run(5, 6, 7), []uint64{6}, false},
+		{"empty", 7, 0, nil, nil, true},
+	}
+	for _, c := range cases {
+		s := &snapshot{visible: c.visible}
+		kept, more := s.live(c.in, c.from)
+		var got []uint64
+		for _, e := range kept {
+			got = append(got, e.Seq)
+		}
+		if !slices.Equal(got, c.want) || more != c.wantMore {
+			t.Errorf("%s: kept %v, more %v; want %v, %v", c.name, got, more, c.want, c.wantMore)
+		}
 	}
 }

@@ -134,6 +134,24 @@ var mutants = []Mutant{
 		}},
 	},
 	{
+		Name: "segment-batch-keys-overwritten", Class: "integrity", File: "segment/entry.go",
+		Desc: "NextBatch empties the key buffer without keeping the previous key: a key sharing it is overwritten within the batch",
+		Edits: []Edit{{
+			Old: `		b := append((*it.scratch)[:0], it.prevKey...)
+		it.prevKey = b[:len(b):len(b)]
+		*it.scratch = b`,
+			New: `		*it.scratch = (*it.scratch)[:0]`,
+		}},
+	},
+	{
+		Name: "wal-runs-past-visible", Class: "integrity", File: "wal/read.go",
+		Desc: "a run of entries is taken whole when it starts below the visible bound: entries not yet visible are read",
+		Edits: []Edit{{
+			Old: `run[len(run)-1].Seq < s.visible`,
+			New: `run[0].Seq < s.visible`,
+		}},
+	},
+	{
 		Name: "segment-header-crc-short", Class: "integrity", File: "segment/format.go",
 		Desc: "the frame-header CRC covers bytes [4,36): codec, flags and reserved bytes unprotected",
 		Edits: []Edit{
