@@ -214,7 +214,8 @@ func (it *EntryIter) Next() (e Entry, ok bool, err error) {
 
 // NextBatch decodes the next entries into dst, as many as fit, and returns
 // how many: what len(dst) calls of Next would return, without the cost of
-// a call per entry. It returns 0 after the last entry. On error (as Next's)
+// a call per entry. With a non-empty dst it returns 0 only after the last
+// entry. On error (as Next's)
 // dst[:n] holds the entries decoded before the damage. With
 // NewEntryIterScratch the keys rebuilt from shared prefixes go to *scratch
 // one after another, so every key of dst[:n] stays valid until the next
