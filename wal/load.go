@@ -365,6 +365,12 @@ func (w *walk) segment(id uint64, last bool) error {
 		if last && w.mode == forOpen {
 			w.frames, from = w.tailFrames(f, id, size, w.frames)
 			each = w.obs.feed(id, name, fh.Base, w.frames)
+			if n := int64(len(w.frames)); n > 0 {
+				// Room for the frames the scan may find, at the listed
+				// ones' mean size, rather than growth by doubling.
+				mean := max((from-segment.FileHeaderSize)/n, segment.FrameHeaderSize)
+				w.frames = slices.Grow(w.frames, int((size-from)/mean))
+			}
 		}
 		w.frames, end, res, scanErr = segment.ScanFramesFrom(f, size, from, name, w.frames, each)
 		if scanErr != nil && (ld.check == nil || !errors.Is(scanErr, ErrCorrupt)) {
@@ -459,9 +465,7 @@ func (w *walk) segment(id uint64, last bool) error {
 		return nil
 	}
 	if last {
-		for _, fr := range frames {
-			ld.idx.Append(id, fr)
-		}
+		ld.idx.AppendFrames(id, frames)
 	} else {
 		ld.idx.AppendSegment(id, frames)
 	}
