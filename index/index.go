@@ -103,6 +103,24 @@ func (x *Index) Append(id uint64, fr segment.FrameInfo) {
 	x.frames++
 }
 
+// AppendFrames is Append of each of frames (ascending) of segment id, with
+// room made for them at once: Open adds the newest segment so.
+func (x *Index) AppendFrames(id uint64, frames []segment.FrameInfo) {
+	if len(frames) == 0 {
+		return
+	}
+	if len(x.tail.firsts) > 0 && x.tail.id != id {
+		x.flush()
+	}
+	// Only the writer holds the tail's arrays beyond readers' lengths, so
+	// moving them to larger ones changes nothing a reader sees.
+	x.tail.firsts = slices.Grow(x.tail.firsts, len(frames))
+	x.tail.offs = slices.Grow(x.tail.offs, len(frames))
+	for _, fr := range frames {
+		x.Append(id, fr)
+	}
+}
+
 // setOdd records the count and last of frame i, in a new map: readers may
 // hold the old one.
 func (s *seg) setOdd(i int, fr segment.FrameInfo) {

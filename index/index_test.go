@@ -216,3 +216,29 @@ func TestNewestFramesFromListsTheNewestSegmentFromAFrame(t *testing.T) {
 		t.Fatalf("segment 1 is not the newest, got %v", got)
 	}
 }
+
+// TestAppendFramesIsAppendOfEach: AppendFrames indexes a newest segment
+// (sparse frames included) as Append of each frame does, and a clone taken
+// before it still sees what it was cloned with.
+func TestAppendFramesIsAppendOfEach(t *testing.T) {
+	frames := []segment.FrameInfo{
+		{Offset: 32, Count: 2, First: 10, Last: 11},
+		{Offset: 90, Count: 2, First: 14, Last: 20}, // sparse
+		{Offset: 150, Count: 1, First: 21, Last: 21},
+	}
+	want, got := build(2, 3), build(2, 3)
+	c := got.Clone()
+	for _, fr := range frames {
+		want.Append(3, fr)
+	}
+	got.AppendFrames(3, frames)
+	if !slices.Equal(got.Frames(3), want.Frames(3)) || got.Len() != want.Len() {
+		t.Fatalf("AppendFrames: %+v (%d frames); Append of each: %+v (%d)", got.Frames(3), got.Len(), want.Frames(3), want.Len())
+	}
+	if id, off, ok := got.Find(15); !ok || id != 3 || off != 90 {
+		t.Fatalf("Find(15) = %d, %d, %v; want segment 3 at 90", id, off, ok)
+	}
+	if n := len(c.Frames(3)); n != 0 || c.Len() != 6 {
+		t.Fatalf("a clone taken before sees %d frames of segment 3 and %d in all; want 0 and 6", n, c.Len())
+	}
+}

@@ -109,7 +109,7 @@ func scanFrom(r io.ReaderAt, size, from int64, name string, fn func(off int64, h
 // where the last frame that verified ends (FileHeaderSize if none), also
 // when err is set; without an error it is the same as res.End.
 func ScanFrames(r io.ReaderAt, size int64, name string, frames []FrameInfo) (_ []FrameInfo, end int64, res ScanResult, err error) {
-	return ScanFramesFrom(r, size, FileHeaderSize, name, frames[:0])
+	return ScanFramesFrom(r, size, FileHeaderSize, name, frames[:0], nil)
 }
 
 // ScanFramesFrom is ScanFrames from the frame at offset from, appending
@@ -117,12 +117,20 @@ func ScanFrames(r io.ReaderAt, size int64, name string, frames []FrameInfo) (_ [
 // does after a tail index (ReadTailIndex). end is from if no frame
 // verifies. res describes only the frames scanned, except MaxSynced,
 // which the caller raises to from when the frames before it are durable.
-func ScanFramesFrom(r io.ReaderAt, size, from int64, name string, frames []FrameInfo) (_ []FrameInfo, end int64, res ScanResult, err error) {
+// each, if not nil, sees every frame that verifies, in order, with its
+// decoded payload (valid until it returns), before it is listed; an error
+// from it stops the scan and is returned as is.
+func ScanFramesFrom(r io.ReaderAt, size, from int64, name string, frames []FrameInfo, each func(off int64, h FrameHeader, payload []byte) error) (_ []FrameInfo, end int64, res ScanResult, err error) {
 	end = from
 	res, err = scanFrom(r, size, from, name, func(off int64, h FrameHeader, p []byte) error {
 		last, err := LastSeq(h, p)
 		if err != nil {
 			return AtOffset(err, name, off)
+		}
+		if each != nil {
+			if err := each(off, h, p); err != nil {
+				return err
+			}
 		}
 		frames = append(frames, FrameInfo{Offset: uint32(off), Count: h.Count, First: h.FirstSeq, Last: last})
 		end = off + h.Size()

@@ -3,6 +3,7 @@ package segment
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/seglog/journal/vfs"
 )
@@ -140,6 +141,10 @@ func ReadTailIndex(fs vfs.FS, name string, id uint64, segSize int64, frames []Fr
 	if _, err := f.ReadAt(b, 0); err != nil {
 		return frames, FileHeaderSize
 	}
+	// Room for as many frames as the file can list, at once: growing a
+	// list of a few hundred thousand frames by doubling costs more than
+	// reading it.
+	frames = slices.Grow(frames, int(size-tailHeaderSize)/4)
 	if string(b[:8]) != tailMagic || binary.LittleEndian.Uint64(b[8:]) != id ||
 		Checksum(b[:16]) != binary.LittleEndian.Uint32(b[16:]) {
 		return frames, FileHeaderSize

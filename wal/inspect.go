@@ -109,7 +109,7 @@ func Inspect(dir string, fsys vfs.FS) (*Inspection, error) {
 	if merr == nil {
 		front, ls = logFront(b, mld), listingFor(mld)
 	}
-	ld, err := load(fsys, dir, forCheck, front, ls, nil)
+	ld, err := load(fsys, dir, forCheck, front, ls, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("inspect %s: %w", dir, err)
 	}

@@ -159,8 +159,10 @@ const (
 // with damage differ (see loadMode). In forCheck mode, ld.check holds what
 // it found; the segments' files are closed, each once read. In forOpen
 // mode the files go into files, which keeps a bounded number open; in the
-// other modes each segment keeps its own.
-func load(fsys vfs.FS, dir string, mode loadMode, front uint64, ls listing, files *fileCache) (_ *loaded, err error) {
+// other modes each segment keeps its own. obs, if not nil (forOpen), is
+// fed the frames the scan of the newest segment reads (see
+// stateObserver).
+func load(fsys vfs.FS, dir string, mode loadMode, front uint64, ls listing, files *fileCache, obs *stateObserver) (_ *loaded, err error) {
 	names, err := fsys.List(dir)
 	if err != nil {
 		return nil, err
@@ -186,7 +188,7 @@ func load(fsys vfs.FS, dir string, mode loadMode, front uint64, ls listing, file
 			return nil, err
 		}
 	}
-	w := walk{fsys: fsys, dir: dir, mode: mode, front: front, ld: ld, ls: ls, files: files}
+	w := walk{fsys: fsys, dir: dir, mode: mode, front: front, ld: ld, ls: ls, files: files, obs: obs}
 	if ls.st != nil {
 		w.newest = ls.st.Newest()
 	}
@@ -206,6 +208,7 @@ type walk struct {
 	front uint64
 	ld    *loaded
 	files *fileCache // forOpen's
+	obs   *stateObserver
 
 	prevLast  uint64 // last sequence number so far (valid with havePrev)
 	havePrev  bool
@@ -358,10 +361,18 @@ func (w *walk) segment(id uint64, last bool) error {
 		// durable and need no scan.
 		from := int64(segment.FileHeaderSize)
 		w.frames = w.frames[:0]
+		var each func(int64, segment.FrameHeader, []byte) error
 		if last && w.mode == forOpen {
 			w.frames, from = w.tailFrames(f, id, size, w.frames)
+			each = w.obs.feed(id, name, fh.Base, w.frames)
+			if n := int64(len(w.frames)); n > 0 {
+				// Room for the frames the scan may find, at the listed
+				// ones' mean size, rather than growth by doubling.
+				mean := max((from-segment.FileHeaderSize)/n, segment.FrameHeaderSize)
+				w.frames = slices.Grow(w.frames, int((size-from)/mean))
+			}
 		}
-		w.frames, end, res, scanErr = segment.ScanFramesFrom(f, size, from, name, w.frames)
+		w.frames, end, res, scanErr = segment.ScanFramesFrom(f, size, from, name, w.frames, each)
 		if scanErr != nil && (ld.check == nil || !errors.Is(scanErr, ErrCorrupt)) {
 			return scanErr
 		}
@@ -454,9 +465,7 @@ func (w *walk) segment(id uint64, last bool) error {
 		return nil
 	}
 	if last {
-		for _, fr := range frames {
-			ld.idx.Append(id, fr)
-		}
+		ld.idx.AppendFrames(id, frames)
 	} else {
 		ld.idx.AppendSegment(id, frames)
 	}

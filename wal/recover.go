@@ -74,7 +74,17 @@ func (l *Log) recover() error {
 			cutState(ls.st, b.cut, b.front)
 		}
 	}
-	ld, err := load(l.fs, l.dir, forOpen, front, ls, l.files)
+	var obs *stateObserver
+	if l.opts.CompactionThreshold > 0 {
+		// Read first, so that the scan of the newest segment after a
+		// crash can feed it the frames it reads (see stateObserver).
+		cs, err := readState(l.fs, l.dir, l.log)
+		if err != nil {
+			return fmt.Errorf("open %s: compaction state: %w", l.dir, err)
+		}
+		obs = &stateObserver{cs: cs, front: front, onDisk: cs.Through()}
+	}
+	ld, err := load(l.fs, l.dir, forOpen, front, ls, l.files, obs)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", l.dir, err)
 	}
@@ -82,9 +92,9 @@ func (l *Log) recover() error {
 		ld.close()
 		return err
 	}
-	if l.opts.CompactionThreshold > 0 {
-		cs, onDisk, err := buildState(l.fs, l.dir, ld, front, l.log)
-		if err != nil {
+	if obs != nil {
+		cs, onDisk := obs.cs, obs.onDisk
+		if err := replayState(cs, ld, front); err != nil {
 			ld.close()
 			return fmt.Errorf("open %s: compaction state: %w", l.dir, err)
 		}

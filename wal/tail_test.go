@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/seglog/journal/compactor"
+	"github.com/seglog/journal/segment"
 	"github.com/seglog/journal/vfs"
 	"github.com/seglog/journal/vfs/vfstest"
 )
@@ -480,5 +482,102 @@ func TestCrashDuringTheSyncACheckpointWaitsForLeavesNoCheckpointAhead(t *testing
 	}
 	if l2.NextSeq() != n {
 		t.Fatalf("after a power cut during the sync: %d entries survive but NextSeq is %d: a checkpoint covered entries the cut lost", n, l2.NextSeq())
+	}
+}
+
+// TestOpenAfterAKillWithCompactionReadsTheTailOnce: Open after a kill of a
+// log with compaction on feeds the compaction state the frames its scan of
+// the newest segment reads, rather than reading them again for the replay
+// after the checkpoint, and the state it builds so is the one a replay of
+// the whole log builds. Where the checkpoint is older than the frames the
+// tail index lists, the state must see those first: the scan feeds
+// nothing and the replay reads them all, in order.
+func TestOpenAfterAKillWithCompactionReadsTheTailOnce(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		synced    int  // single-record batches synced after the checkpoint's (no new checkpoint)
+		readsOnce bool // the checkpoint covers what the tail index lists
+	}{
+		{"checkpoint covers the tail index", 0, true},
+		{"checkpoint older than the tail index", 20000, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			opts := Options{Durability: Eventual, SegmentSize: 64 << 20, CompactionThreshold: 1 << 30, Inline: true, Logger: crashQuiet}
+			l, err := Open(dir, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			put := func(n int, tag string) {
+				for i := range n {
+					rec := Record{Key: fmt.Appendf(nil, "route-%d", i%50), Value: fmt.Appendf(nil, "%s-%d", tag, i), Tombstone: i%97 == 0}
+					if _, err := l.Append(Batch{Records: []Record{rec}}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			put(cptEvery+100, "a")
+			if err := l.Sync(); err != nil { // takes a checkpoint, written by the next append (Inline)
+				t.Fatal(err)
+			}
+			if c.synced > 0 {
+				put(c.synced, "s")
+				if err := l.Sync(); err != nil { // listed by the tail index, not checkpointed
+					t.Fatal(err)
+				}
+			}
+			put(30000, "b") // never synced: no index covers it
+			if cs, err := compactor.ReadCheckpoint(vfs.Default(), dir); err != nil || cs.Through() != cptEvery+100 {
+				t.Fatalf("checkpoint: %v; want one through %d", err, cptEvery+100)
+			}
+			next, segSize := l.NextSeq(), l.active.Offset()
+			killed := killedCopy(t, dir)
+			fi, err := os.Stat(segName(killed, 1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			listed, tailEnd := segment.ReadTailIndex(vfs.Default(), tailName(killed, 1), 1, fi.Size(), nil)
+			if n := len(listed); n == 0 || (listed[n-1].Last >= cptEvery+100) == c.readsOnce {
+				t.Fatalf("the tail index lists %d frames; the case needs its last one on the other side of the checkpoint", n)
+			}
+			unlisted := segSize - tailEnd
+
+			var read atomic.Int64
+			o := opts
+			o.FS = segReadCountFS{FS: vfs.Default(), read: &read}
+			l2, err := Open(killed, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l2.Close()
+			// The scan reads the unlisted frames and the zeros after
+			// them, in chunks of at most 256 KiB; recovery reads what no
+			// sync confirmed (here the same frames) to write it again
+			// (segment.Recover). A replay reading them a third time fails
+			// this.
+			if r, want := read.Load(), 2*unlisted+(fi.Size()-segSize)+256<<10; c.readsOnce && r > want {
+				t.Errorf("Open read %d bytes of the segment; want at most %d: the %d bytes no index lists twice, and the zeros after", r, want, unlisted)
+			}
+			countEntries(t, l2, next)
+			if l2.cptThrough != cptEvery+100 {
+				t.Errorf("the log takes the checkpoint file to cover %d; it covers %d", l2.cptThrough, cptEvery+100)
+			}
+
+			// The same state as a replay of every segment from no
+			// checkpoint.
+			rebuilt := killedCopy(t, killed)
+			if err := os.Remove(filepath.Join(rebuilt, compactor.CheckpointName)); err != nil {
+				t.Fatal(err)
+			}
+			l3, err := Open(rebuilt, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l3.Close()
+			if got, want := compactor.EncodeCheckpoint(l2.cs), compactor.EncodeCheckpoint(l3.cs); !bytes.Equal(got, want) {
+				t.Errorf("the compaction state Open built from the checkpoint and the scan differs from a replay of the whole log")
+			}
+		})
 	}
 }

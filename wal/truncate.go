@@ -330,7 +330,7 @@ func (l *Log) truncBack(next uint64) error {
 	}
 	st := l.mf.State()
 	cutState(&st, c, nb.front)
-	ld, err := load(l.fs, l.dir, forOpen, nb.front, listing{st: &st}, l.files)
+	ld, err := load(l.fs, l.dir, forOpen, nb.front, listing{st: &st}, l.files, nil)
 	if err != nil {
 		return l.fail(err)
 	}

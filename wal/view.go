@@ -44,7 +44,7 @@ func OpenView(dir string, fsys vfs.FS) (*View, error) {
 		return nil, fmt.Errorf("read %s: %w", dir, err)
 	}
 	front := logFront(b, mld)
-	ld, err := load(fsys, dir, forView, front, listing{}, nil)
+	ld, err := load(fsys, dir, forView, front, listing{}, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", dir, err)
 	}
