@@ -101,6 +101,9 @@ type Log struct {
 	cptThrough uint64     // under cptMu: what the checkpoint file on disk covers
 	rotateNext bool       // seal the active segment at the next append
 	staleIdx   bool       // the active segment has an index file from an earlier Close
+	// cptLeft: compaction is off, and Open found a checkpoint an earlier
+	// session with it on left (dropCheckpoint removes it).
+	cptLeft bool
 	// staleIdxSize: the active segment's size when opened if its index
 	// file was read and matched it, else -1.
 	staleIdxSize int64

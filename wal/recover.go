@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/seglog/journal/compactor"
@@ -92,6 +93,7 @@ func (l *Log) recover() error {
 		ld.close()
 		return err
 	}
+	l.cptLeft = obs == nil && slices.Contains(ld.names, checkpointName)
 	if obs != nil {
 		cs, onDisk := obs.cs, obs.onDisk
 		if err := replayState(cs, ld, front); err != nil {

@@ -190,14 +190,17 @@ func (l *Log) quiesce() error {
 // made before the cut and miss their tombstones. Without it that Open
 // rebuilds the state from the segments. A log with compaction on keeps
 // its checkpoint: it truncates only while it holds no record (see
-// startable), which the checkpoint describes. Called with l.mu held.
+// startable), which the checkpoint describes; a log that found none at
+// Open has none to remove (with compaction off nothing writes one), and
+// makes no system call. Called with l.mu held.
 func (l *Log) dropCheckpoint() error {
-	if l.cs != nil {
+	if l.cs != nil || !l.cptLeft {
 		return nil
 	}
 	if err := compactor.RemoveCheckpoint(l.fs, l.dir); err != nil {
 		return l.fail(err)
 	}
+	l.cptLeft = false
 	return nil
 }
 

@@ -5,8 +5,11 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/seglog/journal/vfs/vfstest"
 )
 
 // Truncation needs compaction off, but a log may be compacted in one
@@ -228,4 +231,53 @@ func TestTruncateBackInsideAFrameAfterACompactionGap(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkStat(t, 0, "closed after the cut", dir)
+}
+
+// TestTruncationRemovesACheckpointOnlyWhereOneWasLeft: a truncation with
+// compaction off removes the checkpoint an earlier session with compaction
+// on left, once; a log that never had one (the raft store's) makes no
+// removal at all for it, whatever it truncates.
+func TestTruncationRemovesACheckpointOnlyWhereOneWasLeft(t *testing.T) {
+	for _, withCpt := range []bool{false, true} {
+		t.Run(fmt.Sprintf("checkpoint left: %v", withCpt), func(t *testing.T) {
+			fs := crashFS(t)
+			opts := Options{FS: fs, SegmentSize: MinSegmentSize, Inline: true, Logger: crashQuiet}
+			first := opts
+			if withCpt {
+				first.CompactionThreshold = 1 << 30
+			}
+			l, err := Open(crashDir, first)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 20 {
+				if _, err := l.Append(Batch{Records: []Record{{Key: fmt.Appendf(nil, "k%d", i), Value: []byte("v")}}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if l, err = Open(crashDir, opts); err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			removes := fs.Count(vfstest.OpRemove)
+			for _, seq := range []uint64{3, 6, 9} {
+				if err := l.TruncateFront(seq); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want := 0
+			if withCpt {
+				want = 1
+			}
+			if got := fs.Count(vfstest.OpRemove) - removes; got != want {
+				t.Fatalf("three front truncations removed %d files; want %d", got, want)
+			}
+			if _, err := fs.Stat(filepath.Join(crashDir, checkpointName)); err == nil {
+				t.Fatal("the checkpoint is still there")
+			}
+		})
+	}
 }
