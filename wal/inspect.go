@@ -109,6 +109,13 @@ func Inspect(dir string, fsys vfs.FS) (*Inspection, error) {
 	if merr == nil {
 		front, ls = logFront(b, mld), listingFor(mld)
 	}
+	if b.cut != nil {
+		// A TruncateBack Open will finish: the files as it leaves them.
+		if ls.st != nil {
+			cutState(ls.st, b.cut, b.front)
+		}
+		ls.cut = b.cut
+	}
 	ld, err := load(fsys, dir, forCheck, front, ls, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("inspect %s: %w", dir, err)

@@ -174,6 +174,9 @@ func load(fsys vfs.FS, dir string, mode loadMode, front uint64, ls listing, file
 		}
 	}
 	slices.Sort(ids)
+	if ls.cut != nil {
+		ids = slices.DeleteFunc(ids, func(id uint64) bool { gone, _ := afterCut(ls.cut, id); return gone })
+	}
 	ld := &loaded{names: names, idx: index.New(), nextSeq: front}
 	if mode == forCheck {
 		ld.check = &Inspection{Dir: dir, Front: front}
@@ -255,6 +258,11 @@ func (w *walk) segment(id uint64, last bool) error {
 	size, err := f.Size()
 	if err != nil {
 		return fmt.Errorf("stat %s: %w", name, err)
+	}
+	_, cutSize := afterCut(w.ls.cut, id)
+	if cutSize >= 0 {
+		// What the recorded cut leaves of the file; its index file goes.
+		size = min(size, cutSize)
 	}
 	ld.lastFileSize = size
 	st := &SegmentState{ID: id, File: name, Size: size, DamageAt: -1, End: segment.FileHeaderSize}
@@ -347,7 +355,7 @@ func (w *walk) segment(id uint64, last bool) error {
 	s.base, st.HeaderOK, st.Base = fh.Base, true, fh.Base
 
 	idx := segment.IndexMissing
-	if w.mode != forCheck || last {
+	if (w.mode != forCheck || last) && cutSize < 0 {
 		w.frames, w.idxBuf, idx = segment.ReadIndexFileInto(w.fsys, idxName(w.dir, id), id, size, w.frames, w.idxBuf)
 	}
 	ok := idx == segment.IndexOK && w.mode != forCheck
@@ -553,6 +561,24 @@ type listing struct {
 	// missing: the directory has no manifest, so a segment written by a
 	// log that keeps one means it was lost.
 	missing bool
+	// cut, for the read-only modes: a TruncateBack the bounds file
+	// records and the next Open carries out (applyCut) before it reads.
+	// load reads the files as the cut leaves them (st, if any, must be
+	// cut too: cutState), so that what a crash part way through the cut
+	// left is judged as Open will judge it.
+	cut *cut
+}
+
+// afterCut reports whether the cut c (nil: none) removes segment id
+// whole, and the size it leaves id's file (-1: not cut).
+func afterCut(c *cut, id uint64) (gone bool, size int64) {
+	switch {
+	case c == nil || id < c.seg:
+		return false, -1
+	case id > c.seg || c.off <= segment.FileHeaderSize && c.keptHeader.Count == 0:
+		return true, -1
+	}
+	return false, max(c.off, segment.FileHeaderSize)
 }
 
 // manifestDamage records damage of the manifest or of what it lists as a

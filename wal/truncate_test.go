@@ -415,9 +415,22 @@ func TestCrashDuringTruncation(t *testing.T) {
 }
 
 // crashTruncState opens a crash state and checks it holds pre or post
-// whole, twice (the second Open sees what the first one finished).
+// whole, twice (the second Open sees what the first one finished). Before
+// the first Open, the read-only readers see the state as Open will: Inspect
+// (what verify reports) finds no damage where Open finds none, and a view
+// holds pre, or post but for a suffix (the records of the cut frame that
+// Open writes back).
 func crashTruncState(fs *vfstest.FS, opts Options, pre map[uint64]string, preNext uint64, post map[uint64]string, postNext uint64) error {
 	opts.FS = fs
+	if in, err := Inspect(crashDir, fs); err != nil || len(in.Damage) > 0 {
+		if err == nil {
+			err = fmt.Errorf("%v", in.Damage)
+		}
+		return fmt.Errorf("Inspect before Open: %v", err)
+	}
+	if err := viewBeforeOpen(fs, pre, post); err != nil {
+		return err
+	}
 	for round := range 2 {
 		l, err := Open(crashDir, opts)
 		if err != nil {
@@ -428,6 +441,36 @@ func crashTruncState(fs *vfstest.FS, opts Options, pre map[uint64]string, preNex
 		l.Close()
 		if errPre != nil && errPost != nil {
 			return fmt.Errorf("open %d: neither before (%v) nor after (%v)", round, errPre, errPost)
+		}
+	}
+	return nil
+}
+
+// viewBeforeOpen checks that a view of the crash state in fs holds pre, or
+// a prefix of post.
+func viewBeforeOpen(fs *vfstest.FS, pre, post map[uint64]string) error {
+	v, err := OpenView(crashDir, fs)
+	if err != nil {
+		return fmt.Errorf("view before Open: %v", err)
+	}
+	defer v.Close()
+	got := map[uint64]string{}
+	for e, err := range v.Entries(0) {
+		if err != nil {
+			return fmt.Errorf("view before Open: %v", err)
+		}
+		got[e.Seq] = string(e.Value)
+	}
+	if maps.Equal(got, pre) {
+		return nil
+	}
+	seqs := slices.Sorted(maps.Keys(post))
+	if len(got) > len(seqs) {
+		return fmt.Errorf("view before Open holds %d records, neither before nor a prefix of after", len(got))
+	}
+	for _, s := range seqs[:len(got)] {
+		if v, ok := got[s]; !ok || v != post[s] {
+			return fmt.Errorf("view before Open holds %d records, neither before nor a prefix of after (first difference at %d)", len(got), s)
 		}
 	}
 	return nil

@@ -44,11 +44,14 @@ func OpenView(dir string, fsys vfs.FS) (*View, error) {
 		return nil, fmt.Errorf("read %s: %w", dir, err)
 	}
 	front := logFront(b, mld)
-	ld, err := load(fsys, dir, forView, front, listing{}, nil, nil)
+	// A TruncateBack under way (Open finishes it): the files as it leaves
+	// them.
+	ld, err := load(fsys, dir, forView, front, listing{cut: b.cut}, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", dir, err)
 	}
-	if len(ld.segs) == 0 {
+	if len(ld.segs) == 0 && b.cut == nil {
+		// (A cut that removes every segment leaves an empty log.)
 		ld.close()
 		return nil, fmt.Errorf("read %s: no log segments: %w", dir, ErrNotFound)
 	}
