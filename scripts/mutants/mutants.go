@@ -616,6 +616,22 @@ var mutants = []Mutant{
 		}},
 	},
 	{
+		Name: "wal-inspect-ignores-cut", Class: "damage", File: "wal/inspect.go",
+		Desc: "verify (Inspect) reads a crashed TruncateBack's files as they are, not as Open will finish the cut",
+		Edits: []Edit{{
+			Old: `		ls.cut = b.cut`,
+			New: `		_ = b.cut`,
+		}},
+	},
+	{
+		Name: "wal-view-ignores-cut", Class: "damage", File: "wal/view.go",
+		Desc: "a view reads a crashed TruncateBack's files as they are, not as Open will finish the cut",
+		Edits: []Edit{{
+			Old: `listing{cut: b.cut}`,
+			New: `listing{}`,
+		}},
+	},
+	{
 		Name: "segment-pwrite-into-map", Class: "durability", File: "segment/writer.go",
 		Desc: "WriteWithSyscalls is ignored: Immediate frames are stored into the mapping",
 		Edits: []Edit{{
