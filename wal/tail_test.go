@@ -196,25 +196,8 @@ func TestTailIndexOutlivesNoTruncateBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Other sizes: the old list's offsets no longer meet frames.
-	for i := range 150 {
-		if _, err := l.Append(Batch{Records: []Record{{Key: fmt.Appendf(nil, "b-%d", i), Value: make([]byte, 30+i%7)}}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	l2, err := Open(killedCopy(t, dir), Options{Durability: Immediate, Logger: crashQuiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l2.Close()
-	countEntries(t, l2, 200)
-	for e, err := range l2.Entries(50) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := fmt.Sprintf("b-%d", e.Seq-50); string(e.Key) != want {
-			t.Fatalf("entry %d is %q, want %q", e.Seq, e.Key, want)
-		}
-	}
+	appendAfterCut(t, l)
+	checkAfterCut(t, killedCopy(t, dir))
 }
 
 // TestCrashWithTailIndexKeepsEveryAcknowledgedBatch: power cuts at random
@@ -309,29 +292,12 @@ func TestStaleTailIndexIsNotTrusted(t *testing.T) {
 	if err := l.TruncateBack(49); err != nil {
 		t.Fatal(err)
 	}
-	for i := range 150 {
-		if _, err := l.Append(Batch{Records: []Record{{Key: fmt.Appendf(nil, "b-%d", i), Value: make([]byte, 30+i%7)}}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	appendAfterCut(t, l)
 	killed := killedCopy(t, dir)
 	if err := os.WriteFile(tailName(killed, 1), stale, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	l2, err := Open(killed, Options{Durability: Immediate, Logger: crashQuiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l2.Close()
-	countEntries(t, l2, 200)
-	for e, err := range l2.Entries(50) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := fmt.Sprintf("b-%d", e.Seq-50); string(e.Key) != want {
-			t.Fatalf("entry %d is %q, want %q", e.Seq, e.Key, want)
-		}
-	}
+	checkAfterCut(t, killed)
 }
 
 // TestTailIndexKeepsUpWithConcurrentCommits: under Immediate, with
@@ -579,5 +545,37 @@ func TestOpenAfterAKillWithCompactionReadsTheTailOnce(t *testing.T) {
 				t.Errorf("the compaction state Open built from the checkpoint and the scan differs from a replay of the whole log")
 			}
 		})
+	}
+}
+
+// appendAfterCut appends the 150 batches the tests of a TruncateBack(49)
+// write after the cut, of other sizes than those before it (so that an
+// old list's offsets no longer meet frames).
+func appendAfterCut(t *testing.T, l *Log) {
+	t.Helper()
+	for i := range 150 {
+		if _, err := l.Append(Batch{Records: []Record{{Key: fmt.Appendf(nil, "b-%d", i), Value: make([]byte, 30+i%7)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// checkAfterCut opens the killed copy dir and checks it holds the 50
+// records kept by the cut, then appendAfterCut's 150.
+func checkAfterCut(t *testing.T, dir string) {
+	t.Helper()
+	l, err := Open(dir, Options{Durability: Immediate, Logger: crashQuiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	countEntries(t, l, 200)
+	for e, err := range l.Entries(50) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf("b-%d", e.Seq-50); string(e.Key) != want {
+			t.Fatalf("entry %d is %q, want %q", e.Seq, e.Key, want)
+		}
 	}
 }
