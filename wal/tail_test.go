@@ -255,15 +255,7 @@ func TestCompactionStateIsCheckpointedWithinASegment(t *testing.T) {
 	if _, err := compactor.ReadCheckpoint(vfs.Default(), dir); err == nil {
 		t.Fatal("a checkpoint was written before a sync made its entries durable")
 	}
-	// The flusher's sync makes it due; under Inline the next append
-	// writes it.
-	if err := l.Sync(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.Append(Batch{Records: []Record{{Key: []byte("route-0"), Value: []byte("e")}}}); err != nil {
-		t.Fatal(err)
-	}
-	cs, err := compactor.ReadCheckpoint(vfs.Default(), dir)
+	cs, err := syncForCheckpoint(t, l, dir)
 	if err != nil {
 		t.Fatalf("no checkpoint after %d entries in one segment: %v", n, err)
 	}
@@ -355,14 +347,7 @@ func TestTailIndexKeepsUpWithConcurrentCommits(t *testing.T) {
 func TestCompactionCheckpointCoversWhatASyncMadeDurable(t *testing.T) {
 	const n = cptEvery + cptEvery/2
 	dir, l := logOfSingles(t, n)
-	if err := l.Sync(); err != nil {
-		t.Fatal(err)
-	}
-	// Under Inline the next append writes the checkpoint the sync made due.
-	if _, err := l.Append(Batch{Records: []Record{{Key: []byte("route-0"), Value: []byte("e")}}}); err != nil {
-		t.Fatal(err)
-	}
-	cs, err := compactor.ReadCheckpoint(vfs.Default(), dir)
+	cs, err := syncForCheckpoint(t, l, dir)
 	if err != nil {
 		t.Fatalf("no checkpoint after a sync of %d entries: %v", n, err)
 	}
@@ -578,4 +563,18 @@ func checkAfterCut(t *testing.T, dir string) {
 			t.Fatalf("entry %d is %q, want %q", e.Seq, e.Key, want)
 		}
 	}
+}
+
+// syncForCheckpoint syncs the Inline log l in dir, which makes a pending
+// checkpoint due, appends one record (under Inline the append writes it),
+// and reads the checkpoint on disk.
+func syncForCheckpoint(t *testing.T, l *Log, dir string) (*compactor.State, error) {
+	t.Helper()
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(Batch{Records: []Record{{Key: []byte("route-0"), Value: []byte("e")}}}); err != nil {
+		t.Fatal(err)
+	}
+	return compactor.ReadCheckpoint(vfs.Default(), dir)
 }
