@@ -570,7 +570,8 @@ type listing struct {
 }
 
 // afterCut reports whether the cut c (nil: none) removes segment id
-// whole, and the size it leaves id's file (-1: not cut).
+// whole, and the size it leaves id's file (-1: not cut): the rule applyCut
+// carries out and the read-only modes read the files by.
 func afterCut(c *cut, id uint64) (gone bool, size int64) {
 	switch {
 	case c == nil || id < c.seg:

@@ -420,8 +420,10 @@ func applyCut(fsys vfs.FS, dir string, c *cut) error {
 	}
 	var later []uint64
 	for _, n := range names {
-		if id, ok := parseSegName(n); ok && id > c.seg {
-			later = append(later, id)
+		if id, ok := parseSegName(n); ok && id != c.seg {
+			if gone, _ := afterCut(c, id); gone {
+				later = append(later, id)
+			}
 		}
 	}
 	slices.Sort(later)
@@ -434,21 +436,15 @@ func applyCut(fsys vfs.FS, dir string, c *cut) error {
 	if err := removeAll(fsys, idxName(dir, c.seg)); err != nil {
 		return fmt.Errorf("remove index of %s: %w", name, err)
 	}
-	switch {
-	case c.off <= segment.FileHeaderSize && c.keptHeader.Count == 0:
+	// (Kept records go back into c.seg, emptied if the cut is at its
+	// start, not into the one before it: a second run of the cut must
+	// remove them again.)
+	if gone, size := afterCut(c, c.seg); gone {
 		if err := removeAll(fsys, name); err != nil {
 			return fmt.Errorf("remove %s: %w", name, err)
 		}
-	case c.off <= segment.FileHeaderSize:
-		// Kept records go back into this segment, emptied, not into the
-		// one before it: a second run of the cut must remove them again.
-		if err := cutFile(fsys, name, segment.FileHeaderSize); err != nil {
-			return err
-		}
-	default:
-		if err := cutFile(fsys, name, c.off); err != nil {
-			return err
-		}
+	} else if err := cutFile(fsys, name, size); err != nil {
+		return err
 	}
 	return fsys.SyncDir(dir)
 }
