@@ -7,4 +7,8 @@
 // rewritten segment's frames is one tree update. Snapshots are
 // copy-on-write clones: a reader takes one in O(1) and iterates it while
 // the writer keeps adding frames.
+//
+// A sealed segment may be added by its summary alone (AppendLazySegment):
+// its frames are loaded once, by the first call that needs them, and
+// shared by every clone; the calls that may load return the load's error.
 package index

@@ -3,6 +3,7 @@ package index
 import (
 	"slices"
 	"sort"
+	"sync"
 
 	"github.com/google/btree"
 
@@ -13,15 +14,31 @@ import (
 // writer only ever appends past every reader's length or replaces a seg
 // whole, so shared elements never change.
 type seg struct {
-	id     uint64
-	last   uint64   // last sequence number in the segment
-	firsts []uint64 // per frame, ascending
-	offs   []uint32 // per frame
+	id    uint64
+	first uint64 // first sequence number of the first frame
+	last  uint64 // last sequence number in the segment
+	// firsts and offs hold, per frame, its first sequence number
+	// (ascending) and offset; empty in a lazy seg, whose lazy holds them.
+	firsts []uint64
+	offs   []uint32
 	// odd holds the count and last sequence number of the frames whose
 	// numbers do not run from their first to the next frame's first (or
 	// the segment's last): sparse frames, which compaction or a cut left
 	// with gaps. Rare; replaced, never changed, once readers may share it.
 	odd map[int]oddFrame
+	// lazy, when not nil: a sealed segment added by AppendLazySegment,
+	// of n frames, whose frames are read when first needed.
+	lazy *lazySeg
+	n    int
+}
+
+// lazySeg is a sealed segment's frames, loaded once, by the first read
+// that needs them (from any clone: they share it).
+type lazySeg struct {
+	once sync.Once
+	load func() ([]segment.FrameInfo, error) // nil once called
+	s    seg                                 // the loaded frames
+	err  error                               // the load's error
 }
 
 // oddFrame is what Frames cannot derive of a sparse frame.
@@ -30,9 +47,33 @@ type oddFrame struct {
 	last  uint64
 }
 
-func (s seg) first() uint64 { return s.firsts[0] }
+// count is the number of frames of s.
+func (s seg) count() int {
+	if s.lazy != nil {
+		return s.n
+	}
+	return len(s.firsts)
+}
 
-func less(a, b seg) bool { return a.firsts[0] < b.firsts[0] }
+// loaded returns s with its frames, loading them if s is lazy.
+func (s seg) loaded() (seg, error) {
+	z := s.lazy
+	if z == nil {
+		return s, nil
+	}
+	z.once.Do(func() {
+		frames, err := z.load()
+		z.load = nil
+		if err != nil {
+			z.err = err
+			return
+		}
+		z.s = newSeg(s.id, frames)
+	})
+	return z.s, z.err
+}
+
+func less(a, b seg) bool { return a.first < b.first }
 
 // degree: a journal has tens to thousands of segments; small nodes suffice.
 const degree = 8
@@ -43,6 +84,10 @@ const degree = 8
 // The newest segment, the one appended to, is kept beside the tree rather
 // than in it, so adding a frame is an append to two slices instead of a
 // tree update; it enters the tree when a newer segment starts.
+//
+// A sealed segment may be lazy (AppendLazySegment): its frames are read
+// when a call first needs them, and the calls that may need them return
+// the read's error.
 type Index struct {
 	t      *btree.BTreeG[seg]
 	tail   seg // the newest segment; no frames when tail.firsts is empty
@@ -66,7 +111,7 @@ func (x *Index) ascendAll(from uint64, fn func(s seg) bool) {
 	} else {
 		x.t.AscendGreaterOrEqual(key(from), func(s seg) bool { ok = fn(s); return ok })
 	}
-	if ok && len(x.tail.firsts) > 0 && x.tail.first() >= from {
+	if ok && len(x.tail.firsts) > 0 && x.tail.first >= from {
 		fn(x.tail)
 	}
 }
@@ -77,7 +122,7 @@ func New() *Index {
 }
 
 // key returns a probe item whose first sequence number is seq.
-func key(seq uint64) seg { return seg{firsts: []uint64{seq}} }
+func key(seq uint64) seg { return seg{first: seq} }
 
 // Append adds frame fr of segment id. Frames are appended in sequence
 // order: fr.First must be greater than every sequence number already
@@ -89,7 +134,7 @@ func (x *Index) Append(id uint64, fr segment.FrameInfo) {
 	}
 	t := &x.tail
 	if len(t.firsts) == 0 {
-		t.id = id
+		t.id, t.first = id, fr.First
 	} else if prev := len(t.firsts) - 1; t.last+1 != fr.First {
 		// The previous frame no longer ends at the segment's last.
 		t.setOdd(prev, t.frameAt(prev))
@@ -132,7 +177,7 @@ func (s *seg) setOdd(i int, fr segment.FrameInfo) {
 	s.odd = odd
 }
 
-// frameAt is frame i of s.
+// frameAt is frame i of s (loaded).
 func (s *seg) frameAt(i int) segment.FrameInfo {
 	first := s.firsts[i]
 	if o, ok := s.odd[i]; ok {
@@ -156,9 +201,25 @@ func (x *Index) AppendSegment(id uint64, frames []segment.FrameInfo) {
 	x.frames += len(frames)
 }
 
+// AppendLazySegment adds a sealed segment after every one indexed, as
+// AppendSegment would, known by its summary (n frames, from first to
+// last) until a call needs its frames: then load gives them, once, for
+// this index and its clones. load must return the n frames (ascending)
+// from first to last, or an error, which every call that needs them
+// returns. Open adds sealed segments so, and reads their index files only
+// when they are read.
+func (x *Index) AppendLazySegment(id uint64, n int, first, last uint64, load func() ([]segment.FrameInfo, error)) {
+	if n == 0 {
+		return
+	}
+	x.flush()
+	x.t.ReplaceOrInsert(seg{id: id, first: first, last: last, n: n, lazy: &lazySeg{load: load}})
+	x.frames += n
+}
+
 // newSeg indexes frames (ascending) of segment id.
 func newSeg(id uint64, frames []segment.FrameInfo) seg {
-	s := seg{id: id, last: frames[len(frames)-1].Last, firsts: make([]uint64, len(frames)), offs: make([]uint32, len(frames))}
+	s := seg{id: id, first: frames[0].First, last: frames[len(frames)-1].Last, firsts: make([]uint64, len(frames)), offs: make([]uint32, len(frames))}
 	for i, f := range frames {
 		s.firsts[i], s.offs[i] = f.First, f.Offset
 	}
@@ -192,36 +253,48 @@ func (x *Index) DeleteSegment(id uint64) {
 		x.tail = seg{}
 		return
 	}
-	var found seg
-	var ok bool
-	x.t.Ascend(func(s seg) bool {
+	if s, ok := x.find(id); ok {
+		x.t.Delete(s)
+		x.frames -= s.count()
+	}
+}
+
+// find returns the segment id (the tail's included).
+func (x *Index) find(id uint64) (found seg, ok bool) {
+	x.ascendAll(0, func(s seg) bool {
 		if s.id == id {
 			found, ok = s, true
 			return false
 		}
 		return true
 	})
-	if ok {
-		x.t.Delete(found)
-		x.frames -= len(found.firsts)
-	}
+	return found, ok
 }
 
 // Frames returns the frames of segment id, each with the count and last
-// sequence number it was indexed with.
-func (x *Index) Frames(id uint64) []segment.FrameInfo {
-	var out []segment.FrameInfo
-	x.ascendAll(0, func(s seg) bool {
-		if s.id != id {
-			return true
-		}
-		out = make([]segment.FrameInfo, len(s.firsts))
-		for i := range s.firsts {
-			out[i] = s.frameAt(i)
-		}
-		return false
-	})
-	return out
+// sequence number it was indexed with; an error only when they had to be
+// loaded (see AppendLazySegment) and could not.
+func (x *Index) Frames(id uint64) ([]segment.FrameInfo, error) {
+	s, ok := x.find(id)
+	if !ok {
+		return nil, nil
+	}
+	s, err := s.loaded()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]segment.FrameInfo, len(s.firsts))
+	for i := range s.firsts {
+		out[i] = s.frameAt(i)
+	}
+	return out, nil
+}
+
+// Last returns the last sequence number of segment id without loading its
+// frames; ok is false when id holds no frames.
+func (x *Index) Last(id uint64) (last uint64, ok bool) {
+	s, ok := x.find(id)
+	return s.last, ok
 }
 
 // NewestFrames is the number of frames of segment id, the newest segment
@@ -235,17 +308,17 @@ func (x *Index) NewestFrames(id uint64) int {
 		n = len(x.tail.firsts)
 	}
 	if m, ok := x.t.Max(); ok && m.id == id {
-		n += len(m.firsts)
+		n += m.count()
 	}
 	return n
 }
 
 // NewestFramesFrom appends to dst the frames of segment id, the newest
 // segment, from its i-th (as NewestFrames counts them) on; none if id is
-// not the newest.
+// not the newest. (The newest segment is never lazy: Append adds to it.)
 func (x *Index) NewestFramesFrom(dst []segment.FrameInfo, id uint64, i int) []segment.FrameInfo {
 	var parts []seg
-	if m, ok := x.t.Max(); ok && m.id == id && (len(x.tail.firsts) == 0 || x.tail.id == id) {
+	if m, ok := x.t.Max(); ok && m.id == id && m.lazy == nil && (len(x.tail.firsts) == 0 || x.tail.id == id) {
 		parts = append(parts, m)
 	}
 	if len(x.tail.firsts) > 0 && x.tail.id == id {
@@ -264,7 +337,7 @@ func (x *Index) NewestFramesFrom(dst []segment.FrameInfo, id uint64, i int) []se
 func (x *Index) FrameCounts() map[uint64]int {
 	out := make(map[uint64]int, x.Segments())
 	x.ascendAll(0, func(s seg) bool {
-		out[s.id] = len(s.firsts)
+		out[s.id] = s.count()
 		return true
 	})
 	return out
@@ -294,53 +367,62 @@ func (x *Index) Clone() *Index {
 
 // Find returns the segment and offset of the frame that may hold seq: the
 // frame with the greatest first sequence number <= seq, within a segment
-// whose range covers seq. ok is false when no frame can hold seq.
-func (x *Index) Find(seq uint64) (id uint64, off uint32, ok bool) {
-	id, off, _, ok = x.FindNext(seq)
-	return id, off, ok
+// whose range covers seq. ok is false when no frame can hold seq; err is
+// set when the segment's frames had to be loaded and could not.
+func (x *Index) Find(seq uint64) (id uint64, off uint32, ok bool, err error) {
+	id, off, _, ok, err = x.FindNext(seq)
+	return id, off, ok, err
 }
 
 // FindNext is Find that also returns where the frame ends when that is
 // known: the offset of the next frame in the same segment, or 0 for the
 // segment's last frame.
-func (x *Index) FindNext(seq uint64) (id uint64, off, next uint32, ok bool) {
+func (x *Index) FindNext(seq uint64) (id uint64, off, next uint32, ok bool, err error) {
 	look := func(s seg) bool {
-		if seq <= s.last {
-			i := sort.Search(len(s.firsts), func(i int) bool { return s.firsts[i] > seq }) - 1
-			id, off, ok = s.id, s.offs[i], true
-			if i+1 < len(s.offs) {
-				next = s.offs[i+1]
-			}
+		if seq > s.last {
+			return false
+		}
+		if s, err = s.loaded(); err != nil {
+			return false
+		}
+		i := sort.Search(len(s.firsts), func(i int) bool { return s.firsts[i] > seq }) - 1
+		id, off, ok = s.id, s.offs[i], true
+		if i+1 < len(s.offs) {
+			next = s.offs[i+1]
 		}
 		return false
 	}
-	if len(x.tail.firsts) > 0 && x.tail.first() <= seq {
+	if len(x.tail.firsts) > 0 && x.tail.first <= seq {
 		look(x.tail)
-		return id, off, next, ok
+		return id, off, next, ok, err
 	}
 	x.t.DescendLessOrEqual(key(seq), look)
-	return id, off, next, ok
+	return id, off, next, ok, err
 }
 
 // Ascend calls fn for every frame that may hold sequence numbers >= from,
 // in order, with its segment, first sequence number and offset, until fn
-// returns false.
-func (x *Index) Ascend(from uint64, fn func(id uint64, first uint64, off uint32) bool) {
+// returns false. Its error is that of loading a segment's frames.
+func (x *Index) Ascend(from uint64, fn func(id uint64, first uint64, off uint32) bool) error {
 	start := from
-	if len(x.tail.firsts) > 0 && x.tail.first() <= from {
-		start = x.tail.first()
+	if len(x.tail.firsts) > 0 && x.tail.first <= from {
+		start = x.tail.first
 	} else {
 		x.t.DescendLessOrEqual(key(from), func(s seg) bool {
-			start = s.first()
+			start = s.first
 			return false
 		})
 	}
+	var err error
 	x.ascendAll(start, func(s seg) bool {
 		if s.last < from {
 			return true
 		}
+		if s, err = s.loaded(); err != nil {
+			return false
+		}
 		i := 0
-		if from > s.first() {
+		if from > s.first {
 			i = max(sort.Search(len(s.firsts), func(i int) bool { return s.firsts[i] > from })-1, 0)
 		}
 		for ; i < len(s.firsts); i++ {
@@ -350,20 +432,25 @@ func (x *Index) Ascend(from uint64, fn func(id uint64, first uint64, off uint32)
 		}
 		return true
 	})
+	return err
 }
 
 // Descend calls fn for every frame from the newest to the oldest until fn
-// returns false.
-func (x *Index) Descend(fn func(id uint64, first uint64, off uint32) bool) {
+// returns false. Its error is that of loading a segment's frames.
+func (x *Index) Descend(fn func(id uint64, first uint64, off uint32) bool) error {
 	if len(x.tail.firsts) > 0 {
 		s := x.tail
 		for i := len(s.firsts) - 1; i >= 0; i-- {
 			if !fn(s.id, s.firsts[i], s.offs[i]) {
-				return
+				return nil
 			}
 		}
 	}
+	var err error
 	x.t.Descend(func(s seg) bool {
+		if s, err = s.loaded(); err != nil {
+			return false
+		}
 		for i := len(s.firsts) - 1; i >= 0; i-- {
 			if !fn(s.id, s.firsts[i], s.offs[i]) {
 				return false
@@ -371,6 +458,7 @@ func (x *Index) Descend(fn func(id uint64, first uint64, off uint32) bool) {
 		}
 		return true
 	})
+	return err
 }
 
 // Bounds returns the first and last indexed sequence numbers.
@@ -382,12 +470,12 @@ func (x *Index) Bounds() (first, last uint64, ok bool) {
 		if !okTree {
 			lo = x.tail
 		}
-		return lo.first(), hi.last, true
+		return lo.first, hi.last, true
 	}
 	if !okTree {
 		return 0, 0, false
 	}
-	return lo.first(), hi.last, true
+	return lo.first, hi.last, true
 }
 
 // SegmentIDs lists the segments holding frames, in order.

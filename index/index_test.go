@@ -25,13 +25,13 @@ func build(segs, per int) *Index {
 func TestFindEverySequenceNumber(t *testing.T) {
 	x := build(4, 10)
 	for seq := uint64(0); seq < 120; seq++ {
-		id, off, ok := x.Find(seq)
+		id, off, ok := findOf(t, x, seq)
 		frame := seq / 3
 		if !ok || id != uint64(frame/10+1) || off != uint32(32+(frame%10)*100) {
 			t.Fatalf("Find(%d) = seg %d off %d ok %v; want seg %d off %d", seq, id, off, ok, frame/10+1, 32+(frame%10)*100)
 		}
 	}
-	if _, _, ok := x.Find(120); ok {
+	if _, _, ok := findOf(t, x, 120); ok {
 		t.Fatal("Find past the end succeeded")
 	}
 	if x.Len() != 40 || x.Segments() != 4 {
@@ -81,7 +81,7 @@ func TestSetSegmentWithGaps(t *testing.T) {
 		offset uint32
 	}{{11, true, 1, 332}, {12, false, 0, 0}, {14, true, 2, 32}, {19, true, 2, 32}, {21, true, 2, 90}, {22, false, 0, 0}, {24, true, 3, 32}}
 	for _, c := range cases {
-		id, off, ok := x.Find(c.seq)
+		id, off, ok := findOf(t, x, c.seq)
 		if ok != c.ok || (ok && (id != c.id || off != c.offset)) {
 			t.Errorf("Find(%d) = %d,%d,%v; want %d,%d,%v", c.seq, id, off, ok, c.id, c.offset, c.ok)
 		}
@@ -131,7 +131,7 @@ func TestCloneIsolation(t *testing.T) {
 func TestFramesSpanToTheNextFrame(t *testing.T) {
 	x := build(3, 4) // segment s holds 12(s-1) .. 12s-1, frames of 3
 	for _, id := range []uint64{2, 3} {
-		frames := x.Frames(id)
+		frames := framesOf(t, x, id)
 		if len(frames) != 4 {
 			t.Fatalf("segment %d: %d frames, want 4", id, len(frames))
 		}
@@ -143,7 +143,7 @@ func TestFramesSpanToTheNextFrame(t *testing.T) {
 			}
 		}
 	}
-	if f := x.Frames(9); f != nil {
+	if f := framesOf(t, x, 9); f != nil {
 		t.Fatalf("segment 9 (absent): %v, want none", f)
 	}
 }
@@ -168,19 +168,19 @@ func TestFramesKeepSparseCountsAndLasts(t *testing.T) {
 		}
 		x.Append(1, fr)
 	}
-	if got := x.Frames(1); !slices.Equal(got, frames) {
+	if got := framesOf(t, x, 1); !slices.Equal(got, frames) {
 		t.Errorf("tail: Frames = %v, want %v", got, frames)
 	}
-	if got := before.Frames(1); !slices.Equal(got, frames[:3]) {
+	if got := framesOf(t, before, 1); !slices.Equal(got, frames[:3]) {
 		t.Errorf("clone: Frames = %v, want %v", got, frames[:3])
 	}
 	x.Append(2, segment.FrameInfo{Offset: 32, Count: 1, First: 60, Last: 60}) // moves segment 1 into the tree
-	if got := x.Frames(1); !slices.Equal(got, frames) {
+	if got := framesOf(t, x, 1); !slices.Equal(got, frames) {
 		t.Errorf("tree: Frames = %v, want %v", got, frames)
 	}
 	y := New()
 	y.AppendSegment(1, frames)
-	if got := y.Frames(1); !slices.Equal(got, frames) {
+	if got := framesOf(t, y, 1); !slices.Equal(got, frames) {
 		t.Errorf("AppendSegment: Frames = %v, want %v", got, frames)
 	}
 }
@@ -232,13 +232,33 @@ func TestAppendFramesIsAppendOfEach(t *testing.T) {
 		want.Append(3, fr)
 	}
 	got.AppendFrames(3, frames)
-	if !slices.Equal(got.Frames(3), want.Frames(3)) || got.Len() != want.Len() {
-		t.Fatalf("AppendFrames: %+v (%d frames); Append of each: %+v (%d)", got.Frames(3), got.Len(), want.Frames(3), want.Len())
+	if !slices.Equal(framesOf(t, got, 3), framesOf(t, want, 3)) || got.Len() != want.Len() {
+		t.Fatalf("AppendFrames: %+v (%d frames); Append of each: %+v (%d)", framesOf(t, got, 3), got.Len(), framesOf(t, want, 3), want.Len())
 	}
-	if id, off, ok := got.Find(15); !ok || id != 3 || off != 90 {
+	if id, off, ok := findOf(t, got, 15); !ok || id != 3 || off != 90 {
 		t.Fatalf("Find(15) = %d, %d, %v; want segment 3 at 90", id, off, ok)
 	}
-	if n := len(c.Frames(3)); n != 0 || c.Len() != 6 {
+	if n := len(framesOf(t, c, 3)); n != 0 || c.Len() != 6 {
 		t.Fatalf("a clone taken before sees %d frames of segment 3 and %d in all; want 0 and 6", n, c.Len())
 	}
+}
+
+// framesOf is x.Frames(id), failing t on an error.
+func framesOf(t *testing.T, x *Index, id uint64) []segment.FrameInfo {
+	t.Helper()
+	frames, err := x.Frames(id)
+	if err != nil {
+		t.Fatalf("Frames(%d): %v", id, err)
+	}
+	return frames
+}
+
+// findOf is x.Find(seq), failing t on an error.
+func findOf(t *testing.T, x *Index, seq uint64) (id uint64, off uint32, ok bool) {
+	t.Helper()
+	id, off, ok, err := x.Find(seq)
+	if err != nil {
+		t.Fatalf("Find(%d): %v", seq, err)
+	}
+	return id, off, ok
 }

@@ -263,6 +263,40 @@ func ReadIndexFileInto(fs vfs.FS, name string, id uint64, segSize int64, frames 
 	return frames, buf, IndexOK
 }
 
+// ReadIndexHeader reads the header of segment id's index file and checks
+// it against the segment's current size as ReadIndexFile does, without
+// reading the frame list: IndexOK says the header is sound, names id,
+// records segSize, and counts as many frames as the file's size holds and
+// the segment can. The list itself is checked when read
+// (ReadIndexFileInto); Open reads only this of a sealed segment's index
+// until the segment is read.
+func ReadIndexHeader(fs vfs.FS, name string, id uint64, segSize int64) (IndexHeader, IndexStatus) {
+	f, err := fs.Open(name)
+	if err != nil {
+		return IndexHeader{}, IndexMissing
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil || size < indexHeaderSizeV1+4 {
+		return IndexHeader{}, IndexDamaged
+	}
+	var b [IndexHeaderSize]byte
+	n, err := f.ReadAt(b[:min(size, IndexHeaderSize)], 0)
+	if err != nil {
+		return IndexHeader{}, IndexDamaged
+	}
+	ih, ok := ParseIndexHeader(b[:n])
+	switch {
+	case !ok || ih.ID != id || size != ih.headerSize()+int64(ih.Frames)*indexEntrySize+4:
+		return IndexHeader{}, IndexDamaged
+	case ih.SegSize != segSize:
+		return IndexHeader{}, IndexStale
+	case ih.Frames > 0 && (segSize < FileHeaderSize+int64(ih.Frames)*FrameHeaderSize):
+		return IndexHeader{}, IndexDamaged
+	}
+	return ih, IndexOK
+}
+
 // ReadIndexSummary reads the summary of segment id's frames from its index
 // file, checked against the segment's current size as ReadIndexFile does.
 // Of a version 2 file it reads only the header (whose checksum covers the
@@ -270,30 +304,12 @@ func ReadIndexFileInto(fs vfs.FS, name string, id uint64, segSize int64, frames 
 // status other than IndexOK the summary is zero: the caller reads the
 // segment instead.
 func ReadIndexSummary(fs vfs.FS, name string, id uint64, segSize int64) (IndexSummary, IndexStatus) {
-	f, err := fs.Open(name)
-	if err != nil {
-		return IndexSummary{}, IndexMissing
-	}
-	size, err := f.Size()
-	if err != nil || size < IndexHeaderSize+4 {
-		f.Close()
-		return readSummaryV1(fs, name, id, segSize)
-	}
-	var b [IndexHeaderSize]byte
-	_, err = f.ReadAt(b[:], 0)
-	f.Close()
-	ih, ok := ParseIndexHeader(b[:])
+	ih, st := ReadIndexHeader(fs, name, id, segSize)
 	switch {
-	case err != nil:
-		return IndexSummary{}, IndexDamaged
-	case ok && !ih.Summary:
+	case st != IndexOK:
+		return IndexSummary{}, st
+	case !ih.Summary:
 		return readSummaryV1(fs, name, id, segSize)
-	case !ok || ih.ID != id || size != IndexHeaderSize+int64(ih.Frames)*indexEntrySize+4:
-		return IndexSummary{}, IndexDamaged
-	case ih.SegSize != segSize:
-		return IndexSummary{}, IndexStale
-	case ih.Frames > 0 && (segSize < FileHeaderSize+int64(ih.Frames)*FrameHeaderSize):
-		return IndexSummary{}, IndexDamaged
 	}
 	return ih.IndexSummary, IndexOK
 }

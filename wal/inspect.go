@@ -116,7 +116,7 @@ func Inspect(dir string, fsys vfs.FS) (*Inspection, error) {
 		}
 		ls.cut = b.cut
 	}
-	ld, err := load(fsys, dir, forCheck, front, ls, nil, nil)
+	ld, err := load(fsys, dir, forCheck, front, ls, nil, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("inspect %s: %w", dir, err)
 	}

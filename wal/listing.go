@@ -188,7 +188,7 @@ func RebuildManifest(dir string, fsys vfs.FS, holes ...Hole) error {
 	if m, err := manifest.Load(fsys, dir); err == nil {
 		front, old = logFront(b, m), m.State
 	}
-	ld, err := load(fsys, dir, forView, front, listing{}, nil, nil)
+	ld, err := load(fsys, dir, forView, front, listing{}, nil, nil, nil)
 	if err != nil {
 		return fmt.Errorf("rebuild manifest: %w", err)
 	}

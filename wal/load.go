@@ -161,8 +161,9 @@ const (
 // mode the files go into files, which keeps a bounded number open; in the
 // other modes each segment keeps its own. obs, if not nil (forOpen), is
 // fed the frames the scan of the newest segment reads (see
-// stateObserver).
-func load(fsys vfs.FS, dir string, mode loadMode, front uint64, ls listing, files *fileCache, obs *stateObserver) (_ *loaded, err error) {
+// stateObserver). lazy, if not nil (forOpen), lets sealed segments be
+// indexed by their index file's header alone (see lazySealed).
+func load(fsys vfs.FS, dir string, mode loadMode, front uint64, ls listing, files *fileCache, obs *stateObserver, lazy *lazyRepairs) (_ *loaded, err error) {
 	names, err := fsys.List(dir)
 	if err != nil {
 		return nil, err
@@ -192,6 +193,9 @@ func load(fsys vfs.FS, dir string, mode loadMode, front uint64, ls listing, file
 		}
 	}
 	w := walk{fsys: fsys, dir: dir, mode: mode, front: front, ld: ld, ls: ls, files: files, obs: obs}
+	if mode == forOpen {
+		w.lazy = lazy
+	}
 	if ls.st != nil {
 		w.newest = ls.st.Newest()
 	}
@@ -212,6 +216,7 @@ type walk struct {
 	ld    *loaded
 	files *fileCache // forOpen's
 	obs   *stateObserver
+	lazy  *lazyRepairs // forOpen's, if sealed segments may be lazy
 
 	prevLast  uint64 // last sequence number so far (valid with havePrev)
 	havePrev  bool
@@ -353,6 +358,17 @@ func (w *walk) segment(id uint64, last bool) error {
 		return damage(0, segment.Corruptf(name, 0, "segment is not in the manifest"))
 	}
 	s.base, st.HeaderOK, st.Base = fh.Base, true, fh.Base
+	if !last && w.lazy != nil && cutSize < 0 {
+		ok, err := w.lazySealed(s, fh, size, func(end int64) error {
+			if w.ls.st == nil {
+				return nil
+			}
+			return w.checkListed(name, ent, listed, false, size, end, damage)
+		})
+		if ok || err != nil {
+			return err
+		}
+	}
 
 	idx := segment.IndexMissing
 	if (w.mode != forCheck || last) && cutSize < 0 {

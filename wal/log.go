@@ -110,6 +110,9 @@ type Log struct {
 	sealQ        []sealJob // sealed segments whose index and checkpoint are not written yet
 	repackDue    bool      // a segment was sealed (or the log opened) since the last repack pass
 	inlineDue    bool      // Options.Inline: background work to run before Append returns
+	// repairs: index files of sealed segments that reads found damaged
+	// (lazy.go); its own lock, taken after mu.
+	repairs lazyRepairs
 	// sinceCpt counts the entries appended since the compaction state was
 	// last encoded for a checkpoint (at a seal, or at the start of a sync
 	// once it reaches cptEvery: cptPend, the state as of cptPendThrough,
@@ -207,6 +210,7 @@ func (l *Log) Close() error {
 		err = l.rotate()
 	}
 	if l.failed == nil && err == nil {
+		l.takeRepairs()
 		for _, j := range l.sealQ {
 			if err = l.writeSealMeta(j); err != nil {
 				break

@@ -233,8 +233,8 @@ func (nw *newest) scan(bs *backSeg) error {
 	}
 	// (Frames gives each frame the numbers up to the next's first: only
 	// First and Offset are read from it, and Last is an upper bound.)
-	bs.frames = w.ld.idx.Frames(bs.s.id)
-	return nil
+	bs.frames, err = w.ld.idx.Frames(bs.s.id)
+	return err
 }
 
 func (bs *backSeg) len() int {

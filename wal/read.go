@@ -154,7 +154,11 @@ func (l *Log) Get(seq uint64) (Entry, error) {
 		l.mu.Unlock()
 		return Entry{}, fmt.Errorf("%w: %w", ErrFailed, l.failed)
 	}
-	id, off, next, ok := l.idx.FindNext(seq)
+	id, off, next, ok, err := l.idx.FindNext(seq)
+	if err != nil {
+		l.mu.Unlock()
+		return Entry{}, fmt.Errorf("sequence %d: %w", seq, err)
+	}
 	if !ok || seq >= l.visibleSeq.Load() || seq < l.front {
 		l.mu.Unlock()
 		return Entry{}, fmt.Errorf("sequence %d: %w", seq, ErrNotFound)
@@ -320,7 +324,7 @@ func (s *snapshot) frames(from uint64, fn func(sg *seg, off int64, h segment.Fra
 			cur.done()
 		}
 	}()
-	s.idx.Ascend(from, func(id uint64, first uint64, at uint32) bool {
+	err := s.idx.Ascend(from, func(id uint64, first uint64, at uint32) bool {
 		if first >= s.visible {
 			return false
 		}
@@ -356,6 +360,10 @@ func (s *snapshot) frames(from uint64, fn func(sg *seg, off int64, h segment.Fra
 		}
 		return fn(cur, off, h, p)
 	})
+	if err != nil {
+		// (fn was not called for the segment whose frames did not load.)
+		return s.readErr(err)
+	}
 	return ferr
 }
 
@@ -453,7 +461,7 @@ func (s *snapshot) descend(yield func(Entry, error) bool) {
 			cur.done()
 		}
 	}()
-	s.idx.Descend(func(id uint64, first uint64, off uint32) bool {
+	err := s.idx.Descend(func(id uint64, first uint64, off uint32) bool {
 		if first >= s.visible {
 			return true
 		}
@@ -504,6 +512,11 @@ func (s *snapshot) descend(yield func(Entry, error) bool) {
 		}
 		return true
 	})
+	if err != nil {
+		// Every yield so far returned true: Descend stops at a segment
+		// whose frames did not load, before calling fn for it.
+		yield(Entry{}, s.readErr(err))
+	}
 }
 
 // findEntry returns entry seq of the frame (h, p) at off of segment name;

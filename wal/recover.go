@@ -47,7 +47,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		lock.Close()
 		return nil, fmt.Errorf("open %s: %w", dir, err)
 	}
-	l := &Log{dir: dir, opts: opts, fs: fsys, log: opts.Logger, lock: lock, files: newFileCache(fsys, opts.MaxOpenSegments), tailEvery: defaultTailEvery}
+	l := &Log{dir: dir, opts: opts, fs: fsys, log: opts.Logger, lock: lock, files: newFileCache(fsys, opts.MaxOpenSegments), tailEvery: defaultTailEvery, repairs: lazyRepairs{log: opts.Logger}}
 	l.cond = sync.NewCond(&l.mu)
 	if err := l.recover(); err != nil {
 		lock.Close()
@@ -85,7 +85,7 @@ func (l *Log) recover() error {
 		}
 		obs = &stateObserver{cs: cs, front: front, onDisk: cs.Through()}
 	}
-	ld, err := load(l.fs, l.dir, forOpen, front, ls, l.files, obs)
+	ld, err := load(l.fs, l.dir, forOpen, front, ls, l.files, obs, &l.repairs)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", l.dir, err)
 	}

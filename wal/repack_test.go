@@ -202,8 +202,11 @@ func TestTruncateBackInsidePackedFrameKeepsTimes(t *testing.T) {
 			want := smallBatches(t, l, 3000, 3)
 			l.WaitCompaction()
 			l.mu.Lock()
-			fr := l.idx.Frames(l.segs[0].id)
+			fr, err := l.idx.Frames(l.segs[0].id)
 			l.mu.Unlock()
+			if err != nil {
+				t.Fatal(err)
+			}
 			if len(fr) < 2 || fr[1].Count < 10 {
 				t.Fatalf("setup: first segment's frames %v: not packed", fr[:min(len(fr), 3)])
 			}

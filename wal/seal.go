@@ -98,7 +98,7 @@ func (l *Log) sealData() error {
 // sealJob captures the sealed active segment's job. Called with l.mu held
 // after sealData.
 func (l *Log) sealJob() sealJob {
-	j := sealJob{id: l.active.ID(), size: l.active.Offset(), frames: l.idx.Frames(l.active.ID()), through: l.nextSeq.Load()}
+	j := sealJob{id: l.active.ID(), size: l.active.Offset(), frames: l.idx.NewestFramesFrom(nil, l.active.ID(), 0), through: l.nextSeq.Load()}
 	if l.cs != nil {
 		l.cs.SetThrough(l.nextSeq.Load())
 		j.cpt = compactor.EncodeCheckpoint(l.cs)

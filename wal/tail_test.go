@@ -17,30 +17,6 @@ import (
 	"github.com/seglog/journal/vfs/vfstest"
 )
 
-// segReadCountFS counts the bytes read from segment files, whether opened
-// for reading or, as Open opens the newest, for writing.
-type segReadCountFS struct {
-	vfs.FS
-	read *atomic.Int64
-}
-
-func (c segReadCountFS) wrap(name string, f vfs.File, err error) (vfs.File, error) {
-	if err != nil || filepath.Ext(name) != segSuffix {
-		return f, err
-	}
-	return readCountFile{File: f, read: c.read}, nil
-}
-
-func (c segReadCountFS) Open(name string) (vfs.File, error) {
-	f, err := c.FS.Open(name)
-	return c.wrap(name, f, err)
-}
-
-func (c segReadCountFS) OpenReadWrite(name string) (vfs.File, error) {
-	f, err := c.FS.OpenReadWrite(name)
-	return c.wrap(name, f, err)
-}
-
 // killedCopy copies the files of the open log in dir to a new directory:
 // what a SIGKILL of its process leaves (everything written is in the page
 // cache), without Close.
@@ -164,7 +140,7 @@ func TestOpenAfterAKillReadsOnlyWhatTheTailIndexDoesNotList(t *testing.T) {
 			}
 			c.change(t, d)
 			var read atomic.Int64
-			l2, err := Open(d, Options{Durability: Immediate, FS: segReadCountFS{FS: vfs.Default(), read: &read}, Logger: crashQuiet})
+			l2, err := Open(d, Options{Durability: Immediate, FS: readCountFS{FS: vfs.Default(), read: &read, exts: []string{segSuffix}}, Logger: crashQuiet})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -328,7 +304,7 @@ func TestTailIndexKeepsUpWithConcurrentCommits(t *testing.T) {
 	}
 	zeros := fi.Size() - l.active.Offset()
 	var read atomic.Int64
-	l2, err := Open(killed, Options{Durability: Immediate, FS: segReadCountFS{FS: vfs.Default(), read: &read}, Logger: crashQuiet})
+	l2, err := Open(killed, Options{Durability: Immediate, FS: readCountFS{FS: vfs.Default(), read: &read, exts: []string{segSuffix}}, Logger: crashQuiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -496,7 +472,7 @@ func TestOpenAfterAKillWithCompactionReadsTheTailOnce(t *testing.T) {
 
 			var read atomic.Int64
 			o := opts
-			o.FS = segReadCountFS{FS: vfs.Default(), read: &read}
+			o.FS = readCountFS{FS: vfs.Default(), read: &read, exts: []string{segSuffix}}
 			l2, err := Open(killed, o)
 			if err != nil {
 				t.Fatal(err)

@@ -229,7 +229,7 @@ func (l *Log) truncFront(seq uint64) error {
 func (l *Log) dropBelowFront(e manifest.Edit) error {
 	n := 0
 	for _, sg := range l.segs[:len(l.segs)-1] {
-		if frames := l.idx.Frames(sg.id); len(frames) > 0 && frames[len(frames)-1].Last >= l.front {
+		if last, ok := l.idx.Last(sg.id); ok && last >= l.front {
 			break
 		}
 		e.Remove = append(e.Remove, sg.id)
@@ -333,7 +333,7 @@ func (l *Log) truncBack(next uint64) error {
 	}
 	st := l.mf.State()
 	cutState(&st, c, nb.front)
-	ld, err := load(l.fs, l.dir, forOpen, nb.front, listing{st: &st}, l.files, nil)
+	ld, err := load(l.fs, l.dir, forOpen, nb.front, listing{st: &st}, l.files, nil, &l.repairs)
 	if err != nil {
 		return l.fail(err)
 	}
@@ -356,7 +356,7 @@ func (l *Log) truncBack(next uint64) error {
 func (l *Log) findCut(next uint64) (*cut, error) {
 	var c *cut
 	var ferr error
-	l.idx.Ascend(next, func(id uint64, first uint64, off uint32) bool {
+	err := l.idx.Ascend(next, func(id uint64, first uint64, off uint32) bool {
 		sg := findSeg(l.segs, id)
 		if sg == nil {
 			ferr = fmt.Errorf("%w: index names missing segment %d", ErrCorrupt, id)
@@ -404,6 +404,9 @@ func (l *Log) findCut(next uint64) (*cut, error) {
 		c = &cut{next: next, seg: sg.id, off: int64(off), keptHeader: keptHeader, kept: kept}
 		return false
 	})
+	if err != nil {
+		return nil, err
+	}
 	return c, ferr
 }
 

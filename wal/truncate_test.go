@@ -369,7 +369,7 @@ func TestCrashDuringTruncation(t *testing.T) {
 	// back into that segment, emptied.
 	probe, _, _ := newTruncSetup(t, func(uint64) bool { return true })
 	segStart := probe.l.segs[4].base
-	if fr := probe.l.idx.Frames(probe.l.segs[4].id); len(fr) == 0 || fr[0].First != segStart {
+	if fr, err := probe.l.idx.Frames(probe.l.segs[4].id); err != nil || len(fr) == 0 || fr[0].First != segStart {
 		t.Fatalf("setup: segment 5 does not start with a frame at its base %d", segStart)
 	}
 	ops = append(ops, struct {

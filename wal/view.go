@@ -46,7 +46,7 @@ func OpenView(dir string, fsys vfs.FS) (*View, error) {
 	front := logFront(b, mld)
 	// A TruncateBack under way (Open finishes it): the files as it leaves
 	// them.
-	ld, err := load(fsys, dir, forView, front, listing{cut: b.cut}, nil, nil)
+	ld, err := load(fsys, dir, forView, front, listing{cut: b.cut}, nil, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", dir, err)
 	}

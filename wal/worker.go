@@ -15,6 +15,7 @@ func (l *Log) kickBackground() {
 	if l.working || l.slotWanted > 0 || l.state != stateOpen || l.failed != nil {
 		return
 	}
+	l.takeRepairs()
 	if len(l.sealQ) == 0 && !l.cptDue && (!l.repackDue || l.opts.NoRepack) {
 		if l.cs == nil {
 			return

@@ -1,0 +1,101 @@
+package index
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/seglog/journal/segment"
+)
+
+// lazyOf is build(segs, per) with its sealed segments (all but the last)
+// added by AppendLazySegment; loads counts the loads.
+func lazyOf(segs, per int, loads *int, err error) *Index {
+	eager := build(segs, per)
+	x := New()
+	for _, id := range eager.SegmentIDs() {
+		frames, _ := eager.Frames(id)
+		if id == uint64(segs) {
+			x.AppendFrames(id, frames)
+			continue
+		}
+		x.AppendLazySegment(id, len(frames), frames[0].First, frames[len(frames)-1].Last, func() ([]segment.FrameInfo, error) {
+			*loads++
+			return frames, err
+		})
+	}
+	return x
+}
+
+func TestLazySegmentIsLoadedOnceByTheFirstReadThatNeedsIt(t *testing.T) {
+	loads := 0
+	x, want := lazyOf(4, 10, &loads, nil), build(4, 10)
+	c := x.Clone()
+	// What the summary answers loads nothing.
+	first, last, ok := x.Bounds()
+	wf, wl, _ := want.Bounds()
+	if !ok || first != wf || last != wl || x.Len() != want.Len() || x.Segments() != 4 {
+		t.Fatalf("Bounds %d..%d Len %d Segments %d; want %d..%d, %d, 4", first, last, x.Len(), x.Segments(), wf, wl, want.Len())
+	}
+	if got := x.FrameCounts(); len(got) != 4 || got[1] != 10 {
+		t.Fatalf("FrameCounts %v", got)
+	}
+	if l, ok := x.Last(2); !ok || l != 59 {
+		t.Fatalf("Last(2) = %d, %v; want 59", l, ok)
+	}
+	if loads != 0 {
+		t.Fatalf("%d loads before any read of frames", loads)
+	}
+	for seq := uint64(0); seq < 120; seq++ {
+		if g, w := triple(findOf(t, x, seq)), triple(findOf(t, want, seq)); g != w {
+			t.Fatalf("Find(%d) = %v; eager index %v", seq, g, w)
+		}
+	}
+	if loads != 3 {
+		t.Fatalf("%d loads for 3 lazy segments read many times", loads)
+	}
+	// A clone taken before shares what was loaded.
+	if !slices.Equal(framesOf(t, c, 2), framesOf(t, want, 2)) || loads != 3 {
+		t.Fatalf("clone: frames differ or loaded again (%d loads)", loads)
+	}
+	var got, exp []uint64
+	x.Ascend(7, func(_ uint64, first uint64, _ uint32) bool { got = append(got, first); return true })
+	want.Ascend(7, func(_ uint64, first uint64, _ uint32) bool { exp = append(exp, first); return true })
+	if !slices.Equal(got, exp) {
+		t.Fatalf("Ascend(7) = %v; eager %v", got, exp)
+	}
+	x.DeleteSegment(1)
+	if x.Len() != 30 {
+		t.Fatalf("Len %d after deleting a segment of 10 frames of 40", x.Len())
+	}
+}
+
+func TestLazySegmentLoadErrorIsReturnedByEveryReadThatNeedsIt(t *testing.T) {
+	bad := errors.New("index file and segment both unreadable")
+	loads := 0
+	x := lazyOf(3, 5, &loads, bad)
+	if _, _, _, err := x.Find(3); !errors.Is(err, bad) {
+		t.Fatalf("Find in a segment that cannot load: %v", err)
+	}
+	if _, _, _, _, err := x.FindNext(20); !errors.Is(err, bad) {
+		t.Fatalf("FindNext: %v", err)
+	}
+	if _, err := x.Frames(1); !errors.Is(err, bad) {
+		t.Fatalf("Frames: %v", err)
+	}
+	if err := x.Ascend(0, func(uint64, uint64, uint32) bool { return true }); !errors.Is(err, bad) {
+		t.Fatalf("Ascend: %v", err)
+	}
+	if err := x.Descend(func(uint64, uint64, uint32) bool { return true }); !errors.Is(err, bad) {
+		t.Fatalf("Descend: %v", err)
+	}
+	// The newest segment reads without it.
+	if id, _, ok := findOf(t, x, 40); !ok || id != 3 {
+		t.Fatalf("Find in the newest segment: %d, %v", id, ok)
+	}
+	if loads != 2 {
+		t.Fatalf("%d loads of 2 segments whose load fails; want each tried once", loads)
+	}
+}
+
+func triple(id uint64, off uint32, ok bool) [3]any { return [3]any{id, off, ok} }
