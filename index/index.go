@@ -26,10 +26,23 @@ type seg struct {
 	// the segment's last): sparse frames, which compaction or a cut left
 	// with gaps. Rare; replaced, never changed, once readers may share it.
 	odd map[int]oddFrame
-	// lazy, when not nil: a sealed segment added by AppendLazySegment,
-	// of n frames, whose frames are read when first needed.
+	// lazy, when not nil: a segment added by AppendLazySegment, of n
+	// frames, whose frames are read when first needed; tip is its last
+	// frame, if known (Count not 0).
 	lazy *lazySeg
 	n    int
+	tip  segment.FrameInfo
+}
+
+// Lazy is what AppendLazySegment knows of a segment before its frames are
+// loaded.
+type Lazy struct {
+	Frames      int    // number of frames
+	First, Last uint64 // first sequence number of the first frame, last of the last
+	// Tip, if its Count is not 0, is the last frame: Find and FindNext
+	// answer for its sequence numbers without loading the others (a
+	// log's reads go to its newest entries).
+	Tip segment.FrameInfo
 }
 
 // lazySeg is a sealed segment's frames, loaded once, by the first read
@@ -201,20 +214,21 @@ func (x *Index) AppendSegment(id uint64, frames []segment.FrameInfo) {
 	x.frames += len(frames)
 }
 
-// AppendLazySegment adds a sealed segment after every one indexed, as
-// AppendSegment would, known by its summary (n frames, from first to
-// last) until a call needs its frames: then load gives them, once, for
-// this index and its clones. load must return the n frames (ascending)
-// from first to last, or an error, which every call that needs them
+// AppendLazySegment adds a segment after every one indexed, as
+// AppendSegment would, known by its summary lz until a call needs its
+// frames: then load gives them, once, for
+// this index and its clones. load must return the lz.Frames frames (ascending)
+// from lz.First to lz.Last, or an error, which every call that needs them
 // returns. Open adds sealed segments so, and reads their index files only
-// when they are read.
-func (x *Index) AppendLazySegment(id uint64, n int, first, last uint64, load func() ([]segment.FrameInfo, error)) {
-	if n == 0 {
+// when they are read; and so the newest segment's frames from before a
+// Close, to which Append then adds.
+func (x *Index) AppendLazySegment(id uint64, lz Lazy, load func() ([]segment.FrameInfo, error)) {
+	if lz.Frames == 0 {
 		return
 	}
 	x.flush()
-	x.t.ReplaceOrInsert(seg{id: id, first: first, last: last, n: n, lazy: &lazySeg{load: load}})
-	x.frames += n
+	x.t.ReplaceOrInsert(seg{id: id, first: lz.First, last: lz.Last, n: lz.Frames, tip: lz.Tip, lazy: &lazySeg{load: load}})
+	x.frames += lz.Frames
 }
 
 // newSeg indexes frames (ascending) of segment id.
@@ -251,41 +265,40 @@ func (x *Index) DeleteSegment(id uint64) {
 	if len(x.tail.firsts) > 0 && x.tail.id == id {
 		x.frames -= len(x.tail.firsts)
 		x.tail = seg{}
-		return
 	}
-	if s, ok := x.find(id); ok {
+	for _, s := range x.parts(id) {
 		x.t.Delete(s)
 		x.frames -= s.count()
 	}
 }
 
-// find returns the segment id (the tail's included).
-func (x *Index) find(id uint64) (found seg, ok bool) {
+// parts returns the entries of segment id, in order: one, but for the
+// newest segment, whose frames from before Open may be a lazy entry in the
+// tree (AppendLazySegment) and the rest the tail.
+func (x *Index) parts(id uint64) []seg {
+	var out []seg
 	x.ascendAll(0, func(s seg) bool {
 		if s.id == id {
-			found, ok = s, true
-			return false
+			out = append(out, s)
 		}
 		return true
 	})
-	return found, ok
+	return out
 }
 
 // Frames returns the frames of segment id, each with the count and last
 // sequence number it was indexed with; an error only when they had to be
 // loaded (see AppendLazySegment) and could not.
 func (x *Index) Frames(id uint64) ([]segment.FrameInfo, error) {
-	s, ok := x.find(id)
-	if !ok {
-		return nil, nil
-	}
-	s, err := s.loaded()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]segment.FrameInfo, len(s.firsts))
-	for i := range s.firsts {
-		out[i] = s.frameAt(i)
+	var out []segment.FrameInfo
+	for _, s := range x.parts(id) {
+		s, err := s.loaded()
+		if err != nil {
+			return nil, err
+		}
+		for i := range s.firsts {
+			out = append(out, s.frameAt(i))
+		}
 	}
 	return out, nil
 }
@@ -293,8 +306,11 @@ func (x *Index) Frames(id uint64) ([]segment.FrameInfo, error) {
 // Last returns the last sequence number of segment id without loading its
 // frames; ok is false when id holds no frames.
 func (x *Index) Last(id uint64) (last uint64, ok bool) {
-	s, ok := x.find(id)
-	return s.last, ok
+	p := x.parts(id)
+	if len(p) == 0 {
+		return 0, false
+	}
+	return p[len(p)-1].last, true
 }
 
 // NewestFrames is the number of frames of segment id, the newest segment
@@ -315,29 +331,38 @@ func (x *Index) NewestFrames(id uint64) int {
 
 // NewestFramesFrom appends to dst the frames of segment id, the newest
 // segment, from its i-th (as NewestFrames counts them) on; none if id is
-// not the newest. (The newest segment is never lazy: Append adds to it.)
-func (x *Index) NewestFramesFrom(dst []segment.FrameInfo, id uint64, i int) []segment.FrameInfo {
+// not the newest. Its frames from before Open are loaded only if i lies
+// among them (see AppendLazySegment); the error is the load's.
+func (x *Index) NewestFramesFrom(dst []segment.FrameInfo, id uint64, i int) ([]segment.FrameInfo, error) {
 	var parts []seg
-	if m, ok := x.t.Max(); ok && m.id == id && m.lazy == nil && (len(x.tail.firsts) == 0 || x.tail.id == id) {
+	if m, ok := x.t.Max(); ok && m.id == id && (len(x.tail.firsts) == 0 || x.tail.id == id) {
 		parts = append(parts, m)
 	}
 	if len(x.tail.firsts) > 0 && x.tail.id == id {
 		parts = append(parts, x.tail)
 	}
 	for _, s := range parts {
+		if i >= s.count() {
+			i -= s.count()
+			continue
+		}
+		s, err := s.loaded()
+		if err != nil {
+			return dst, err
+		}
 		for ; i < len(s.firsts); i++ {
 			dst = append(dst, s.frameAt(i))
 		}
 		i -= len(s.firsts)
 	}
-	return dst
+	return dst, nil
 }
 
 // FrameCounts returns the number of frames of each segment, by id.
 func (x *Index) FrameCounts() map[uint64]int {
 	out := make(map[uint64]int, x.Segments())
 	x.ascendAll(0, func(s seg) bool {
-		out[s.id] = s.count()
+		out[s.id] += s.count()
 		return true
 	})
 	return out
@@ -348,10 +373,13 @@ func (x *Index) Len() int { return x.frames }
 
 // Segments is the number of segments holding frames.
 func (x *Index) Segments() int {
+	n := x.t.Len()
 	if len(x.tail.firsts) > 0 {
-		return x.t.Len() + 1
+		if m, ok := x.t.Max(); !ok || m.id != x.tail.id {
+			n++
+		}
 	}
-	return x.t.Len()
+	return n
 }
 
 // Clone returns a snapshot that later changes to x do not affect (and vice
@@ -380,6 +408,10 @@ func (x *Index) Find(seq uint64) (id uint64, off uint32, ok bool, err error) {
 func (x *Index) FindNext(seq uint64) (id uint64, off, next uint32, ok bool, err error) {
 	look := func(s seg) bool {
 		if seq > s.last {
+			return false
+		}
+		if s.lazy != nil && s.tip.Count > 0 && seq >= s.tip.First {
+			id, off, ok = s.id, s.tip.Offset, true
 			return false
 		}
 		if s, err = s.loaded(); err != nil {
@@ -482,7 +514,9 @@ func (x *Index) Bounds() (first, last uint64, ok bool) {
 func (x *Index) SegmentIDs() []uint64 {
 	var ids []uint64
 	x.ascendAll(0, func(s seg) bool {
-		ids = append(ids, s.id)
+		if len(ids) == 0 || ids[len(ids)-1] != s.id {
+			ids = append(ids, s.id)
+		}
 		return true
 	})
 	return slices.Clip(ids)

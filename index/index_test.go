@@ -190,30 +190,54 @@ func TestFramesKeepSparseCountsAndLasts(t *testing.T) {
 // tree or in both, with sparse frames' counts and lasts; nothing for an
 // older segment.
 func TestNewestFramesFromListsTheNewestSegmentFromAFrame(t *testing.T) {
-	x := New()
-	x.Append(1, segment.FrameInfo{Offset: 32, Count: 2, First: 1, Last: 2})
-	var want []segment.FrameInfo
-	seq := uint64(3)
-	for i := range 10 {
-		fr := segment.FrameInfo{Offset: uint32(32 + 100*i), Count: 1, First: seq, Last: seq}
-		if i%4 == 3 {
-			fr.Count, fr.Last = 2, seq+5 // sparse
+	for _, lazy := range []bool{false, true} {
+		x := New()
+		x.Append(1, segment.FrameInfo{Offset: 32, Count: 2, First: 1, Last: 2})
+		var want []segment.FrameInfo
+		seq := uint64(3)
+		for i := range 10 {
+			fr := segment.FrameInfo{Offset: uint32(32 + 100*i), Count: 1, First: seq, Last: seq}
+			if i%4 == 3 {
+				fr.Count, fr.Last = 2, seq+5 // sparse
+			}
+			want = append(want, fr)
+			seq = fr.Last + 1
+			if lazy && i < 6 {
+				if i == 5 { // the first six as Open adds them after a Close
+					prefix := slices.Clone(want)
+					x.AppendLazySegment(2, Lazy{Frames: 6, First: prefix[0].First, Last: prefix[5].Last}, func() ([]segment.FrameInfo, error) { return prefix, nil })
+				}
+				continue
+			}
+			x.Append(2, fr)
+			if i == 5 {
+				x.flush() // the first six in the tree, the rest in the tail
+			}
 		}
-		x.Append(2, fr)
-		want = append(want, fr)
-		seq = fr.Last + 1
-		if i == 5 {
-			x.flush() // the first six in the tree, the rest in the tail
+		for i := 0; i <= len(want); i++ {
+			got, err := x.NewestFramesFrom(nil, 2, i)
+			if err != nil || len(got) != len(want)-i || (len(got) > 0 && !slices.Equal(got, want[i:])) {
+				t.Fatalf("lazy %v, from %d: %v, %v; want %v", lazy, i, got, err, want[i:])
+			}
 		}
-	}
-	for i := 0; i <= len(want); i++ {
-		got := x.NewestFramesFrom(nil, 2, i)
-		if len(got) != len(want)-i || (len(got) > 0 && !slices.Equal(got, want[i:])) {
-			t.Fatalf("from %d: %v, want %v", i, got, want[i:])
+		if got, _ := x.NewestFramesFrom(nil, 1, 0); len(got) != 0 {
+			t.Fatalf("lazy %v: segment 1 is not the newest, got %v", lazy, got)
 		}
-	}
-	if got := x.NewestFramesFrom(nil, 1, 0); len(got) != 0 {
-		t.Fatalf("segment 1 is not the newest, got %v", got)
+		// The two entries of segment 2 are one segment to every call by id.
+		if got := framesOf(t, x, 2); !slices.Equal(got, want) {
+			t.Fatalf("lazy %v: Frames(2) = %v, want %v", lazy, got, want)
+		}
+		if x.Segments() != 2 || !slices.Equal(x.SegmentIDs(), []uint64{1, 2}) || x.FrameCounts()[2] != 10 || x.NewestFrames(2) != 10 {
+			t.Fatalf("lazy %v: Segments %d, SegmentIDs %v, FrameCounts %v, NewestFrames %d; want 2, [1 2], 10 and 10",
+				lazy, x.Segments(), x.SegmentIDs(), x.FrameCounts(), x.NewestFrames(2))
+		}
+		if last, ok := x.Last(2); !ok || last != want[9].Last {
+			t.Fatalf("lazy %v: Last(2) = %d, %v; want %d", lazy, last, ok, want[9].Last)
+		}
+		x.DeleteSegment(2)
+		if x.Len() != 1 || x.Segments() != 1 {
+			t.Fatalf("lazy %v: after DeleteSegment(2), %d frames in %d segments; want 1 in 1", lazy, x.Len(), x.Segments())
+		}
 	}
 }
 

@@ -9,8 +9,9 @@ import (
 )
 
 // lazyOf is build(segs, per) with its sealed segments (all but the last)
-// added by AppendLazySegment; loads counts the loads.
-func lazyOf(segs, per int, loads *int, err error) *Index {
+// added by AppendLazySegment, with their last frame as the tip if withTip;
+// loads counts the loads.
+func lazyOf(segs, per int, withTip bool, loads *int, err error) *Index {
 	eager := build(segs, per)
 	x := New()
 	for _, id := range eager.SegmentIDs() {
@@ -19,7 +20,11 @@ func lazyOf(segs, per int, loads *int, err error) *Index {
 			x.AppendFrames(id, frames)
 			continue
 		}
-		x.AppendLazySegment(id, len(frames), frames[0].First, frames[len(frames)-1].Last, func() ([]segment.FrameInfo, error) {
+		lz := Lazy{Frames: len(frames), First: frames[0].First, Last: frames[len(frames)-1].Last}
+		if withTip {
+			lz.Tip = frames[len(frames)-1]
+		}
+		x.AppendLazySegment(id, lz, func() ([]segment.FrameInfo, error) {
 			*loads++
 			return frames, err
 		})
@@ -29,7 +34,7 @@ func lazyOf(segs, per int, loads *int, err error) *Index {
 
 func TestLazySegmentIsLoadedOnceByTheFirstReadThatNeedsIt(t *testing.T) {
 	loads := 0
-	x, want := lazyOf(4, 10, &loads, nil), build(4, 10)
+	x, want := lazyOf(4, 10, true, &loads, nil), build(4, 10)
 	c := x.Clone()
 	// What the summary answers loads nothing.
 	first, last, ok := x.Bounds()
@@ -43,8 +48,14 @@ func TestLazySegmentIsLoadedOnceByTheFirstReadThatNeedsIt(t *testing.T) {
 	if l, ok := x.Last(2); !ok || l != 59 {
 		t.Fatalf("Last(2) = %d, %v; want 59", l, ok)
 	}
+	// So does the tip, each segment's last frame.
+	for _, seq := range []uint64{27, 29, 57, 89} {
+		if g, w := triple(findOf(t, x, seq)), triple(findOf(t, want, seq)); g != w {
+			t.Fatalf("Find(%d) in a tip = %v; eager index %v", seq, g, w)
+		}
+	}
 	if loads != 0 {
-		t.Fatalf("%d loads before any read of frames", loads)
+		t.Fatalf("%d loads before any read of frames but the tips", loads)
 	}
 	for seq := uint64(0); seq < 120; seq++ {
 		if g, w := triple(findOf(t, x, seq)), triple(findOf(t, want, seq)); g != w {
@@ -73,7 +84,7 @@ func TestLazySegmentIsLoadedOnceByTheFirstReadThatNeedsIt(t *testing.T) {
 func TestLazySegmentLoadErrorIsReturnedByEveryReadThatNeedsIt(t *testing.T) {
 	bad := errors.New("index file and segment both unreadable")
 	loads := 0
-	x := lazyOf(3, 5, &loads, bad)
+	x := lazyOf(3, 5, false, &loads, bad)
 	if _, _, _, err := x.Find(3); !errors.Is(err, bad) {
 		t.Fatalf("Find in a segment that cannot load: %v", err)
 	}

@@ -276,25 +276,55 @@ func ReadIndexHeader(fs vfs.FS, name string, id uint64, segSize int64) (IndexHea
 		return IndexHeader{}, IndexMissing
 	}
 	defer f.Close()
+	ih, _, st := readIndexHeader(f, id, segSize)
+	return ih, st
+}
+
+// ReadIndexTip is ReadIndexHeader that also returns the last frame the
+// list holds (tip, valid if ok), read alone: the list's checksum covers it
+// only when the list is read whole, so the caller checks it against the
+// segment, whose last frame it must be. Open reads the newest segment's
+// index so after a Close: a log's reads go to its newest entries.
+func ReadIndexTip(fs vfs.FS, name string, id uint64, segSize int64) (_ IndexHeader, tip FrameInfo, ok bool, _ IndexStatus) {
+	f, err := fs.Open(name)
+	if err != nil {
+		return IndexHeader{}, FrameInfo{}, false, IndexMissing
+	}
+	defer f.Close()
+	ih, size, st := readIndexHeader(f, id, segSize)
+	if st != IndexOK || ih.Frames == 0 {
+		return ih, FrameInfo{}, false, st
+	}
+	var b [indexEntrySize]byte
+	if _, err := f.ReadAt(b[:], size-4-indexEntrySize); err != nil {
+		return ih, FrameInfo{}, false, st
+	}
+	tip = parseIndexEntry(b[:])
+	return ih, tip, tip.plausible(segSize) && tip.Last == ih.Last, st
+}
+
+// readIndexHeader is ReadIndexHeader of the open index file f, also
+// returning its size.
+func readIndexHeader(f vfs.File, id uint64, segSize int64) (IndexHeader, int64, IndexStatus) {
 	size, err := f.Size()
 	if err != nil || size < indexHeaderSizeV1+4 {
-		return IndexHeader{}, IndexDamaged
+		return IndexHeader{}, size, IndexDamaged
 	}
 	var b [IndexHeaderSize]byte
 	n, err := f.ReadAt(b[:min(size, IndexHeaderSize)], 0)
 	if err != nil {
-		return IndexHeader{}, IndexDamaged
+		return IndexHeader{}, size, IndexDamaged
 	}
 	ih, ok := ParseIndexHeader(b[:n])
 	switch {
 	case !ok || ih.ID != id || size != ih.headerSize()+int64(ih.Frames)*indexEntrySize+4:
-		return IndexHeader{}, IndexDamaged
+		return IndexHeader{}, size, IndexDamaged
 	case ih.SegSize != segSize:
-		return IndexHeader{}, IndexStale
+		return IndexHeader{}, size, IndexStale
 	case ih.Frames > 0 && (segSize < FileHeaderSize+int64(ih.Frames)*FrameHeaderSize):
-		return IndexHeader{}, IndexDamaged
+		return IndexHeader{}, size, IndexDamaged
 	}
-	return ih, IndexOK
+	return ih, size, IndexOK
 }
 
 // ReadIndexSummary reads the summary of segment id's frames from its index

@@ -5,7 +5,9 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/seglog/journal/index"
 	"github.com/seglog/journal/segment"
+	"github.com/seglog/journal/vfs"
 )
 
 // Sealed segments indexed lazily. Open reads of a sealed segment's index
@@ -33,14 +35,29 @@ type lazyRepair struct {
 	ref *fileRef
 }
 
-// lazySealed indexes sealed segment s (file header fh, size bytes, listed
-// in the manifest as ent) by its index file's header alone, when that is
-// sound, of version 2 (with a summary) and agrees with the segments before
-// it: ok reports that it did. Otherwise nothing is changed and the caller
-// reads the index or the segment as before, which finds and reports what
-// is wrong.
-func (w *walk) lazySealed(s *seg, fh segment.FileHeader, size int64, check func(end int64) error) (ok bool, err error) {
-	ih, st := segment.ReadIndexHeader(w.fsys, idxName(w.dir, s.id), s.id, size)
+// lazySealed indexes sealed segment s (file header fh, size bytes) by its
+// index file's header alone, when that is sound, of version 2 (with a
+// summary) and agrees with the segments before it and with the manifest
+// (check, given where the frames end): ok reports that it did. Otherwise
+// nothing is changed and the caller reads the index or the segment as
+// before, which finds and reports what is wrong. The newest segment is
+// sealed so after a Close: the log appends to it after these frames.
+func (w *walk) lazySealed(s *seg, f vfs.File, fh segment.FileHeader, size int64, last bool, check func(end int64) error) (ok bool, err error) {
+	var ih segment.IndexHeader
+	var st segment.IndexStatus
+	lz := index.Lazy{}
+	if last {
+		// Its last frame too, checked against the segment: reads go to
+		// the newest entries, and need not load the rest for them.
+		var tip segment.FrameInfo
+		var tipOK bool
+		ih, tip, tipOK, st = segment.ReadIndexTip(w.fsys, idxName(w.dir, s.id), s.id, size)
+		if tipOK && lastFrameIs(f, size, tip) {
+			lz.Tip = tip
+		}
+	} else {
+		ih, st = segment.ReadIndexHeader(w.fsys, idxName(w.dir, s.id), s.id, size)
+	}
 	sum := ih.IndexSummary
 	if st != segment.IndexOK || !ih.Summary || ih.Frames == 0 || sum.First < fh.Base || (w.havePrev && sum.First <= w.prevLast) {
 		return false, nil
@@ -54,9 +71,18 @@ func (w *walk) lazySealed(s *seg, fh segment.FileHeader, size int64, check func(
 	w.prevLast, w.havePrev = sum.Last, true
 	w.prevDense = sum.Dense() && sum.First == fh.Base && fh.Flags&segment.FileCompacted == 0
 	w.prevEnd, w.prevID = sum.Last+1, s.id
-	ld.idx.AppendLazySegment(s.id, int(ih.Frames), sum.First, sum.Last, w.lazy.loader(w, s, ih))
+	lz.Frames, lz.First, lz.Last = int(ih.Frames), sum.First, sum.Last
+	ld.idx.AppendLazySegment(s.id, lz, w.lazy.loader(w, s, ih))
 	ld.nextSeq = max(ld.nextSeq, fh.Base, sum.Last+1)
 	return true, nil
+}
+
+// lastFrameIs reports whether fr is the last frame of the sealed segment
+// f of size bytes: a frame header that parses, with fr's sequence numbers,
+// at fr's offset, and ending the segment.
+func lastFrameIs(f vfs.File, size int64, fr segment.FrameInfo) bool {
+	h, ok := frameHeaderAt(f, int64(fr.Offset), size)
+	return ok && h.FirstSeq == fr.First && h.Count == fr.Count && int64(fr.Offset)+h.Size() == size
 }
 
 // loader returns the load of sealed segment s's frames, whose index file

@@ -12,9 +12,12 @@ import (
 )
 
 // TestOpenReadsASealedIndexListOnlyWhenItsSegmentIsRead: after a Close,
-// Open reads of each sealed segment's index file its header alone; the
-// frame list is read the first time a read needs that segment, and only
-// then, and every entry reads back as written.
+// Open reads of each index file its header alone (and of the newest
+// segment's its last frame's entry, which the last entries read from); a
+// segment's frame list is read the first time a read needs that segment
+// elsewhere, and only then. Appends continue the newest segment after
+// the frames it has not read, every entry reads back as written, and the
+// Close after the appends indexes the newest segment whole.
 func TestOpenReadsASealedIndexListOnlyWhenItsSegmentIsRead(t *testing.T) {
 	dir := t.TempDir()
 	writeSegments(t, dir, 600)
@@ -23,50 +26,67 @@ func TestOpenReadsASealedIndexListOnlyWhenItsSegmentIsRead(t *testing.T) {
 		t.Fatalf("setup: %d index files, want 3 or more", len(idxs))
 	}
 	var read atomic.Int64
-	l, err := Open(dir, Options{SegmentSize: MinSegmentSize, Logger: crashQuiet, FS: readCountFS{FS: vfs.Default(), read: &read, exts: []string{idxSuffix}}})
-	if err != nil {
+	open := func() *Log {
+		t.Helper()
+		l, err := Open(dir, Options{SegmentSize: MinSegmentSize, NoRepack: true, Logger: crashQuiet, FS: readCountFS{FS: vfs.Default(), read: &read, exts: []string{idxSuffix}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	l := open()
+	// The headers, and the newest segment's last frame.
+	if got, max := read.Load(), int64(len(idxs))*segment.IndexHeaderSize+24; got > max {
+		t.Fatalf("Open read %d bytes of index files; want at most %d (%d headers and a frame's entry)", got, max, len(idxs))
+	}
+	newest := l.segs[len(l.segs)-1].base
+	for _, c := range []struct {
+		seq uint64
+		idx string // the index file read once, "" for none
+	}{{0, idxs[0]}, {599, ""}, {newest, idxs[len(idxs)-1]}} {
+		before := read.Load()
+		for range 2 {
+			if e, err := l.Get(c.seq); err != nil || e.Seq != c.seq {
+				t.Fatalf("Get(%d) = %d, %v", c.seq, e.Seq, err)
+			}
+		}
+		want := int64(0)
+		if c.idx != "" {
+			fi, err := os.Stat(c.idx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = fi.Size()
+		}
+		if got := read.Load() - before; got != want {
+			t.Fatalf("two Gets of %d read %d bytes of index files; want %d (%q once)", c.seq, got, want, filepath.Base(c.idx))
+		}
+	}
+	for i := range 50 {
+		if _, err := l.Append(Batch{Records: []Record{{Key: []byte{byte(i)}, Value: make([]byte, 10)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(l *Log, want uint64) {
+		t.Helper()
+		n := uint64(0)
+		for e, err := range l.Entries(0) {
+			if err != nil || e.Seq != n {
+				t.Fatalf("entry %d: seq %d, %v", n, e.Seq, err)
+			}
+			n++
+		}
+		if n != want {
+			t.Fatalf("%d entries read back, want %d", n, want)
+		}
+	}
+	check(l, 650)
+	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
+	l = open()
 	defer l.Close()
-	// The newest segment's index (of the Close) is read whole: it becomes
-	// the one appended to.
-	fi, err := os.Stat(idxs[len(idxs)-1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	headers := int64(len(idxs)-1) * segment.IndexHeaderSize
-	if got, max := read.Load(), headers+fi.Size(); got > max {
-		t.Fatalf("Open read %d bytes of index files; want at most %d (%d sealed headers and the newest index)", got, max, len(idxs)-1)
-	}
-	atOpen := read.Load()
-	if _, err := l.Get(l.NextSeq() - 1); err != nil {
-		t.Fatal(err)
-	}
-	if read.Load() != atOpen {
-		t.Fatalf("a Get in the newest segment read %d bytes of sealed index files", read.Load()-atOpen)
-	}
-	first, err := os.Stat(idxs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 2 {
-		if e, err := l.Get(0); err != nil || e.Seq != 0 {
-			t.Fatalf("Get(0) = %d, %v", e.Seq, err)
-		}
-	}
-	if got := read.Load() - atOpen; got != first.Size() {
-		t.Fatalf("two Gets in the first segment read %d bytes of index files; want its index once, %d bytes", got, first.Size())
-	}
-	n := uint64(0)
-	for e, err := range l.Entries(0) {
-		if err != nil || e.Seq != n {
-			t.Fatalf("entry %d: seq %d, %v", n, e.Seq, err)
-		}
-		n++
-	}
-	if n != 600 {
-		t.Fatalf("%d entries read back, want 600", n)
-	}
+	check(l, 650)
 }
 
 // writeSegments appends n single-record batches of 100 bytes to a new log
@@ -128,5 +148,36 @@ func TestSealedSegmentDamagedWithItsIndexListFailsItsReads(t *testing.T) {
 	}
 	if !errors.Is(last, ErrCorrupt) {
 		t.Fatalf("Entries over the damaged segment ended with %v; want ErrCorrupt", last)
+	}
+}
+
+// TestDamagedTipOfTheNewestIndexIsNotTrusted: the newest segment's last
+// frame, read alone from its index file at Open, is checked against the
+// segment; damaged (its offset off by a bit), it is not used, and the
+// last entry reads back from the scan that replaces the damaged list.
+func TestDamagedTipOfTheNewestIndexIsNotTrusted(t *testing.T) {
+	for _, bit := range []byte{0x01, 0x08, 0x80} {
+		dir := t.TempDir()
+		writeSegments(t, dir, 600)
+		idxs, _ := filepath.Glob(filepath.Join(dir, "*.idx"))
+		name := idxs[len(idxs)-1]
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[len(b)-4-24] ^= bit // the low byte of the last entry's offset
+		if err := os.WriteFile(name, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		l, err := Open(dir, Options{SegmentSize: MinSegmentSize, NoRepack: true, Logger: crashQuiet})
+		if err != nil {
+			t.Fatalf("bit %#x: Open: %v", bit, err)
+		}
+		if e, err := l.Get(599); err != nil || e.Seq != 599 || e.Key[0] != byte(599%256) {
+			t.Fatalf("bit %#x: Get(599) = seq %d key %v, %v", bit, e.Seq, e.Key, err)
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

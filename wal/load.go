@@ -358,12 +358,12 @@ func (w *walk) segment(id uint64, last bool) error {
 		return damage(0, segment.Corruptf(name, 0, "segment is not in the manifest"))
 	}
 	s.base, st.HeaderOK, st.Base = fh.Base, true, fh.Base
-	if !last && w.lazy != nil && cutSize < 0 {
-		ok, err := w.lazySealed(s, fh, size, func(end int64) error {
+	if w.lazy != nil && cutSize < 0 {
+		ok, err := w.lazySealed(s, f, fh, size, last, func(end int64) error {
 			if w.ls.st == nil {
 				return nil
 			}
-			return w.checkListed(name, ent, listed, false, size, end, damage)
+			return w.checkListed(name, ent, listed, last, size, end, damage)
 		})
 		if ok || err != nil {
 			return err
@@ -447,7 +447,7 @@ func (w *walk) segment(id uint64, last bool) error {
 			}
 		} else {
 			ld.torn = res.Damage
-			ld.tornHead, ld.tornHeadOK = tornHeader(f, res.End, size)
+			ld.tornHead, ld.tornHeadOK = frameHeaderAt(f, res.End, size)
 			st.Torn = true
 			if ld.check != nil {
 				ld.check.Warnings = append(ld.check.Warnings, Finding{File: name, Offset: res.End,
@@ -525,16 +525,16 @@ func (w *walk) tailFrames(f vfs.File, id uint64, size int64, frames []segment.Fr
 // tornBatch says which batch a torn tail at off held, when its frame
 // header survived: the sequence numbers Open's cut loses.
 func tornBatch(f vfs.File, off, size int64) string {
-	h, ok := tornHeader(f, off, size)
+	h, ok := frameHeaderAt(f, off, size)
 	if !ok {
 		return ""
 	}
 	return fmt.Sprintf(", the start of a batch of %d records from sequence %d", h.Count, h.FirstSeq)
 }
 
-// tornHeader reads the header of the frame a torn tail at off begins, if
-// it is whole and parses.
-func tornHeader(f vfs.File, off, size int64) (segment.FrameHeader, bool) {
+// frameHeaderAt reads the header of the frame at off (the one a torn tail
+// begins, the last of a sealed segment), if it is whole and parses.
+func frameHeaderAt(f vfs.File, off, size int64) (segment.FrameHeader, bool) {
 	var hb [segment.FrameHeaderSize]byte
 	if off+int64(len(hb)) > size {
 		return segment.FrameHeader{}, false

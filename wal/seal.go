@@ -75,7 +75,11 @@ func (l *Log) seal() error {
 	if err := l.sealData(); err != nil {
 		return err
 	}
-	return l.writeSealMeta(l.sealJob())
+	j, err := l.sealJob()
+	if err != nil {
+		return err
+	}
+	return l.writeSealMeta(j)
 }
 
 // sealData makes the active segment's data durable and cuts the file to
@@ -95,17 +99,22 @@ func (l *Log) sealData() error {
 	return nil
 }
 
-// sealJob captures the sealed active segment's job. Called with l.mu held
-// after sealData.
-func (l *Log) sealJob() sealJob {
-	j := sealJob{id: l.active.ID(), size: l.active.Offset(), frames: l.idx.NewestFramesFrom(nil, l.active.ID(), 0), through: l.nextSeq.Load()}
+// sealJob captures the sealed active segment's job; its error is that of
+// loading the segment's frames from before Open (see lazy.go). Called
+// with l.mu held after sealData.
+func (l *Log) sealJob() (sealJob, error) {
+	frames, err := l.idx.NewestFramesFrom(nil, l.active.ID(), 0)
+	if err != nil {
+		return sealJob{}, err
+	}
+	j := sealJob{id: l.active.ID(), size: l.active.Offset(), frames: frames, through: l.nextSeq.Load()}
 	if l.cs != nil {
 		l.cs.SetThrough(l.nextSeq.Load())
 		j.cpt = compactor.EncodeCheckpoint(l.cs)
 		// The seal's checkpoint is newer than any pending one.
 		l.sinceCpt, l.cptPend, l.cptDue = 0, nil, false
 	}
-	return j
+	return j, nil
 }
 
 // writeSealMeta writes a sealed segment's index file and checkpoint. The
@@ -171,7 +180,11 @@ func (l *Log) rotate() error {
 	if err := l.sealData(); err != nil {
 		return err
 	}
-	l.sealQ = append(l.sealQ, l.sealJob())
+	j, err := l.sealJob()
+	if err != nil {
+		return err
+	}
+	l.sealQ = append(l.sealQ, j)
 	l.repackDue = true
 	old := l.active
 	segs := slices.Clone(l.segs)

@@ -26,7 +26,11 @@ func (l *Log) checkpointTail(w *segment.Writer, off int64) {
 		return
 	}
 	id := w.ID()
-	frames := l.idx.NewestFramesFrom(nil, id, l.tailFrames)
+	frames, err := l.idx.NewestFramesFrom(nil, id, l.tailFrames)
+	if err != nil {
+		l.log.Warn("wal: cannot write the active segment's tail index; Open after a crash scans the segment", "err", err)
+		return
+	}
 	// Frames written since the sync began (at or past off) wait for the
 	// next one.
 	n := len(frames)
