@@ -102,6 +102,15 @@ func LooseModes(fsys FS, dir string, fileMode os.FileMode) ([]LooseMode, error) 
 	if err != nil {
 		return nil, err
 	}
+	return LooseModesIn(fsys, dir, names, fileMode)
+}
+
+// LooseModesIn is LooseModes of dir and the entries names, a listing of
+// it the caller made (an Open lists its directory anyway).
+func LooseModesIn(fsys FS, dir string, names []string, fileMode os.FileMode) ([]LooseMode, error) {
+	if _, ok := fsys.(FileModer); !ok || !permissionsMeanAccess {
+		return nil, nil
+	}
 	var out []LooseMode
 	for _, p := range append([]string{dir}, joinAll(dir, names)...) {
 		fi, err := fsys.Stat(p)

@@ -43,10 +43,6 @@ func Open(dir string, opts Options) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", dir, err)
 	}
-	if err := warnLooseModes(fsys, dir, opts); err != nil {
-		lock.Close()
-		return nil, fmt.Errorf("open %s: %w", dir, err)
-	}
 	l := &Log{dir: dir, opts: opts, fs: fsys, log: opts.Logger, lock: lock, files: newFileCache(fsys, opts.MaxOpenSegments), tailEvery: defaultTailEvery, repairs: lazyRepairs{log: opts.Logger}}
 	l.cond = sync.NewCond(&l.mu)
 	if err := l.recover(); err != nil {
@@ -87,6 +83,10 @@ func (l *Log) recover() error {
 	}
 	ld, err := load(l.fs, l.dir, forOpen, front, ls, l.files, obs, &l.repairs)
 	if err != nil {
+		return fmt.Errorf("open %s: %w", l.dir, err)
+	}
+	if err := warnLooseModes(l.fs, l.dir, ld.names, l.opts); err != nil {
+		ld.close()
 		return fmt.Errorf("open %s: %w", l.dir, err)
 	}
 	if err := l.removeTemps(ld.names, ld.leftovers); err != nil {
@@ -246,11 +246,12 @@ func (l *Log) removeTemps(names []string, leftovers []uint64) error {
 	return nil
 }
 
-// warnLooseModes logs a warning for dir and each file in it more open
-// than opts.FileMode allows (see vfs.LooseModes), leaving their modes as
-// they are: an operator may have opened them on purpose.
-func warnLooseModes(fsys vfs.FS, dir string, opts Options) error {
-	loose, err := vfs.LooseModes(fsys, dir, opts.FileMode)
+// warnLooseModes logs a warning for dir and each of its files (names, the
+// listing load made) more open than opts.FileMode allows (see
+// vfs.LooseModes), leaving their modes as they are: an operator may have
+// opened them on purpose.
+func warnLooseModes(fsys vfs.FS, dir string, names []string, opts Options) error {
+	loose, err := vfs.LooseModesIn(fsys, dir, names, opts.FileMode)
 	if err != nil {
 		return fmt.Errorf("check file modes: %w", err)
 	}
