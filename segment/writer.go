@@ -131,6 +131,20 @@ func newWriter(f vfs.File, name string, id uint64, end, reserve int64) *Writer {
 // needs neither (sealed at Close, or every frame confirmed) is left
 // untouched, without an fsync.
 func Recover(f vfs.File, name string, id uint64, synced, end, size, reserve int64, tail Tail) (*Writer, error) {
+	return recoverTail(f, name, id, synced, end, size, reserve, tail, true)
+}
+
+// RecoverForNextSync is Recover without the fsync: the bytes written again
+// and a cut are made durable by the writer's next Sync, which its synced
+// offset (synced, not end) makes do one, and the frames written before
+// that record no more as durable. For a file whose recovered tail nothing
+// relies on before the frame written next is synced (a manifest, whose
+// next record is written and synced at once): one fsync instead of two.
+func RecoverForNextSync(f vfs.File, name string, id uint64, synced, end, size, reserve int64, tail Tail) (*Writer, error) {
+	return recoverTail(f, name, id, synced, end, size, reserve, tail, false)
+}
+
+func recoverTail(f vfs.File, name string, id uint64, synced, end, size, reserve int64, tail Tail, sync bool) (*Writer, error) {
 	from := max(synced, FileHeaderSize)
 	if from < end {
 		if err := rewriteUnconfirmed(f, from, end); err != nil {
@@ -143,7 +157,7 @@ func Recover(f vfs.File, name string, id uint64, synced, end, size, reserve int6
 			return nil, fmt.Errorf("cut %s at %d: %w", name, end, err)
 		}
 	}
-	if from < end || cut {
+	if sync && (from < end || cut) {
 		if err := f.Sync(); err != nil {
 			return nil, fmt.Errorf("sync %s: %w", name, err)
 		}
@@ -151,6 +165,10 @@ func Recover(f vfs.File, name string, id uint64, synced, end, size, reserve int6
 	w := newWriter(f, name, id, end, reserve)
 	if !cut {
 		w.size.Store(max(size, end))
+	}
+	if !sync && (from < end || cut) {
+		// Not durable until the next Sync, which must run.
+		w.synced.Store(min(from, end-1))
 	}
 	return w, nil
 }

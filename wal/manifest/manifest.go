@@ -122,7 +122,8 @@ func (m *Manifest) writer() (*segment.Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", ld.path, err)
 	}
-	w, err := segment.Recover(f, ld.path, ld.gen, ld.res.MaxSynced, ld.res.End, ld.size, 0, ld.res.Tail)
+	// The record Apply writes next is synced at once: one fsync for both.
+	w, err := segment.RecoverForNextSync(f, ld.path, ld.gen, ld.res.MaxSynced, ld.res.End, ld.size, 0, ld.res.Tail)
 	if err != nil {
 		f.Close()
 		return nil, err
