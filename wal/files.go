@@ -69,8 +69,9 @@ const checkpointName = compactor.CheckpointName
 // an index file, rewritten segment, checkpoint or bounds file (never
 // renamed into use), an index file whose segment is gone (truncation
 // deletes the index first, and it must not describe a later segment of
-// the same number), or a tail index (Open reads it before it deletes the
-// leftovers, and starts a new one).
+// the same number), or a tail index (Open reads the newest segment's
+// before it deletes the leftovers, and keeps it if it used it: see
+// Log.staleTail).
 func isLeftoverTemp(name string, segs map[uint64]bool) bool {
 	if id, isIdx := parseIdxName(name); isIdx {
 		return !segs[id]

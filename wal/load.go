@@ -118,6 +118,9 @@ type loaded struct {
 	lastFileSize int64
 	lastIndexed  bool
 	lastHasIndex bool
+	// lastTail: the newest segment's frames were read from its tail index
+	// (Open keeps the file: see Log.staleTail).
+	lastTail bool
 	// check is what a forCheck load found (nil in other modes).
 	check *Inspection
 	// badIndexes are sealed segments whose index file is damaged, with
@@ -388,6 +391,7 @@ func (w *walk) segment(id uint64, last bool) error {
 		var each func(int64, segment.FrameHeader, []byte) error
 		if last && w.mode == forOpen {
 			w.frames, from = w.tailFrames(f, id, size, w.frames)
+			ld.lastTail = len(w.frames) > 0
 			each = w.obs.feed(id, name, fh.Base, w.frames)
 			if n := int64(len(w.frames)); n > 0 {
 				// Room for the frames the scan may find, at the listed

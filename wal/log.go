@@ -85,6 +85,10 @@ type Log struct {
 	tail       *segment.TailIndex
 	tailFrames int   // frames of the active segment it lists
 	tailEvery  int64 // see defaultTailEvery; tests lower it
+	// staleTail: Open kept the active segment's tail index an earlier
+	// session wrote (its frames are still there, durable): the first
+	// checkpoint replaces it, a truncation removes it (dropTail).
+	staleTail bool
 
 	// Compaction (nil cs: off). dead is what readers skip; deadQ holds
 	// applied removals waiting for their batch to become visible.

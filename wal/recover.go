@@ -89,7 +89,11 @@ func (l *Log) recover() error {
 		ld.close()
 		return fmt.Errorf("open %s: %w", l.dir, err)
 	}
-	if err := l.removeTemps(ld.names, ld.leftovers); err != nil {
+	keep := ""
+	if ld.lastTail {
+		keep = filepath.Base(tailName(l.dir, ld.segs[len(ld.segs)-1].id))
+	}
+	if err := l.removeTemps(ld.names, ld.leftovers, keep); err != nil {
 		ld.close()
 		return err
 	}
@@ -213,14 +217,15 @@ func (l *Log) install(ld *loaded) error {
 	}
 	l.setSegs(ld.segs)
 	l.setActive(w)
+	l.staleTail = ld.lastTail
 	return nil
 }
 
 // removeTemps deletes the log's own temporary files left by a crash (index
-// files, rewritten segments, checkpoints); other files in the directory,
-// such as the command ID set's, are not the log's to touch. names is
-// the directory listing load made.
-func (l *Log) removeTemps(names []string, leftovers []uint64) error {
+// files, rewritten segments, checkpoints, tail indexes but keep); other
+// files in the directory, such as the command ID set's, are not the log's
+// to touch. names is the directory listing load made.
+func (l *Log) removeTemps(names []string, leftovers []uint64, keep string) error {
 	segs := make(map[uint64]bool)
 	for _, n := range names {
 		if id, ok := parseSegName(n); ok {
@@ -237,7 +242,7 @@ func (l *Log) removeTemps(names []string, leftovers []uint64) error {
 		delete(segs, id)
 	}
 	for _, n := range names {
-		if isLeftoverTemp(n, segs) {
+		if n != keep && isLeftoverTemp(n, segs) {
 			if err := l.fs.Remove(filepath.Join(l.dir, n)); err != nil && !isNotExist(err) {
 				return fmt.Errorf("remove %s: %w", n, err)
 			}

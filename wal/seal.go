@@ -93,6 +93,7 @@ func (l *Log) sealData() error {
 	if err := l.dropTail(false); err != nil {
 		l.log.Warn("wal: close tail index", "err", err)
 	}
+	l.staleTail = false
 	l.setSeqs(l.nextSeq.Load())
 	l.publishDead()
 	l.wakeFollowers()

@@ -46,7 +46,7 @@ func (l *Log) checkpointTail(w *segment.Writer, off int64) {
 			l.log.Warn("wal: cannot write the active segment's tail index; Open after a crash scans the segment", "err", err)
 			return
 		}
-		l.tail = t
+		l.tail, l.staleTail = t, false
 	}
 	if err := l.tail.Append(frames[:n], off); err != nil {
 		l.log.Warn("wal: cannot write the active segment's tail index; Open after a crash scans the segment", "err", err)
@@ -61,6 +61,13 @@ func (l *Log) checkpointTail(w *segment.Writer, off int64) {
 // truncBack). Called with l.mu held.
 func (l *Log) dropTail(remove bool) error {
 	if l.tail == nil {
+		if !remove || !l.staleTail {
+			return nil
+		}
+		l.staleTail = false
+		if err := l.fs.Remove(tailName(l.dir, l.active.ID())); err != nil && !isNotExist(err) {
+			return err
+		}
 		return nil
 	}
 	name := tailName(l.dir, l.active.ID())

@@ -149,9 +149,20 @@ func TestOpenAfterAKillReadsOnlyWhatTheTailIndexDoesNotList(t *testing.T) {
 				t.Errorf("Open read %d bytes of a %d-byte segment; want %d to %d", r, segSize, c.minRead, c.maxRead)
 			}
 			countEntries(t, l2, next)
-			if _, err := os.Stat(tailName(d, 1)); !os.IsNotExist(err) {
-				t.Errorf("Open left the tail index it read (%v)", err)
+			// The tail index it read stays (its frames are there and
+			// durable) until a checkpoint replaces it; killed again
+			// before that, the next Open reads it, and what follows.
+			_, err = os.Stat(tailName(d, 1))
+			if kept := err == nil; kept != (c.name == "tail index" || c.name == "last chunk damaged") {
+				t.Errorf("Open kept the tail index: %v (%v)", kept, err)
 			}
+			more := appendSingles(t, l2, 10, 2000, "b")
+			l3, err := Open(killedCopy(t, d), Options{Durability: Immediate, Logger: crashQuiet})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l3.Close()
+			countEntries(t, l3, more)
 		})
 	}
 }
@@ -174,6 +185,71 @@ func TestTailIndexOutlivesNoTruncateBack(t *testing.T) {
 	// Other sizes: the old list's offsets no longer meet frames.
 	appendAfterCut(t, l)
 	checkAfterCut(t, killedCopy(t, dir))
+}
+
+// TestTailIndexKeptByOpenOutlivesNoTruncateBack: the tail index Open
+// keeps after a kill (an earlier session's) goes with a TruncateBack made
+// before this session writes its own, as the session's own does. The
+// frames written after the cut are sized so that the old list's last
+// frame meets one of them again, of the same number, while the frames
+// before it moved: a list that outlived the cut would pass its check and
+// point at the wrong offsets.
+func TestTailIndexKeptByOpenOutlivesNoTruncateBack(t *testing.T) {
+	dir := t.TempDir()
+	o := Options{Durability: Immediate, SegmentSize: 64 << 20, Logger: crashQuiet}
+	l, err := Open(dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.tailEvery = 4 << 10
+	put := func(l *Log, i, size int) {
+		t.Helper()
+		if _, err := l.Append(Batch{Records: []Record{{Key: fmt.Appendf(nil, "k%03d", i), Value: make([]byte, size)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 100 {
+		put(l, i, 100)
+	}
+	killed := killedCopy(t, dir)
+	l.Close()
+	listed, _ := segment.ReadTailIndex(vfs.Default(), tailName(killed, 1), 1, 64<<20, nil)
+	if n := len(listed); n == 0 || listed[n-1].Last < 60 {
+		t.Fatalf("setup: the tail index lists %d frames, not past 60", n)
+	}
+	l2, err := Open(killed, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	if !l2.staleTail {
+		t.Fatal("setup: Open kept no tail index")
+	}
+	l2.tailEvery = 64 << 20                     // this session writes none of its own
+	if err := l2.TruncateBack(48); err != nil { // 49 on go
+		t.Fatal(err)
+	}
+	for i := 49; i < 100; i++ {
+		size := 100
+		switch i {
+		case 49:
+			size = 120
+		case 50:
+			size = 80 // from 51 on, the old offsets again
+		}
+		put(l2, i, size)
+	}
+	l3, err := Open(killedCopy(t, killed), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l3.Close()
+	for i := uint64(45); i < 100; i++ {
+		e, err := l3.Get(i)
+		if err != nil || string(e.Key) != fmt.Sprintf("k%03d", i) {
+			t.Fatalf("Get(%d) = %q, %v", i, e.Key, err)
+		}
+	}
 }
 
 // TestCrashWithTailIndexKeepsEveryAcknowledgedBatch: power cuts at random
