@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
+
+	"github.com/seglog/journal/vfs"
 )
 
 // Tail says how the written data of a scanned segment ends.
@@ -215,31 +218,65 @@ func classifyEnd(r io.ReaderAt, size int64, name string, res ScanResult, damage 
 }
 
 // FirstNonZero returns the offset of the first non-zero byte in [from,
-// size) of r, or -1 when there is none.
+// size) of r, or -1 when there is none. A long range of a file that maps
+// (vfs.ReadMapper) is compared in place, without copying it out: after a
+// crash, the zeros a segment grew ahead in (up to 16 MiB) are most of what
+// Open reads.
 func FirstNonZero(r io.ReaderAt, from, size int64, name string) (int64, error) {
+	if m, ok := r.(vfs.ReadMapper); ok && size-from > readChunk {
+		if nz, ok := firstNonZeroMapped(m, from, size); ok {
+			return nz, nil
+		}
+	}
 	buf := make([]byte, min(readChunk, max(size-from, 0)))
 	for off := from; off < size; {
 		n := int(min(int64(len(buf)), size-off))
 		if _, err := r.ReadAt(buf[:n], off); err != nil && !errors.Is(err, io.EOF) {
 			return 0, fmt.Errorf("read %s at %d: %w", name, off, err)
 		}
-		// Whole blocks compared with zeros (memequal, vectorised) first:
-		// the zeros a segment grew ahead in can be 16 MiB.
-		p := buf[:n]
-		for len(p) > 0 {
-			k := min(len(p), len(zeros))
-			if !bytes.Equal(p[:k], zeros[:k]) {
-				for i, b := range p[:k] {
-					if b != 0 {
-						return off + int64(n-len(p)+i), nil
-					}
-				}
-			}
-			p = p[k:]
+		if nz := firstNonZeroIn(buf[:n], off); nz >= 0 {
+			return nz, nil
 		}
 		off += int64(n)
 	}
 	return -1, nil
+}
+
+// firstNonZeroMapped is FirstNonZero through a read-only mapping of the
+// file; ok is false when the file does not map or touching the mapping
+// faulted (a device read error, the file cut meanwhile): the caller reads
+// instead, and gets the error if there is one.
+func firstNonZeroMapped(rm vfs.ReadMapper, from, size int64) (nz int64, ok bool) {
+	m, err := rm.MapRead(size)
+	if err != nil {
+		return 0, false
+	}
+	defer rm.Unmap(m)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	return firstNonZeroIn(m[from:], from), true
+}
+
+// firstNonZeroIn returns the offset of the first non-zero byte of p, which
+// starts at offset base, or -1: whole blocks compared with zeros
+// (memequal, vectorised) first.
+func firstNonZeroIn(p []byte, base int64) int64 {
+	for at := base; len(p) > 0; {
+		k := min(len(p), len(zeros))
+		if !bytes.Equal(p[:k], zeros[:k]) {
+			for i, b := range p[:k] {
+				if b != 0 {
+					return at + int64(i)
+				}
+			}
+		}
+		p, at = p[k:], at+int64(k)
+	}
+	return -1
 }
 
 // durableClaimAfter looks at every offset after from for a valid frame

@@ -2,10 +2,14 @@ package segment
 
 import (
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
+	"github.com/seglog/journal/vfs"
 	"github.com/seglog/journal/vfs/vfstest"
 )
 
@@ -143,25 +147,56 @@ func flip(t *testing.T, fs *vfstest.FS, name string, off int64) {
 }
 
 // TestFirstNonZeroFindsTheFirstNonZeroByte: at the start, on either side
-// of a block and a read chunk boundary, at the very end, or nowhere.
+// of a block and a read chunk boundary, at the very end, or nowhere; read
+// through ReadAt and, from a file that maps, in place.
 func TestFirstNonZeroFindsTheFirstNonZeroByte(t *testing.T) {
 	const size = 3*readChunk + 100
+	name := filepath.Join(t.TempDir(), "f")
 	for _, at := range []int64{-1, 0, 1, int64(len(zeros)) - 1, int64(len(zeros)), readChunk - 1, readChunk, readChunk + 1, 2*readChunk + 7, size - 1} {
 		buf := make([]byte, size)
 		if at >= 0 {
 			buf[at] = 0x80
 			buf[size-1] |= 1 // a later non-zero byte changes nothing
 		}
-		for _, from := range []int64{0, 5} {
-			want := at
-			if at >= 0 && at < from {
-				want = size - 1
-			}
-			got, err := FirstNonZero(bytesReaderAt(buf), from, size, "x")
-			if err != nil || got != want {
-				t.Fatalf("non-zero byte at %d, from %d: got %d, %v; want %d", at, from, got, err, want)
+		if err := os.WriteFile(name, buf, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		f, err := vfs.Default().Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []io.ReaderAt{bytesReaderAt(buf), f} {
+			for _, from := range []int64{0, 5} {
+				want := at
+				if at >= 0 && at < from {
+					want = size - 1
+				}
+				got, err := FirstNonZero(r, from, size, "x")
+				if err != nil || got != want {
+					t.Fatalf("%T: non-zero byte at %d, from %d: got %d, %v; want %d", r, at, from, got, err, want)
+				}
 			}
 		}
+		f.Close()
+	}
+}
+
+// TestFirstNonZeroReadsWhereTheMappingFaults: a file cut shorter than the
+// size asked (a writer cutting it meanwhile) faults its mapping past the
+// end; FirstNonZero reads instead, without a crash.
+func TestFirstNonZeroReadsWhereTheMappingFaults(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "f")
+	buf := make([]byte, 2*readChunk) // zeros: the search goes past the end
+	if err := os.WriteFile(name, buf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := vfs.Default().Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if got, err := FirstNonZero(f, 0, 4*readChunk, "x"); err != nil || got != -1 {
+		t.Fatalf("got %d, %v; want -1", got, err)
 	}
 }
 
