@@ -50,8 +50,16 @@ type Writer struct {
 	written atomic.Int64 // frames in [0, written) are in the file (page cache)
 	synced  atomic.Int64 // data in [0, synced) is durable; stored under mu
 	syncing bool         // a goroutine is in fdatasync on behalf of all
-	failed  atomic.Bool  // err is set; stored under mu
-	err     error        // sticky: a write or fdatasync failed
+	// queued holds the frames QueueFrame took and no Sync wrote yet, from
+	// offset queuedAt; spare is the buffer the last Sync wrote, reused.
+	// anyQueued is set while queued may hold frames: the writing goroutine,
+	// the only one that queues, reads it without the lock.
+	queued    []byte
+	queuedAt  int64
+	spare     []byte
+	anyQueued atomic.Bool
+	failed    atomic.Bool // err is set; stored under mu
+	err       error       // sticky: a write or fdatasync failed
 
 	// syncs counts Sync's fdatasyncs: ownSyncs, or a counter shared with
 	// other writers (CountSyncsIn).
@@ -362,15 +370,30 @@ func (w *Writer) Sync(through int64) error {
 			continue
 		}
 		w.syncing = true
-		cover := max(through, w.written.Load())
+		q, qAt := w.queued, w.queuedAt
+		w.queued = w.spare[:0]
+		w.anyQueued.Store(false)
+		cover := max(through, w.written.Load(), qAt+int64(len(q)))
 		w.mu.Unlock()
-		start := time.Now()
-		err := w.f.Sync()
-		w.syncs.record(time.Since(start))
+		var err error
+		if len(q) > 0 {
+			// The frames queued while the last sync ran, in one write.
+			if _, werr := w.f.WriteAt(q, qAt); werr != nil {
+				err = fmt.Errorf("write %s at %d: %w", w.name, qAt, werr)
+			}
+		}
+		if err == nil {
+			start := time.Now()
+			if serr := w.f.Sync(); serr != nil {
+				err = fmt.Errorf("sync %s: %w", w.name, serr)
+			}
+			w.syncs.record(time.Since(start))
+		}
 		w.mu.Lock()
 		w.syncing = false
+		w.spare = q[:0]
 		if err != nil {
-			return w.fail(fmt.Errorf("sync %s: %w", w.name, err))
+			return w.fail(err)
 		}
 		w.synced.Store(max(w.synced.Load(), cover))
 		w.cond.Broadcast()
@@ -419,33 +442,17 @@ func (w *Writer) setFailed(err error) error {
 
 // WriteFrame writes f at the end of the segment, filling the parts of its
 // header only the writer knows (the durable offset), and returns its
-// offset (f.Info gives the rest of what the index needs). Unless the writer buffers (see CreateBuffered), the frame
-// is in the file when it returns. On error the frame may be partly written
-// and the writer fails for good (see Sync): recovery cuts the partial
-// frame. A frame that would take the file past MaxSegmentSize is refused
+// offset (f.Info gives the rest of what the index needs). Unless the
+// writer buffers (see CreateBuffered) or frames are queued (QueueFrame:
+// then it joins them), the frame is in the file when it returns. On error
+// the frame may be partly written and the writer fails for good (see
+// Sync): recovery cuts the partial frame. A frame that would take the file past MaxSegmentSize is refused
 // with an error wrapping ErrInvalid, and nothing is written.
 func (w *Writer) WriteFrame(f *Frame) (int64, error) {
-	frame := f.buf
-	if len(frame) <= FrameHeaderSize || len(frame)-FrameHeaderSize > MaxPayload || f.h.Count == 0 {
-		return 0, fmt.Errorf("%w: frame payload of %d bytes", ErrInvalid, len(frame)-FrameHeaderSize)
+	frame, off, end, err := w.frameAt(f)
+	if err != nil {
+		return 0, err
 	}
-	if w.off+int64(len(frame)) > MaxSegmentSize {
-		return 0, fmt.Errorf("%w: %s would grow past %d bytes", ErrInvalid, w.name, int64(MaxSegmentSize))
-	}
-	if w.failed.Load() {
-		return 0, w.Err()
-	}
-	h := f.h
-	h.Synced = uint32(w.synced.Load())
-	off := w.off
-	if w.limit > 0 {
-		// The file is used only once synced whole: everything before
-		// this frame will be durable when anyone reads it.
-		h.Synced = uint32(off)
-	}
-	h.Length = uint32(len(frame) - FrameHeaderSize)
-	PutFrameHeader(frame, h)
-	end := off + int64(len(frame))
 	if w.limit > 0 {
 		w.pend = append(w.pend, frame...)
 		w.off = end
@@ -459,6 +466,9 @@ func (w *Writer) WriteFrame(f *Frame) (int64, error) {
 	if err := w.grow(end); err != nil {
 		return 0, w.setFailed(err)
 	}
+	if w.queue(frame, off, end, false) {
+		return off, nil
+	}
 	if end <= int64(len(w.m)) && end <= w.size.Load() && !w.syscallWrites {
 		copy(w.m[off:end], frame)
 	} else {
@@ -469,6 +479,77 @@ func (w *Writer) WriteFrame(f *Frame) (int64, error) {
 	w.off = end
 	w.written.Store(end)
 	return off, nil
+}
+
+// frameAt checks f, fills the parts of its header only the writer knows,
+// and returns its bytes and where it goes.
+func (w *Writer) frameAt(f *Frame) (frame []byte, off, end int64, err error) {
+	frame = f.buf
+	if len(frame) <= FrameHeaderSize || len(frame)-FrameHeaderSize > MaxPayload || f.h.Count == 0 {
+		return nil, 0, 0, fmt.Errorf("%w: frame payload of %d bytes", ErrInvalid, len(frame)-FrameHeaderSize)
+	}
+	if w.off+int64(len(frame)) > MaxSegmentSize {
+		return nil, 0, 0, fmt.Errorf("%w: %s would grow past %d bytes", ErrInvalid, w.name, int64(MaxSegmentSize))
+	}
+	if w.failed.Load() {
+		return nil, 0, 0, w.Err()
+	}
+	h := f.h
+	h.Synced = uint32(w.synced.Load())
+	off = w.off
+	if w.limit > 0 {
+		// The file is used only once synced whole: everything before
+		// this frame will be durable when anyone reads it.
+		h.Synced = uint32(off)
+	}
+	h.Length = uint32(len(frame) - FrameHeaderSize)
+	PutFrameHeader(frame, h)
+	return frame, off, off + int64(len(frame)), nil
+}
+
+// QueueFrame is WriteFrame for a frame that is needed in the file only
+// once synced: it is copied, and the next Sync writes it, with every frame
+// queued since the last, in one system call before its fdatasync. A log
+// that syncs each commit (Immediate) queues the frames appended while a
+// sync runs: their writers wait for the next sync anyway, and so the group
+// costs one write instead of one per commit. Nothing reads a queued frame
+// before that Sync returns; Offset counts it. Not for a buffered writer
+// (CreateBuffered).
+func (w *Writer) QueueFrame(f *Frame) (int64, error) {
+	if w.limit > 0 {
+		return 0, fmt.Errorf("%w: QueueFrame on a buffered writer", ErrInvalid)
+	}
+	frame, off, end, err := w.frameAt(f)
+	if err != nil {
+		return 0, err
+	}
+	if err := w.grow(end); err != nil {
+		return 0, w.setFailed(err)
+	}
+	w.queue(frame, off, end, true)
+	return off, nil
+}
+
+// queue adds frame, at off to end, to the queued frames, if always or if
+// some are queued: the queue is written in one piece, so a frame written
+// while others wait there joins them rather than land past them in the
+// file. It reports whether it did.
+func (w *Writer) queue(frame []byte, off, end int64, always bool) bool {
+	if !always && !w.anyQueued.Load() {
+		return false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.queued) == 0 {
+		if !always {
+			return false
+		}
+		w.queuedAt = off
+	}
+	w.queued = append(w.queued, frame...)
+	w.anyQueued.Store(true)
+	w.off = end
+	return true
 }
 
 // Flush writes the frames the writer buffered (see CreateBuffered).

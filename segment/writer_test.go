@@ -129,6 +129,49 @@ func TestWriterSyncIsAGroupCommit(t *testing.T) {
 	t.Logf("%d Syncs, %d fdatasyncs", workers*per, w.Syncs())
 }
 
+// TestQueuedFramesAreWrittenTogetherBySync: frames queued (and a frame
+// written while others are queued, which joins them) are not in the file
+// until a Sync, which writes them in order with one write before its
+// fdatasync.
+func TestQueuedFramesAreWrittenTogetherBySync(t *testing.T) {
+	fs := vfstest.New()
+	w := create(t, fs, "1.seg", FileHeader{ID: 1}, 0) // no zeros grown ahead: only frames are written
+	defer w.Close()
+	enc := NewEncoder(nil)
+	writes := 0
+	fs.OnOp(func(op vfstest.Op, name string) {
+		if op == vfstest.OpWrite {
+			writes++
+		}
+	})
+	for i, write := range []func(*Frame) (int64, error){w.QueueFrame, w.WriteFrame, w.QueueFrame} {
+		f, err := enc.Batch([]Record{{Key: []byte("k"), Value: bytes.Repeat([]byte{byte('a' + i)}, 10+i*7)}}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.SetFirst(uint64(i + 1))
+		if _, err := write(&f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, _, err := scanAll(fs, "1.seg"); err != nil || len(got) != 0 || writes != 0 {
+		t.Fatalf("before Sync: %d entries in the file, %d writes (%v); want none", len(got), writes, err)
+	}
+	if err := w.Sync(w.Offset()); err != nil {
+		t.Fatal(err)
+	}
+	fs.OnOp(nil)
+	got, _, err := scanAll(fs.CrashClone(vfstest.CrashOptions{}), "1.seg")
+	if err != nil || len(got) != 3 || writes != 1 {
+		t.Fatalf("after Sync: %d entries durable, %d writes (%v); want 3 and 1", len(got), writes, err)
+	}
+	for i, e := range got {
+		if e.Seq != uint64(i+1) || len(e.Value) != 10+i*7 || e.Value[0] != byte('a'+i) {
+			t.Fatalf("entry %d: seq %d value %q", i, e.Seq, e.Value)
+		}
+	}
+}
+
 // Writers counting in one SyncCounter add up their fdatasyncs there, each
 // the file system ran once: a Sync with nothing new runs none, Seal's
 // first counts. SyncStats reads the counter while syncs run (-race), and

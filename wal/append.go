@@ -64,7 +64,14 @@ func (l *Log) append(b Batch, at bool, want uint64) (first uint64, err error) {
 	if compact {
 		frame.SetCompact()
 	}
-	off, err := l.active.WriteFrame(&frame)
+	var off int64
+	if l.opts.Durability == Immediate && l.syncing > 0 {
+		// A sync runs: this batch waits for the next, which writes it
+		// with the others queued meanwhile (one write for the group).
+		off, err = l.active.QueueFrame(&frame)
+	} else {
+		off, err = l.active.WriteFrame(&frame)
+	}
 	if err != nil {
 		return 0, l.fail(err)
 	}
