@@ -341,6 +341,12 @@ func (x *Index) NewestFramesFrom(dst []segment.FrameInfo, id uint64, i int) ([]s
 	if len(x.tail.firsts) > 0 && x.tail.id == id {
 		parts = append(parts, x.tail)
 	}
+	n := -i
+	for _, s := range parts {
+		n += s.count()
+	}
+	// Room for all at once: a segment sealed has a million frames.
+	dst = slices.Grow(dst, max(n, 0))
 	for _, s := range parts {
 		if i >= s.count() {
 			i -= s.count()
