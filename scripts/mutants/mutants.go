@@ -639,4 +639,74 @@ var mutants = []Mutant{
 			New: `{`,
 		}},
 	},
+	{
+		Name: "wal-lazy-tip-unchecked", Class: "integrity", File: "wal/lazy.go",
+		Desc: "the newest segment's last frame, read alone from its index file, is used without checking it against the segment",
+		Edits: []Edit{{
+			Old: `if tipOK && lastFrameIs(f, size, tip) {`,
+			New: `if tipOK {`,
+		}},
+		Pkgs: []string{"./wal"},
+	},
+	{
+		Name: "wal-lazy-list-unchecked", Class: "integrity", File: "wal/lazy.go",
+		Desc: "a sealed segment's frame list, read when first needed, is used though damaged",
+		Edits: []Edit{{
+			Old: `if st == segment.IndexOK && len(frames) == int(ih.Frames) && segment.Summarize(frames) == ih.IndexSummary {`,
+			New: `if st != segment.IndexMissing {`,
+		}},
+	},
+	{
+		Name: "index-lazy-tip-any-seq", Class: "integrity", File: "index/index.go",
+		Desc: "a lazy segment's tip answers for sequence numbers before its last frame",
+		Edits: []Edit{{
+			Old: `s.tip.Count > 0 && seq >= s.tip.First {`,
+			New: `s.tip.Count > 0 {`,
+		}},
+	},
+	{
+		Name: "segment-queue-not-joined", Class: "durability", File: "segment/writer.go",
+		Desc: "a frame written while others are queued lands past them, and the queue's write overwrites it",
+		Edits: []Edit{{
+			Old: `	if w.queue(frame, off, end, false) {`,
+			New: `	if false {`,
+		}},
+	},
+	{
+		Name: "segment-queue-not-written", Class: "durability", File: "segment/writer.go",
+		Desc: "Sync syncs without writing the frames queued while the last sync ran",
+		Edits: []Edit{{
+			Old: `		if len(q) > 0 {
+			// The frames queued while the last sync ran, in one write.`,
+			New: `		if false {
+			// The frames queued while the last sync ran, in one write.`,
+		}},
+	},
+	{
+		Name: "segment-recover-next-sync-claims", Class: "recovery", File: "segment/writer.go",
+		Desc: "RecoverForNextSync lets the frames written next claim the rewritten, unsynced tail as durable",
+		Edits: []Edit{{
+			Old: `		w.synced.Store(min(from, end-1))`,
+			New: `		_ = from`,
+		}},
+		Pkgs: []string{"./wal/manifest", "./segment", "./wal"},
+	},
+	{
+		Name: "wal-kept-tail-outlives-truncate", Class: "recovery", File: "wal/tail.go",
+		Desc: "a TruncateBack leaves the tail index Open kept from an earlier session",
+		Edits: []Edit{{
+			Old: `		if !remove || !l.staleTail {`,
+			New: `		if true {`,
+		}},
+	},
+	{
+		Name: "segment-zeros-map-fault-crashes", Class: "failure", File: "segment/scan.go",
+		Desc: "a fault while comparing a mapped range with zeros crashes the process instead of falling back to reads",
+		Edits: []Edit{{
+			Old: `		if recover() != nil {
+			ok = false
+		}`,
+			New: `		_ = ok`,
+		}},
+	},
 }
