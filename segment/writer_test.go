@@ -390,6 +390,50 @@ func TestRecoverRewritesCutsAndSyncs(t *testing.T) {
 // zeros after the frames, Recover keeps them as the room the writer grows
 // into (no cut, so no change of size for the sync to record, and none at
 // all when every frame was confirmed durable); frames appended after it
+// TestRecoverForNextSyncLeavesTheRewriteUnclaimed: RecoverForNextSync
+// rewrites the unconfirmed frames without an fsync; the frame written next
+// claims durable only what was before them, and its Sync makes both
+// durable with one fsync.
+func TestRecoverForNextSyncLeavesTheRewriteUnclaimed(t *testing.T) {
+	fs := vfstest.New()
+	w := create(t, fs, "1.seg", FileHeader{ID: 1}, 0)
+	writeSingles(t, w, 1, 3)
+	if err := w.Sync(w.Offset()); err != nil {
+		t.Fatal(err)
+	}
+	writeSingles(t, w, 4, 2)
+	w.Close()
+	f, err := fs.OpenReadWrite("1.seg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	_, res := readAll(t, fs, "1.seg")
+	size, _ := f.Size()
+	if res.MaxSynced >= res.End {
+		t.Fatalf("setup: nothing unconfirmed (%+v)", res)
+	}
+	writes, syncs := fs.Count(vfstest.OpWrite), fs.Count(vfstest.OpSync)
+	rw, err := RecoverForNextSync(f, "1.seg", 1, res.MaxSynced, res.End, size, 0, res.Tail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fs.Count(vfstest.OpWrite) == writes || fs.Count(vfstest.OpSync) != syncs {
+		t.Fatalf("RecoverForNextSync: %d writes, %d fsyncs; want a rewrite and no fsync", fs.Count(vfstest.OpWrite)-writes, fs.Count(vfstest.OpSync)-syncs)
+	}
+	writeSingles(t, rw, 6, 1)
+	if err := rw.Sync(rw.Offset()); err != nil {
+		t.Fatal(err)
+	}
+	if n := fs.Count(vfstest.OpSync) - syncs; n != 1 {
+		t.Fatalf("%d fsyncs for the rewrite and the next frame; want 1", n)
+	}
+	entries, after := readAll(t, fs.CrashClone(vfstest.CrashOptions{}), "1.seg")
+	if len(entries) != 6 || after.MaxSynced != res.MaxSynced {
+		t.Fatalf("after the next Sync: %d entries, the next frame claims durable to %d; want 6, and %d (not the rewritten %d)", len(entries), after.MaxSynced, res.MaxSynced, res.End)
+	}
+}
+
 // read back, and Seal still cuts the file to its data.
 func TestRecoverKeepsZerosGrownAhead(t *testing.T) {
 	for _, confirmed := range []bool{false, true} {

@@ -689,7 +689,7 @@ var mutants = []Mutant{
 			Old: `		w.synced.Store(min(from, end-1))`,
 			New: `		_ = from`,
 		}},
-		Pkgs: []string{"./wal/manifest", "./segment", "./wal"},
+		Pkgs: []string{"./segment", "./wal/manifest", "./wal"},
 	},
 	{
 		Name: "wal-kept-tail-outlives-truncate", Class: "recovery", File: "wal/tail.go",
