@@ -72,7 +72,7 @@ func (w *walk) lazySealed(s *seg, f vfs.File, fh segment.FileHeader, size int64,
 	w.prevDense = sum.Dense() && sum.First == fh.Base && fh.Flags&segment.FileCompacted == 0
 	w.prevEnd, w.prevID = sum.Last+1, s.id
 	lz.Frames, lz.First, lz.Last = int(ih.Frames), sum.First, sum.Last
-	ld.idx.AppendLazySegment(s.id, lz, w.lazy.loader(w, s, ih))
+	ld.idx.AppendLazySegment(s.id, lz, w.lazy.loader(w, s, ih, !last))
 	ld.nextSeq = max(ld.nextSeq, fh.Base, sum.Last+1)
 	return true, nil
 }
@@ -87,8 +87,10 @@ func lastFrameIs(f vfs.File, size int64, fr segment.FrameInfo) bool {
 
 // loader returns the load of sealed segment s's frames, whose index file
 // header Open read as ih: the list, if it matches the header; else a scan
-// of the segment, which must hold exactly what the header summed up.
-func (r *lazyRepairs) loader(w *walk, s *seg, ih segment.IndexHeader) func() ([]segment.FrameInfo, error) {
+// of the segment, which must hold exactly what the header summed up. With
+// repair, a damaged list is written again; not the newest segment's,
+// which grows past the size it records (its seal writes a new one).
+func (r *lazyRepairs) loader(w *walk, s *seg, ih segment.IndexHeader, repair bool) func() ([]segment.FrameInfo, error) {
 	fsys, name, size := w.fsys, idxName(w.dir, s.id), ih.SegSize
 	return func() ([]segment.FrameInfo, error) {
 		frames, _, st := segment.ReadIndexFileInto(fsys, name, s.id, size, nil, nil)
@@ -114,7 +116,7 @@ func (r *lazyRepairs) loader(w *walk, s *seg, ih segment.IndexHeader) func() ([]
 			return nil, segment.Corruptf(s.name, -1, "its %d frames (%+v) are not the %d its index file's header sums up (%+v)",
 				len(frames), segment.Summarize(frames), ih.Frames, ih.IndexSummary)
 		}
-		if st == segment.IndexDamaged {
+		if st == segment.IndexDamaged && repair {
 			r.log.Warn("wal: damaged index file of a sealed segment; the segment was scanned and the index is rewritten", "file", name)
 			r.mu.Lock()
 			r.jobs = append(r.jobs, lazyRepair{job: sealJob{id: s.id, size: size, frames: frames}, ref: s.ref})

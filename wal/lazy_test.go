@@ -181,3 +181,52 @@ func TestDamagedTipOfTheNewestIndexIsNotTrusted(t *testing.T) {
 		}
 	}
 }
+
+// TestDamagedListOfTheNewestSegmentIsNotRewritten: the newest segment's
+// index file (from the last Close) records the size it had then; once
+// appended to, an index written again from it would be stale, and if a
+// busy worker wrote it after the segment's seal, the next Open would
+// refuse the log. A damaged list found when the newest segment is read is
+// scanned around, and queued for no rewrite; its seal writes a new index.
+func TestDamagedListOfTheNewestSegmentIsNotRewritten(t *testing.T) {
+	dir := t.TempDir()
+	writeSegments(t, dir, 600)
+	idxs, _ := filepath.Glob(filepath.Join(dir, "*.idx"))
+	name := idxs[len(idxs)-1]
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0x10 // in the frame list
+	if err := os.WriteFile(name, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Open(dir, Options{SegmentSize: MinSegmentSize, NoRepack: true, Logger: crashQuiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newest := l.segs[len(l.segs)-1].base
+	if e, err := l.Get(newest); err != nil || e.Seq != newest {
+		t.Fatalf("Get(%d) = %d, %v", newest, e.Seq, err)
+	}
+	l.repairs.mu.Lock()
+	queued := len(l.repairs.jobs)
+	l.repairs.mu.Unlock()
+	if queued != 0 {
+		t.Fatalf("%d index rewrites queued for the newest segment; want none", queued)
+	}
+	for i := range 60 { // past a rotation: the newest is sealed
+		if _, err := l.Append(Batch{Records: []Record{{Key: []byte{byte(i)}, Value: make([]byte, 100)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, err = Open(dir, Options{SegmentSize: MinSegmentSize, NoRepack: true, Logger: crashQuiet})
+	if err != nil {
+		t.Fatalf("Open after the newest segment was sealed: %v", err)
+	}
+	defer l.Close()
+	countEntries(t, l, 660)
+}

@@ -657,6 +657,15 @@ var mutants = []Mutant{
 		}},
 	},
 	{
+		Name: "wal-lazy-repairs-newest", Class: "recovery", File: "wal/lazy.go",
+		Desc: "a damaged list of the newest segment's index is queued to be written again, with a size the segment grows past",
+		Edits: []Edit{{
+			Old: `w.lazy.loader(w, s, ih, !last)`,
+			New: `w.lazy.loader(w, s, ih, true)`,
+		}},
+		Pkgs: []string{"./wal"},
+	},
+	{
 		Name: "index-lazy-tip-any-seq", Class: "integrity", File: "index/index.go",
 		Desc: "a lazy segment's tip answers for sequence numbers before its last frame",
 		Edits: []Edit{{
