@@ -377,14 +377,17 @@ func (x *Index) FrameCounts() map[uint64]int {
 // Len is the number of frames.
 func (x *Index) Len() int { return x.frames }
 
-// Segments is the number of segments holding frames.
+// Segments is the number of segments holding frames (one segment's parts,
+// adjacent in order, counted once: see parts).
 func (x *Index) Segments() int {
-	n := x.t.Len()
-	if len(x.tail.firsts) > 0 {
-		if m, ok := x.t.Max(); !ok || m.id != x.tail.id {
+	n, prev := 0, uint64(0)
+	x.ascendAll(0, func(s seg) bool {
+		if n == 0 || s.id != prev {
 			n++
 		}
-	}
+		prev = s.id
+		return true
+	})
 	return n
 }
 

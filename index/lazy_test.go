@@ -110,3 +110,31 @@ func TestLazySegmentLoadErrorIsReturnedByEveryReadThatNeedsIt(t *testing.T) {
 }
 
 func triple(id uint64, off uint32, ok bool) [3]any { return [3]any{id, off, ok} }
+
+// TestASegmentInTwoPartsCountsOnce: the newest segment's frames from before
+// Open (lazy) and those appended after, sealed into the tree by the next
+// segment's first frame, are two entries of one segment: every call by id
+// sees one segment.
+func TestASegmentInTwoPartsCountsOnce(t *testing.T) {
+	x := New()
+	prefix := []segment.FrameInfo{{Offset: 32, Count: 1, First: 1, Last: 1}, {Offset: 80, Count: 1, First: 2, Last: 2}}
+	x.AppendLazySegment(1, Lazy{Frames: 2, First: 1, Last: 2}, func() ([]segment.FrameInfo, error) { return prefix, nil })
+	x.Append(1, segment.FrameInfo{Offset: 128, Count: 1, First: 3, Last: 3})
+	x.Append(2, segment.FrameInfo{Offset: 32, Count: 1, First: 4, Last: 4}) // segment 1 into the tree
+	if n, ids := x.Segments(), x.SegmentIDs(); n != 2 || !slices.Equal(ids, []uint64{1, 2}) {
+		t.Fatalf("Segments %d, SegmentIDs %v; want 2 and [1 2]", n, ids)
+	}
+	if c := x.FrameCounts(); c[1] != 3 || c[2] != 1 {
+		t.Fatalf("FrameCounts %v; want 3 and 1", c)
+	}
+	if got := framesOf(t, x, 1); len(got) != 3 || got[2].First != 3 {
+		t.Fatalf("Frames(1) = %v", got)
+	}
+	if last, ok := x.Last(1); !ok || last != 3 {
+		t.Fatalf("Last(1) = %d, %v; want 3", last, ok)
+	}
+	x.SetSegment(1, prefix[1:]) // a rewrite keeps one frame
+	if n, l := x.Segments(), x.Len(); n != 2 || l != 2 {
+		t.Fatalf("after SetSegment: %d segments, %d frames; want 2 and 2", n, l)
+	}
+}
