@@ -93,7 +93,22 @@ func (l *Log) recover() error {
 	if ld.lastTail {
 		keep = filepath.Base(tailName(l.dir, ld.segs[len(ld.segs)-1].id))
 	}
+	if mld.Found {
+		l.mf = mld.Open()
+		if len(ld.leftovers) > 0 {
+			// The removal that left them may be the manifest's last
+			// edit, in the page cache alone after a kill: durable
+			// before the files it removed go, or a power cut could keep
+			// the deletion and lose the edit.
+			if err := l.mf.Sync(); err != nil {
+				l.mf.Close()
+				ld.close()
+				return fmt.Errorf("open %s: %w", l.dir, err)
+			}
+		}
+	}
 	if err := l.removeTemps(ld.names, ld.leftovers, keep); err != nil {
+		l.closeManifest()
 		ld.close()
 		return err
 	}
@@ -101,6 +116,7 @@ func (l *Log) recover() error {
 	if obs != nil {
 		cs, onDisk := obs.cs, obs.onDisk
 		if err := replayState(cs, ld, front); err != nil {
+			l.closeManifest()
 			ld.close()
 			return fmt.Errorf("open %s: compaction state: %w", l.dir, err)
 		}
@@ -114,9 +130,7 @@ func (l *Log) recover() error {
 	l.front = front
 	// Numbers a repair removed are never given out again.
 	ld.nextSeq = max(ld.nextSeq, afterHoles(mld.State))
-	if mld.Found {
-		l.mf = mld.Open()
-	} else {
+	if !mld.Found {
 		// A new directory, or one written before logs kept a manifest:
 		// start one with what is there, before a segment that names it
 		// (see segment.FileTracked) can be created.
@@ -144,6 +158,14 @@ func (l *Log) recover() error {
 		l.kickBackground()
 	}
 	return nil
+}
+
+// closeManifest closes the manifest recover opened, if it did, on a
+// failure before install.
+func (l *Log) closeManifest() {
+	if l.mf != nil {
+		l.mf.Close()
+	}
 }
 
 // install makes what load found the log's state, with the newest segment

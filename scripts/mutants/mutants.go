@@ -666,6 +666,15 @@ var mutants = []Mutant{
 		Pkgs: []string{"./wal"},
 	},
 	{
+		Name: "wal-leftovers-before-removal-durable", Class: "recovery", File: "wal/recover.go",
+		Desc: "Open deletes the files a removal left before the manifest edit recording it is durable",
+		Edits: []Edit{{
+			Old: `		if len(ld.leftovers) > 0 {`,
+			New: `		if false {`,
+		}},
+		Pkgs: []string{"./wal"},
+	},
+	{
 		Name: "index-lazy-tip-any-seq", Class: "integrity", File: "index/index.go",
 		Desc: "a lazy segment's tip answers for sequence numbers before its last frame",
 		Edits: []Edit{{

@@ -227,6 +227,26 @@ func (m *Manifest) Apply(e Edit) error {
 	return nil
 }
 
+// Sync makes every edit the manifest holds durable. After a kill, Load
+// reads edits that may be in the page cache alone (written, their fsync
+// not returned): Open calls it before it acts on them (deleting the files
+// a removal left). Its failure is sticky, as Apply's.
+func (m *Manifest) Sync() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.err != nil {
+		return m.err
+	}
+	w, err := m.writer()
+	if err == nil {
+		err = w.SyncAll()
+	}
+	if err != nil {
+		m.err = fmt.Errorf("manifest %s: %w", m.path, err)
+	}
+	return m.err
+}
+
 // State returns a copy of what the manifest holds.
 func (m *Manifest) State() State {
 	m.mu.Lock()
