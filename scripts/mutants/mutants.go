@@ -35,19 +35,17 @@ var mutants = []Mutant{
 		Name: "segment-sync-skipped", Class: "durability", File: "segment/writer.go",
 		Desc: "the writer's group commit never calls fdatasync: Immediate appends are acknowledged unsynced",
 		Edits: []Edit{{
-			Old: `		err := w.f.Sync()
-		w.syncs.record(time.Since(start))`,
-			New: `		var err error // fdatasync skipped
-		w.syncs.record(time.Since(start))`,
+			Old: `			if serr := w.f.Sync(); serr != nil {`,
+			New: `			if serr := error(nil); serr != nil { // fdatasync skipped`,
 		}},
 	},
 	{
 		Name: "segment-synced-before-fsync", Class: "durability", File: "segment/writer.go",
 		Desc: "the group commit marks the offset durable before the fdatasync runs",
 		Edits: []Edit{{
-			Old: `		cover := max(through, w.written.Load())
+			Old: `		cover := max(through, w.written.Load(), qAt+int64(len(q)))
 		w.mu.Unlock()`,
-			New: `		cover := max(through, w.written.Load())
+			New: `		cover := max(through, w.written.Load(), qAt+int64(len(q)))
 		w.synced.Store(max(w.synced.Load(), cover))
 		w.mu.Unlock()`,
 		}},
@@ -515,7 +513,7 @@ var mutants = []Mutant{
 		Desc: "the writer's group commit counts a failed fdatasync as done",
 		Edits: []Edit{{
 			Old: `		if err != nil {
-			return w.fail(fmt.Errorf("sync %s: %w", w.name, err))
+			return w.fail(err)
 		}
 		w.synced.Store(max(w.synced.Load(), cover))`,
 			New: `		_ = err // the failure is dropped
