@@ -117,18 +117,8 @@ func TestSealedSegmentDamagedWithItsIndexListFailsItsReads(t *testing.T) {
 	writeSegments(t, dir, 600)
 	idxs, _ := filepath.Glob(filepath.Join(dir, "*.idx"))
 	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
-	flip := func(name string, off func(size int) int) {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b[off(len(b))] ^= 0x40
-		if err := os.WriteFile(name, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	flip(idxs[0], func(n int) int { return n - 8 })     // in the frame list
-	flip(segs[0], func(n int) int { return n * 2 / 3 }) // in a frame
+	flipBits(t, idxs[0], func(n int) int { return n - 8 }, 0x40)     // in the frame list
+	flipBits(t, segs[0], func(n int) int { return n * 2 / 3 }, 0x40) // in a frame
 	l, err := Open(dir, Options{SegmentSize: MinSegmentSize, Logger: crashQuiet})
 	if err != nil {
 		t.Fatalf("Open: %v; want the damage found when the segment is read", err)
@@ -161,14 +151,7 @@ func TestDamagedTipOfTheNewestIndexIsNotTrusted(t *testing.T) {
 		writeSegments(t, dir, 600)
 		idxs, _ := filepath.Glob(filepath.Join(dir, "*.idx"))
 		name := idxs[len(idxs)-1]
-		b, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b[len(b)-4-24] ^= bit // the low byte of the last entry's offset
-		if err := os.WriteFile(name, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		flipBits(t, name, func(n int) int { return n - 4 - 24 }, bit) // the low byte of the last entry's offset
 		l, err := Open(dir, Options{SegmentSize: MinSegmentSize, NoRepack: true, Logger: crashQuiet})
 		if err != nil {
 			t.Fatalf("bit %#x: Open: %v", bit, err)
@@ -193,14 +176,7 @@ func TestDamagedListOfTheNewestSegmentIsNotRewritten(t *testing.T) {
 	writeSegments(t, dir, 600)
 	idxs, _ := filepath.Glob(filepath.Join(dir, "*.idx"))
 	name := idxs[len(idxs)-1]
-	b, err := os.ReadFile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[len(b)/2] ^= 0x10 // in the frame list
-	if err := os.WriteFile(name, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	flipBits(t, name, func(n int) int { return n / 2 }, 0x10) // in the frame list
 	l, err := Open(dir, Options{SegmentSize: MinSegmentSize, NoRepack: true, Logger: crashQuiet})
 	if err != nil {
 		t.Fatal(err)
@@ -229,4 +205,17 @@ func TestDamagedListOfTheNewestSegmentIsNotRewritten(t *testing.T) {
 	}
 	defer l.Close()
 	countEntries(t, l, 660)
+}
+
+// flipBits flips bits in the byte at off(size) of file name.
+func flipBits(t *testing.T, name string, off func(size int) int, bits byte) {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[off(len(b))] ^= bits
+	if err := os.WriteFile(name, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -203,19 +203,8 @@ func (m *Manifest) Apply(e Edit) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.err != nil {
-		return m.err
-	}
-	w, err := m.writer()
-	if err == nil {
-		err = m.write(w, e)
-	}
-	if err == nil {
-		err = w.SyncAll()
-	}
-	if err != nil {
-		m.err = fmt.Errorf("manifest %s: %w", m.path, err)
-		return m.err
+	if err := m.writeSynced(e); err != nil {
+		return err
 	}
 	m.state.Apply(e)
 	if m.w.Offset() > max(minRewrite, 4*m.snapSize) {
@@ -234,10 +223,19 @@ func (m *Manifest) Apply(e Edit) error {
 func (m *Manifest) Sync() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.writeSynced(Edit{})
+}
+
+// writeSynced writes e (nothing if it is empty) after what the file holds
+// and syncs it all; its failure is sticky. Called with mu held.
+func (m *Manifest) writeSynced(e Edit) error {
 	if m.err != nil {
 		return m.err
 	}
 	w, err := m.writer()
+	if err == nil {
+		err = m.write(w, e)
+	}
 	if err == nil {
 		err = w.SyncAll()
 	}
