@@ -165,7 +165,8 @@ func recoverTail(f vfs.File, name string, id uint64, synced, end, size, reserve 
 			return nil, fmt.Errorf("cut %s at %d: %w", name, end, err)
 		}
 	}
-	if sync && (from < end || cut) {
+	changed := from < end || cut
+	if sync && changed {
 		if err := f.Sync(); err != nil {
 			return nil, fmt.Errorf("sync %s: %w", name, err)
 		}
@@ -174,7 +175,7 @@ func recoverTail(f vfs.File, name string, id uint64, synced, end, size, reserve 
 	if !cut {
 		w.size.Store(max(size, end))
 	}
-	if !sync && (from < end || cut) {
+	if !sync && changed {
 		// Not durable until the next Sync, which must run.
 		w.synced.Store(min(from, end-1))
 	}
@@ -446,8 +447,9 @@ func (w *Writer) setFailed(err error) error {
 // writer buffers (see CreateBuffered) or frames are queued (QueueFrame:
 // then it joins them), the frame is in the file when it returns. On error
 // the frame may be partly written and the writer fails for good (see
-// Sync): recovery cuts the partial frame. A frame that would take the file past MaxSegmentSize is refused
-// with an error wrapping ErrInvalid, and nothing is written.
+// Sync): recovery cuts the partial frame. A frame that would take the
+// file past MaxSegmentSize is refused with an error wrapping ErrInvalid,
+// and nothing is written.
 func (w *Writer) WriteFrame(f *Frame) (int64, error) {
 	frame, off, end, err := w.frameAt(f)
 	if err != nil {

@@ -69,11 +69,10 @@ func (w *walk) lazySealed(s *seg, f vfs.File, fh segment.FileHeader, size int64,
 	ld.lastIndexed, ld.lastHasIndex, ld.lastSynced = true, true, size
 	s.size = size
 	w.prevLast, w.havePrev = sum.Last, true
-	w.prevDense = sum.Dense() && sum.First == fh.Base && fh.Flags&segment.FileCompacted == 0
-	w.prevEnd, w.prevID = sum.Last+1, s.id
+	w.passed(s.id, fh, sum.Dense() && sum.First == fh.Base, sum.Last+1)
 	lz.Frames, lz.First, lz.Last = int(ih.Frames), sum.First, sum.Last
 	ld.idx.AppendLazySegment(s.id, lz, w.lazy.loader(w, s, ih, !last))
-	ld.nextSeq = max(ld.nextSeq, fh.Base, sum.Last+1)
+	w.raiseNext(fh)
 	return true, nil
 }
 

@@ -484,7 +484,7 @@ func (w *walk) segment(id uint64, last bool) error {
 	// (Where a damaged segment ended is unknown: the next one is not
 	// held to it.)
 	dense, denseEnd := isDense(frames, fh.Base)
-	w.prevDense, w.prevEnd, w.prevID = dense && !done && fh.Flags&segment.FileCompacted == 0, denseEnd, id
+	w.passed(id, fh, dense && !done, denseEnd)
 	if ld.check != nil {
 		st.Frames, st.End = slices.Clone(frames), end
 		for _, fr := range frames {
@@ -497,11 +497,26 @@ func (w *walk) segment(id uint64, last bool) error {
 	} else {
 		ld.idx.AppendSegment(id, frames)
 	}
+	w.raiseNext(fh)
+	return nil
+}
+
+// passed records segment id (file header fh) as read, for the checks of
+// the next: dense says its frames hold every number from its base to
+// denseEnd-1, so that a next segment numbered right after it must start
+// there.
+func (w *walk) passed(id uint64, fh segment.FileHeader, dense bool, denseEnd uint64) {
+	w.prevDense, w.prevEnd, w.prevID = dense && fh.Flags&segment.FileCompacted == 0, denseEnd, id
+}
+
+// raiseNext makes the log's next sequence number follow the segment just
+// read (file header fh, last number w.prevLast).
+func (w *walk) raiseNext(fh segment.FileHeader) {
+	ld := w.ld
 	ld.nextSeq = max(ld.nextSeq, fh.Base)
 	if w.havePrev {
 		ld.nextSeq = max(ld.nextSeq, w.prevLast+1)
 	}
-	return nil
 }
 
 // tailFrames returns the frames the tail index of segment id (the newest,
