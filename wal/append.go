@@ -42,8 +42,24 @@ func (l *Log) append(b Batch, at bool, want uint64) (first uint64, err error) {
 	}
 
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	defer l.runInline()
+	first, err = l.write(&frame, b, at, want)
+	if err == nil && l.opts.Durability == Immediate {
+		var unlocked bool
+		if unlocked, err = l.waitAppended(l.nextSeq.Load()); unlocked {
+			return first, err
+		}
+	}
+	l.runInline()
+	l.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	return first, nil
+}
+
+// write appends frame, the encoding of b, as the log's next batch (at want,
+// with at set), without waiting for a sync. Called with l.mu held.
+func (l *Log) write(frame *segment.Frame, b Batch, at bool, want uint64) (first uint64, err error) {
 	if err := l.writable(); err != nil {
 		return 0, err
 	}
@@ -68,9 +84,9 @@ func (l *Log) append(b Batch, at bool, want uint64) (first uint64, err error) {
 	if l.opts.Durability == Immediate && l.syncing > 0 {
 		// A sync runs: this batch waits for the next, which writes it
 		// with the others queued meanwhile (one write for the group).
-		off, err = l.active.QueueFrame(&frame)
+		off, err = l.active.QueueFrame(frame)
 	} else {
-		off, err = l.active.WriteFrame(&frame)
+		off, err = l.active.WriteFrame(frame)
 	}
 	if err != nil {
 		return 0, l.fail(err)
@@ -93,13 +109,41 @@ func (l *Log) append(b Batch, at bool, want uint64) (first uint64, err error) {
 	if l.cs != nil {
 		l.sinceCpt += uint64(len(b.Records))
 	}
-	if l.opts.Durability == Eventual {
-		return first, nil
-	}
-	if err := l.waitSynced(l.nextSeq.Load()); err != nil {
-		return 0, err
-	}
 	return first, nil
+}
+
+// syncGroup is the appends that wait for one sync: done is closed once
+// the sync that took them ends, or once no sync will (their leader left),
+// and each then reads syncedSeq.
+type syncGroup struct{ done chan struct{} }
+
+// waitAppended is waitSynced for an Immediate append, target its batch's
+// end. While a sync runs, the first append to arrive leads the group of
+// those that arrive after it: it waits on cond and runs the next sync,
+// the others wait on the group's channel and return when it closes
+// without taking l.mu again (unlocked). Called with l.mu held.
+func (l *Log) waitAppended(target uint64) (unlocked bool, err error) {
+	if l.syncing == 0 || l.inlineDue || l.failed != nil || l.state != stateOpen {
+		return false, l.waitSynced(target)
+	}
+	if g := l.nextSync; g != nil {
+		l.mu.Unlock()
+		<-g.done
+		if l.syncedSeq.Load() >= target {
+			return true, nil
+		}
+		l.mu.Lock()
+		return false, l.waitSynced(target)
+	}
+	g := &syncGroup{done: make(chan struct{})}
+	l.nextSync = g
+	err = l.waitSynced(target)
+	if l.nextSync == g {
+		// No sync took the group: its members go their own way.
+		l.nextSync = nil
+		close(g.done)
+	}
+	return false, err
 }
 
 // writable reports why nothing may be appended now, if anything.
@@ -164,13 +208,19 @@ func (l *Log) syncUntil(target uint64, awaitClose bool) error {
 			// replays only what came after the sync.
 			l.pendCheckpoint()
 		}
+		g := l.nextSync
+		l.nextSync = nil
 		l.syncing++
 		l.mu.Unlock()
 		err := w.Sync(off)
 		l.mu.Lock()
 		l.syncing--
 		if err != nil {
-			return l.fail(err)
+			err = l.fail(err)
+			if g != nil {
+				close(g.done)
+			}
+			return err
 		}
 		l.syncedSeq.Store(max(l.syncedSeq.Load(), upto))
 		l.checkpointTail(w, off)
@@ -181,6 +231,9 @@ func (l *Log) syncUntil(target uint64, awaitClose bool) error {
 			l.wakeFollowers()
 		}
 		l.cond.Broadcast()
+		if g != nil {
+			close(g.done)
+		}
 	}
 	return nil
 }

@@ -20,33 +20,21 @@ import (
 // and the most at any moment. Its files map (for reading and writing)
 // where the files under them do.
 type countFS struct {
-	vfs.FS
+	segFilesFS
 	open, peak atomic.Int64
 }
 
-func (c *countFS) track(name string, f vfs.File, err error) (vfs.File, error) {
-	if err != nil || !strings.HasSuffix(name, segSuffix) {
-		return f, err
-	}
+func newCountFS(base vfs.FS) *countFS {
+	c := &countFS{}
+	c.segFilesFS = segFilesFS{FS: base, wrap: c.track}
+	return c
+}
+
+func (c *countFS) track(_ string, f vfs.File) vfs.File {
 	n := c.open.Add(1)
 	for p := c.peak.Load(); n > p && !c.peak.CompareAndSwap(p, n); p = c.peak.Load() {
 	}
-	return &countFile{File: f, fs: c}, nil
-}
-
-func (c *countFS) Create(name string) (vfs.File, error) {
-	f, err := c.FS.Create(name)
-	return c.track(name, f, err)
-}
-
-func (c *countFS) Open(name string) (vfs.File, error) {
-	f, err := c.FS.Open(name)
-	return c.track(name, f, err)
-}
-
-func (c *countFS) OpenReadWrite(name string) (vfs.File, error) {
-	f, err := c.FS.OpenReadWrite(name)
-	return c.track(name, f, err)
+	return &countFile{File: f, fs: c}
 }
 
 type countFile struct {
@@ -102,7 +90,7 @@ func forEachCountedFS(t *testing.T, bound int, opts Options, test func(t *testin
 	for name, mk := range fileCacheFSes(t) {
 		t.Run(name, func(t *testing.T) {
 			base, dir, scale := mk()
-			cfs := &countFS{FS: base}
+			cfs := newCountFS(base)
 			opts.FS, opts.SegmentSize, opts.Compression, opts.MaxOpenSegments, opts.Logger = cfs, MinSegmentSize, CompressionNone, bound, crashQuiet
 			test(t, opts, cfs, dir, scale)
 		})

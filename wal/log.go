@@ -77,6 +77,9 @@ type Log struct {
 	visibleSeq atomic.Uint64 // readers see sequence numbers below this
 	syncedSeq  atomic.Uint64 // every sequence number below this is durable
 	syncing    int           // goroutines in the active writer's Sync, without mu (one: see syncUntil)
+	// nextSync, when not nil, is the group of Immediate appends waiting
+	// for the sync after the running one (see waitAppended).
+	nextSync *syncGroup
 	// followWake, when not nil, is closed when visibleSeq moves or the log
 	// closes (see wakeFollowers); followers make it when they wait.
 	followWake chan struct{}

@@ -499,7 +499,11 @@ var mutants = []Mutant{
 		Desc: "a failed group-commit fdatasync is logged and the batches counted durable",
 		Edits: []Edit{{
 			Old: `		if err != nil {
-			return l.fail(err)
+			err = l.fail(err)
+			if g != nil {
+				close(g.done)
+			}
+			return err
 		}
 		l.syncedSeq.Store(max(l.syncedSeq.Load(), upto))`,
 			New: `		if err != nil {
@@ -696,6 +700,40 @@ var mutants = []Mutant{
 			// The frames queued while the last sync ran, in one write.`,
 			New: `		if false {
 			// The frames queued while the last sync ran, in one write.`,
+		}},
+	},
+	{
+		Name: "wal-failed-sync-keeps-group", Class: "failure", File: "wal/append.go",
+		Desc: "a failed group sync leaves the appends it was to cover waiting for ever",
+		Edits: []Edit{{
+			Old: `			err = l.fail(err)
+			if g != nil {
+				close(g.done)
+			}`,
+			New: `			err = l.fail(err)`,
+		}},
+		Pkgs: []string{"./wal"},
+	},
+	{
+		Name: "wal-leaderless-group-waits", Class: "failure", File: "wal/append.go",
+		Desc: "a group whose leader returns without syncing is never released",
+		Edits: []Edit{{
+			Old: `		l.nextSync = nil
+		close(g.done)`,
+			New: `		l.nextSync = nil`,
+		}},
+		Pkgs: []string{"./wal"},
+	},
+	{
+		Name: "wal-group-released-unsynced", Class: "durability", File: "wal/append.go",
+		Desc: "a released group member reports its batch durable without reading how far the log is synced",
+		Edits: []Edit{{
+			Old: `		if l.syncedSeq.Load() >= target {
+			return true, nil
+		}`,
+			New: `		if true {
+			return true, nil
+		}`,
 		}},
 	},
 	{
