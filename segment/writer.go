@@ -87,9 +87,12 @@ var zeros [64 << 10]byte
 // syncs it. The caller must sync the directory before acknowledging
 // anything written to it, so the file itself survives a power cut.
 // reserve, if positive, is the expected size of the segment: the file then
-// grows ahead of its data, up to it, and may be memory-mapped. Disk space
-// is taken as the file grows, not reserved up front, so a small journal
-// stays small. With reserve 0 frames are plainly appended.
+// grows ahead of its data, up to it, and may be memory-mapped. Its first
+// step of zeros is written and synced with the header, so that the first
+// commit's fdatasync has only its frames to write, not the step and the
+// size change. Disk space is taken as the file grows, not reserved up
+// front, so a small journal stays small. With reserve 0 frames are
+// plainly appended.
 func Create(fs vfs.FS, name string, fh FileHeader, reserve int64) (*Writer, error) {
 	f, err := fs.Create(name)
 	if err != nil {
@@ -101,11 +104,18 @@ func Create(fs vfs.FS, name string, fh FileHeader, reserve int64) (*Writer, erro
 		f.Close()
 		return nil, fmt.Errorf("write %s header: %w", name, err)
 	}
+	w := newWriter(f, name, fh.ID, FileHeaderSize, reserve)
+	if err := w.grow(FileHeaderSize + 1); err != nil {
+		w.Unmap()
+		f.Close()
+		return nil, err
+	}
 	if err := f.Sync(); err != nil {
+		w.Unmap()
 		f.Close()
 		return nil, fmt.Errorf("sync %s: %w", name, err)
 	}
-	return newWriter(f, name, fh.ID, FileHeaderSize, reserve), nil
+	return w, nil
 }
 
 // Resume returns a writer appending at end to an existing segment file f

@@ -64,6 +64,67 @@ func create(t *testing.T, fs *vfstest.FS, name string, fh FileHeader, reserve in
 	return w
 }
 
+// A new segment's first step of zeros is written and made durable with its
+// header: the first commit then writes and syncs only its frame, with no
+// size change for its fdatasync to commit.
+func TestCreateMakesTheFirstGrowthStepDurable(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		reserve int64
+		want    int64 // durable size after Create
+	}{
+		{"large segment", 64 << 20, FileHeaderSize + minGrowStep},
+		{"segment smaller than a step", 8 << 10, 8 << 10},
+		{"no reserve: plain appends", 0, FileHeaderSize},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := vfstest.New()
+			w := create(t, fs, "1.seg", FileHeader{ID: 1}, tc.reserve)
+			defer w.Close()
+			size := func() int64 {
+				f, err := fs.CrashClone(vfstest.CrashOptions{}).Open("1.seg")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				n, err := f.Size()
+				if err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			if got := size(); got != tc.want {
+				t.Fatalf("durable size after Create: %d; want %d", got, tc.want)
+			}
+			if tc.reserve == 0 {
+				return
+			}
+			writes := 0
+			fs.OnOp(func(op vfstest.Op, name string) {
+				if op == vfstest.OpWrite || op == vfstest.OpTruncate {
+					writes++
+				}
+			})
+			w.WriteWithSyscalls()
+			f, err := NewEncoder(nil).Batch([]Record{{Key: []byte("k"), Value: []byte("v")}}, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.SetFirst(1)
+			if _, err := w.WriteFrame(&f); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Sync(w.Offset()); err != nil {
+				t.Fatal(err)
+			}
+			fs.OnOp(nil)
+			if writes != 1 || size() != tc.want {
+				t.Fatalf("first commit: %d writes, durable size %d; want 1 write (the frame) and the size unchanged (%d)", writes, size(), tc.want)
+			}
+		})
+	}
+}
+
 // TestWriterSyncIsAGroupCommit has goroutines write frames (serialized, as
 // a log serializes them) and each wait for its own with Sync while others
 // write during the fdatasync: every frame acknowledged is in the strict
