@@ -2,6 +2,7 @@ package wal
 
 import (
 	"fmt"
+	"runtime"
 
 	"github.com/seglog/journal/segment"
 )
@@ -41,6 +42,10 @@ func (l *Log) append(b Batch, at bool, want uint64) (first uint64, err error) {
 		return 0, err
 	}
 
+	if l.opts.Durability == Immediate {
+		l.appending.Add(1)
+		defer l.appending.Add(-1)
+	}
 	l.mu.Lock()
 	first, err = l.write(&frame, b, at, want)
 	if err == nil && l.opts.Durability == Immediate {
@@ -200,6 +205,22 @@ func (l *Log) syncUntil(target uint64, awaitClose bool) error {
 		if l.syncing > 0 {
 			l.cond.Wait()
 			continue
+		}
+		if l.appending.Load() > 1 {
+			// Other appends are on their way: let them queue their
+			// batches before this sync takes its offset, so that it
+			// covers them too instead of leaving them to the next. (Once:
+			// yielding while they keep coming made the slowest commits at
+			// 256 writers slower.)
+			l.syncing++
+			l.mu.Unlock()
+			runtime.Gosched()
+			l.mu.Lock()
+			l.syncing--
+			if l.failed != nil || l.state != stateOpen {
+				l.cond.Broadcast()
+				continue
+			}
 		}
 		w, off, upto := l.active, l.active.Offset(), l.nextSeq.Load()
 		if l.cs != nil && l.sinceCpt >= cptEvery && l.cptPend == nil {

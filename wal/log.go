@@ -76,7 +76,8 @@ type Log struct {
 	cuts       atomic.Uint64 // not under mu: TruncateBack calls that cut files, for readers
 	visibleSeq atomic.Uint64 // readers see sequence numbers below this
 	syncedSeq  atomic.Uint64 // every sequence number below this is durable
-	syncing    int           // goroutines in the active writer's Sync, without mu (one: see syncUntil)
+	syncing    int           // the syncer, in the active writer's Sync or about to be, without mu (one: see syncUntil)
+	appending  atomic.Int32  // not under mu: Immediate appends under way, from before they take mu until they return
 	// nextSync, when not nil, is the group of Immediate appends waiting
 	// for the sync after the running one (see waitAppended).
 	nextSync *syncGroup
