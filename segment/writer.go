@@ -87,13 +87,25 @@ var zeros [64 << 10]byte
 // syncs it. The caller must sync the directory before acknowledging
 // anything written to it, so the file itself survives a power cut.
 // reserve, if positive, is the expected size of the segment: the file then
-// grows ahead of its data, up to it, and may be memory-mapped. Its first
-// step of zeros is written and synced with the header, so that the first
-// commit's fdatasync has only its frames to write, not the step and the
-// size change. Disk space is taken as the file grows, not reserved up
-// front, so a small journal stays small. With reserve 0 frames are
-// plainly appended.
+// grows ahead of its data, up to it, and may be memory-mapped. Disk space
+// is taken as the file grows, not reserved up front, so a small journal
+// stays small. With reserve 0 frames are plainly appended.
 func Create(fs vfs.FS, name string, fh FileHeader, reserve int64) (*Writer, error) {
+	return createFile(fs, name, fh, reserve, false)
+}
+
+// CreateGrown is Create with the file's first step of zeros written and
+// synced with its header: for a writer whose commits are each synced
+// (Immediate), whose first fdatasync then has only its frames to write,
+// not the step and the size change. Where commits are not synced one by
+// one (Eventual) Create is better: the step is written by the first frame
+// and synced by whatever syncs it, not by the goroutine that creates the
+// file.
+func CreateGrown(fs vfs.FS, name string, fh FileHeader, reserve int64) (*Writer, error) {
+	return createFile(fs, name, fh, reserve, true)
+}
+
+func createFile(fs vfs.FS, name string, fh FileHeader, reserve int64, grown bool) (*Writer, error) {
 	f, err := fs.Create(name)
 	if err != nil {
 		return nil, fmt.Errorf("create segment: %w", err)
@@ -105,10 +117,12 @@ func Create(fs vfs.FS, name string, fh FileHeader, reserve int64) (*Writer, erro
 		return nil, fmt.Errorf("write %s header: %w", name, err)
 	}
 	w := newWriter(f, name, fh.ID, FileHeaderSize, reserve)
-	if err := w.grow(FileHeaderSize + 1); err != nil {
-		w.Unmap()
-		f.Close()
-		return nil, err
+	if grown {
+		if err := w.grow(FileHeaderSize + 1); err != nil {
+			w.Unmap()
+			f.Close()
+			return nil, err
+		}
 	}
 	if err := f.Sync(); err != nil {
 		w.Unmap()

@@ -64,22 +64,35 @@ func create(t *testing.T, fs *vfstest.FS, name string, fh FileHeader, reserve in
 	return w
 }
 
-// A new segment's first step of zeros is written and made durable with its
-// header: the first commit then writes and syncs only its frame, with no
-// size change for its fdatasync to commit.
-func TestCreateMakesTheFirstGrowthStepDurable(t *testing.T) {
+// CreateGrown writes a new segment's first step of zeros and makes it
+// durable with its header: the first commit then writes and syncs only
+// its frame, with no size change for its fdatasync to commit. Create
+// leaves the step to the first frame.
+func TestCreateGrownMakesTheFirstGrowthStepDurable(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
+		grown   bool
 		reserve int64
-		want    int64 // durable size after Create
+		want    int64 // durable size after creation
 	}{
-		{"large segment", 64 << 20, FileHeaderSize + minGrowStep},
-		{"segment smaller than a step", 8 << 10, 8 << 10},
-		{"no reserve: plain appends", 0, FileHeaderSize},
+		{"large segment", true, 64 << 20, FileHeaderSize + minGrowStep},
+		{"segment smaller than a step", true, 8 << 10, 8 << 10},
+		{"no reserve: plain appends", true, 0, FileHeaderSize},
+		{"Create: grown by the first frame", false, 64 << 20, FileHeaderSize},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := vfstest.New()
-			w := create(t, fs, "1.seg", FileHeader{ID: 1}, tc.reserve)
+			createFn := Create
+			if tc.grown {
+				createFn = CreateGrown
+			}
+			w, err := createFn(fs, "1.seg", FileHeader{ID: 1}, tc.reserve)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := fs.SyncDir("/"); err != nil {
+				t.Fatal(err)
+			}
 			defer w.Close()
 			size := func() int64 {
 				f, err := fs.CrashClone(vfstest.CrashOptions{}).Open("1.seg")
@@ -96,7 +109,7 @@ func TestCreateMakesTheFirstGrowthStepDurable(t *testing.T) {
 			if got := size(); got != tc.want {
 				t.Fatalf("durable size after Create: %d; want %d", got, tc.want)
 			}
-			if tc.reserve == 0 {
+			if tc.reserve == 0 || !tc.grown {
 				return
 			}
 			writes := 0

@@ -54,7 +54,11 @@ func (l *Log) createSegment(id uint64) error {
 	}
 	name := segName(l.dir, id)
 	l.files.reserve()
-	w, err := segment.Create(l.fs, name, segment.FileHeader{ID: id, Base: l.nextSeq.Load(), Flags: segment.FileTracked}, l.opts.SegmentSize)
+	create := segment.Create
+	if l.opts.Durability == Immediate {
+		create = segment.CreateGrown
+	}
+	w, err := create(l.fs, name, segment.FileHeader{ID: id, Base: l.nextSeq.Load(), Flags: segment.FileTracked}, l.opts.SegmentSize)
 	if err != nil {
 		return err
 	}
