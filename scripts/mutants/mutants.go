@@ -51,7 +51,7 @@ var mutants = []Mutant{
 		}},
 	},
 	{
-		Name: "wal-sync-covers-later", Class: "durability", File: "wal/append.go",
+		Name: "wal-sync-covers-later", Class: "durability", File: "wal/groupcommit.go",
 		Desc: "a finished fdatasync releases waiters of batches written after it started",
 		Edits: []Edit{{
 			Old: `l.syncedSeq.Store(max(l.syncedSeq.Load(), upto))`,
@@ -495,7 +495,7 @@ var mutants = []Mutant{
 
 	// --- failure handling --------------------------------------------
 	{
-		Name: "wal-sync-error-ignored", Class: "failure", File: "wal/append.go",
+		Name: "wal-sync-error-ignored", Class: "failure", File: "wal/groupcommit.go",
 		Desc: "a failed group-commit fdatasync is logged and the batches counted durable",
 		Edits: []Edit{{
 			Old: `		if err != nil {
@@ -703,7 +703,7 @@ var mutants = []Mutant{
 		}},
 	},
 	{
-		Name: "wal-failed-sync-keeps-group", Class: "failure", File: "wal/append.go",
+		Name: "wal-failed-sync-keeps-group", Class: "failure", File: "wal/groupcommit.go",
 		Desc: "a failed group sync leaves the appends it was to cover waiting for ever",
 		Edits: []Edit{{
 			Old: `			err = l.fail(err)
@@ -715,7 +715,7 @@ var mutants = []Mutant{
 		Pkgs: []string{"./wal"},
 	},
 	{
-		Name: "wal-leaderless-group-waits", Class: "failure", File: "wal/append.go",
+		Name: "wal-leaderless-group-waits", Class: "failure", File: "wal/groupcommit.go",
 		Desc: "a group whose leader returns without syncing is never released",
 		Edits: []Edit{{
 			Old: `		l.nextSync = nil
@@ -725,7 +725,7 @@ var mutants = []Mutant{
 		Pkgs: []string{"./wal"},
 	},
 	{
-		Name: "wal-group-released-unsynced", Class: "durability", File: "wal/append.go",
+		Name: "wal-group-released-unsynced", Class: "durability", File: "wal/groupcommit.go",
 		Desc: "a released group member reports its batch durable without reading how far the log is synced",
 		Edits: []Edit{{
 			Old: `		if l.syncedSeq.Load() >= target {
