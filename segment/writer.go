@@ -118,16 +118,17 @@ func createFile(fs vfs.FS, name string, fh FileHeader, reserve int64, grown bool
 	}
 	w := newWriter(f, name, fh.ID, FileHeaderSize, reserve)
 	if grown {
-		if err := w.grow(FileHeaderSize + 1); err != nil {
-			w.Unmap()
-			f.Close()
-			return nil, err
+		err = w.grow(FileHeaderSize + 1)
+	}
+	if err == nil {
+		if serr := f.Sync(); serr != nil {
+			err = fmt.Errorf("sync %s: %w", name, serr)
 		}
 	}
-	if err := f.Sync(); err != nil {
+	if err != nil {
 		w.Unmap()
 		f.Close()
-		return nil, fmt.Errorf("sync %s: %w", name, err)
+		return nil, err
 	}
 	return w, nil
 }

@@ -119,14 +119,7 @@ func TestCreateGrownMakesTheFirstGrowthStepDurable(t *testing.T) {
 				}
 			})
 			w.WriteWithSyscalls()
-			f, err := NewEncoder(nil).Batch([]Record{{Key: []byte("k"), Value: []byte("v")}}, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f.SetFirst(1)
-			if _, err := w.WriteFrame(&f); err != nil {
-				t.Fatal(err)
-			}
+			writeSingles(t, w, 1, 1)
 			if err := w.Sync(w.Offset()); err != nil {
 				t.Fatal(err)
 			}

@@ -101,7 +101,7 @@ func (l *Log) recover() error {
 			// before the files it removed go, or a power cut could keep
 			// the deletion and lose the edit.
 			if err := l.mf.Sync(); err != nil {
-				l.mf.Close()
+				l.closeManifest()
 				ld.close()
 				return fmt.Errorf("open %s: %w", l.dir, err)
 			}
